@@ -1,0 +1,1 @@
+"""Admin API for staff, mounted on NoneBot's FastAPI app under /api/v1."""

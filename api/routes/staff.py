@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api.deps import AdminDep, CurrentStaff, RuntimeDep
+from api.schemas import StaffIn, StaffOut, StaffUpdate, StaffWithToken
+from bot.models import StaffMember
+from bot.services import directory
+from bot.services import staff as staff_service
+
+router = APIRouter(prefix="/staff", tags=["staff"])
+
+
+@router.get("/me", response_model=StaffOut)
+def me(staff: CurrentStaff):
+    return staff
+
+
+@router.post("", response_model=StaffWithToken, status_code=status.HTTP_201_CREATED)
+def create(body: StaffIn, runtime: RuntimeDep, _: AdminDep):
+    """Create a staff member; the response carries their API token, shown only once."""
+
+    def create_with_token(session, data, now):
+        member = directory.create_staff(session, data, now=now)
+        return member, staff_service.issue_token(session, member)
+
+    member, token = runtime.unit_of_work(create_with_token, body.model_dump(mode="json"),
+                                         runtime.clock.now())
+    return StaffWithToken(**StaffOut.model_validate(member).model_dump(), token=token)
+
+
+@router.get("", response_model=list[StaffOut])
+def list_staff(runtime: RuntimeDep, _: AdminDep):
+    return runtime.unit_of_work(directory.list_rows, StaffMember)
+
+
+@router.get("/{staff_id}", response_model=StaffOut)
+def read(staff_id: int, runtime: RuntimeDep, _: AdminDep):
+    return runtime.unit_of_work(directory.get_or_404, StaffMember, staff_id, "员工")
+
+
+@router.patch("/{staff_id}", response_model=StaffOut)
+def update(staff_id: int, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
+    return runtime.unit_of_work(directory.update_staff, staff_id,
+                                body.model_dump(mode="json", exclude_unset=True))
+
+
+@router.post("/{staff_id}/token", response_model=StaffWithToken)
+def rotate_token(staff_id: int, runtime: RuntimeDep, _: AdminDep):
+    """Issue a new token; the old one stops working at once."""
+
+    def rotate(session):
+        member = directory.get_or_404(session, StaffMember, staff_id, "员工")
+        return member, staff_service.issue_token(session, member)
+
+    member, token = runtime.unit_of_work(rotate)
+    return StaffWithToken(**StaffOut.model_validate(member).model_dump(), token=token)

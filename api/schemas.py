@@ -1,0 +1,220 @@
+"""Request and response bodies. Inputs are strict: unknown fields are refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from bot.models import Role
+
+T = TypeVar("T")
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+ChatId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4,20}$")]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\d\- +]{5,20}$")]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(Output, Generic[T]):
+    total: int
+    items: list[T]
+
+
+class ReplyIn(Input):
+    text: Text
+
+
+class CloseIn(Input):
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class TicketOut(Output):
+    id: int
+    chat_group_id: int
+    retailer_id: int | None
+    sender_user_id: str
+    sender_name: str | None
+    category: str
+    status: str
+    trading_flag: bool
+    text: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class MessageOut(Output):
+    id: int
+    message_id: str | None
+    author_kind: str
+    author_id: str | None
+    text: str
+    created_at: datetime
+
+
+class EventOut(Output):
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_id: str | None
+    action: str
+    detail: dict[str, Any]
+
+
+class PledgeOut(Output):
+    id: int
+    kind: str
+    owner_role: str
+    owner_staff_id: int | None
+    state: str
+    due_at: datetime | None
+    met_at: datetime | None
+    met_by_staff_id: int | None
+
+
+class TicketDetailOut(TicketOut):
+    messages: list[MessageOut]
+    events: list[EventOut]
+    pledges: list[PledgeOut]
+
+
+class StaffIn(Input):
+    name: Name
+    work_no: Annotated[str, StringConstraints(max_length=32)] | None = None
+    roles: list[Role] = Field(min_length=1)
+    chat_user_id: ChatId | None = None
+
+
+class StaffUpdate(Input):
+    name: Name | None = None
+    work_no: Annotated[str, StringConstraints(max_length=32)] | None = None
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    chat_user_id: ChatId | None = None
+    active: bool | None = None
+
+
+class StaffOut(Output):
+    id: int
+    name: str
+    work_no: str | None
+    roles: list[str]
+    chat_user_id: str | None
+    active: bool
+
+
+class StaffWithToken(StaffOut):
+    token: str = Field(description="只显示这一次，请妥善保存")
+
+
+class GroupIn(Input):
+    platform: Annotated[str, StringConstraints(pattern=r"^(qq|console)$")] = "qq"
+    group_id: ChatId
+    name: Annotated[str, StringConstraints(max_length=128)] | None = None
+    district: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+class GroupUpdate(Input):
+    name: Annotated[str, StringConstraints(max_length=128)] | None = None
+    district: Annotated[str, StringConstraints(max_length=64)] | None = None
+    active: bool | None = None
+
+
+class GroupOut(Output):
+    id: int
+    platform: str
+    group_id: str
+    name: str | None
+    district: str | None
+    bot_id: str | None
+    active: bool
+
+
+class RetailerFields(Input):
+    customer_code: Annotated[str, StringConstraints(max_length=32)] | None = None
+    store_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = None
+    owner_name: Annotated[str, StringConstraints(max_length=64)] | None = None
+    phone: Phone | None = None
+    address: Annotated[str, StringConstraints(max_length=256)] | None = None
+    district: Annotated[str, StringConstraints(max_length=64)] | None = None
+    grade: Annotated[int, Field(ge=1, le=30)] | None = None
+    business_type: Annotated[str, StringConstraints(max_length=32)] | None = None
+    manager_id: int | None = None
+    ordering_day: Annotated[str, StringConstraints(max_length=64)] | None = None
+    delivery_day: Annotated[str, StringConstraints(max_length=64)] | None = None
+    visit_cycle: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
+LicenseNo = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9A-Za-z]{6,32}$")]
+
+
+class RetailerIn(RetailerFields):
+    license_no: LicenseNo
+    store_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class RetailerUpdate(RetailerFields):
+    license_no: LicenseNo | None = None
+    active: bool | None = None
+
+
+class RetailerOut(Output):
+    id: int
+    license_no: str
+    customer_code: str | None
+    store_name: str
+    owner_name: str | None
+    phone: str | None
+    address: str | None
+    district: str | None
+    grade: int | None
+    business_type: str | None
+    manager_id: int | None
+    ordering_day: str | None
+    delivery_day: str | None
+    visit_cycle: str | None
+    active: bool
+
+
+class BindingIn(Input):
+    platform: Annotated[str, StringConstraints(pattern=r"^(qq|console)$")] = "qq"
+    chat_user_id: ChatId
+
+
+class BindingOut(Output):
+    id: int
+    platform: str
+    chat_user_id: str
+    retailer_id: int
+    bound_by_staff_id: int | None
+    bound_at: datetime
+
+
+class OutboxOut(Output):
+    id: int
+    platform: str
+    bot_id: str | None
+    target_kind: str
+    target_id: str
+    text: str
+    ticket_id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: bool
+    bots: list[str]

@@ -1,0 +1,1 @@
+"""Customer-service bot for a district's retailer groups."""

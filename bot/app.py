@@ -1,0 +1,76 @@
+"""Builds the one process: runtime (store, clock), NoneBot with its plugins, and the API."""
+
+from __future__ import annotations
+
+import logging
+
+import nonebot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import migrate
+from bot.runtime import Runtime, set_runtime
+from bot.services import classify, directory, staff
+
+PLUGINS = ("plugins.binding", "plugins.intake", "plugins.sender")
+CONSOLE_GROUP = "general"  # the console adapter's default channel plays the group
+
+
+def _route_logs_to_nonebot(level: str) -> None:
+    """Our modules log with `logging`; NoneBot's loguru prints them once, beside its own."""
+    from nonebot.log import LoguruHandler
+
+    for name in ("bot", "api", "plugins"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [LoguruHandler()]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Open and migrate the store, make ADMIN_TOKEN's admin, warm the classifier."""
+    _route_logs_to_nonebot(settings.log_level)
+    runtime = Runtime(settings, clock=clock)
+    migrate(runtime.engine)
+    runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
+    classify.warm_up()
+    set_runtime(runtime)
+    return runtime
+
+
+def init_nonebot(settings: Settings, *, console: bool = False) -> None:
+    """NoneBot on its FastAPI driver, serving OneBot v11 and the admin API (or the console)."""
+    common = dict(log_level=settings.log_level, command_start=[""], command_sep=[" "])
+    if console:
+        nonebot.init(driver="~none", **common)
+        from nonebot.adapters.console import Adapter as ConsoleAdapter
+
+        nonebot.get_driver().register_adapter(ConsoleAdapter)
+    else:
+        nonebot.init(driver="~fastapi+~websockets", host=settings.host, port=settings.port,
+                     onebot_access_token=settings.onebot_access_token or None,
+                     fastapi_openapi_url="/openapi.json", fastapi_docs_url="/docs", **common)
+        from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
+
+        nonebot.get_driver().register_adapter(OneBotAdapter)
+        from api.main import install
+
+        install(nonebot.get_app(), connected_bots=lambda: sorted(nonebot.get_bots()))
+    for plugin in PLUGINS:
+        nonebot.load_plugin(plugin)
+
+
+def prepare_console_group(runtime: Runtime) -> None:
+    """The terminal chat's channel is a registered group, so questions there become tickets."""
+
+    def ensure(session, now):
+        from sqlmodel import select
+
+        from bot.models import ChatGroup
+
+        if not session.exec(select(ChatGroup).where(ChatGroup.platform == "console",
+                                                    ChatGroup.group_id == CONSOLE_GROUP)).first():
+            directory.create_group(session, {"platform": "console", "group_id": CONSOLE_GROUP,
+                                             "name": "终端体验群"}, now=now)
+
+    runtime.unit_of_work(ensure, runtime.clock.now())

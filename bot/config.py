@@ -1,0 +1,66 @@
+"""Service settings, read from the environment and `.env`.
+
+One settings object feeds NoneBot, the API and the services, so a value is
+named once (see `.env.example` for the documented list).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class UnsafeConfigError(RuntimeError):
+    """The configuration would expose the service; it must not start."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///./data/bot.db"
+    onebot_access_token: str = ""
+    admin_token: str = ""
+    timezone: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+
+    reply_due_minutes: float = Field(30, gt=0, description="Reply pledge deadline.")
+    thread_window_minutes: float = Field(
+        10, ge=0, description="Follow-ups within this window join the open ticket."
+    )
+    outbox_poll_seconds: float = Field(1.0, gt=0)
+    outbox_min_interval_seconds: float = Field(1.5, ge=0)
+    outbox_jitter_seconds: float = Field(0.5, ge=0)
+    outbox_max_attempts: int = Field(6, ge=1)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def check_safe_to_serve(self) -> None:
+        """Refuse to listen beyond this machine without an access token.
+
+        A reverse WebSocket without a token lets anyone on the network pose as
+        the QQ account and read every retailer's message.
+        """
+        if not self.is_loopback and not self.onebot_access_token:
+            raise UnsafeConfigError(
+                f"HOST={self.host} is reachable from other machines, but "
+                "ONEBOT_ACCESS_TOKEN is empty: anyone could connect as the bot. "
+                "Set ONEBOT_ACCESS_TOKEN (and the same token in NapCat/Lagrange), "
+                "or bind to HOST=127.0.0.1."
+            )

@@ -1,0 +1,21 @@
+"""Alembic environment: the engine comes from the running service or the CLI."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import bot.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from bot.config import Settings
+from bot.db import make_engine
+
+engine = context.config.attributes.get("engine") or make_engine(Settings().database_url)
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

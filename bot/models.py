@@ -1,0 +1,259 @@
+"""Storage models. Names follow shared/GLOSSARY.md.
+
+Times are stored as naive UTC (the same on SQLite and PostgreSQL) and handed
+back timezone-aware by `UTCDateTime`, so no code compares naive with aware.
+Enumerations are stored as plain strings: adding a state needs no type
+migration on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use the clock")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _time(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    MANAGER = "manager"
+    CALLBACK = "callback"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+class Category(StrEnum):
+    SUPPLY = "supply"
+    TERMINAL = "terminal"
+    LAUNCH = "launch"
+    TRAINING = "training"
+    MARKETING = "marketing"
+    MONOPOLY = "monopoly"
+    DELIVERY = "delivery"
+    COMPLAINT = "complaint"
+    OTHER = "other"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    REPLIED = "replied"
+    CLOSED = "closed"
+
+
+class PledgeKind(StrEnum):
+    REPLY = "reply"
+    VISIT = "visit"
+    CALLBACK = "callback"
+
+
+class PledgeState(StrEnum):
+    PENDING = "pending"
+    MET = "met"
+    CANCELLED = "cancelled"
+
+
+class AuthorKind(StrEnum):
+    RETAILER = "retailer"
+    STAFF = "staff"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class StaffMember(SQLModel, table=True):
+    __tablename__ = "staff_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64)
+    work_no: str | None = Field(default=None, max_length=32)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    chat_user_id: str | None = Field(default=None, max_length=32, index=True)
+    token_hash: str | None = Field(default=None, max_length=64, unique=True)
+    active: bool = True
+    created_at: datetime = _time()
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+class Retailer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    license_no: str = Field(max_length=32, unique=True)
+    customer_code: str | None = Field(default=None, max_length=32)
+    store_name: str = Field(max_length=128)
+    owner_name: str | None = Field(default=None, max_length=64)
+    phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=256)
+    district: str | None = Field(default=None, max_length=64, index=True)
+    grade: int | None = None
+    business_type: str | None = Field(default=None, max_length=32)
+    manager_id: int | None = Field(default=None, foreign_key="staff_member.id", index=True)
+    ordering_day: str | None = Field(default=None, max_length=64)
+    delivery_day: str | None = Field(default=None, max_length=64)
+    visit_cycle: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class ChatBinding(SQLModel, table=True):
+    """A chat account tied to a licence: one account, one licence."""
+
+    __tablename__ = "chat_binding"
+    __table_args__ = (UniqueConstraint("platform", "chat_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_user_id: str = Field(max_length=32)
+    retailer_id: int = Field(foreign_key="retailer.id", index=True)
+    bound_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    bound_at: datetime = _time()
+
+
+class BindAttempt(SQLModel, table=True):
+    """Failed self-binding tries per account and local day, to stop probing."""
+
+    __tablename__ = "bind_attempt"
+    __table_args__ = (UniqueConstraint("platform", "chat_user_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_user_id: str = Field(max_length=32)
+    day: str = Field(max_length=10)
+    failures: int = 0
+
+
+class ChatGroup(SQLModel, table=True):
+    __tablename__ = "chat_group"
+    __table_args__ = (UniqueConstraint("platform", "group_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(default="qq", max_length=16)
+    group_id: str = Field(max_length=32)
+    name: str | None = Field(default=None, max_length=128)
+    district: str | None = Field(default=None, max_length=64)
+    bot_id: str | None = Field(default=None, max_length=32)
+    active: bool = True
+    created_at: datetime = _time()
+
+
+class Ticket(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_ticket_thread", "chat_group_id", "sender_user_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_group_id: int = Field(foreign_key="chat_group.id")
+    retailer_id: int | None = Field(default=None, foreign_key="retailer.id", index=True)
+    sender_user_id: str = Field(max_length=32)
+    sender_name: str | None = Field(default=None, max_length=64)
+    category: str = Field(default=Category.OTHER, sa_type=String(16), index=True)
+    status: str = Field(default=TicketStatus.OPEN, sa_type=String(16), index=True)
+    trading_flag: bool = False
+    text: str = Field(sa_type=Text)
+    ack_message_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _time(index=True)
+    updated_at: datetime = _time()
+    last_message_at: datetime = _time()
+    closed_at: datetime | None = _time(nullable=True)
+
+
+class TicketMessage(SQLModel, table=True):
+    """Every chat message of a ticket, so a quote of any of them finds it."""
+
+    __tablename__ = "ticket_message"
+    __table_args__ = (UniqueConstraint("chat_group_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    chat_group_id: int = Field(foreign_key="chat_group.id")
+    message_id: str | None = Field(default=None, max_length=64)
+    author_kind: str = Field(sa_type=String(16))
+    author_id: str | None = Field(default=None, max_length=32)
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _time()
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only trail of a ticket: who did what, when."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _time()
+    actor_kind: str = Field(sa_type=String(16))
+    actor_id: str | None = Field(default=None, max_length=32)
+    action: str = Field(max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Pledge(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind"),
+        Index("ix_pledge_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(sa_type=String(16))
+    owner_role: str = Field(sa_type=String(16))
+    owner_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    state: str = Field(default=PledgeState.PENDING, sa_type=String(16))
+    due_at: datetime | None = _time(nullable=True)
+    met_at: datetime | None = _time(nullable=True)
+    met_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    created_at: datetime = _time()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A proactive message, stored before it is sent so nothing is lost."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    bot_id: str | None = Field(default=None, max_length=32)
+    target_kind: str = Field(sa_type=String(8))
+    target_id: str = Field(max_length=32)
+    text: str = Field(sa_type=Text)
+    reply_to: str | None = Field(default=None, max_length=64)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    dedupe_key: str | None = Field(default=None, max_length=128, unique=True)
+    status: str = Field(default=OutboxStatus.PENDING, sa_type=String(16))
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _time(nullable=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    sent_message_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)

@@ -1,0 +1,218 @@
+"""Retailers, staff, chat groups and the binding of chat accounts to licences."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlmodel import Session, SQLModel, col, func, select
+
+from bot.services.errors import Conflict, NotFound, ServiceError
+from bot.models import BindAttempt, ChatBinding, ChatGroup, Retailer, StaffMember
+
+MAX_BIND_FAILURES_PER_DAY = 5
+
+
+def get_or_404(session: Session, model: type[SQLModel], row_id: int, label: str) -> Any:
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{label} {row_id} 不存在")
+    return row
+
+
+def apply_changes(row: SQLModel, changes: dict[str, Any], now: datetime | None = None) -> None:
+    for field, value in changes.items():
+        setattr(row, field, value)
+    if now is not None and hasattr(row, "updated_at"):
+        row.updated_at = now
+
+
+def list_rows(session: Session, model: type[SQLModel]) -> list[Any]:
+    return list(session.exec(select(model).order_by(model.id)))
+
+
+def update_row(session: Session, model: type[SQLModel], row_id: int, label: str,
+               changes: dict[str, Any]) -> Any:
+    row = get_or_404(session, model, row_id, label)
+    apply_changes(row, changes)
+    session.add(row)
+    return row
+
+
+def search_retailers(session: Session, *, district: str | None, manager_id: int | None,
+                     active: bool | None, q: str | None, offset: int, limit: int
+                     ) -> tuple[int, list[Retailer]]:
+    conditions = []
+    if district:
+        conditions.append(Retailer.district == district)
+    if manager_id is not None:
+        conditions.append(Retailer.manager_id == manager_id)
+    if active is not None:
+        conditions.append(Retailer.active == active)
+    if q:
+        conditions.append(or_(col(Retailer.store_name).contains(q), col(Retailer.license_no).contains(q)))
+    total = session.exec(select(func.count()).select_from(Retailer).where(*conditions)).one()
+    rows = session.exec(select(Retailer).where(*conditions).order_by(col(Retailer.id))
+                        .offset(offset).limit(limit)).all()
+    return total, list(rows)
+
+
+def create_retailer(session: Session, data: dict[str, Any], *, now: datetime) -> Retailer:
+    if session.exec(select(Retailer.id).where(Retailer.license_no == data["license_no"])).first():
+        raise Conflict(f"许可证号 {data['license_no']} 已存在")
+    _check_manager(session, data.get("manager_id"))
+    retailer = Retailer(**data, created_at=now, updated_at=now)
+    session.add(retailer)
+    session.flush()
+    return retailer
+
+
+def update_retailer(session: Session, retailer_id: int, changes: dict[str, Any], *,
+                    now: datetime) -> Retailer:
+    retailer = get_or_404(session, Retailer, retailer_id, "零售客户")
+    new_license = changes.get("license_no")
+    if new_license and new_license != retailer.license_no and session.exec(
+        select(Retailer.id).where(Retailer.license_no == new_license)
+    ).first():
+        raise Conflict(f"许可证号 {new_license} 已存在")
+    _check_manager(session, changes.get("manager_id"))
+    apply_changes(retailer, changes, now)
+    session.add(retailer)
+    return retailer
+
+
+def _check_manager(session: Session, manager_id: int | None) -> None:
+    if manager_id is None:
+        return
+    manager = session.get(StaffMember, manager_id)
+    if manager is None or "manager" not in manager.roles:
+        raise ServiceError(f"员工 {manager_id} 不是客户经理")
+
+
+def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> ChatGroup:
+    platform, group_id = data.get("platform", "qq"), data["group_id"]
+    if session.exec(select(ChatGroup.id).where(ChatGroup.platform == platform,
+                                               ChatGroup.group_id == group_id)).first():
+        raise Conflict(f"群 {group_id} 已登记")
+    group = ChatGroup(**data, created_at=now)
+    session.add(group)
+    session.flush()
+    return group
+
+
+def create_staff(session: Session, data: dict[str, Any], *, now: datetime) -> StaffMember:
+    _check_chat_account_free(session, data.get("chat_user_id"))
+    staff = StaffMember(**data, created_at=now)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> StaffMember:
+    staff = get_or_404(session, StaffMember, staff_id, "员工")
+    if changes.get("chat_user_id") not in (None, staff.chat_user_id):
+        _check_chat_account_free(session, changes["chat_user_id"])
+    return update_row(session, StaffMember, staff_id, "员工", changes)
+
+
+def _check_chat_account_free(session: Session, chat_user_id: str | None) -> None:
+    if chat_user_id and session.exec(
+        select(StaffMember.id).where(StaffMember.chat_user_id == chat_user_id)
+    ).first():
+        raise Conflict(f"聊天账号 {chat_user_id} 已属于另一位员工")
+
+
+# -- binding a chat account to a licence -------------------------------------------------
+
+class BindResult(StrEnum):
+    BOUND = "bound"
+    MISMATCH = "mismatch"
+    LOCKED = "locked"
+    TAKEN = "taken"
+    ALREADY = "already"
+
+
+@dataclass(frozen=True)
+class BindOutcome:
+    result: BindResult
+    store_name: str | None = None
+
+
+def _binding_of(session: Session, platform: str, chat_user_id: str) -> ChatBinding | None:
+    return session.exec(select(ChatBinding).where(ChatBinding.platform == platform,
+                                                  ChatBinding.chat_user_id == chat_user_id)).first()
+
+
+def _digits(phone: str | None) -> str:
+    return re.sub(r"\D", "", phone or "")
+
+
+def self_bind(session: Session, *, platform: str, chat_user_id: str, license_no: str,
+              phone_last4: str, now: datetime, tz: ZoneInfo) -> BindOutcome:
+    """A retailer binds their own account. A miss never says which part was wrong."""
+    day = now.astimezone(tz).date().isoformat()
+    attempt = session.exec(select(BindAttempt).where(
+        BindAttempt.platform == platform, BindAttempt.chat_user_id == chat_user_id,
+        BindAttempt.day == day)).first()
+    if attempt is not None and attempt.failures >= MAX_BIND_FAILURES_PER_DAY:
+        return BindOutcome(BindResult.LOCKED)
+
+    existing = _binding_of(session, platform, chat_user_id)
+    retailer = session.exec(select(Retailer).where(Retailer.license_no == license_no.strip(),
+                                                   Retailer.active)).first()
+    phone = _digits(retailer.phone if retailer else None)
+    if retailer is not None and len(phone) >= 4 and phone[-4:] == phone_last4.strip():
+        if existing is not None:
+            same = existing.retailer_id == retailer.id
+            return BindOutcome(BindResult.ALREADY if same else BindResult.TAKEN, retailer.store_name)
+        session.add(ChatBinding(platform=platform, chat_user_id=chat_user_id,
+                                retailer_id=retailer.id, bound_at=now))
+        return BindOutcome(BindResult.BOUND, retailer.store_name)
+
+    attempt = attempt or BindAttempt(platform=platform, chat_user_id=chat_user_id, day=day)
+    attempt.failures += 1
+    session.add(attempt)
+    if attempt.failures >= MAX_BIND_FAILURES_PER_DAY:
+        return BindOutcome(BindResult.LOCKED)
+    return BindOutcome(BindResult.MISMATCH)
+
+
+def self_unbind(session: Session, *, platform: str, chat_user_id: str) -> bool:
+    binding = _binding_of(session, platform, chat_user_id)
+    if binding is None:
+        return False
+    session.delete(binding)
+    return True
+
+
+def staff_bind(session: Session, retailer_id: int, *, platform: str, chat_user_id: str,
+               staff: StaffMember, now: datetime) -> ChatBinding:
+    get_or_404(session, Retailer, retailer_id, "零售客户")
+    existing = _binding_of(session, platform, chat_user_id)
+    if existing is not None:
+        if existing.retailer_id == retailer_id:
+            return existing
+        raise Conflict(f"聊天账号 {chat_user_id} 已绑定其他许可证，请先解绑")
+    binding = ChatBinding(platform=platform, chat_user_id=chat_user_id, retailer_id=retailer_id,
+                          bound_by_staff_id=staff.id, bound_at=now)
+    session.add(binding)
+    session.flush()
+    return binding
+
+
+def bindings_of(session: Session, retailer_id: int) -> list[ChatBinding]:
+    get_or_404(session, Retailer, retailer_id, "零售客户")
+    return list(session.exec(select(ChatBinding).where(ChatBinding.retailer_id == retailer_id)
+                             .order_by(col(ChatBinding.id))))
+
+
+def staff_unbind(session: Session, retailer_id: int, binding_id: int) -> None:
+    binding = session.get(ChatBinding, binding_id)
+    if binding is None or binding.retailer_id != retailer_id:
+        raise NotFound(f"绑定 {binding_id} 不存在")
+    session.delete(binding)

@@ -1,0 +1,13 @@
+"""Errors a service raises when it refuses a request; messages are Chinese for staff."""
+
+
+class ServiceError(Exception):
+    """The request breaks a rule (answered as 400/422)."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    pass

@@ -1,0 +1,50 @@
+"""Everything the bot says, in Chinese, in one place so staff can review it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+CATEGORY_LABELS = {
+    "supply": "货源信息",
+    "terminal": "功能终端",
+    "launch": "新品宣传",
+    "training": "客户培训",
+    "marketing": "营销咨询",
+    "monopoly": "专卖咨询",
+    "delivery": "送货咨询",
+    "complaint": "意见投诉",
+    "other": "其他",
+}
+
+
+def local_time(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
+    local, today = moment.astimezone(tz), now.astimezone(tz)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    return local.strftime("%m月%d日 %H:%M")
+
+
+def acknowledgement(ticket_id: int, category: str, due: datetime, now: datetime, tz: ZoneInfo,
+                    trading: bool) -> str:
+    text = (
+        f"收到，已登记为工单 #{ticket_id}（{CATEGORY_LABELS.get(category, '其他')}），"
+        f"客服将在 {local_time(due, tz, now)} 前回复您。"
+    )
+    if trading:
+        text += "\n温馨提示：本群是服务平台，不在群内买卖卷烟，相关信息已转专卖人员。"
+    return text
+
+
+def agent_reply(ticket_id: int, text: str) -> str:
+    return f"【工单 #{ticket_id} 客服回复】\n{text}"
+
+
+BIND_USAGE = "绑定账号请私聊发送：绑定 许可证号 手机后四位\n例如：绑定 430102100001 1234"
+BIND_OK = "绑定成功：{store_name}。以后在群里提问，我们就能按您的档位和客户经理为您服务。"
+BIND_MISMATCH = "许可证号和手机后四位没有对上，请核对后再试。"
+BIND_LOCKED = "今天尝试次数过多，账号暂时不能绑定，请明天再试，或联系您的客户经理协助绑定。"
+BIND_TAKEN = "这个账号已绑定其他许可证，请先发送「解绑」再重新绑定。"
+BIND_ALREADY = "这个账号已经绑定了{store_name}，无需重复绑定。"
+UNBIND_OK = "已解除绑定。"
+UNBIND_NONE = "这个账号还没有绑定许可证。"

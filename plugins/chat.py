@@ -1,0 +1,102 @@
+"""Adapter glue shared by the plugins: events in, messages out.
+
+OneBot v11 carries QQ; the console adapter is the terminal chat for trying the
+bot without QQ (its "general" channel plays the group). Outgoing text is
+always a text segment, never parsed, so a retailer's `[CQ:at,qq=all]` can
+never come back out as a live code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nonebot.adapters import Bot, Event
+from nonebot.adapters.console import Bot as ConsoleBot
+from nonebot.adapters.console import Message as ConsoleMessage
+from nonebot.adapters.console import MessageEvent as ConsoleMessageEvent
+from nonebot.adapters.onebot.v11 import Bot as OneBot
+from nonebot.adapters.onebot.v11 import GroupMessageEvent, PrivateMessageEvent
+from nonebot.adapters.onebot.v11 import Message as OneBotMessage
+from nonebot.adapters.onebot.v11 import MessageSegment as OneBotSegment
+from nonechat.model import DIRECT
+
+from bot.models import OutboxMessage
+from bot.services.tickets import GroupMessage
+
+QQ, CONSOLE = "qq", "console"
+
+
+def platform_of(bot: Bot) -> str | None:
+    if isinstance(bot, OneBot):
+        return QQ
+    if isinstance(bot, ConsoleBot):
+        return CONSOLE
+    return None
+
+
+def _console_group(event: Event) -> bool:
+    return isinstance(event, ConsoleMessageEvent) and event.channel.id != DIRECT.id
+
+
+def is_group_message(event: Event) -> bool:
+    return isinstance(event, GroupMessageEvent) or _console_group(event)
+
+
+def is_private_message(event: Event) -> bool:
+    return isinstance(event, PrivateMessageEvent) or (
+        isinstance(event, ConsoleMessageEvent) and event.channel.id == DIRECT.id
+    )
+
+
+def group_message(event: Event) -> GroupMessage:
+    if isinstance(event, GroupMessageEvent):
+        reply = next((seg for seg in event.original_message if seg.type == "reply"), None)
+        return GroupMessage(
+            platform=QQ, group_id=str(event.group_id), user_id=str(event.user_id),
+            text=event.get_plaintext(), message_id=str(event.message_id),
+            sender_name=event.sender.card or event.sender.nickname,
+            reply_to=str(reply.data.get("id")) if reply else None, self_id=str(event.self_id),
+        )
+    assert isinstance(event, ConsoleMessageEvent)
+    return GroupMessage(platform=CONSOLE, group_id=event.channel.id, user_id=event.user.id,
+                        text=event.get_plaintext(), message_id=event.message_id,
+                        sender_name=event.user.nickname, self_id=event.self_id)
+
+
+def _message_id(result: Any) -> str | None:
+    if isinstance(result, dict):
+        value = result.get("message_id")
+    else:
+        value = getattr(result, "message_id", None)
+    return None if value is None else str(value)
+
+
+def _onebot_text(text: str, reply_to: str | None) -> OneBotMessage:
+    message = OneBotMessage()
+    if reply_to and reply_to.isdigit():
+        message += OneBotSegment.reply(int(reply_to))
+    return message + OneBotSegment.text(text)
+
+
+async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str | None:
+    """Answer in the chat the event came from, quoting it; returns the sent message's id."""
+    if isinstance(bot, OneBot):
+        quoted = str(getattr(event, "message_id", "")) if quote else None
+        return _message_id(await bot.send(event, _onebot_text(text, quoted)))
+    return _message_id(await bot.send(event, ConsoleMessage(text)))
+
+
+async def deliver(bot: Bot, message: OutboxMessage) -> str | None:
+    """Send one outbox row through a bot account."""
+    if isinstance(bot, OneBot):
+        body = _onebot_text(message.text, message.reply_to)
+        if message.target_kind == "group":
+            result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
+        else:
+            result = await bot.send_private_msg(user_id=int(message.target_id), message=body)
+        return _message_id(result)
+    if isinstance(bot, ConsoleBot):
+        if message.target_kind == "group":
+            return _message_id(await bot.send_message(message.target_id, ConsoleMessage(message.text)))
+        return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(message.text)))
+    raise TypeError(f"no way to send through {type(bot).__name__}")

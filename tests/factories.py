@@ -1,0 +1,51 @@
+"""Small builders for test data, written through the same services as production."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from sqlmodel import Session
+
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.models import ChatGroup, Retailer, Role, StaffMember
+from bot.services import directory, tickets
+
+_ids = count(1)
+
+
+def group(session: Session, clock: ManualClock, group_id: str = "900001", **extra) -> ChatGroup:
+    created = directory.create_group(session, {"group_id": group_id, "name": "测试群", **extra},
+                                     now=clock.now())
+    session.commit()
+    return created
+
+
+def staff(session: Session, clock: ManualClock, *roles: Role, chat_user_id: str | None = None,
+          name: str = "张客服") -> StaffMember:
+    member = directory.create_staff(session, {"name": name, "roles": list(roles or [Role.AGENT]),
+                                              "chat_user_id": chat_user_id}, now=clock.now())
+    session.commit()
+    return member
+
+
+def retailer(session: Session, clock: ManualClock, license_no: str | None = None,
+             phone: str = "13912345678", **extra) -> Retailer:
+    number = license_no or f"4301021{next(_ids):05d}"
+    created = directory.create_retailer(
+        session, {"license_no": number, "store_name": f"便民店{number[-3:]}", "phone": phone,
+                  "grade": 12, **extra}, now=clock.now())
+    session.commit()
+    return created
+
+
+def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,
+         user_id: str = "10001", message_id: str | None = None, group_id: str = "900001",
+         reply_to: str | None = None, self_id: str = "20000") -> tickets.Outcome:
+    """A group message handled and committed, as the intake plugin does."""
+    message = tickets.GroupMessage(platform="qq", group_id=group_id, user_id=user_id, text=text,
+                                   message_id=message_id or str(next(_ids) + 500_000),
+                                   sender_name="老王", reply_to=reply_to, self_id=self_id)
+    outcome = tickets.handle_group_message(session, message, now=clock.now(), settings=settings)
+    session.commit()
+    return outcome

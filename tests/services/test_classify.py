@@ -1,0 +1,41 @@
+import pytest
+
+from bot.models import Category
+from bot.services.classify import analyse
+
+
+@pytest.mark.parametrize("text", [
+    "你好", "大家好！", "谢谢老师", "收到", "好的好的", "👍👍👍", "", "   ", "[图片]", "哈哈哈哈",
+    "大家吃饭了吗？", "今天天气不错", "早上好大家", "ok",
+])
+def test_chatter_is_not_a_request(text):
+    assert not analyse(text).is_request
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("扫码枪扫不出来怎么办", Category.TERMINAL),
+    ("终端黑屏了开不了机", Category.TERMINAL),
+    ("这周中华能订几条？", Category.SUPPLY),
+    ("新品什么时候到", Category.LAUNCH),
+    ("下次培训是哪天", Category.TRAINING),
+    ("订货平台登录不上", Category.MARKETING),
+    ("许可证快到期了怎么延续", Category.MONOPOLY),
+    ("送货少送了两条", Category.DELIVERY),
+    ("我要投诉送货员态度差", Category.COMPLAINT),
+    ("能帮我看看这个吗", Category.OTHER),
+])
+def test_requests_are_classified_by_keywords(text, category):
+    result = analyse(text)
+    assert result.is_request
+    assert result.category == category
+
+
+def test_trading_posts_are_flagged_as_monopoly():
+    result = analyse("低价出售中华 有需要私聊")
+    assert result.trading and result.is_request and result.category == Category.MONOPOLY
+    assert not analyse("终端收款失败怎么办").trading
+
+
+def test_a_huge_message_is_classified_by_its_opening():
+    result = analyse("扫码枪坏了怎么办" + "啊" * 10_000)
+    assert result.is_request and result.category == Category.TERMINAL
