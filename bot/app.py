@@ -50,9 +50,9 @@ def init_nonebot(settings: Settings, *, console: bool = False) -> None:
         nonebot.init(driver="~fastapi+~websockets", host=settings.host, port=settings.port,
                      onebot_access_token=settings.onebot_access_token or None,
                      fastapi_openapi_url="/openapi.json", fastapi_docs_url="/docs", **common)
-        from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
+        from plugins.chat import SturdyOneBotAdapter
 
-        nonebot.get_driver().register_adapter(OneBotAdapter)
+        nonebot.get_driver().register_adapter(SturdyOneBotAdapter)
         from api.main import install
 
         install(nonebot.get_app(), connected_bots=lambda: sorted(nonebot.get_bots()))

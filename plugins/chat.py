@@ -8,12 +8,15 @@ never come back out as a live code.
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 from nonebot.adapters import Bot, Event
 from nonebot.adapters.console import Bot as ConsoleBot
 from nonebot.adapters.console import Message as ConsoleMessage
 from nonebot.adapters.console import MessageEvent as ConsoleMessageEvent
+from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
 from nonebot.adapters.onebot.v11 import Bot as OneBot
 from nonebot.adapters.onebot.v11 import GroupMessageEvent, PrivateMessageEvent
 from nonebot.adapters.onebot.v11 import Message as OneBotMessage
@@ -24,6 +27,37 @@ from bot.models import OutboxMessage
 from bot.services.tickets import GroupMessage
 
 QQ, CONSOLE = "qq", "console"
+log = logging.getLogger(__name__)
+
+
+class _SkipMalformedFrames:
+    """A WebSocket whose receive() drops frames that are not JSON.
+
+    The stock adapter closes the whole connection on one undecodable frame,
+    which would take the QQ account offline; here the frame is logged and
+    the connection carries on.
+    """
+
+    def __init__(self, websocket: Any) -> None:
+        self._websocket = websocket
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._websocket, name)
+
+    async def receive(self) -> str | bytes:
+        while True:
+            data = await self._websocket.receive()
+            try:
+                json.loads(data)
+            except ValueError:
+                log.warning("skipped a malformed OneBot frame of %d bytes", len(data))
+                continue
+            return data
+
+
+class SturdyOneBotAdapter(OneBotAdapter):
+    async def _handle_ws(self, websocket: Any) -> None:
+        await super()._handle_ws(_SkipMalformedFrames(websocket))
 
 
 def platform_of(bot: Bot) -> str | None:

@@ -1,0 +1,67 @@
+"""Self-binding in a private chat, driven through nonebug."""
+
+from datetime import datetime
+
+from nonebot.adapters.onebot.v11 import Bot, Message, PrivateMessageEvent
+from nonebot.adapters.onebot.v11.event import Sender
+from nonebug import App
+from sqlmodel import select
+
+from bot import texts
+from bot.models import ChatBinding
+from tests import factories as make
+
+
+def private_event(text: str, user_id: int = 10001) -> PrivateMessageEvent:
+    return PrivateMessageEvent(
+        time=int(datetime.now().timestamp()), self_id=20000, post_type="message", sub_type="friend",
+        user_id=user_id, message_type="private", message_id=1, message=Message(text),
+        original_message=Message(text), raw_message=text, font=0,
+        sender=Sender(user_id=user_id, nickname="老王"), to_me=True,
+    )
+
+
+async def test_a_retailer_binds_and_unbinds_in_private(app: App, session, clock):
+    from plugins.binding import bind, unbind
+
+    shop = make.retailer(session, clock, license_no="430102100001", phone="139-1234-5678")
+    async with app.test_matcher([bind, unbind]) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        event = private_event("绑定 430102100001 5678")
+        ctx.receive_event(bot, event)
+        ctx.should_call_send(event, texts.BIND_OK.format(store_name=shop.store_name), result={"message_id": 1})
+        ctx.should_finished()
+    assert session.exec(select(ChatBinding.retailer_id)).all() == [shop.id]
+
+    async with app.test_matcher([bind, unbind]) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        event = private_event("解绑")
+        ctx.receive_event(bot, event)
+        ctx.should_call_send(event, texts.UNBIND_OK, result={"message_id": 2})
+    assert session.exec(select(ChatBinding)).all() == []
+
+
+async def test_a_malformed_bind_command_gets_the_usage(app: App, session, clock):
+    from plugins.binding import bind
+
+    async with app.test_matcher(bind) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        event = private_event("绑定 我的店")
+        ctx.receive_event(bot, event)
+        ctx.should_call_send(event, texts.BIND_USAGE, result={"message_id": 3})
+
+
+async def test_five_wrong_tries_lock_the_account_for_the_day(app: App, session, clock):
+    from plugins.binding import bind
+
+    make.retailer(session, clock, license_no="430102100001", phone="13912345678")
+    answers = [texts.BIND_MISMATCH] * 4 + [texts.BIND_LOCKED, texts.BIND_LOCKED]
+    async with app.test_matcher(bind) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        for attempt, answer in enumerate(answers):
+            # the last try is right, but the account is already locked
+            digits = "5678" if attempt == len(answers) - 1 else f"{attempt:04d}"
+            event = private_event(f"绑定 430102100001 {digits}")
+            ctx.receive_event(bot, event)
+            ctx.should_call_send(event, answer, result={"message_id": attempt})
+    assert session.exec(select(ChatBinding)).all() == []

@@ -1,0 +1,52 @@
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bot.models import OutboxMessage, OutboxStatus
+from bot.services import outbox
+
+
+def queue(session, clock, n=1, platform="qq"):
+    rows = [outbox.enqueue(session, now=clock.now(), platform=platform, target_kind="group",
+                           target_id="900001", text=f"消息{i}") for i in range(n)]
+    session.commit()
+    return rows
+
+
+def test_due_messages_are_claimed_once(session, clock, runtime):
+    queue(session, clock, 3)
+    first = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
+    session.commit()
+    with Session(runtime.engine) as other:
+        assert outbox.claim_due(other, now=clock.now(), platforms=["qq"], worker="b") == []
+    assert [m.status for m in first] == [OutboxStatus.SENDING] * 3
+
+
+def test_only_platforms_with_a_connected_bot_are_claimed(session, clock):
+    queue(session, clock, 1, platform="console")
+    assert outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a") == []
+    assert outbox.claim_due(session, now=clock.now(), platforms=[], worker="a") == []
+
+
+def test_failures_back_off_then_become_dead_letters(session, clock):
+    [message] = queue(session, clock)
+    for attempt in range(1, 4):
+        [claimed] = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
+        failed = outbox.mark_failed(session, claimed.id, now=clock.now(), error="timeout", max_attempts=3)
+        session.commit()
+        if attempt < 3:
+            assert failed.status == OutboxStatus.PENDING
+            assert outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a") == []
+            clock.advance(failed.next_attempt_at - clock.now())
+    assert session.get(OutboxMessage, message.id).status == OutboxStatus.DEAD
+    assert session.get(OutboxMessage, message.id).last_error == "timeout"
+    assert [m.id for m in outbox.list_messages(session, status="dead", offset=0, limit=10)] == [message.id]
+
+
+def test_a_claim_abandoned_by_a_dead_process_is_taken_up_after_the_lease(session, clock):
+    queue(session, clock)
+    outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="crashed")
+    session.commit()
+    assert outbox.claim_due(session, now=clock.now() + timedelta(seconds=30), platforms=["qq"], worker="b") == []
+    later = clock.now() + outbox.CLAIM_LEASE + timedelta(seconds=1)
+    assert len(outbox.claim_due(session, now=later, platforms=["qq"], worker="b")) == 1

@@ -1,0 +1,108 @@
+"""A OneBot v11 client that connects the way NapCat does: reverse WebSocket, X-Self-ID,
+an access token, events pushed as JSON, and the bot's API calls answered by echo."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from typing import Any
+
+import websockets
+
+_message_ids = itertools.count(1_000_000)
+
+
+class NapCat:
+    def __init__(self, url: str, self_id: str = "20000", token: str | None = None) -> None:
+        self.url, self.self_id, self.token = url, self_id, token
+        self.calls: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sent_at: dict[int, float] = {}  # our message id -> when we sent it
+        self._socket: websockets.ClientConnection | None = None
+        self._reader: asyncio.Task | None = None
+
+    async def __aenter__(self) -> NapCat:
+        headers = {"X-Self-ID": self.self_id, "X-Client-Role": "Universal",
+                   "User-Agent": "NapCat.OneBot/v11"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        self._socket = await websockets.connect(self.url, additional_headers=headers,
+                                                max_size=None, open_timeout=10)
+        await self.send_raw({"time": int(time.time()), "self_id": int(self.self_id),
+                             "post_type": "meta_event", "meta_event_type": "lifecycle",
+                             "sub_type": "connect"})
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._reader:
+            self._reader.cancel()
+        if self._socket:
+            await self._socket.close()
+
+    async def send_raw(self, frame: dict[str, Any] | str) -> None:
+        await self._socket.send(frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False))
+
+    async def _read(self) -> None:
+        async for raw in self._socket:
+            call = json.loads(raw)
+            call["received_at"] = time.perf_counter()
+            await self.calls.put(call)
+            await self._socket.send(json.dumps({
+                "status": "ok", "retcode": 0, "echo": call.get("echo"),
+                "data": self._answer(call),
+            }))
+
+    def _answer(self, call: dict[str, Any]) -> Any:
+        action, params = call.get("action"), call.get("params", {})
+        if action in {"send_msg", "send_group_msg", "send_private_msg"}:
+            return {"message_id": next(_message_ids)}
+        if action == "get_msg":  # the adapter looks up quoted messages
+            return {"message_id": params.get("message_id"), "real_id": params.get("message_id"),
+                    "time": int(time.time()), "message_type": "group",
+                    "sender": {"user_id": 10001, "nickname": "零售户"}, "message": []}
+        return None
+
+    async def group_message(self, group_id: int, user_id: int, text: str, *,
+                            reply_to: int | None = None, segments: list[dict] | None = None,
+                            role: str = "member") -> int:
+        message_id = next(_message_ids)
+        message = list(segments or [])
+        if reply_to is not None:
+            message.insert(0, {"type": "reply", "data": {"id": str(reply_to)}})
+        if text:
+            message.append({"type": "text", "data": {"text": text}})
+        self.sent_at[message_id] = time.perf_counter()
+        await self.send_raw({
+            "time": int(time.time()), "self_id": int(self.self_id), "post_type": "message",
+            "message_type": "group", "sub_type": "normal", "message_id": message_id,
+            "group_id": group_id, "user_id": user_id, "message": message,
+            "raw_message": text, "font": 0,
+            "sender": {"user_id": user_id, "nickname": f"用户{user_id}", "card": "", "role": role},
+        })
+        return message_id
+
+    async def private_message(self, user_id: int, text: str) -> int:
+        message_id = next(_message_ids)
+        await self.send_raw({
+            "time": int(time.time()), "self_id": int(self.self_id), "post_type": "message",
+            "message_type": "private", "sub_type": "friend", "message_id": message_id,
+            "user_id": user_id, "message": [{"type": "text", "data": {"text": text}}],
+            "raw_message": text, "font": 0, "sender": {"user_id": user_id, "nickname": "零售户"},
+        })
+        return message_id
+
+    async def next_call(self, action_prefix: str = "send", timeout: float = 10) -> dict[str, Any]:
+        """The next API call the bot made whose action starts with the prefix."""
+        async with asyncio.timeout(timeout):
+            while True:
+                call = await self.calls.get()
+                if call.get("action", "").startswith(action_prefix):
+                    return call
+
+    def drain(self) -> list[dict[str, Any]]:
+        calls = []
+        while not self.calls.empty():
+            calls.append(self.calls.get_nowait())
+        return calls

@@ -1,0 +1,74 @@
+"""Runs the real service (`python -m bot`) in a subprocess, as a deployment would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+ACCESS_TOKEN = "test-onebot-token"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class RunningService:
+    process: subprocess.Popen
+    base_url: str
+    ws_url: str
+    database_url: str
+    log_path: Path
+
+    def client(self, token: str | None = ADMIN_TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_service(database_url: str, log_dir: Path, **env: str) -> RunningService:
+    port = free_port()
+    log_path = log_dir / f"service-{port}.log"
+    environment = {
+        **os.environ, "HOST": "127.0.0.1", "PORT": str(port), "DATABASE_URL": database_url,
+        "ADMIN_TOKEN": ADMIN_TOKEN, "ONEBOT_ACCESS_TOKEN": ACCESS_TOKEN, "LOG_LEVEL": "WARNING",
+        "OUTBOX_POLL_SECONDS": "0.05", "OUTBOX_MIN_INTERVAL_SECONDS": "0", "OUTBOX_JITTER_SECONDS": "0",
+        **env,
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=log_dir, env=environment,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    service = RunningService(process, f"http://127.0.0.1:{port}",
+                             f"ws://127.0.0.1:{port}/onebot/v11/ws", database_url, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}:\n{service.log()}")
+        try:
+            if httpx.get(f"{service.base_url}/healthz", timeout=1).status_code == 200:
+                return service
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    service.stop()
+    raise RuntimeError(f"service did not come up:\n{service.log()}")

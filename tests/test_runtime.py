@@ -1,0 +1,73 @@
+"""Configuration safety and riding out a database that goes away for a moment."""
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from bot.config import Settings, UnsafeConfigError
+from bot.db import make_engine, migrate
+from bot.models import ChatGroup
+from bot.runtime import Runtime
+from bot.services import directory
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "bot.example.com"])
+def test_a_public_address_needs_an_access_token(host):
+    with pytest.raises(UnsafeConfigError, match="ONEBOT_ACCESS_TOKEN"):
+        Settings(_env_file=None, host=host).check_safe_to_serve()
+    Settings(_env_file=None, host=host, onebot_access_token="t").check_safe_to_serve()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_loopback_needs_no_token(host):
+    Settings(_env_file=None, host=host).check_safe_to_serve()
+
+
+def test_the_service_refuses_to_start_and_says_why(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PATH": "", "HOST": "0.0.0.0", "ONEBOT_ACCESS_TOKEN": ""}, timeout=60)
+    assert result.returncode == 2
+    assert "ONEBOT_ACCESS_TOKEN" in result.stderr and "拒绝启动" in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before touching anything
+
+
+def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
+    engine = make_engine(f"sqlite:///{tmp_path / 'outage.db'}")
+    migrate(engine)
+    engine.dispose()
+    outage = {"left": 3}
+
+    @event.listens_for(engine, "do_connect")
+    def refuse(*_):
+        if outage["left"]:
+            outage["left"] -= 1
+            raise sqlite3.OperationalError("unable to open database file")
+
+    runtime = Runtime(Settings(_env_file=None), engine=engine, clock=clock, outage_seconds=10)
+    group = runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
+    assert outage["left"] == 0 and group.id == 1
+    assert runtime.unit_of_work(lambda s: s.exec(select(ChatGroup)).one().group_id) == "900001"
+    runtime.close()
+
+
+def test_a_broken_rule_is_not_retried_and_changes_nothing(tmp_path, clock):
+    runtime = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'rule.db'}"), clock=clock)
+    migrate(runtime.engine)
+    calls = []
+
+    def insert_twice(session):
+        calls.append(1)
+        session.add(ChatGroup(group_id="1", created_at=clock.now()))
+        session.add(ChatGroup(group_id="1", created_at=clock.now()))
+        session.flush()
+
+    with pytest.raises(IntegrityError):
+        runtime.unit_of_work(insert_twice)
+    assert len(calls) == 1
+    assert runtime.unit_of_work(lambda s: s.exec(select(ChatGroup)).all()) == []
+    runtime.close()
