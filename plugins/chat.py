@@ -72,11 +72,12 @@ def _console_group(event: Event) -> bool:
     return isinstance(event, ConsoleMessageEvent) and event.channel.id != DIRECT.id
 
 
-def is_group_message(event: Event) -> bool:
+# Rules are coroutines: NoneBot runs a plain function rule in a worker thread for every event.
+async def is_group_message(event: Event) -> bool:
     return isinstance(event, GroupMessageEvent) or _console_group(event)
 
 
-def is_private_message(event: Event) -> bool:
+async def is_private_message(event: Event) -> bool:
     return isinstance(event, PrivateMessageEvent) or (
         isinstance(event, ConsoleMessageEvent) and event.channel.id == DIRECT.id
     )

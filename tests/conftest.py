@@ -67,7 +67,7 @@ def _clean_store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator
 
 @pytest.fixture
 def session(runtime: Runtime) -> Iterator[Session]:
-    with Session(runtime.engine, expire_on_commit=False) as session:
+    with Session(runtime.engine) as session:
         yield session
 
 

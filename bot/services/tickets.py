@@ -14,12 +14,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, func, select
 
 from bot import texts
 from bot.config import Settings
 from bot.models import (
     AuthorKind,
+    UTCDateTime,
     ChatBinding,
     ChatGroup,
     Pledge,
@@ -66,166 +68,166 @@ class Result(StrEnum):
 class Outcome:
     result: Result
     ticket_id: int | None = None
+    chat_group_id: int | None = None
     reply_text: str | None = None
     reason: str = ""
 
 
-def _event(session: Session, ticket: Ticket, now: datetime, actor_kind: AuthorKind,
+# Intake is the hot path (bench/intake_load.py): its statements are built once, with bind
+# parameters, and run on the session's connection; building them per message cost more
+# than the database did.
+_GROUP = select(ChatGroup.id, ChatGroup.active, ChatGroup.bot_id).where(
+    ChatGroup.platform == bindparam("platform"), ChatGroup.group_id == bindparam("group_id"))
+_SET_GROUP_BOT = update(ChatGroup).where(ChatGroup.id == bindparam("group_pk")).values(
+    bot_id=bindparam("bot_id"))
+_SEEN = select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
+                                       TicketMessage.message_id == bindparam("message_id"))
+_STAFF = select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"),
+                                      StaffMember.active)
+_THREAD = (select(Ticket.id)
+           .where(Ticket.chat_group_id == bindparam("group_pk"),
+                  Ticket.sender_user_id == bindparam("user_id"),
+                  Ticket.status != TicketStatus.CLOSED,
+                  Ticket.last_message_at >= bindparam("since", type_=UTCDateTime))
+           .order_by(col(Ticket.last_message_at).desc()).limit(1))
+_BINDING = select(ChatBinding.retailer_id).where(ChatBinding.platform == bindparam("platform"),
+                                                 ChatBinding.chat_user_id == bindparam("user_id"))
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+_TOUCH_TICKET = update(Ticket.__table__).where(Ticket.__table__.c.id == bindparam("ticket_pk"))
+_INSERT_MESSAGE = insert(TicketMessage.__table__)
+_INSERT_EVENT = insert(TicketEvent.__table__)
+_INSERT_PLEDGE = insert(Pledge.__table__)
+
+
+def _event(session: Session, ticket_id: int, now: datetime, actor_kind: AuthorKind,
            actor_id: str | None, action: str, **detail: Any) -> None:
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor_kind=actor_kind,
-                            actor_id=actor_id, action=action, detail=detail))
+    session.connection().execute(_INSERT_EVENT, {
+        "ticket_id": ticket_id, "at": now, "actor_kind": actor_kind, "actor_id": actor_id,
+        "action": action, "detail": detail})
 
 
-def _find_group(session: Session, platform: str, group_id: str) -> ChatGroup | None:
-    return session.exec(
-        select(ChatGroup).where(ChatGroup.platform == platform, ChatGroup.group_id == group_id)
-    ).first()
+def _add_message(session: Session, ticket_id: int, chat_group_id: int, message_id: str | None,
+                 author_kind: AuthorKind, author_id: str | None, text: str, now: datetime) -> None:
+    session.connection().execute(_INSERT_MESSAGE, {
+        "ticket_id": ticket_id, "chat_group_id": chat_group_id, "message_id": message_id,
+        "author_kind": author_kind, "author_id": author_id, "text": text[:MAX_STORED_TEXT],
+        "created_at": now})
 
 
-def _find_staff(session: Session, user_id: str) -> StaffMember | None:
-    return session.exec(
-        select(StaffMember).where(StaffMember.chat_user_id == user_id, StaffMember.active)
-    ).first()
-
-
-def _ticket_by_message(session: Session, group: ChatGroup, message_id: str) -> Ticket | None:
+def _ticket_by_message(session: Session, chat_group_id: int, message_id: str) -> Ticket | None:
     """The ticket a quoted message belongs to (the retailer's or the bot's acknowledgement)."""
     return session.exec(
         select(Ticket)
         .join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
-        .where(TicketMessage.chat_group_id == group.id, TicketMessage.message_id == message_id)
+        .where(TicketMessage.chat_group_id == chat_group_id, TicketMessage.message_id == message_id)
     ).first()
-
-
-def _open_thread(session: Session, group: ChatGroup, user_id: str, since: datetime) -> Ticket | None:
-    return session.exec(
-        select(Ticket)
-        .where(
-            Ticket.chat_group_id == group.id,
-            Ticket.sender_user_id == user_id,
-            Ticket.status != TicketStatus.CLOSED,
-            Ticket.last_message_at >= since,
-        )
-        .order_by(col(Ticket.last_message_at).desc())
-    ).first()
-
-
-def _add_message(session: Session, ticket: Ticket, group: ChatGroup, message_id: str | None,
-                 author_kind: AuthorKind, author_id: str | None, text: str, now: datetime) -> None:
-    session.add(TicketMessage(ticket_id=ticket.id, chat_group_id=group.id, message_id=message_id,
-                              author_kind=author_kind, author_id=author_id,
-                              text=text[:MAX_STORED_TEXT], created_at=now))
 
 
 def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
                          settings: Settings) -> Outcome:
     """Decide what a group message is: a new ticket, a follow-up, an agent's reply, or chat."""
-    group = _find_group(session, msg.platform, msg.group_id)
+    db = session.connection()
+    group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
     if group is None or not group.active:
         return Outcome(Result.IGNORED, reason="group not registered")
     if msg.self_id and msg.user_id == msg.self_id:
         return Outcome(Result.IGNORED, reason="the bot's own message")
-    if msg.self_id and group.bot_id != msg.self_id:
-        group.bot_id = msg.self_id  # the account to post back through
-        session.add(group)
-    if msg.message_id and session.exec(
-        select(TicketMessage.id).where(TicketMessage.chat_group_id == group.id,
-                                       TicketMessage.message_id == msg.message_id)
+    if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
+        db.execute(_SET_GROUP_BOT, {"group_pk": group.id, "bot_id": msg.self_id})
+    if msg.message_id and db.execute(
+        _SEEN, {"group_pk": group.id, "message_id": msg.message_id}
     ).first():
         return Outcome(Result.IGNORED, reason="event already handled")
 
-    staff = _find_staff(session, msg.user_id)
-    if staff is not None:
-        return _handle_staff_message(session, group, staff, msg, now)
+    staff_id = db.execute(_STAFF, {"user_id": msg.user_id}).scalar()
+    if staff_id is not None:
+        return _handle_staff_message(session, group.id, session.get(StaffMember, staff_id), msg, now)
 
-    quoted = _ticket_by_message(session, group, msg.reply_to) if msg.reply_to else None
-    if quoted is not None and quoted.sender_user_id != msg.user_id:
-        quoted = None  # quoting someone else's ticket does not make it yours
+    quoted = _ticket_by_message(session, group.id, msg.reply_to) if msg.reply_to else None
+    if quoted is not None and (quoted.sender_user_id != msg.user_id
+                               or quoted.status == TicketStatus.CLOSED):
+        quoted = None  # someone else's ticket, or a closed one, is not this message's thread
     if is_small_talk(msg.text) and quoted is None:
         return Outcome(Result.IGNORED, reason="small talk")
 
     window = timedelta(minutes=settings.thread_window_minutes)
-    thread = quoted if quoted and quoted.status != TicketStatus.CLOSED else None
-    thread = thread or _open_thread(session, group, msg.user_id, now - window)
-    if thread is not None:
-        _add_message(session, thread, group, msg.message_id, AuthorKind.RETAILER, msg.user_id,
+    thread_id = quoted.id if quoted else db.execute(
+        _THREAD, {"group_pk": group.id, "user_id": msg.user_id, "since": now - window}).scalar()
+    if thread_id is not None:
+        _add_message(session, thread_id, group.id, msg.message_id, AuthorKind.RETAILER, msg.user_id,
                      msg.text, now)
-        thread.last_message_at = thread.updated_at = now
-        session.add(thread)
-        _event(session, thread, now, AuthorKind.RETAILER, msg.user_id, "message_added",
+        db.execute(_TOUCH_TICKET, {"ticket_pk": thread_id, "last_message_at": now, "updated_at": now})
+        _event(session, thread_id, now, AuthorKind.RETAILER, msg.user_id, "message_added",
                message_id=msg.message_id)
-        return Outcome(Result.FOLLOW_UP, ticket_id=thread.id)
+        return Outcome(Result.FOLLOW_UP, ticket_id=thread_id, chat_group_id=group.id)
 
     analysis = analyse(msg.text)
     if not analysis.is_request:
         return Outcome(Result.IGNORED, reason="not a request")
-    return _open_ticket(session, group, msg, analysis.category, analysis.trading, now, settings)
+    return _open_ticket(session, group.id, msg, analysis.category, analysis.trading, now, settings)
 
 
-def _open_ticket(session: Session, group: ChatGroup, msg: GroupMessage, category: str,
+def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, category: str,
                  trading: bool, now: datetime, settings: Settings) -> Outcome:
-    binding = session.exec(
-        select(ChatBinding).where(ChatBinding.platform == msg.platform,
-                                  ChatBinding.chat_user_id == msg.user_id)
-    ).first()
-    ticket = Ticket(
-        chat_group_id=group.id, retailer_id=binding.retailer_id if binding else None,
-        sender_user_id=msg.user_id, sender_name=(msg.sender_name or "")[:64] or None,
-        category=category, status=TicketStatus.OPEN, trading_flag=trading,
-        text=msg.text[:MAX_STORED_TEXT], created_at=now, updated_at=now, last_message_at=now,
-    )
-    session.add(ticket)
-    session.flush()
-    _add_message(session, ticket, group, msg.message_id, AuthorKind.RETAILER, msg.user_id,
-                 msg.text, now)
+    db = session.connection()
+    retailer_id = db.execute(_BINDING, {"platform": msg.platform, "user_id": msg.user_id}).scalar()
+    ticket_id = db.execute(_INSERT_TICKET, {
+        "chat_group_id": chat_group_id, "retailer_id": retailer_id, "sender_user_id": msg.user_id,
+        "sender_name": (msg.sender_name or "")[:64] or None, "category": category,
+        "status": TicketStatus.OPEN, "trading_flag": trading, "text": msg.text[:MAX_STORED_TEXT],
+        "ack_message_id": None, "created_at": now, "updated_at": now, "last_message_at": now,
+        "closed_at": None,
+    }).scalar_one()
+    _add_message(session, ticket_id, chat_group_id, msg.message_id, AuthorKind.RETAILER,
+                 msg.user_id, msg.text, now)
     due = now + timedelta(minutes=settings.reply_due_minutes)
-    session.add(Pledge(ticket_id=ticket.id, kind=PledgeKind.REPLY, owner_role=Role.AGENT,
-                       due_at=due, created_at=now))
-    _event(session, ticket, now, AuthorKind.RETAILER, msg.user_id, "opened",
-           category=category, bound=binding is not None, trading=trading,
+    db.execute(_INSERT_PLEDGE, {
+        "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT,
+        "owner_staff_id": None, "state": PledgeState.PENDING, "due_at": due, "met_at": None,
+        "met_by_staff_id": None, "created_at": now})
+    _event(session, ticket_id, now, AuthorKind.RETAILER, msg.user_id, "opened",
+           category=category, bound=retailer_id is not None, trading=trading,
            message_id=msg.message_id, truncated=len(msg.text) > MAX_STORED_TEXT)
-    reply = texts.acknowledgement(ticket.id, category, due, now, settings.tz, trading)
-    return Outcome(Result.OPENED, ticket_id=ticket.id, reply_text=reply)
+    reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
+    return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=chat_group_id, reply_text=reply)
 
 
-def _handle_staff_message(session: Session, group: ChatGroup, staff: StaffMember,
+def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMember,
                           msg: GroupMessage, now: datetime) -> Outcome:
     """Staff never open tickets; an agent's quote or `#number text` is a reply."""
     if not staff.has_role(*REPLYING_ROLES):
         return Outcome(Result.IGNORED, reason="staff chat")
     ticket, text = None, msg.text.strip()
     if msg.reply_to:
-        ticket = _ticket_by_message(session, group, msg.reply_to)
+        ticket = _ticket_by_message(session, chat_group_id, msg.reply_to)
     if ticket is None and (ref := _TICKET_REF.match(text)):
         candidate = session.get(Ticket, int(ref.group(1)))
-        if candidate is not None and candidate.chat_group_id == group.id:
+        if candidate is not None and candidate.chat_group_id == chat_group_id:
             ticket, text = candidate, ref.group(2).strip()
     if ticket is None or not text:
         return Outcome(Result.IGNORED, reason="staff chat")
     record_reply(session, ticket, staff, text, now=now, message_id=msg.message_id, via="chat")
-    return Outcome(Result.AGENT_REPLY, ticket_id=ticket.id)
+    return Outcome(Result.AGENT_REPLY, ticket_id=ticket.id, chat_group_id=chat_group_id)
 
 
-def record_acknowledgement(session: Session, ticket_id: int, message_id: str | None,
-                           text: str, *, now: datetime) -> None:
+def record_acknowledgement(session: Session, outcome: Outcome, message_id: str | None, *,
+                           now: datetime) -> None:
     """Remember the bot's acknowledgement so an agent can quote it. It meets no pledge."""
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
-        return
     if message_id:
-        ticket.ack_message_id = message_id
-        session.add(ticket)
-    group = session.get(ChatGroup, ticket.chat_group_id)
-    _add_message(session, ticket, group, message_id, AuthorKind.BOT, None, text, now)
-    _event(session, ticket, now, AuthorKind.BOT, None, "acknowledged", message_id=message_id)
+        session.connection().execute(_TOUCH_TICKET, {"ticket_pk": outcome.ticket_id,
+                                                     "ack_message_id": message_id})
+    _add_message(session, outcome.ticket_id, outcome.chat_group_id, message_id, AuthorKind.BOT,
+                 None, outcome.reply_text, now)
+    _event(session, outcome.ticket_id, now, AuthorKind.BOT, None, "acknowledged",
+           message_id=message_id)
 
 
 def record_reply(session: Session, ticket: Ticket, staff: StaffMember, text: str, *,
                  now: datetime, message_id: str | None = None, via: str) -> None:
     """A human reply: it meets the reply pledge if that is still pending."""
-    group = session.get(ChatGroup, ticket.chat_group_id)
-    _add_message(session, ticket, group, message_id, AuthorKind.STAFF, str(staff.id), text, now)
-    _event(session, ticket, now, AuthorKind.STAFF, str(staff.id), "replied", via=via,
+    _add_message(session, ticket.id, ticket.chat_group_id, message_id, AuthorKind.STAFF,
+                 str(staff.id), text, now)
+    _event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "replied", via=via,
            message_id=message_id)
     pledge = session.exec(
         select(Pledge).where(Pledge.ticket_id == ticket.id, Pledge.kind == PledgeKind.REPLY)
@@ -233,7 +235,7 @@ def record_reply(session: Session, ticket: Ticket, staff: StaffMember, text: str
     if pledge is not None and pledge.state == PledgeState.PENDING:
         pledge.state, pledge.met_at, pledge.met_by_staff_id = PledgeState.MET, now, staff.id
         session.add(pledge)
-        _event(session, ticket, now, AuthorKind.STAFF, str(staff.id), "pledge_met", kind="reply")
+        _event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "pledge_met", kind="reply")
     if ticket.status == TicketStatus.OPEN:
         ticket.status = TicketStatus.REPLIED
     ticket.updated_at = now
@@ -279,7 +281,7 @@ def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str
     ):
         pledge.state = PledgeState.CANCELLED
         session.add(pledge)
-    _event(session, ticket, now, AuthorKind.STAFF, str(staff.id), "closed", note=note)
+    _event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "closed", note=note)
     return ticket
 
 

@@ -22,5 +22,4 @@ async def handle_group_message(bot: Bot, event: Event) -> None:
                                 now=runtime.clock.now(), settings=runtime.settings)
     if outcome.reply_text:
         message_id = await chat.reply(bot, event, outcome.reply_text)
-        await runtime.run(tickets.record_acknowledgement, outcome.ticket_id, message_id,
-                          outcome.reply_text, now=runtime.clock.now())
+        await runtime.run(tickets.record_acknowledgement, outcome, message_id, now=runtime.clock.now())

@@ -22,10 +22,10 @@ def private_event(text: str, user_id: int = 10001) -> PrivateMessageEvent:
 
 
 async def test_a_retailer_binds_and_unbinds_in_private(app: App, session, clock):
-    from plugins.binding import bind, unbind
+    from plugins.binding import binding
 
     shop = make.retailer(session, clock, license_no="430102100001", phone="139-1234-5678")
-    async with app.test_matcher([bind, unbind]) as ctx:
+    async with app.test_matcher(binding) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         event = private_event("绑定 430102100001 5678")
         ctx.receive_event(bot, event)
@@ -33,7 +33,7 @@ async def test_a_retailer_binds_and_unbinds_in_private(app: App, session, clock)
         ctx.should_finished()
     assert session.exec(select(ChatBinding.retailer_id)).all() == [shop.id]
 
-    async with app.test_matcher([bind, unbind]) as ctx:
+    async with app.test_matcher(binding) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         event = private_event("解绑")
         ctx.receive_event(bot, event)
@@ -42,9 +42,9 @@ async def test_a_retailer_binds_and_unbinds_in_private(app: App, session, clock)
 
 
 async def test_a_malformed_bind_command_gets_the_usage(app: App, session, clock):
-    from plugins.binding import bind
+    from plugins.binding import binding
 
-    async with app.test_matcher(bind) as ctx:
+    async with app.test_matcher(binding) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         event = private_event("绑定 我的店")
         ctx.receive_event(bot, event)
@@ -52,11 +52,11 @@ async def test_a_malformed_bind_command_gets_the_usage(app: App, session, clock)
 
 
 async def test_five_wrong_tries_lock_the_account_for_the_day(app: App, session, clock):
-    from plugins.binding import bind
+    from plugins.binding import binding
 
     make.retailer(session, clock, license_no="430102100001", phone="13912345678")
     answers = [texts.BIND_MISMATCH] * 4 + [texts.BIND_LOCKED, texts.BIND_LOCKED]
-    async with app.test_matcher(bind) as ctx:
+    async with app.test_matcher(binding) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         for attempt, answer in enumerate(answers):
             # the last try is right, but the account is already locked

@@ -101,7 +101,7 @@ def test_another_retailer_in_the_window_gets_a_ticket_of_their_own(session, cloc
 
 def test_quoting_the_acknowledgement_joins_the_ticket_after_the_window(session, clock, settings, group):
     first = make.post(session, clock, settings, "终端开不了机")
-    tickets.record_acknowledgement(session, first.ticket_id, "ack-1", first.reply_text, now=clock.now())
+    tickets.record_acknowledgement(session, first, "ack-1", now=clock.now())
     session.commit()
     clock.advance(hours=3)
     follow = make.post(session, clock, settings, "补充一下", reply_to="ack-1")
@@ -167,7 +167,7 @@ def test_an_agent_quoting_the_retailer_meets_the_reply_pledge(session, clock, se
 def test_an_agent_quoting_the_acknowledgement_meets_the_reply_pledge(session, clock, settings, group):
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
     opened = make.post(session, clock, settings, "终端开不了机")
-    tickets.record_acknowledgement(session, opened.ticket_id, "ack-9", opened.reply_text, now=clock.now())
+    tickets.record_acknowledgement(session, opened, "ack-9", now=clock.now())
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.PENDING  # the bot's ack meets nothing
     make.post(session, clock, settings, "马上处理", user_id="30001", reply_to="ack-9")

@@ -1,0 +1,193 @@
+"""Intake under load: many retailers posting in many groups over real OneBot WebSockets.
+
+Starts the real service (`python -m bot`) and, as the framework's floor, a bare NoneBot echo bot;
+drives both with the same NapCat-like clients and reports, for each:
+- latency (p50/p99) from event sent to acknowledgement received, at a fixed offered rate;
+- the highest sustained rate, from a closed loop of concurrent retailers.
+Every request comes from a new retailer, so each one opens a ticket.
+
+    .venv/bin/python bench/intake_load.py [--rate 200] [--seconds 20] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.databases import fresh_database  # noqa: E402
+from tests.support.napcat import NapCat  # noqa: E402
+from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, free_port, start_service  # noqa: E402
+
+QUESTIONS = ["扫码枪扫不出来怎么办", "订货平台登录不上", "这周中华能订几条？", "送货少送了两条",
+             "许可证快到期了怎么延续", "终端黑屏了开不了机", "新品什么时候到", "下次培训是哪天"]
+BOTS, GROUPS_PER_BOT = 4, 10
+_users = itertools.count(1_000_000)
+
+
+class Load:
+    def __init__(self, clients: list[NapCat], groups: list[list[int]]) -> None:
+        self.clients, self.groups = clients, groups
+        self.latencies: list[float] = []
+        self.pending: dict[int, asyncio.Future] = {}
+        self.readers = [asyncio.create_task(self._collect(c)) for c in clients]
+
+    async def _collect(self, client: NapCat) -> None:
+        while True:
+            call = await client.next_call("send", timeout=3600)
+            reply = next((s for s in call["params"]["message"] if s["type"] == "reply"), None)
+            if reply is None:
+                continue
+            quoted = int(reply["data"]["id"])
+            self.latencies.append(call["received_at"] - client.sent_at.pop(quoted))
+            if future := self.pending.pop(quoted, None):
+                future.set_result(None)
+
+    async def ask(self, n: int, wait: bool) -> None:
+        client = self.clients[n % len(self.clients)]
+        group = self.groups[n % len(self.clients)][n // len(self.clients) % GROUPS_PER_BOT]
+        message_id = await client.group_message(group, next(_users), QUESTIONS[n % len(QUESTIONS)])
+        if wait:
+            future = asyncio.get_running_loop().create_future()
+            self.pending[message_id] = future
+            await asyncio.wait_for(future, 30)
+
+    async def open_loop(self, rate: float, seconds: float) -> dict:
+        """Offer `rate` requests per second, whatever the answers do."""
+        self.latencies.clear()
+        total, start = int(rate * seconds), time.perf_counter()
+        for n in range(total):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self.ask(n, wait=False)
+        offered = total / (time.perf_counter() - start)
+        async with asyncio.timeout(60):
+            while len(self.latencies) < total:
+                await asyncio.sleep(0.05)
+        ordered = sorted(self.latencies)
+        return {"offered_per_s": round(offered, 1), "answered": len(ordered),
+                "p50_ms": round(1000 * statistics.median(ordered), 1),
+                "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
+                "max_ms": round(1000 * ordered[-1], 1)}
+
+    async def closed_loop(self, workers: int, seconds: float) -> dict:
+        """As fast as answers come back: each of `workers` retailers asks again once answered."""
+        done, deadline, numbers = 0, time.perf_counter() + seconds, itertools.count()
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await self.ask(next(numbers), wait=True)
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        return {"workers": workers, "requests_per_s": round(done / (time.perf_counter() - start), 1)}
+
+    async def close(self) -> None:
+        for reader in self.readers:
+            reader.cancel()
+        for client in self.clients:
+            await client.__aexit__()
+
+
+async def connect(ws_url: str, groups: list[list[int]]) -> Load:
+    clients = []
+    for bot in range(BOTS):
+        client = NapCat(ws_url, self_id=str(20_000 + bot), token=ACCESS_TOKEN)
+        clients.append(await client.__aenter__())
+    await asyncio.sleep(0.5)  # let the adapter register every bot before the first event
+    return Load(clients, groups)
+
+
+def group_numbers() -> list[list[int]]:
+    return [[600_000 + bot * 100 + g for g in range(GROUPS_PER_BOT)] for bot in range(BOTS)]
+
+
+async def measure(ws_url: str, rate: float, seconds: float, workers: int) -> dict:
+    load = await connect(ws_url, group_numbers())
+    try:
+        await load.open_loop(rate=50, seconds=2)  # warm-up
+        fixed = await load.open_loop(rate=rate, seconds=seconds)
+        peak = await load.closed_loop(workers=workers, seconds=seconds / 2)
+    finally:
+        await load.close()
+    return {**fixed, "max_" + "requests_per_s": peak["requests_per_s"], "closed_loop_workers": workers}
+
+
+def start_echo(log_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "ONEBOT_ACCESS_TOKEN": ACCESS_TOKEN}
+    log = (log_dir / "echo.log").open("wb")
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "echo_bot.py")], env=env,
+                               stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return process, f"ws://127.0.0.1:{port}/onebot/v11/ws"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        echo, echo_url = start_echo(scratch)
+        try:
+            results["floor_echo_bot"] = asyncio.run(measure(echo_url, args.rate, args.seconds, args.workers))
+        finally:
+            echo.terminate()
+            echo.wait()
+
+        if args.database_url:
+            os.environ["TEST_DATABASE_URL"] = args.database_url
+        import tests.support.databases as databases
+
+        databases.BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+        databases.ON_POSTGRES = databases.BASE_URL.startswith("postgresql")
+        with fresh_database(scratch, "bench") as url:
+            service = start_service(url, scratch, OUTBOX_POLL_SECONDS="1")
+            try:
+                with httpx.Client(base_url=service.base_url,
+                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+                    for number in itertools.chain.from_iterable(group_numbers()):
+                        admin.post("/api/v1/groups", json={"group_id": str(number)}).raise_for_status()
+                results["service"] = asyncio.run(measure(service.ws_url, args.rate, args.seconds, args.workers))
+                results["service"]["database"] = url.split(":")[0]
+                with httpx.Client(base_url=service.base_url,
+                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+                    results["service"]["tickets_stored"] = admin.get("/api/v1/tickets", params={"limit": 1}).json()["total"]
+            finally:
+                service.stop()
+    floor, ours = results["floor_echo_bot"]["max_requests_per_s"], results["service"]["max_requests_per_s"]
+    results["service_vs_floor_throughput"] = round(ours / floor, 2)
+    print(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
