@@ -166,22 +166,54 @@ class RetailerUpdate(RetailerFields):
     active: bool | None = None
 
 
-class RetailerOut(Output):
+class RetailerForAgent(Output):
+    """What an agent needs to serve a ticket: no phone, owner or address."""
+
     id: int
     license_no: str
-    customer_code: str | None
     store_name: str
-    owner_name: str | None
-    phone: str | None
-    address: str | None
     district: str | None
     grade: int | None
     business_type: str | None
     manager_id: int | None
     ordering_day: str | None
     delivery_day: str | None
-    visit_cycle: str | None
     active: bool
+
+
+class RetailerForCallback(RetailerForAgent):
+    """Callback staff also need whom to call."""
+
+    owner_name: str | None
+    phone: str | None
+
+
+class RetailerOut(RetailerForCallback):
+    customer_code: str | None
+    address: str | None
+    visit_cycle: str | None
+
+
+class RetailerChangeOut(Output):
+    id: int
+    field: str
+    old_value: str | None
+    new_value: str | None
+    source: str
+    changed_by_staff_id: int | None
+    changed_at: datetime
+
+
+class TerritoryTransferIn(Input):
+    from_manager_id: int
+    to_manager_id: int
+    district: Annotated[str, StringConstraints(max_length=64)] | None = None
+    retailer_ids: list[int] | None = Field(default=None, max_length=10_000)
+
+
+class TerritoryTransferOut(BaseModel):
+    retailers_moved: int
+    visits_moved: int
 
 
 class BindingIn(Input):

@@ -1,21 +1,25 @@
-"""`python -m bot` serves the bot, the API and the scheduler; `python -m bot console` opens a terminal chat."""
+"""`python -m bot` serves the bot, the API and the scheduler.
+
+    python -m bot                         serve (OneBot v11, admin API, outbox sender)
+    python -m bot console                 a terminal chat as a retailer, on the same database
+    python -m bot import-retailers FILE   load the customer export (XLSX or CSV) into the directory
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
+from pathlib import Path
 
-import nonebot
-
-from bot.app import init_nonebot, prepare_console_group, start_runtime
 from bot.config import Settings, UnsafeConfigError
 
 
-def main(argv: list[str]) -> int:
-    settings = Settings()
-    console = argv[:1] == ["console"]
-    if argv and not console:
-        print("用法: python -m bot [console]", file=sys.stderr)
-        return 2
+def _serve(settings: Settings, console: bool) -> int:
+    import nonebot
+
+    from bot.app import init_nonebot, prepare_console_group, start_runtime
+
     if not console:
         try:
             settings.check_safe_to_serve()
@@ -31,6 +35,51 @@ def main(argv: list[str]) -> int:
     finally:
         runtime.close()
     return 0
+
+
+def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool) -> int:
+    from bot.db import migrate
+    from bot.runtime import Runtime
+    from bot.services.retailer_import import ImportFileError, import_retailers
+
+    if not path.is_file():
+        print(f"找不到文件：{path}", file=sys.stderr)
+        return 2
+    runtime = Runtime(settings)
+    migrate(runtime.engine)
+    try:
+        report = runtime.unit_of_work(import_retailers, path.read_bytes(), path.name, dry_run=dry_run,
+                                      full=full, staff_id=None, now=runtime.clock.now())
+    except ImportFileError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    finally:
+        runtime.close()
+    summary = {key: value for key, value in report.as_dict().items() if key != "changes"}
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    for error in report.errors:
+        print(f"第 {error.row} 行 [{error.column}] {error.message}", file=sys.stderr)
+    if report.errors:
+        print("有错误，未做任何修改。", file=sys.stderr)
+        return 1
+    print("试运行：未做任何修改。" if dry_run else "导入完成。")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("console", help="terminal chat as a retailer")
+    load = commands.add_parser("import-retailers", help="load the customer export")
+    load.add_argument("file", type=Path)
+    load.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    load.add_argument("--full", action="store_true", help="mark retailers absent from the file inactive")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "import-retailers":
+        return _import_retailers(settings, args.file, args.dry_run, args.full)
+    return _serve(settings, console=args.command == "console")
 
 
 if __name__ == "__main__":

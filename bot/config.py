@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class UnsafeConfigError(RuntimeError):
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
 
+    public_numbers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Numbers the group may see (hotlines); comma-separated in the environment.")
     reply_due_minutes: float = Field(30, gt=0, description="Reply pledge deadline.")
     thread_window_minutes: float = Field(
         10, ge=0, description="Follow-ups within this window join the open ticket."
@@ -37,6 +41,13 @@ class Settings(BaseSettings):
     outbox_min_interval_seconds: float = Field(1.5, ge=0)
     outbox_jitter_seconds: float = Field(0.5, ge=0)
     outbox_max_attempts: int = Field(6, ge=1)
+
+    @field_validator("public_numbers", mode="before")
+    @classmethod
+    def _split_numbers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [number.strip() for number in value.split(",") if number.strip()]
+        return value
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -123,6 +123,33 @@ class Retailer(SQLModel, table=True):
     updated_at: datetime = _time()
 
 
+class RetailerChange(SQLModel, table=True):
+    """History of the fields that route work: grade (quotas) and account manager (visits)."""
+
+    __tablename__ = "retailer_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    retailer_id: int = Field(foreign_key="retailer.id", index=True)
+    field: str = Field(max_length=32)
+    old_value: str | None = Field(default=None, max_length=64)
+    new_value: str | None = Field(default=None, max_length=64)
+    source: str = Field(max_length=16)
+    changed_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    changed_at: datetime = _time()
+
+
+class BindHint(SQLModel, table=True):
+    """The day an unbound sender was last told how to bind, so it is said once a day."""
+
+    __tablename__ = "bind_hint"
+    __table_args__ = (UniqueConstraint("platform", "chat_user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_user_id: str = Field(max_length=32)
+    day: str = Field(max_length=10)
+
+
 class ChatBinding(SQLModel, table=True):
     """A chat account tied to a licence: one account, one licence."""
 

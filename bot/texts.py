@@ -40,6 +40,7 @@ def agent_reply(ticket_id: int, text: str) -> str:
     return f"【工单 #{ticket_id} 客服回复】\n{text}"
 
 
+BIND_HINT = "提示：私聊我发送「绑定 许可证号 手机后四位」绑定账号，就能查询您的档位、限量和客户经理。"
 BIND_USAGE = "绑定账号请私聊发送：绑定 许可证号 手机后四位\n例如：绑定 430102100001 1234"
 BIND_OK = "绑定成功：{store_name}。以后在群里提问，我们就能按您的档位和客户经理为您服务。"
 BIND_MISMATCH = "许可证号和手机后四位没有对上，请核对后再试。"
@@ -48,3 +49,20 @@ BIND_TAKEN = "这个账号已绑定其他许可证，请先发送「解绑」再
 BIND_ALREADY = "这个账号已经绑定了{store_name}，无需重复绑定。"
 UNBIND_OK = "已解除绑定。"
 UNBIND_NONE = "这个账号还没有绑定许可证。"
+MY_CARD_UNBOUND = "您还没有绑定许可证。" + "\n" + BIND_USAGE
+
+
+def my_card(store_name: str, license_no: str, grade: int | None, ordering_day: str | None,
+            delivery_day: str | None, manager_name: str | None, manager_work_no: str | None) -> str:
+    """The retailer's own card: sent only in their private chat."""
+    manager = manager_name or "未分配"
+    if manager_name and manager_work_no:
+        manager += f"（工号 {manager_work_no}）"
+    return "\n".join([
+        f"【我的信息】{store_name}",
+        f"许可证号：{license_no}",
+        f"档位：{grade if grade is not None else '未登记'} 档",
+        f"订货日：{ordering_day or '未登记'}",
+        f"送货日：{delivery_day or '未登记'}",
+        f"客户经理：{manager}",
+    ])

@@ -24,6 +24,8 @@ from nonebot.adapters.onebot.v11 import MessageSegment as OneBotSegment
 from nonechat.model import DIRECT
 
 from bot.models import OutboxMessage
+from bot.runtime import get_runtime
+from bot.services.guard import mask_personal_data
 from bot.services.tickets import GroupMessage
 
 QQ, CONSOLE = "qq", "console"
@@ -113,8 +115,15 @@ def _onebot_text(text: str, reply_to: str | None) -> OneBotMessage:
     return message + OneBotSegment.text(text)
 
 
+def _for_group(text: str) -> str:
+    """Every group-bound text passes here: retailers' numbers never reach the group."""
+    return mask_personal_data(text, get_runtime().settings.public_numbers)
+
+
 async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str | None:
     """Answer in the chat the event came from, quoting it; returns the sent message's id."""
+    if not await is_private_message(event):
+        text = _for_group(text)
     if isinstance(bot, OneBot):
         quoted = str(getattr(event, "message_id", "")) if quote else None
         return _message_id(await bot.send(event, _onebot_text(text, quoted)))
@@ -123,8 +132,9 @@ async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str
 
 async def deliver(bot: Bot, message: OutboxMessage) -> str | None:
     """Send one outbox row through a bot account."""
+    text = _for_group(message.text) if message.target_kind == "group" else message.text
     if isinstance(bot, OneBot):
-        body = _onebot_text(message.text, message.reply_to)
+        body = _onebot_text(text, message.reply_to)
         if message.target_kind == "group":
             result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
         else:
@@ -132,6 +142,6 @@ async def deliver(bot: Bot, message: OutboxMessage) -> str | None:
         return _message_id(result)
     if isinstance(bot, ConsoleBot):
         if message.target_kind == "group":
-            return _message_id(await bot.send_message(message.target_id, ConsoleMessage(message.text)))
-        return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(message.text)))
+            return _message_id(await bot.send_message(message.target_id, ConsoleMessage(text)))
+        return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(text)))
     raise TypeError(f"no way to send through {type(bot).__name__}")

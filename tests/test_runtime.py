@@ -1,5 +1,6 @@
 """Configuration safety and riding out a database that goes away for a moment."""
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -71,3 +72,32 @@ def test_a_broken_rule_is_not_retried_and_changes_nothing(tmp_path, clock):
     assert len(calls) == 1
     assert runtime.unit_of_work(lambda s: s.exec(select(ChatGroup)).all()) == []
     runtime.close()
+
+
+async def test_a_failing_job_does_not_sink_the_others_in_its_batch(runtime, clock):
+    def add_group(session, number):
+        session.add(ChatGroup(group_id=number, created_at=clock.now()))
+        return number
+
+    def broken(session):
+        add_group(session, "999")
+        raise ValueError("a broken rule")
+
+    results = await asyncio.gather(runtime.run(add_group, "1"), runtime.run(broken),
+                                   runtime.run(add_group, "2"), return_exceptions=True)
+    assert results[0] == "1" and isinstance(results[1], ValueError) and results[2] == "2"
+    stored = runtime.unit_of_work(lambda s: sorted(s.exec(select(ChatGroup.group_id)).all()))
+    assert stored == ["1", "2"]
+
+
+async def test_a_concurrent_burst_from_one_sender_becomes_one_ticket(runtime, clock):
+    from bot.models import Ticket
+    from bot.services import tickets
+
+    runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
+    burst = [tickets.GroupMessage(platform="qq", group_id="900001", user_id="10001",
+                                  text=f"终端坏了怎么办 {n}", message_id=str(n)) for n in range(40)]
+    outcomes = await asyncio.gather(*(runtime.run(tickets.handle_group_message, message, now=clock.now(),
+                                                  settings=runtime.settings) for message in burst))
+    assert [o.result for o in outcomes].count(tickets.Result.OPENED) == 1
+    assert runtime.unit_of_work(lambda s: len(s.exec(select(Ticket)).all())) == 1

@@ -1,15 +1,68 @@
+"""Retailers. Admins and supervisors see everyone; an account manager sees only their own;
+callback staff see whom to call; agents see what serving a ticket needs."""
+
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from fastapi.responses import JSONResponse, Response
 
-from api.deps import AdminDep, RuntimeDep
-from api.schemas import BindingIn, BindingOut, Page, RetailerIn, RetailerOut, RetailerUpdate
-from bot.models import Retailer
-from bot.services import directory
+from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
+from api.schemas import (
+    BindingIn,
+    BindingOut,
+    Page,
+    RetailerChangeOut,
+    RetailerForAgent,
+    RetailerForCallback,
+    RetailerIn,
+    RetailerOut,
+    RetailerUpdate,
+    TerritoryTransferIn,
+    TerritoryTransferOut,
+)
+from bot.models import Retailer, Role, StaffMember
+from bot.services import directory, retailer_import
 
 router = APIRouter(prefix="/retailers", tags=["retailers"])
+MAX_UPLOAD_BYTES = 30 * 1024 * 1024
+EXPORT_COLUMNS = {  # Chinese headers, so an export can be imported again as it is
+    "license_no": "许可证号", "customer_code": "客户编码", "store_name": "客户名称",
+    "owner_name": "经营者", "phone": "联系电话", "address": "经营地址", "business_type": "业态",
+    "grade": "档位", "manager_id": "客户经理", "ordering_day": "订货日", "delivery_day": "送货日",
+    "visit_cycle": "拜访周期", "district": "市场部",
+}
+
+
+def _view(staff: StaffMember) -> type[RetailerForAgent]:
+    if staff.has_role(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER):
+        return RetailerOut
+    if staff.has_role(Role.CALLBACK):
+        return RetailerForCallback
+    return RetailerForAgent
+
+
+def _own_only(staff: StaffMember) -> int | None:
+    """An account manager (who is not also an admin or supervisor) is held to their territory."""
+    if staff.has_role(Role.ADMIN, Role.SUPERVISOR):
+        return None
+    return staff.id if staff.has_role(Role.MANAGER) else None
+
+
+def _readable(runtime, staff: StaffMember, retailer_id: int) -> Retailer:
+    retailer = runtime.unit_of_work(directory.get_or_404, Retailer, retailer_id, "零售客户")
+    own = _own_only(staff)
+    if own is not None and retailer.manager_id != own:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"零售客户 {retailer_id} 不存在")
+    return retailer
+
+
+Reader = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER,
+                                               Role.AGENT, Role.CALLBACK))]
+Exporter = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER))]
 
 
 @router.post("", response_model=RetailerOut, status_code=status.HTTP_201_CREATED)
@@ -17,28 +70,102 @@ def create(body: RetailerIn, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(directory.create_retailer, body.model_dump(), now=runtime.clock.now())
 
 
-@router.get("", response_model=Page[RetailerOut])
-def list_retailers(runtime: RuntimeDep, _: AdminDep,
+@router.get("", response_model=Page[RetailerOut] | Page[RetailerForCallback] | Page[RetailerForAgent])
+def list_retailers(runtime: RuntimeDep, staff: Reader,
                    district: str | None = None, manager_id: int | None = None,
                    active: bool | None = None,
                    q: Annotated[str | None, Query(max_length=64, description="店名或许可证号")] = None,
                    offset: Annotated[int, Query(ge=0)] = 0,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    own = _own_only(staff)
     total, rows = runtime.unit_of_work(
-        directory.search_retailers, district=district, manager_id=manager_id, active=active, q=q,
-        offset=offset, limit=limit)
-    return Page[RetailerOut](total=total, items=[RetailerOut.model_validate(row) for row in rows])
+        directory.search_retailers, district=district, manager_id=own or manager_id, active=active,
+        q=q, offset=offset, limit=limit)
+    view = _view(staff)
+    return Page[view](total=total, items=[view.model_validate(row) for row in rows])
 
 
-@router.get("/{retailer_id}", response_model=RetailerOut)
-def read(retailer_id: int, runtime: RuntimeDep, _: AdminDep):
-    return runtime.unit_of_work(directory.get_or_404, Retailer, retailer_id, "零售客户")
+@router.get("/export", response_class=Response,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] = "csv",
+           district: str | None = None, manager_id: int | None = None, active: bool | None = None,
+           q: Annotated[str | None, Query(max_length=64)] = None):
+    """The filtered list as a spreadsheet (a manager gets only their own retailers)."""
+    own = _own_only(staff)
+
+    def rows_with_manager_names(session):
+        _, retailers = directory.search_retailers(session, district=district, manager_id=own or manager_id,
+                                                  active=active, q=q, limit=None)
+        names = {member.id: member.work_no or member.name for member in directory.list_rows(session, StaffMember)}
+        return [[names.get(r.manager_id, "") if key == "manager_id" else (getattr(r, key) or "")
+                 for key in EXPORT_COLUMNS] for r in retailers]
+
+    rows = runtime.unit_of_work(rows_with_manager_names)
+    header = list(EXPORT_COLUMNS.values())
+    if format == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("零售客户")
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        body, media = buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        text = io.StringIO()
+        csv.writer(text).writerows([header, *rows])
+        body, media = text.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
+
+
+@router.post("/import", responses={422: {"description": "a row-by-row report; nothing was changed"}})
+async def import_file(runtime: RuntimeDep, staff: AdminDep,
+                      file: Annotated[UploadFile, File(description="XLSX or CSV (UTF-8 or GBK)")],
+                      dry_run: bool = False,
+                      full: Annotated[bool, Query(description="mark retailers absent from the file inactive")] = False):
+    """Upsert the customer export by licence number: all rows valid, or nothing changes."""
+    content = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(content) > MAX_UPLOAD_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "文件超过 30 MB，请分批导入")
+    report = runtime.unit_of_work(retailer_import.import_retailers, content, file.filename or "",
+                                  dry_run=dry_run, full=full, staff_id=staff.id, now=runtime.clock.now())
+    body = report.as_dict()
+    if report.errors:
+        detail = f"导入未执行：{len(report.errors)} 处错误，请按行修改后重新上传"
+        return JSONResponse({"detail": detail, **body}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return body
+
+
+@router.post("/transfer", response_model=TerritoryTransferOut,
+             dependencies=[Depends(require(Role.ADMIN, Role.SUPERVISOR))])
+def transfer(body: TerritoryTransferIn, runtime: RuntimeDep, staff: CurrentStaff):
+    """Move retailers (a whole territory, a district of it, or listed ones) and their open visits."""
+    moved, visits = runtime.unit_of_work(
+        directory.transfer_territory, from_manager_id=body.from_manager_id,
+        to_manager_id=body.to_manager_id, district=body.district, retailer_ids=body.retailer_ids,
+        staff_id=staff.id, now=runtime.clock.now())
+    return TerritoryTransferOut(retailers_moved=moved, visits_moved=visits)
+
+
+@router.get("/{retailer_id}", response_model=RetailerOut | RetailerForCallback | RetailerForAgent)
+def read(retailer_id: int, runtime: RuntimeDep, staff: Reader):
+    return _view(staff).model_validate(_readable(runtime, staff, retailer_id))
+
+
+@router.get("/{retailer_id}/history", response_model=list[RetailerChangeOut])
+def history(retailer_id: int, runtime: RuntimeDep, staff: Exporter):
+    _readable(runtime, staff, retailer_id)
+    return runtime.unit_of_work(directory.history_of, retailer_id)
 
 
 @router.patch("/{retailer_id}", response_model=RetailerOut)
-def update(retailer_id: int, body: RetailerUpdate, runtime: RuntimeDep, _: AdminDep):
+def update(retailer_id: int, body: RetailerUpdate, runtime: RuntimeDep, staff: AdminDep):
     return runtime.unit_of_work(directory.update_retailer, retailer_id,
-                                body.model_dump(exclude_unset=True), now=runtime.clock.now())
+                                body.model_dump(exclude_unset=True), now=runtime.clock.now(),
+                                staff_id=staff.id)
 
 
 @router.get("/{retailer_id}/bindings", response_model=list[BindingOut])

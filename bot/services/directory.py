@@ -9,11 +9,25 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
+from sqlalchemy import or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
+from bot import texts
 from bot.services.errors import Conflict, NotFound, ServiceError
-from bot.models import BindAttempt, ChatBinding, ChatGroup, Retailer, StaffMember
+from bot.models import (
+    BindAttempt,
+    ChatBinding,
+    ChatGroup,
+    Pledge,
+    PledgeKind,
+    PledgeState,
+    Retailer,
+    RetailerChange,
+    StaffMember,
+    Ticket,
+)
+
+HISTORY_FIELDS = ("grade", "manager_id")
 
 MAX_BIND_FAILURES_PER_DAY = 5
 
@@ -45,7 +59,7 @@ def update_row(session: Session, model: type[SQLModel], row_id: int, label: str,
 
 
 def search_retailers(session: Session, *, district: str | None, manager_id: int | None,
-                     active: bool | None, q: str | None, offset: int, limit: int
+                     active: bool | None, q: str | None, offset: int = 0, limit: int | None
                      ) -> tuple[int, list[Retailer]]:
     conditions = []
     if district:
@@ -57,8 +71,8 @@ def search_retailers(session: Session, *, district: str | None, manager_id: int 
     if q:
         conditions.append(or_(col(Retailer.store_name).contains(q), col(Retailer.license_no).contains(q)))
     total = session.exec(select(func.count()).select_from(Retailer).where(*conditions)).one()
-    rows = session.exec(select(Retailer).where(*conditions).order_by(col(Retailer.id))
-                        .offset(offset).limit(limit)).all()
+    query = select(Retailer).where(*conditions).order_by(col(Retailer.id)).offset(offset)
+    rows = session.exec(query if limit is None else query.limit(limit)).all()
     return total, list(rows)
 
 
@@ -73,8 +87,11 @@ def create_retailer(session: Session, data: dict[str, Any], *, now: datetime) ->
 
 
 def update_retailer(session: Session, retailer_id: int, changes: dict[str, Any], *,
-                    now: datetime) -> Retailer:
+                    now: datetime, staff_id: int | None = None) -> Retailer:
     retailer = get_or_404(session, Retailer, retailer_id, "零售客户")
+    _record_history(session, retailer, changes, source="api", staff_id=staff_id, now=now)
+    if "manager_id" in changes and changes["manager_id"] != retailer.manager_id:
+        _move_open_visits(session, [retailer.id], changes["manager_id"])
     new_license = changes.get("license_no")
     if new_license and new_license != retailer.license_no and session.exec(
         select(Retailer.id).where(Retailer.license_no == new_license)
@@ -84,6 +101,55 @@ def update_retailer(session: Session, retailer_id: int, changes: dict[str, Any],
     apply_changes(retailer, changes, now)
     session.add(retailer)
     return retailer
+
+
+def _record_history(session: Session, retailer: Retailer, changes: dict[str, Any], *, source: str,
+                    staff_id: int | None, now: datetime) -> None:
+    for field in HISTORY_FIELDS:
+        if field in changes and changes[field] != getattr(retailer, field):
+            old, new = getattr(retailer, field), changes[field]
+            session.add(RetailerChange(
+                retailer_id=retailer.id, field=field, source=source, changed_by_staff_id=staff_id,
+                old_value=None if old is None else str(old), new_value=None if new is None else str(new),
+                changed_at=now))
+
+
+def _move_open_visits(session: Session, retailer_ids: list[int], manager_id: int | None) -> int:
+    """A retailer's open visit tasks follow them to their new account manager."""
+    if not retailer_ids:
+        return 0
+    open_tickets = select(Ticket.id).where(col(Ticket.retailer_id).in_(retailer_ids))
+    moved = session.exec(  # type: ignore[call-overload]
+        update(Pledge)
+        .where(Pledge.kind == PledgeKind.VISIT, Pledge.state == PledgeState.PENDING,
+               col(Pledge.ticket_id).in_(open_tickets))
+        .values(owner_staff_id=manager_id))
+    return moved.rowcount
+
+
+def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id: int,
+                       district: str | None, retailer_ids: list[int] | None, staff_id: int,
+                       now: datetime) -> tuple[int, int]:
+    """Move a manager's retailers (all, one district's, or the listed ones) to another manager."""
+    _check_manager(session, to_manager_id)
+    query = select(Retailer).where(Retailer.manager_id == from_manager_id)
+    if district:
+        query = query.where(Retailer.district == district)
+    if retailer_ids is not None:
+        query = query.where(col(Retailer.id).in_(retailer_ids))
+    retailers = list(session.exec(query))
+    for retailer in retailers:
+        _record_history(session, retailer, {"manager_id": to_manager_id}, source="transfer",
+                        staff_id=staff_id, now=now)
+        retailer.manager_id, retailer.updated_at = to_manager_id, now
+        session.add(retailer)
+    visits = _move_open_visits(session, [retailer.id for retailer in retailers], to_manager_id)
+    return len(retailers), visits
+
+
+def history_of(session: Session, retailer_id: int) -> list[RetailerChange]:
+    return list(session.exec(select(RetailerChange).where(RetailerChange.retailer_id == retailer_id)
+                             .order_by(col(RetailerChange.id))))
 
 
 def _check_manager(session: Session, manager_id: int | None) -> None:
@@ -216,3 +282,15 @@ def staff_unbind(session: Session, retailer_id: int, binding_id: int) -> None:
     if binding is None or binding.retailer_id != retailer_id:
         raise NotFound(f"绑定 {binding_id} 不存在")
     session.delete(binding)
+
+
+def my_card(session: Session, *, platform: str, chat_user_id: str) -> str:
+    """The bound retailer's own card, for their private chat only."""
+    binding = _binding_of(session, platform, chat_user_id)
+    retailer = session.get(Retailer, binding.retailer_id) if binding else None
+    if retailer is None:
+        return texts.MY_CARD_UNBOUND
+    manager = session.get(StaffMember, retailer.manager_id) if retailer.manager_id else None
+    return texts.my_card(retailer.store_name, retailer.license_no, retailer.grade,
+                         retailer.ordering_day, retailer.delivery_day,
+                         manager.name if manager else None, manager.work_no if manager else None)

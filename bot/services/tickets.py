@@ -21,6 +21,7 @@ from bot import texts
 from bot.config import Settings
 from bot.models import (
     AuthorKind,
+    BindHint,
     UTCDateTime,
     ChatBinding,
     ChatGroup,
@@ -92,6 +93,10 @@ _THREAD = (select(Ticket.id)
            .order_by(col(Ticket.last_message_at).desc()).limit(1))
 _BINDING = select(ChatBinding.retailer_id).where(ChatBinding.platform == bindparam("platform"),
                                                  ChatBinding.chat_user_id == bindparam("user_id"))
+_HINT_DAY = select(BindHint.id, BindHint.day).where(BindHint.platform == bindparam("platform"),
+                                                    BindHint.chat_user_id == bindparam("user_id"))
+_INSERT_HINT = insert(BindHint.__table__)
+_SET_HINT_DAY = update(BindHint.__table__).where(BindHint.__table__.c.id == bindparam("hint_pk"))
 _INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
 _TOUCH_TICKET = update(Ticket.__table__).where(Ticket.__table__.c.id == bindparam("ticket_pk"))
 _INSERT_MESSAGE = insert(TicketMessage.__table__)
@@ -189,7 +194,22 @@ def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, catego
            category=category, bound=retailer_id is not None, trading=trading,
            message_id=msg.message_id, truncated=len(msg.text) > MAX_STORED_TEXT)
     reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
+    if retailer_id is None and _first_hint_today(session, msg, now.astimezone(settings.tz).date().isoformat()):
+        reply += "\n" + texts.BIND_HINT
     return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=chat_group_id, reply_text=reply)
+
+
+def _first_hint_today(session: Session, msg: GroupMessage, today: str) -> bool:
+    """An unbound sender is told how to bind at most once a day."""
+    db = session.connection()
+    hint = db.execute(_HINT_DAY, {"platform": msg.platform, "user_id": msg.user_id}).first()
+    if hint is None:
+        db.execute(_INSERT_HINT, {"platform": msg.platform, "chat_user_id": msg.user_id, "day": today})
+    elif hint.day != today:
+        db.execute(_SET_HINT_DAY, {"hint_pk": hint.id, "day": today})
+    else:
+        return False
+    return True
 
 
 def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMember,

@@ -1,4 +1,4 @@
-"""Binding a chat account to a licence, in a private chat: 绑定 <许可证号> <手机后四位> / 解绑.
+"""A retailer's private chat: 绑定 <许可证号> <手机后四位>, 解绑, 我的信息 (their own card).
 
 One matcher with a plain type check: NoneBot's startswith/fullmatch rules would
 validate every group message's text as well (measured in bench/intake_load.py).
@@ -36,6 +36,8 @@ async def handle_private_message(bot: Bot, event: Event) -> None:
     text = event.get_plaintext().strip()
     runtime = get_runtime()
     platform, user_id = chat.platform_of(bot), event.get_user_id()
+    if text in {"我的信息", "我的资料"}:
+        await binding.finish(await runtime.run(directory.my_card, platform=platform, chat_user_id=user_id))
     if text == "解绑":
         removed = await runtime.run(directory.self_unbind, platform=platform, chat_user_id=user_id)
         await binding.finish(texts.UNBIND_OK if removed else texts.UNBIND_NONE)

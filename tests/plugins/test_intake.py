@@ -7,6 +7,7 @@ from nonebot.adapters.onebot.v11.event import Sender
 from nonebug import App
 from sqlmodel import select
 
+from bot import texts
 from bot.models import Ticket, TicketMessage
 from tests import factories as make
 
@@ -24,9 +25,10 @@ def group_event(text: str, *, user_id: int = 10001, message_id: int = 1, group_i
     )
 
 
-def acknowledgement(quoted: int, ticket: str) -> Message:
+def acknowledgement(quoted: int, ticket: str, hint: bool = True) -> Message:
+    text = f"收到，已登记为工单 {ticket}，客服将在 10:30 前回复您。"
     return Message(MessageSegment.reply(quoted)) + MessageSegment.text(
-        f"收到，已登记为工单 {ticket}，客服将在 10:30 前回复您。")
+        text + ("\n" + texts.BIND_HINT if hint else ""))
 
 
 async def test_a_question_in_a_registered_group_is_acknowledged_with_its_ticket(app: App, session, clock):

@@ -1,0 +1,327 @@
+"""Loading the district's customer export (XLSX or CSV) into the retailer directory.
+
+Every row is validated before anything is written, and the whole file is
+reported; one bad row and nothing changes. Rows upsert by licence number. A
+full import marks retailers absent from the file inactive (never deleted).
+Grade and account-manager changes are kept as history.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlmodel import Session, select
+
+from bot.models import Retailer, RetailerChange, Role, StaffMember
+from bot.services.directory import HISTORY_FIELDS
+from bot.services.errors import ServiceError
+
+MAX_ROWS = 100_000
+BUSINESS_TYPES = ("食杂店", "便利店", "超市", "商场", "烟酒商店", "娱乐服务类", "其他")
+
+
+# Canonical field -> the headers staff exports use for it (compared without spaces and brackets).
+HEADERS: dict[str, tuple[str, ...]] = {
+    "license_no": ("许可证号", "许可证编号", "专卖许可证号", "零售许可证号", "烟草专卖零售许可证号", "许可证"),
+    "customer_code": ("客户编码", "客户代码", "客户编号"),
+    "store_name": ("客户名称", "店名", "店铺名称", "商店名称", "门店名称", "零售户名称", "店铺名"),
+    "owner_name": ("经营者", "负责人", "经营者姓名", "业主", "法人", "经营人"),
+    "phone": ("联系电话", "手机", "手机号", "手机号码", "电话", "联系方式", "电话号码"),
+    "address": ("经营地址", "地址", "店铺地址", "经营场所"),
+    "business_type": ("业态", "经营业态", "业态类型"),
+    "grade": ("档位", "档级", "客户档位", "客户档级"),
+    "manager": ("客户经理", "客户经理姓名", "所属客户经理", "客户经理工号"),
+    "ordering_day": ("订货日", "订货周期", "订货时间"),
+    "delivery_day": ("送货日", "配送周期", "送货周期", "送货时间", "配送日"),
+    "visit_cycle": ("拜访周期",),
+    "district": ("市场部", "片区", "区营销部", "营销部", "所属片区", "区域"),
+}
+REQUIRED = ("license_no", "store_name")
+LABELS = {name: aliases[0] for name, aliases in HEADERS.items()}
+_ALIAS_TO_FIELD = {re.sub(r"[\s()（）*]", "", alias): name
+                   for name, aliases in HEADERS.items() for alias in aliases}
+_LICENSE = re.compile(r"^[0-9A-Za-z]{6,32}$")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
+_LENGTHS = {"customer_code": 32, "store_name": 128, "owner_name": 64, "address": 256,
+            "ordering_day": 64, "delivery_day": 64, "visit_cycle": 64, "district": 64}
+
+
+class ImportFileError(ServiceError):
+    """The file itself cannot be read as a table."""
+
+
+@dataclass
+class RowError:
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class Change:
+    license_no: str
+    action: str  # create, update
+    fields: list[str]
+
+
+@dataclass
+class ImportReport:
+    dry_run: bool
+    full: bool
+    applied: bool = False
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def _cell(value: Any) -> str:
+    """Spreadsheet cells as text; Excel keeps licence numbers as floats (430102100001.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _decode(content: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030, a superset of what Excel writes as GBK."""
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return content.decode("gb18030")
+        except UnicodeDecodeError as error:
+            raise ImportFileError("文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV，或 XLSX") from error
+
+
+def read_table(content: bytes, filename: str = "") -> Iterator[list[str]]:
+    """Rows of cells as text, header first, from an XLSX or CSV export."""
+    if content[:2] == b"PK" or filename.lower().endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+            raise ImportFileError("无法读取 XLSX 文件：文件已损坏或不是 Excel 工作簿") from error
+        try:
+            for values in workbook.worksheets[0].iter_rows(values_only=True):
+                yield [_cell(value) for value in values]
+        finally:
+            workbook.close()
+        return
+    try:
+        yield from csv.reader(io.StringIO(_decode(content), newline=""))
+    except csv.Error as error:
+        raise ImportFileError(f"无法读取 CSV 文件：{error}") from error
+
+
+# -- validating ----------------------------------------------------------------------------
+
+@dataclass
+class _Managers:
+    by_name: dict[str, list[int]]
+    by_work_no: dict[str, int]
+    names: dict[int, str]
+
+    @classmethod
+    def load(cls, session: Session) -> _Managers:
+        by_name: dict[str, list[int]] = {}
+        by_work_no, names = {}, {}
+        for staff in session.exec(select(StaffMember).where(StaffMember.active)):
+            if Role.MANAGER not in staff.roles:
+                continue
+            by_name.setdefault(staff.name, []).append(staff.id)
+            names[staff.id] = staff.name
+            if staff.work_no:
+                by_work_no[staff.work_no] = staff.id
+        return cls(by_name, by_work_no, names)
+
+    def resolve(self, value: str) -> tuple[int | None, str | None]:
+        if value in self.by_work_no:
+            return self.by_work_no[value], None
+        matches = self.by_name.get(value, [])
+        if len(matches) == 1:
+            return matches[0], None
+        if matches:
+            return None, f"有 {len(matches)} 位客户经理叫「{value}」，请改填工号"
+        return None, f"客户经理「{value}」不在员工名单中"
+
+
+def _validate_row(cells: dict[str, str], managers: _Managers) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    values: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for name, raw in cells.items():
+        if name == "license_no":
+            if not raw:
+                problems.append((name, "缺少许可证号"))
+            elif not _LICENSE.match(raw):
+                problems.append((name, f"许可证号「{raw}」格式不对：应为 6 到 32 位数字或字母"))
+            values[name] = raw
+        elif name == "store_name":
+            if not raw:
+                problems.append((name, "缺少客户名称"))
+            values[name] = raw[:128]
+        elif name == "grade":
+            number = re.sub(r"(档|级)$", "", raw)
+            try:
+                grade = int(float(number)) if number else None
+            except ValueError:
+                grade = None
+                problems.append((name, f"档位「{raw}」不是数字"))
+            else:
+                if grade is not None and not 1 <= grade <= 30:
+                    problems.append((name, f"档位 {grade} 超出 1 到 30"))
+            values[name] = grade
+        elif name == "phone":
+            digits = re.sub(r"[\s\-()（）]", "", raw).removeprefix("+86")
+            if digits and not (_MOBILE.match(digits) or _LANDLINE.match(digits)):
+                problems.append((name, f"电话「{raw}」格式不对：应为 11 位手机号或带区号的座机"))
+            values[name] = digits or None
+        elif name == "business_type":
+            if raw and raw not in BUSINESS_TYPES:
+                problems.append((name, f"未知业态「{raw}」，可选：{'、'.join(BUSINESS_TYPES)}"))
+            values[name] = raw or None
+        elif name == "manager":
+            manager_id = None
+            if raw:
+                manager_id, problem = managers.resolve(raw)
+                if problem:
+                    problems.append((name, problem))
+            values["manager_id"] = manager_id
+        else:
+            if len(raw) > _LENGTHS[name]:
+                problems.append((name, f"内容过长（最多 {_LENGTHS[name]} 字）"))
+            values[name] = raw or None
+    return values, problems
+
+
+def _parse(rows: Iterable[list[str]], managers: _Managers, report: ImportReport
+           ) -> dict[str, dict[str, Any]]:
+    rows = iter(rows)
+    header: list[str] | None = None
+    for header_cells in rows:
+        if any(header_cells):
+            header = header_cells
+            break
+    if header is None:
+        raise ImportFileError("文件是空的：第一行应为表头（许可证号、客户名称……）")
+    columns: dict[int, str] = {}
+    for index, title in enumerate(header):
+        key = _ALIAS_TO_FIELD.get(re.sub(r"[\s()（）*]", "", title.lstrip("\ufeff")))
+        if key is None or key in columns.values():
+            if title:
+                report.unknown_columns.append(title)
+            continue
+        columns[index] = key
+    missing = [LABELS[name] for name in REQUIRED if name not in columns.values()]
+    if missing:
+        report.errors.append(RowError(1, "表头", f"缺少必需的列：{'、'.join(missing)}"))
+        return {}
+
+    parsed: dict[str, dict[str, Any]] = {}
+    first_row: dict[str, int] = {}
+    for number, cells in enumerate(rows, start=2):
+        if not any(cells):
+            continue
+        report.rows += 1
+        if report.rows > MAX_ROWS:
+            raise ImportFileError(f"文件超过 {MAX_ROWS} 行，请分批导入")
+        values, problems = _validate_row(
+            {name: cells[index] if index < len(cells) else "" for index, name in columns.items()},
+            managers)
+        license_no = values.get("license_no")
+        if license_no and license_no in first_row:
+            problems.append(("license_no", f"许可证号 {license_no} 与第 {first_row[license_no]} 行重复"))
+        for column, message in problems:
+            report.errors.append(RowError(number, LABELS[column], message))
+        if not problems:
+            first_row[license_no] = number
+            parsed[license_no] = values
+    return parsed
+
+
+# -- applying ------------------------------------------------------------------------------
+
+_COMPARED = ("customer_code", "store_name", "owner_name", "phone", "address", "district", "grade",
+             "business_type", "manager_id", "ordering_day", "delivery_day", "visit_cycle", "active")
+_INSERT_RETAILER = insert(Retailer.__table__)
+_INSERT_CHANGE = insert(RetailerChange.__table__)
+
+
+def import_retailers(session: Session, content: bytes, filename: str = "", *, dry_run: bool,
+                     full: bool, staff_id: int | None, now: datetime) -> ImportReport:
+    report = ImportReport(dry_run=dry_run, full=full)
+    parsed = _parse(read_table(content, filename), _Managers.load(session), report)
+    if report.errors:
+        return report
+
+    table = Retailer.__table__
+    existing = {row.license_no: row for row in session.connection().execute(
+        select(table.c.id, table.c.license_no, *(table.c[name] for name in _COMPARED)))}
+    inserts, updates, history = [], [], []
+    for license_no, values in parsed.items():
+        values = {**values, "active": True}
+        current = existing.get(license_no)
+        if current is None:
+            report.created += 1
+            report.changes.append(Change(license_no, "create", sorted(values)))
+            inserts.append({name: None for name in _COMPARED} | values
+                           | {"created_at": now, "updated_at": now})
+            continue
+        changed = [name for name, value in values.items()
+                   if name != "license_no" and getattr(current, name) != value]
+        if not changed:
+            report.unchanged += 1
+            continue
+        report.updated += 1
+        report.changes.append(Change(license_no, "update", changed))
+        updates.append({name: getattr(current, name) for name in _COMPARED}
+                       | values | {"retailer_pk": current.id, "updated_at": now})
+        history += [{"retailer_id": current.id, "field": name, "old_value": _text(getattr(current, name)),
+                     "new_value": _text(values[name]), "source": "import",
+                     "changed_by_staff_id": staff_id, "changed_at": now}
+                    for name in HISTORY_FIELDS if name in changed]
+    absent = [row.id for license_no, row in existing.items()
+              if full and row.active and license_no not in parsed]
+    report.deactivated = len(absent)
+    if dry_run:
+        return report
+
+    connection = session.connection()
+    if inserts:
+        connection.execute(_INSERT_RETAILER, inserts)
+    if updates:
+        connection.execute(update(table).where(table.c.id == bindparam("retailer_pk"))
+                           .values({name: bindparam(name) for name in (*_COMPARED, "updated_at")}),
+                           updates)
+    if history:
+        connection.execute(_INSERT_CHANGE, history)
+    if absent:
+        connection.execute(update(table).where(table.c.id == bindparam("retailer_pk"))
+                           .values(active=False, updated_at=now),
+                           [{"retailer_pk": retailer_id} for retailer_id in absent])
+    report.applied = True
+    return report
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
