@@ -135,3 +135,15 @@ async def test_a_client_without_the_right_token_is_refused(service, token):
         async with NapCat(service.ws_url, self_id="20001", token=token):
             pass
     assert refused.value.response.status_code in {401, 403}
+
+
+async def test_no_personal_number_reaches_the_group(napcat, admin, group_id, agent):
+    await napcat.group_message(group_id, 10010, "我电话13912345678，许可证430102100001，终端坏了怎么办")
+    ack = await napcat.next_call()
+    [ticket] = tickets_of(admin, group_id)
+    admin.post(f"/api/v1/tickets/{ticket['id']}/replies", headers={"Authorization": f"Bearer {agent['token']}"},
+               json={"text": "王老板 13912345678 您好，许可证 430102100001 的终端已登记，身份证43010219900101123X"})
+    posted = await napcat.next_call("send_group_msg")
+    for text in (text_of(ack), text_of(posted)):
+        assert "13912345678" not in text and "430102100001" not in text and "43010219900101123X" not in text
+    assert "139****5678" in text_of(posted)

@@ -65,3 +65,27 @@ async def test_five_wrong_tries_lock_the_account_for_the_day(app: App, session, 
             ctx.receive_event(bot, event)
             ctx.should_call_send(event, answer, result={"message_id": attempt})
     assert session.exec(select(ChatBinding)).all() == []
+
+
+async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock):
+    from plugins.binding import binding
+
+    from bot.models import Role
+
+    manager = make.staff(session, clock, Role.MANAGER, name="刘经理")
+    manager.work_no = "KM007"
+    session.add(manager)
+    shop = make.retailer(session, clock, license_no="430102100001", grade=18, ordering_day="每周二",
+                         delivery_day="每周三", manager_id=manager.id)
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    session.commit()
+    expected = texts.my_card(shop.store_name, "430102100001", 18, "每周二", "每周三", "刘经理", "KM007")
+    async with app.test_matcher(binding) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        event = private_event("我的信息")
+        ctx.receive_event(bot, event)
+        ctx.should_call_send(event, expected, result={"message_id": 5})
+        stranger = private_event("我的信息", user_id=10002)
+        ctx.receive_event(bot, stranger)
+        ctx.should_call_send(stranger, texts.MY_CARD_UNBOUND, result={"message_id": 6})
+    assert "430102100001" in expected and "KM007" in expected and "18 档" in expected

@@ -236,3 +236,20 @@ def test_tickets_are_listed_with_filters_and_pages(session, clock, settings, gro
     total, _ = tickets.list_tickets(session, tickets.TicketFilter(created_to=clock.now() - timedelta(hours=1)),
                                     offset=0, limit=10)
     assert total == 2
+
+
+def test_an_unbound_sender_is_told_how_to_bind_once_a_day(session, clock, settings, group):
+    from bot import texts
+
+    first = make.post(session, clock, settings, "终端开不了机怎么办")
+    assert texts.BIND_HINT in first.reply_text
+    clock.advance(minutes=30)
+    second = make.post(session, clock, settings, "订货平台登录不上怎么办")
+    assert second.result == Result.OPENED and texts.BIND_HINT not in second.reply_text
+    clock.advance(days=1)
+    assert texts.BIND_HINT in make.post(session, clock, settings, "送货少送了怎么办").reply_text
+    shop = make.retailer(session, clock)
+    session.add(ChatBinding(platform="qq", chat_user_id="10002", retailer_id=shop.id, bound_at=clock.now()))
+    session.commit()
+    bound = make.post(session, clock, settings, "终端开不了机怎么办", user_id="10002")
+    assert texts.BIND_HINT not in bound.reply_text
