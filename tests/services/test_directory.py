@@ -85,3 +85,27 @@ def test_a_chat_account_belongs_to_one_staff_member(session, clock):
 def test_timestamps_come_from_the_clock(session, clock):
     clock.advance(timedelta(days=2))
     assert make.retailer(session, clock).created_at == clock.now()
+
+
+def test_open_visit_tasks_follow_the_retailer_to_the_new_manager(session, clock, runtime):
+    from bot.models import Pledge, PledgeKind, PledgeState
+    from tests.factories import group, post
+
+    old, new = make.staff(session, clock, Role.MANAGER, name="刘经理"), make.staff(session, clock, Role.MANAGER, name="陈经理")
+    shop = make.retailer(session, clock, manager_id=old.id)
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    group(session, clock)
+    opened = post(session, clock, runtime.settings, "终端坏了怎么办")
+    session.add(Pledge(ticket_id=opened.ticket_id, kind=PledgeKind.VISIT, owner_role=Role.MANAGER,
+                       owner_staff_id=old.id, created_at=clock.now()))
+    session.commit()
+    admin = make.staff(session, clock, Role.ADMIN, name="管理员")
+    moved = directory.transfer_territory(session, from_manager_id=old.id, to_manager_id=new.id, district=None,
+                                         retailer_ids=None, staff_id=admin.id, now=clock.now())
+    session.commit()
+    assert moved == (1, 1)
+    visit = session.exec(select(Pledge).where(Pledge.kind == PledgeKind.VISIT)).one()
+    assert (visit.owner_staff_id, visit.state) == (new.id, PledgeState.PENDING)
+    with pytest.raises(ServiceError):  # only to an account manager
+        directory.transfer_territory(session, from_manager_id=new.id, to_manager_id=admin.id, district=None,
+                                     retailer_ids=None, staff_id=admin.id, now=clock.now())

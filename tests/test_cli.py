@@ -1,0 +1,31 @@
+"""`python -m bot import-retailers` for the first load."""
+
+import subprocess
+import sys
+
+
+def run(tmp_path, *args):
+    env = {"PATH": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    return subprocess.run([sys.executable, "-m", "bot", "import-retailers", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_first_load_from_the_command_line(tmp_path):
+    good = tmp_path / "客户.csv"
+    good.write_bytes("许可证号,客户名称,档位\n430102100001,甲店,5\n430102100002,乙店,6\n".encode("gbk"))
+    dry = run(tmp_path, str(good), "--dry-run")
+    assert dry.returncode == 0 and '"created": 2' in dry.stdout and "试运行" in dry.stdout
+    done = run(tmp_path, str(good))
+    assert done.returncode == 0 and '"created": 2' in done.stdout
+    again = run(tmp_path, str(good))
+    assert '"unchanged": 2' in again.stdout
+
+
+def test_a_bad_file_changes_nothing_and_lists_each_row(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("许可证号,客户名称,档位\n430102100001,甲店,50\n,乙店,3\n", encoding="utf-8")
+    result = run(tmp_path, str(bad))
+    assert result.returncode == 1
+    assert "第 2 行 [档位]" in result.stderr and "第 3 行 [许可证号]" in result.stderr
+    assert "未做任何修改" in result.stderr
+    assert run(tmp_path, str(tmp_path / "missing.csv")).returncode == 2
