@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     public_numbers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Numbers the group may see (hotlines); comma-separated in the environment.")
-    reply_due_minutes: float = Field(30, gt=0, description="Reply pledge deadline.")
+    policy_file: str | None = Field(None, description="TOML overriding the pledge policies.")
     thread_window_minutes: float = Field(
         10, ge=0, description="Follow-ups within this window join the open ticket."
     )

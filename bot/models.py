@@ -69,6 +69,7 @@ class PledgeKind(StrEnum):
 
 class PledgeState(StrEnum):
     PENDING = "pending"
+    PAUSED = "paused"
     MET = "met"
     CANCELLED = "cancelled"
 
@@ -243,9 +244,16 @@ class TicketEvent(SQLModel, table=True):
 
 
 class Pledge(SQLModel, table=True):
+    """One of a ticket's three pledges, with its clock.
+
+    `next_check_at` is the next moment the sweep has something to do for it
+    (warn, breach, the next escalation level), so a sweep reads only what is
+    due, however many pledges are open.
+    """
+
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind"),
-        Index("ix_pledge_due", "state", "due_at"),
+        Index("ix_pledge_next_check", "state", "next_check_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -258,6 +266,14 @@ class Pledge(SQLModel, table=True):
     met_at: datetime | None = _time(nullable=True)
     met_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
     created_at: datetime = _time()
+    started_at: datetime | None = _time(nullable=True)
+    warn_at: datetime | None = _time(nullable=True)
+    warned_at: datetime | None = _time(nullable=True)
+    breached_at: datetime | None = _time(nullable=True)
+    escalation_level: int = 0
+    next_check_at: datetime | None = _time(nullable=True)
+    paused_at: datetime | None = _time(nullable=True)
+    remaining_seconds: float | None = None
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -34,6 +34,7 @@ from tenacity import (
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, session_scope
+from bot.policy import Policies, load_policies
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -58,8 +59,10 @@ def _is_transient(error: BaseException) -> bool:
 
 class Runtime:
     def __init__(self, settings: Settings, engine: Engine | None = None,
-                 clock: Clock | None = None, outage_seconds: float = 30) -> None:
+                 clock: Clock | None = None, outage_seconds: float = 30,
+                 policies: Policies | None = None) -> None:
         self.settings = settings
+        self.policies = policies or load_policies(settings.policy_file)
         self.engine = engine or make_engine(settings.database_url)
         self.clock = clock or SystemClock()
         self._retry_policy = dict(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 CATEGORY_LABELS = {
@@ -34,6 +34,29 @@ def acknowledgement(ticket_id: int, category: str, due: datetime, now: datetime,
     if trading:
         text += "\n温馨提示：本群是服务平台，不在群内买卖卷烟，相关信息已转专卖人员。"
     return text
+
+
+PLEDGE_LABELS = {"reply": "回帖回复", "visit": "上门服务", "callback": "满意度回访"}
+
+
+def pledge_warning(ticket_id: int, kind: str, due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    return (f"【即将超时】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}将于 {local_time(due, tz, now)} 到期，"
+            "请尽快处理。")
+
+
+def pledge_breached(ticket_id: int, kind: str, due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    return (f"【已超时】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}已超过期限（{local_time(due, tz, now)}），"
+            "已按规定上报，请立即处理。")
+
+
+def pledge_escalated(ticket_id: int, kind: str, level: int, overdue: timedelta) -> str:
+    minutes = int(overdue.total_seconds() // 60)
+    late = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
+    return f"【超时上报·第{level}级】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}已超时（工作时间 {late}），请督办。"
+
+
+def reply_apology(ticket_id: int) -> str:
+    return f"抱歉让您久等了！您的问题（工单 #{ticket_id}）已加急转交负责人，我们会尽快答复您。"
 
 
 def agent_reply(ticket_id: int, text: str) -> str:

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.policy import Policies
 from bot.models import ChatGroup, Retailer, Role, StaffMember
 from bot.services import directory, tickets
 
@@ -40,12 +41,14 @@ def retailer(session: Session, clock: ManualClock, license_no: str | None = None
 
 
 def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,
+         policies: Policies | None = None,
          user_id: str = "10001", message_id: str | None = None, group_id: str = "900001",
          reply_to: str | None = None, self_id: str = "20000") -> tickets.Outcome:
     """A group message handled and committed, as the intake plugin does."""
     message = tickets.GroupMessage(platform="qq", group_id=group_id, user_id=user_id, text=text,
                                    message_id=message_id or str(next(_ids) + 500_000),
                                    sender_name="老王", reply_to=reply_to, self_id=self_id)
-    outcome = tickets.handle_group_message(session, message, now=clock.now(), settings=settings)
+    outcome = tickets.handle_group_message(session, message, now=clock.now(), settings=settings,
+                                           policies=policies or Policies())
     session.commit()
     return outcome

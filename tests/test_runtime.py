@@ -98,6 +98,7 @@ async def test_a_concurrent_burst_from_one_sender_becomes_one_ticket(runtime, cl
     burst = [tickets.GroupMessage(platform="qq", group_id="900001", user_id="10001",
                                   text=f"终端坏了怎么办 {n}", message_id=str(n)) for n in range(40)]
     outcomes = await asyncio.gather(*(runtime.run(tickets.handle_group_message, message, now=clock.now(),
-                                                  settings=runtime.settings) for message in burst))
+                                                  settings=runtime.settings, policies=runtime.policies)
+                                  for message in burst))
     assert [o.result for o in outcomes].count(tickets.Result.OPENED) == 1
     assert runtime.unit_of_work(lambda s: len(s.exec(select(Ticket)).all())) == 1

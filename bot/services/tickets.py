@@ -35,7 +35,8 @@ from bot.models import (
     TicketMessage,
     TicketStatus,
 )
-from bot.services import outbox
+from bot.policy import Policies
+from bot.services import outbox, pledges
 from bot.services.classify import analyse, is_small_talk
 from bot.services.errors import NotFound, ServiceError
 
@@ -129,7 +130,7 @@ def _ticket_by_message(session: Session, chat_group_id: int, message_id: str) ->
 
 
 def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
-                         settings: Settings) -> Outcome:
+                         settings: Settings, policies: Policies) -> Outcome:
     """Decide what a group message is: a new ticket, a follow-up, an agent's reply, or chat."""
     db = session.connection()
     group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
@@ -169,11 +170,12 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
     analysis = analyse(msg.text)
     if not analysis.is_request:
         return Outcome(Result.IGNORED, reason="not a request")
-    return _open_ticket(session, group.id, msg, analysis.category, analysis.trading, now, settings)
+    return _open_ticket(session, group.id, msg, analysis.category, analysis.trading, now, settings,
+                        policies)
 
 
 def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, category: str,
-                 trading: bool, now: datetime, settings: Settings) -> Outcome:
+                 trading: bool, now: datetime, settings: Settings, policies: Policies) -> Outcome:
     db = session.connection()
     retailer_id = db.execute(_BINDING, {"platform": msg.platform, "user_id": msg.user_id}).scalar()
     ticket_id = db.execute(_INSERT_TICKET, {
@@ -185,11 +187,14 @@ def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, catego
     }).scalar_one()
     _add_message(session, ticket_id, chat_group_id, msg.message_id, AuthorKind.RETAILER,
                  msg.user_id, msg.text, now)
-    due = now + timedelta(minutes=settings.reply_due_minutes)
+    clock = pledges.clock_for(policies, PledgeKind.REPLY, category, now, settings.tz)
+    due = clock.due_at
     db.execute(_INSERT_PLEDGE, {
         "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT,
         "owner_staff_id": None, "state": PledgeState.PENDING, "due_at": due, "met_at": None,
-        "met_by_staff_id": None, "created_at": now})
+        "met_by_staff_id": None, "created_at": now, "started_at": now, "warn_at": clock.warn_at,
+        "warned_at": None, "breached_at": None, "escalation_level": 0,
+        "next_check_at": min(clock.warn_at, due), "paused_at": None, "remaining_seconds": None})
     _event(session, ticket_id, now, AuthorKind.RETAILER, msg.user_id, "opened",
            category=category, bound=retailer_id is not None, trading=trading,
            message_id=msg.message_id, truncated=len(msg.text) > MAX_STORED_TEXT)

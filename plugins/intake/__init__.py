@@ -19,7 +19,8 @@ intake = on_message(rule=chat.is_group_message, priority=50, block=False)
 async def handle_group_message(bot: Bot, event: Event) -> None:
     runtime = get_runtime()
     outcome = await runtime.run(tickets.handle_group_message, chat.group_message(event),
-                                now=runtime.clock.now(), settings=runtime.settings)
+                                now=runtime.clock.now(), settings=runtime.settings,
+                                policies=runtime.policies)
     if outcome.reply_text:
         message_id = await chat.reply(bot, event, outcome.reply_text)
         await runtime.run(tickets.record_acknowledgement, outcome, message_id, now=runtime.clock.now())

@@ -1,0 +1,157 @@
+"""Pledge policies: deadlines in business time, warnings and escalation ladders.
+
+Defaults are the group's rules; `POLICY_FILE` points to a TOML file that
+overrides any part of them (see policies.example.toml, which documents every
+key). Durations are written like "30m", "2d", "1h30m" or "45s"; "d" is one
+business day of the pledge's calendar, so tests and demos can run in seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import datetime, time, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.services.calendar import WORKDAY_RULES, BusinessCalendar
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+Target = Literal["owner", "agents_group", "supervisors", "admins"]
+
+
+class Duration(BaseModel):
+    """Business days plus a plain span of working time."""
+
+    days: int = 0
+    span: timedelta = timedelta()
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        match = _DURATION.match(text.strip().lower().replace(" ", ""))
+        if not text.strip() or match is None:
+            raise ValueError(f"bad duration {text!r}: write it like 30m, 2d, 1h30m or 45s")
+        days, hours, minutes, seconds = match.groups()
+        return cls(days=int(days or 0), span=timedelta(hours=int(hours or 0), minutes=int(minutes or 0),
+                                                       seconds=float(seconds or 0)))
+
+    def on(self, calendar: BusinessCalendar) -> timedelta:
+        return self.days * calendar.day_length + self.span
+
+
+def _duration(value: object) -> object:
+    return Duration.parse(value) if isinstance(value, str) else value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CalendarPolicy(Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    periods: tuple[str, ...] = ("08:30-12:00", "13:30-17:30")
+    workdays: Literal["china", "weekdays", "every_day"] = "china"
+
+    @field_validator("periods")
+    @classmethod
+    def _periods(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for period in value:
+            if not re.match(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$", period):
+                raise ValueError(f"bad period {period!r}: write it like 08:30-12:00")
+        return value
+
+    def build(self, tz: ZoneInfo) -> BusinessCalendar:
+        spans = tuple(tuple(time.fromisoformat(part.zfill(5)) for part in period.split("-"))
+                      for period in self.periods)
+        return BusinessCalendar(spans, tz, WORKDAY_RULES[self.workdays])
+
+
+class Step(Strict):
+    after: Duration
+    notify: Target
+
+    _parse = field_validator("after", mode="before")(_duration)
+
+
+class PledgePolicy(Strict):
+    due: Duration
+    calendar: str = "desk"
+    warn_at: float = Field(0.8, gt=0, lt=1, description="warn the owner at this share of the time")
+    ladder: list[Step] = []
+
+    _parse = field_validator("due", mode="before")(_duration)
+
+
+class CategoryPolicy(Strict):
+    """Per category: other deadlines, and whether a visit is always or sometimes needed."""
+
+    due: dict[Literal["reply", "visit", "callback"], Duration] = {}
+    visit: Literal["always", "never", "keywords"] = "never"
+    visit_keywords: list[str] = []
+
+    @field_validator("due", mode="before")
+    @classmethod
+    def _parse_due(cls, value: object) -> object:
+        return {kind: _duration(text) for kind, text in value.items()} if isinstance(value, dict) else value
+
+
+def _default_pledges() -> dict[str, PledgePolicy]:
+    ladder = [Step(after=Duration(), notify="agents_group"),
+              Step(after=Duration.parse("30m"), notify="supervisors"),
+              Step(after=Duration.parse("2h"), notify="admins")]
+    return {
+        "reply": PledgePolicy(due=Duration.parse("30m"), calendar="desk", ladder=ladder),
+        "visit": PledgePolicy(due=Duration.parse("2d"), calendar="field",
+                              ladder=[Step(after=Duration(), notify="supervisors"),
+                                      Step(after=Duration.parse("1d"), notify="admins")]),
+        "callback": PledgePolicy(due=Duration.parse("3d"), calendar="desk",
+                                 ladder=[Step(after=Duration(), notify="supervisors")]),
+    }
+
+
+class Policies(Strict):
+    calendars: dict[str, CalendarPolicy] = {
+        "desk": CalendarPolicy(),
+        "field": CalendarPolicy(periods=("08:30-12:00", "13:30-18:00")),
+    }
+    pledges: dict[Literal["reply", "visit", "callback"], PledgePolicy] = Field(default_factory=_default_pledges)
+    categories: dict[str, CategoryPolicy] = {
+        "complaint": CategoryPolicy(visit="always"),
+        "terminal": CategoryPolicy(visit="keywords", visit_keywords=[
+            "坏了", "开不了机", "开不开机", "黑屏", "死机", "不通电", "摔", "进水", "冒烟", "花屏"]),
+    }
+    apologise_in_group: bool = True
+    agents_group_id: str | None = Field(None, description="QQ group of the agents, for the first escalation")
+    sweep_seconds: float = Field(60, gt=0)
+    callback_attempts: int = Field(3, ge=1, description="unreachable tries before the callback is closed")
+    ask_retailer_rating: bool = True
+
+    def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
+        return _build(self.calendars[self.pledges[kind].calendar], tz)
+
+    def deadline(self, kind: str, category: str, start: datetime, tz: ZoneInfo) -> datetime:
+        override = self.categories.get(category, CategoryPolicy()).due.get(kind)
+        calendar = self.calendar(kind, tz)
+        return calendar.add(start, (override or self.pledges[kind].due).on(calendar))
+
+    def needs_visit(self, category: str, text: str) -> bool:
+        rule = self.categories.get(category)
+        if rule is None or rule.visit == "never":
+            return False
+        return rule.visit == "always" or any(word in text for word in rule.visit_keywords)
+
+
+@cache
+def _build(policy: CalendarPolicy, tz: ZoneInfo) -> BusinessCalendar:
+    return policy.build(tz)
+
+
+def load_policies(path: str | None) -> Policies:
+    if not path:
+        return Policies()
+    return Policies.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,0 +1,37 @@
+"""The escalation loop: an APScheduler job sweeps the pledges, at start-up and then every interval."""
+
+from datetime import datetime
+
+import nonebot
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from nonebot.plugin import PluginMetadata
+
+from bot.runtime import get_runtime
+from bot.services import pledges
+
+__plugin_meta__ = PluginMetadata(name="承诺督办", description="三项承诺的预警、超时与逐级上报", usage="")
+
+SWEEP_BATCH = 500
+driver = nonebot.get_driver()
+scheduler = AsyncIOScheduler()
+
+
+async def sweep_pledges() -> None:
+    runtime = get_runtime()
+    while True:  # a backlog (after downtime) is worked off in batches
+        result = await runtime.run(pledges.sweep, now=runtime.clock.now(), policies=runtime.policies,
+                                   tz=runtime.settings.tz, limit=SWEEP_BATCH)
+        if result.examined < SWEEP_BATCH:
+            return
+
+
+@driver.on_startup
+async def start_sweeping() -> None:
+    scheduler.add_job(sweep_pledges, "interval", seconds=get_runtime().policies.sweep_seconds,
+                      next_run_time=datetime.now(), max_instances=1, coalesce=True, id="pledge-sweep")
+    scheduler.start()
+
+
+@driver.on_shutdown
+async def stop_sweeping() -> None:
+    scheduler.shutdown(wait=False)
