@@ -276,6 +276,36 @@ class Pledge(SQLModel, table=True):
     remaining_seconds: float | None = None
 
 
+class VisitRecord(SQLModel, table=True):
+    """An account manager's on-site visit for a ticket."""
+
+    __tablename__ = "visit_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    staff_id: int = Field(foreign_key="staff_member.id")
+    visited_at: datetime = _time()
+    action: str = Field(sa_type=Text)
+    notes: str | None = Field(default=None, sa_type=Text)
+    recorded_at: datetime = _time()
+
+
+class CallbackRecord(SQLModel, table=True):
+    """One satisfaction call to the retailer (reached or not)."""
+
+    __tablename__ = "callback_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    staff_id: int = Field(foreign_key="staff_member.id")
+    reached: bool
+    score: int | None = None
+    reply_in_time: bool | None = None
+    visit_happened: bool | None = None
+    comment: str | None = Field(default=None, sa_type=Text)
+    recorded_at: datetime = _time()
+
+
 class OutboxMessage(SQLModel, table=True):
     """A proactive message, stored before it is sent so nothing is lost."""
 

@@ -129,7 +129,6 @@ class Policies(Strict):
     agents_group_id: str | None = Field(None, description="QQ group of the agents, for the first escalation")
     sweep_seconds: float = Field(60, gt=0)
     callback_attempts: int = Field(3, ge=1, description="unreachable tries before the callback is closed")
-    ask_retailer_rating: bool = True
 
     def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
         return _build(self.calendars[self.pledges[kind].calendar], tz)
@@ -151,7 +150,17 @@ def _build(policy: CalendarPolicy, tz: ZoneInfo) -> BusinessCalendar:
     return policy.build(tz)
 
 
+def _merge(defaults: dict, overrides: dict) -> dict:
+    merged = dict(defaults)
+    for key, value in overrides.items():
+        both_tables = isinstance(value, dict) and isinstance(defaults.get(key), dict)
+        merged[key] = _merge(defaults[key], value) if both_tables else value
+    return merged
+
+
 def load_policies(path: str | None) -> Policies:
+    """The defaults, with whatever the file names overriding them (tables merge, values replace)."""
     if not path:
         return Policies()
-    return Policies.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+    overrides = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    return Policies.model_validate(_merge(Policies().model_dump(exclude_unset=False), overrides))

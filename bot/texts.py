@@ -55,6 +55,38 @@ def pledge_escalated(ticket_id: int, kind: str, level: int, overdue: timedelta) 
     return f"【超时上报·第{level}级】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}已超时（工作时间 {late}），请督办。"
 
 
+def visit_task(ticket, retailer, note: str | None, due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """Sent privately to the account manager: the shop's details are for them only."""
+    lines = [f"【上门任务】工单 #{ticket.id}（{CATEGORY_LABELS.get(ticket.category, '其他')}）",
+             f"请于 {local_time(due, tz, now)} 前上门服务。"]
+    if retailer is not None:
+        lines += [f"店名：{retailer.store_name}", f"地址：{retailer.address or '未登记'}",
+                  f"电话：{retailer.phone or '未登记'}"]
+    lines.append(f"诉求：{ticket.text[:300]}")
+    if note:
+        lines.append(f"备注：{note}")
+    lines.append(f"完成后私聊回复：上门 #{ticket.id} 处理情况")
+    return "\n".join(lines)
+
+
+def visit_unassigned(ticket_id: int, unbound: bool) -> str:
+    why = "提问人尚未绑定许可证" if unbound else "该客户没有登记客户经理"
+    return f"【待指派】工单 #{ticket_id} 需要上门服务，但{why}，请指派客户经理。"
+
+
+def callback_task(ticket_id: int, due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    return f"【回访任务】工单 #{ticket_id} 已完成回复和上门，请于 {local_time(due, tz, now)} 前回访客户征询满意度。"
+
+
+def low_satisfaction(ticket_id: int, score: int, comment: str | None) -> str:
+    text = f"【满意度低】工单 #{ticket_id} 回访评分 {score} 分，工单已重新打开，请督办。"
+    return text + (f"\n客户意见：{comment}" if comment else "")
+
+
+VISIT_RECORDED = "已记录工单 #{ticket_id} 的上门服务，谢谢！"
+VISIT_USAGE = "记录上门请发送：上门 #工单号 处理情况，例如：上门 #12 已更换扫码枪"
+
+
 def reply_apology(ticket_id: int) -> str:
     return f"抱歉让您久等了！您的问题（工单 #{ticket_id}）已加急转交负责人，我们会尽快答复您。"
 

@@ -32,3 +32,13 @@ def test_a_file_with_an_unknown_key_or_target_is_refused(tmp_path):
     wrong.write_text('sweep_secs = 5\n')
     with pytest.raises(ValidationError):
         load_policies(str(wrong))
+
+
+def test_a_file_overrides_only_what_it_names(tmp_path):
+    partial = tmp_path / "p.toml"
+    partial.write_text('[pledges.reply]\ndue = "20s"\n[categories.delivery]\nvisit = "always"\n')
+    policies = load_policies(str(partial))
+    assert policies.pledges["reply"].due == Duration.parse("20s")
+    assert policies.pledges["reply"].ladder == Policies().pledges["reply"].ladder
+    assert policies.pledges["visit"] == Policies().pledges["visit"]
+    assert policies.needs_visit("delivery", "x") and policies.needs_visit("complaint", "x")

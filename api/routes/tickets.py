@@ -53,7 +53,7 @@ def get_ticket(ticket_id: int, runtime: RuntimeDep, _: CurrentStaff):
 def reply(ticket_id: int, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
     """Record the reply (meeting the reply pledge) and post it in the group, quoting the retailer."""
     return runtime.unit_of_work(tickets.reply_via_api, ticket_id, staff, body.text,
-                                now=runtime.clock.now())
+                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
 
 
 @router.post("/{ticket_id}/close", response_model=TicketOut)

@@ -18,18 +18,24 @@ from sqlmodel import Session, col, select
 from bot import texts
 from bot.models import (
     AuthorKind,
+    CallbackRecord,
     ChatGroup,
     OutboxMessage,
     Pledge,
+    PledgeKind,
     PledgeState,
+    Retailer,
     Role,
     StaffMember,
     Ticket,
     TicketEvent,
     TicketMessage,
+    TicketStatus,
+    VisitRecord,
 )
 from bot.policy import Policies
 from bot.services import outbox
+from bot.services.errors import NotFound, ServiceError
 
 STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
 
@@ -189,3 +195,150 @@ def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policie
     pledge.state, pledge.paused_at, pledge.remaining_seconds = PledgeState.PENDING, None, None
     pledge.next_check_at = _next_check(pledge, calendar, policies.pledges[pledge.kind].ladder)
     session.add(pledge)
+
+
+# -- visits and callbacks -------------------------------------------------------------------
+
+def _pledge(session: Session, ticket_id: int, kind: str) -> Pledge | None:
+    return session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id, Pledge.kind == kind)).first()
+
+
+def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner_staff_id: int | None,
+          now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
+    clock = clock_for(policies, kind, ticket.category, now, tz)
+    pledge = Pledge(ticket_id=ticket.id, kind=kind, owner_role=owner_role, owner_staff_id=owner_staff_id,
+                    due_at=clock.due_at, warn_at=clock.warn_at, next_check_at=min(clock.warn_at, clock.due_at),
+                    started_at=now, created_at=now)
+    session.add(pledge)
+    session.flush()
+    _event(session, ticket.id, now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
+    return pledge
+
+
+def _open_ticket(session: Session, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"工单 #{ticket_id} 不存在")
+    if ticket.status == TicketStatus.CLOSED:
+        raise ServiceError(f"工单 #{ticket_id} 已关闭")
+    return ticket
+
+
+def need_visit(session: Session, ticket_id: int, *, note: str | None, now: datetime, policies: Policies,
+               tz: ZoneInfo, staff_id: int | None = None) -> Pledge:
+    """Start the visit pledge and send the task to the retailer's own account manager."""
+    ticket = _open_ticket(session, ticket_id)
+    if existing := _pledge(session, ticket.id, PledgeKind.VISIT):
+        return existing
+    retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
+    manager_id = retailer.manager_id if retailer else None
+    pledge = start(session, ticket, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
+                   now=now, policies=policies, tz=tz)
+    _event(session, ticket.id, now, "visit_needed", by_staff_id=staff_id, note=note)
+    notice = _Notifier(session, pledge, ticket, now, policies)
+    if manager_id:
+        notice.send("owner", "task", texts.visit_task(ticket, retailer, note, pledge.due_at, now, tz))
+    else:  # no manager on record (or an unbound sender): a supervisor assigns it
+        notice.send("supervisors", "unassigned", texts.visit_unassigned(ticket.id, retailer is None))
+    return pledge
+
+
+def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action: str, notes: str | None,
+                 visited_at: datetime | None, now: datetime, policies: Policies, tz: ZoneInfo) -> VisitRecord:
+    ticket = session.get(Ticket, ticket_id)
+    pledge = _pledge(session, ticket_id, PledgeKind.VISIT) if ticket else None
+    if pledge is None or pledge.state not in (PledgeState.PENDING, PledgeState.PAUSED):
+        raise ServiceError(f"工单 #{ticket_id} 没有待完成的上门任务")
+    if pledge.owner_staff_id not in (None, staff.id) and not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
+        raise ServiceError(f"工单 #{ticket_id} 的上门任务属于另一位客户经理")
+    record = VisitRecord(ticket_id=ticket_id, staff_id=staff.id, visited_at=visited_at or now, action=action,
+                         notes=notes, recorded_at=now)
+    session.add(record)
+    _meet(session, pledge, staff.id, now)
+    maybe_start_callback(session, ticket, now=now, policies=policies, tz=tz)
+    return record
+
+
+def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime) -> None:
+    pledge.state, pledge.met_at, pledge.met_by_staff_id, pledge.next_check_at = PledgeState.MET, now, staff_id, None
+    session.add(pledge)
+    _event(session, pledge.ticket_id, now, "pledge_met", kind=pledge.kind, by_staff_id=staff_id)
+
+
+def maybe_start_callback(session: Session, ticket: Ticket, *, now: datetime, policies: Policies,
+                         tz: ZoneInfo) -> Pledge | None:
+    """Once the reply, and the visit if one is needed, are met, the district calls back."""
+    session.flush()
+    kept = {p.kind: p for p in session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id))}
+    reply, visit = kept.get(PledgeKind.REPLY), kept.get(PledgeKind.VISIT)
+    if PledgeKind.CALLBACK in kept or reply is None or reply.state != PledgeState.MET:
+        return None
+    if visit is not None and visit.state != PledgeState.MET:
+        return None
+    pledge = start(session, ticket, PledgeKind.CALLBACK, owner_role=Role.CALLBACK, owner_staff_id=None,
+                   now=now, policies=policies, tz=tz)
+    _Notifier(session, pledge, ticket, now, policies).send(
+        "owner", "task", texts.callback_task(ticket.id, pledge.due_at, now, tz))
+    return pledge
+
+
+def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, reached: bool,
+                    score: int | None, reply_in_time: bool | None, visit_happened: bool | None,
+                    comment: str | None, now: datetime, policies: Policies, tz: ZoneInfo) -> CallbackRecord:
+    """A satisfaction call. A score of 2 or lower reopens the ticket and tells the supervisors."""
+    ticket = session.get(Ticket, ticket_id)
+    pledge = _pledge(session, ticket_id, PledgeKind.CALLBACK) if ticket else None
+    if pledge is None or pledge.state not in (PledgeState.PENDING, PledgeState.PAUSED):
+        raise ServiceError(f"工单 #{ticket_id} 没有待回访的任务")
+    kept_by = {p.met_by_staff_id for p in session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id))
+               if p.kind != PledgeKind.CALLBACK}
+    if staff.id in kept_by:
+        raise ServiceError("回访须由未参与回复和上门的人员进行")
+    if reached and score is None:
+        raise ServiceError("已联系上客户时必须填写满意度（1 到 5 分）")
+    record = CallbackRecord(ticket_id=ticket_id, staff_id=staff.id, reached=reached,
+                            score=score if reached else None, reply_in_time=reply_in_time,
+                            visit_happened=visit_happened, comment=comment, recorded_at=now)
+    session.add(record)
+    session.flush()
+    if not reached:
+        tries = len(session.exec(select(CallbackRecord.id).where(CallbackRecord.ticket_id == ticket_id,
+                                                                 CallbackRecord.reached == False)).all())  # noqa: E712
+        _event(session, ticket_id, now, "callback_unreachable", attempt=tries)
+        if tries >= policies.callback_attempts:
+            pledge.state, pledge.next_check_at = PledgeState.CANCELLED, None
+            session.add(pledge)
+        return record
+    _meet(session, pledge, staff.id, now)
+    _event(session, ticket_id, now, "callback_recorded", score=score, reply_in_time=reply_in_time,
+           visit_happened=visit_happened)
+    if score <= 2:
+        ticket.status, ticket.closed_at = TicketStatus.OPEN, None
+        _event(session, ticket_id, now, "reopened", reason="low satisfaction", score=score)
+        _Notifier(session, pledge, ticket, now, policies).send(
+            "supervisors", f"low-score-{record.id}", texts.low_satisfaction(ticket_id, score, comment))
+    else:
+        ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
+        _event(session, ticket_id, now, "closed", reason="callback satisfied", score=score)
+    ticket.updated_at = now
+    session.add(ticket)
+    return record
+
+
+def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, policies: Policies,
+             tz: ZoneInfo) -> Pledge:
+    pledge = session.get(Pledge, pledge_id)
+    owner = session.get(StaffMember, staff_id)
+    if pledge is None:
+        raise NotFound(f"承诺 {pledge_id} 不存在")
+    if owner is None or not owner.active or pledge.owner_role not in owner.roles:
+        raise ServiceError(f"员工 {staff_id} 不能承担这项任务（需要角色 {pledge.owner_role}）")
+    pledge.owner_staff_id = owner.id
+    session.add(pledge)
+    ticket = session.get(Ticket, pledge.ticket_id)
+    _event(session, ticket.id, now, "pledge_reassigned", kind=pledge.kind, to_staff_id=owner.id)
+    if pledge.kind == PledgeKind.VISIT and pledge.state == PledgeState.PENDING:
+        retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
+        _Notifier(session, pledge, ticket, now, policies).send(
+            "owner", f"task-{owner.id}", texts.visit_task(ticket, retailer, None, pledge.due_at, now, tz))
+    return pledge

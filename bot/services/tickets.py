@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, func, select
@@ -42,6 +43,7 @@ from bot.services.errors import NotFound, ServiceError
 
 MAX_STORED_TEXT = 20_000  # QQ caps a message near 5,000; anything longer is hostile
 _TICKET_REF = re.compile(r"^\s*[#＃](\d{1,9})\s*(.*)$", re.DOTALL)
+_VISIT_ORDER = re.compile(r"^(?:需要|需)?上门(?:服务)?\s*[:：，,]?\s*(.*)$", re.DOTALL)
 REPLYING_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -64,6 +66,7 @@ class Result(StrEnum):
     OPENED = "opened"
     FOLLOW_UP = "follow_up"
     AGENT_REPLY = "agent_reply"
+    VISIT_ORDERED = "visit_ordered"
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,8 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
 
     staff_id = db.execute(_STAFF, {"user_id": msg.user_id}).scalar()
     if staff_id is not None:
-        return _handle_staff_message(session, group.id, session.get(StaffMember, staff_id), msg, now)
+        return _handle_staff_message(session, group.id, session.get(StaffMember, staff_id), msg, now,
+                                     policies, settings.tz)
 
     quoted = _ticket_by_message(session, group.id, msg.reply_to) if msg.reply_to else None
     if quoted is not None and (quoted.sender_user_id != msg.user_id
@@ -198,6 +202,9 @@ def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, catego
     _event(session, ticket_id, now, AuthorKind.RETAILER, msg.user_id, "opened",
            category=category, bound=retailer_id is not None, trading=trading,
            message_id=msg.message_id, truncated=len(msg.text) > MAX_STORED_TEXT)
+    if policies.needs_visit(category, msg.text):
+        pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies,
+                           tz=settings.tz)
     reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
     if retailer_id is None and _first_hint_today(session, msg, now.astimezone(settings.tz).date().isoformat()):
         reply += "\n" + texts.BIND_HINT
@@ -218,8 +225,8 @@ def _first_hint_today(session: Session, msg: GroupMessage, today: str) -> bool:
 
 
 def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMember,
-                          msg: GroupMessage, now: datetime) -> Outcome:
-    """Staff never open tickets; an agent's quote or `#number text` is a reply."""
+                          msg: GroupMessage, now: datetime, policies: Policies, tz: ZoneInfo) -> Outcome:
+    """Staff never open tickets; an agent's quote or `#number text` is a reply, `#number 上门` a visit."""
     if not staff.has_role(*REPLYING_ROLES):
         return Outcome(Result.IGNORED, reason="staff chat")
     ticket, text = None, msg.text.strip()
@@ -231,7 +238,12 @@ def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMemb
             ticket, text = candidate, ref.group(2).strip()
     if ticket is None or not text:
         return Outcome(Result.IGNORED, reason="staff chat")
-    record_reply(session, ticket, staff, text, now=now, message_id=msg.message_id, via="chat")
+    if visit := _VISIT_ORDER.match(text):
+        pledges.need_visit(session, ticket.id, note=visit.group(1) or None, now=now, policies=policies,
+                           tz=tz, staff_id=staff.id)
+        return Outcome(Result.VISIT_ORDERED, ticket_id=ticket.id, chat_group_id=chat_group_id)
+    record_reply(session, ticket, staff, text, now=now, policies=policies, tz=tz,
+                 message_id=msg.message_id, via="chat")
     return Outcome(Result.AGENT_REPLY, ticket_id=ticket.id, chat_group_id=chat_group_id)
 
 
@@ -248,7 +260,8 @@ def record_acknowledgement(session: Session, outcome: Outcome, message_id: str |
 
 
 def record_reply(session: Session, ticket: Ticket, staff: StaffMember, text: str, *,
-                 now: datetime, message_id: str | None = None, via: str) -> None:
+                 now: datetime, policies: Policies, tz: ZoneInfo, message_id: str | None = None,
+                 via: str) -> None:
     """A human reply: it meets the reply pledge if that is still pending."""
     _add_message(session, ticket.id, ticket.chat_group_id, message_id, AuthorKind.STAFF,
                  str(staff.id), text, now)
@@ -265,6 +278,7 @@ def record_reply(session: Session, ticket: Ticket, staff: StaffMember, text: str
         ticket.status = TicketStatus.REPLIED
     ticket.updated_at = now
     session.add(ticket)
+    pledges.maybe_start_callback(session, ticket, now=now, policies=policies, tz=tz)
 
 
 def _get_ticket(session: Session, ticket_id: int) -> Ticket:
@@ -275,12 +289,12 @@ def _get_ticket(session: Session, ticket_id: int) -> Ticket:
 
 
 def reply_via_api(session: Session, ticket_id: int, staff: StaffMember, text: str, *,
-                  now: datetime) -> Ticket:
+                  now: datetime, policies: Policies, tz: ZoneInfo) -> Ticket:
     """An agent's reply from the console: recorded now, posted in the group by the outbox."""
     ticket = _get_ticket(session, ticket_id)
     if ticket.status == TicketStatus.CLOSED:
         raise ServiceError(f"工单 #{ticket_id} 已关闭，不能再回复")
-    record_reply(session, ticket, staff, text, now=now, via="api")
+    record_reply(session, ticket, staff, text, now=now, policies=policies, tz=tz, via="api")
     group = session.get(ChatGroup, ticket.chat_group_id)
     first = session.exec(
         select(TicketMessage)

@@ -69,4 +69,4 @@ async def test_an_agent_quoting_the_retailer_gets_no_echo_and_meets_the_pledge(a
         ctx.receive_event(bot, question)
         ctx.should_call_send(question, acknowledgement(61, "#1（功能终端）"), result={"message_id": 9002})
         ctx.receive_event(bot, group_event("长按电源键重启", user_id=30001, message_id=62, reply_to=61))
-    assert session.exec(select(Pledge)).one().state == "met"
+    assert session.exec(select(Pledge).where(Pledge.kind == "reply")).one().state == "met"

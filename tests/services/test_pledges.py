@@ -33,7 +33,7 @@ def crew(session, clock):
 @pytest.fixture
 def ticket(session, clock, runtime, policies):
     make.group(session, clock)
-    return make.post(session, clock, runtime.settings, "终端开不了机怎么办", message_id="m1", policies=policies)
+    return make.post(session, clock, runtime.settings, "订货平台登录不上怎么办", message_id="m1", policies=policies)
 
 
 def run_sweep(session, clock, runtime, policies):
@@ -86,7 +86,8 @@ def test_a_late_reply_is_warned_breached_escalated_and_apologised_for_once(sessi
 
 
 def test_a_met_pledge_is_left_alone(session, clock, runtime, policies, crew, ticket):
-    tickets.reply_via_api(session, ticket.ticket_id, crew["agents"][0], "已处理", now=clock.now())
+    tickets.reply_via_api(session, ticket.ticket_id, crew["agents"][0], "已处理", now=clock.now(),
+                          policies=runtime.policies, tz=runtime.settings.tz)
     session.commit()
     clock.advance(hours=5)
     assert run_sweep(session, clock, runtime, policies).examined == 0
@@ -127,7 +128,7 @@ def test_a_paused_pledge_resumes_with_the_time_it_had_left(session, clock, runti
 def test_two_instances_sweeping_at_once_send_each_notice_exactly_once(session, clock, runtime, policies, crew):
     make.group(session, clock)
     for n in range(40):
-        make.post(session, clock, runtime.settings, "终端开不了机怎么办", user_id=str(21_000 + n), policies=policies)
+        make.post(session, clock, runtime.settings, "订货平台登录不上怎么办", user_id=str(21_000 + n), policies=policies)
     clock.advance(minutes=31)  # every reply pledge breached, level 1 due
     instances = [make_engine(runtime.settings.database_url) for _ in range(2)]
     start = threading.Barrier(2)

@@ -15,6 +15,7 @@ from bot.models import (
     TicketMessage,
     TicketStatus,
 )
+from bot.policy import Policies
 from bot.services import tickets
 from bot.services.errors import NotFound, ServiceError
 from bot.services.tickets import Result
@@ -195,7 +196,8 @@ def test_a_ticket_number_from_another_group_is_not_replied_to(session, clock, se
 def test_an_api_reply_meets_the_pledge_and_is_queued_for_the_group(session, clock, settings, group):
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机", message_id="m5")
-    tickets.reply_via_api(session, opened.ticket_id, agent, "[CQ:at,qq=all] 请重启试试", now=clock.now())
+    tickets.reply_via_api(session, opened.ticket_id, agent, "[CQ:at,qq=all] 请重启试试", now=clock.now(),
+                          policies=Policies(), tz=settings.tz)
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.MET
     queued = session.exec(select(OutboxMessage)).one()
@@ -210,7 +212,8 @@ def test_a_closed_ticket_takes_no_reply_and_cannot_be_closed_twice(session, cloc
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.CANCELLED
     with pytest.raises(ServiceError):
-        tickets.reply_via_api(session, opened.ticket_id, agent, "hi", now=clock.now())
+        tickets.reply_via_api(session, opened.ticket_id, agent, "hi", now=clock.now(),
+                          policies=Policies(), tz=settings.tz)
     with pytest.raises(ServiceError):
         tickets.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
     with pytest.raises(NotFound):
