@@ -250,3 +250,54 @@ class HealthOut(BaseModel):
     status: str
     database: bool
     bots: list[str]
+
+
+class PledgeListOut(PledgeOut):
+    ticket_id: int
+    warn_at: datetime | None
+    breached_at: datetime | None
+    escalation_level: int
+    paused_at: datetime | None
+
+
+class VisitNeededIn(Input):
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class VisitIn(Input):
+    action: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    visited_at: datetime | None = None
+
+
+class VisitOut(Output):
+    id: int
+    ticket_id: int
+    staff_id: int
+    visited_at: datetime
+    action: str
+    notes: str | None
+
+
+class CallbackIn(Input):
+    reached: bool
+    score: Annotated[int, Field(ge=1, le=5)] | None = None
+    reply_in_time: bool | None = Field(None, description="the retailer confirms the reply came in time")
+    visit_happened: bool | None = Field(None, description="the retailer confirms the visit really happened")
+    comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class CallbackOut(Output):
+    id: int
+    ticket_id: int
+    staff_id: int
+    reached: bool
+    score: int | None
+    reply_in_time: bool | None
+    visit_happened: bool | None
+    comment: str | None
+    recorded_at: datetime
+
+
+class ReassignIn(Input):
+    staff_id: int

@@ -12,7 +12,7 @@ from bot.db import migrate
 from bot.runtime import Runtime, set_runtime
 from bot.services import classify, directory, staff
 
-PLUGINS = ("plugins.binding", "plugins.intake", "plugins.sender", "plugins.scheduler")
+PLUGINS = ("plugins.private_chat", "plugins.intake", "plugins.sender", "plugins.scheduler")
 CONSOLE_GROUP = "general"  # the console adapter's default channel plays the group
 
 

@@ -81,5 +81,5 @@ def after_nonebot_init(after_nonebot_init: None, runtime: Runtime) -> None:
     driver = nonebot.get_driver()
     driver.register_adapter(OneBotAdapter)
     driver.register_adapter(ConsoleAdapter)
-    for plugin in ("plugins.binding", "plugins.intake"):
+    for plugin in ("plugins.private_chat", "plugins.intake"):
         nonebot.load_plugin(plugin)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot import texts
 from bot.models import (
@@ -259,6 +259,21 @@ def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action
     return record
 
 
+def record_visit_from_chat(session: Session, *, platform: str, chat_user_id: str, ticket_id: int,
+                           action: str, now: datetime, policies: Policies, tz: ZoneInfo) -> str:
+    """`上门 #12 …` in a manager's private chat; the answer says what happened."""
+    staff = session.exec(select(StaffMember).where(StaffMember.chat_user_id == chat_user_id,
+                                                   StaffMember.active)).first()
+    if staff is None or not staff.has_role(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN):
+        return texts.VISIT_NOT_STAFF
+    try:
+        record_visit(session, ticket_id, staff, action=action, notes=None, visited_at=None, now=now,
+                     policies=policies, tz=tz)
+    except ServiceError as refused:
+        return str(refused)
+    return texts.VISIT_RECORDED.format(ticket_id=ticket_id)
+
+
 def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime) -> None:
     pledge.state, pledge.met_at, pledge.met_by_staff_id, pledge.next_check_at = PledgeState.MET, now, staff_id, None
     session.add(pledge)
@@ -323,6 +338,33 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
     ticket.updated_at = now
     session.add(ticket)
     return record
+
+
+def list_pledges(session: Session, *, kind: str | None, state: str | None, owner_staff_id: int | None,
+                 breached: bool | None, due_before: datetime | None, offset: int, limit: int
+                 ) -> tuple[int, list[Pledge]]:
+    conditions = []
+    if kind:
+        conditions.append(Pledge.kind == kind)
+    if state:
+        conditions.append(Pledge.state == state)
+    if owner_staff_id is not None:
+        conditions.append(Pledge.owner_staff_id == owner_staff_id)
+    if breached is not None:
+        conditions.append(col(Pledge.breached_at).is_not(None) if breached else col(Pledge.breached_at).is_(None))
+    if due_before:
+        conditions.append(col(Pledge.due_at) < due_before)
+    total = session.exec(select(func.count()).select_from(Pledge).where(*conditions)).one()
+    rows = session.exec(select(Pledge).where(*conditions).order_by(col(Pledge.due_at))
+                        .offset(offset).limit(limit)).all()
+    return total, list(rows)
+
+
+def get(session: Session, pledge_id: int) -> Pledge:
+    pledge = session.get(Pledge, pledge_id)
+    if pledge is None:
+        raise NotFound(f"承诺 {pledge_id} 不存在")
+    return pledge
 
 
 def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, policies: Policies,

@@ -1,4 +1,5 @@
-"""A retailer's private chat: 绑定 <许可证号> <手机后四位>, 解绑, 我的信息 (their own card).
+"""Private chat with the bot. Retailers: 绑定 <许可证号> <手机后四位>, 解绑, 我的信息 (their own card).
+Account managers: 上门 #<工单号> <处理情况> records a visit.
 
 One matcher with a plain type check: NoneBot's startswith/fullmatch rules would
 validate every group message's text as well (measured in bench/intake_load.py).
@@ -12,7 +13,7 @@ from nonebot.plugin import PluginMetadata
 
 from bot import texts
 from bot.runtime import get_runtime
-from bot.services import directory
+from bot.services import directory, pledges
 from plugins import chat
 
 __plugin_meta__ = PluginMetadata(
@@ -20,6 +21,7 @@ __plugin_meta__ = PluginMetadata(
 )
 
 _BIND_ARGS = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})\s+(\d{4})$")
+_VISIT_ARGS = re.compile(r"^上门\s*[#＃](\d{1,9})\s*(.+)$", re.DOTALL)
 _BIND_ANSWERS = {
     directory.BindResult.BOUND: texts.BIND_OK,
     directory.BindResult.MISMATCH: texts.BIND_MISMATCH,
@@ -36,6 +38,14 @@ async def handle_private_message(bot: Bot, event: Event) -> None:
     text = event.get_plaintext().strip()
     runtime = get_runtime()
     platform, user_id = chat.platform_of(bot), event.get_user_id()
+    if text.startswith("上门"):
+        args = _VISIT_ARGS.match(text)
+        if args is None:
+            await binding.finish(texts.VISIT_USAGE)
+        answer = await runtime.run(pledges.record_visit_from_chat, platform=platform, chat_user_id=user_id,
+                                   ticket_id=int(args.group(1)), action=args.group(2).strip(),
+                                   now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+        await binding.finish(answer)
     if text in {"我的信息", "我的资料"}:
         await binding.finish(await runtime.run(directory.my_card, platform=platform, chat_user_id=user_id))
     if text == "解绑":
