@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from bot import texts
@@ -21,6 +22,7 @@ from bot.models import (
     CallbackRecord,
     ChatGroup,
     OutboxMessage,
+    OutboxStatus,
     Pledge,
     PledgeKind,
     PledgeState,
@@ -34,7 +36,6 @@ from bot.models import (
     VisitRecord,
 )
 from bot.policy import Policies
-from bot.services import outbox
 from bot.services.errors import NotFound, ServiceError
 
 STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
@@ -73,17 +74,22 @@ def sweep(session: Session, *, now: datetime, policies: Policies, tz: ZoneInfo,
         .with_for_update(skip_locked=True)
     ).all()
     result = SweepResult(examined=len(due))
+    if not due:
+        return result
+    ticket_ids = {p.ticket_id for p in due}
+    outgoing = _Outgoing(session, now, ticket_ids)
+    tickets = {t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))}
     for pledge in due:
-        _advance(session, pledge, now, policies, tz, result)
+        _advance(session, pledge, tickets[pledge.ticket_id], now, policies, tz, result, outgoing)
+    outgoing.write()
     return result
 
 
-def _advance(session: Session, pledge: Pledge, now: datetime, policies: Policies, tz: ZoneInfo,
-             result: SweepResult) -> None:
-    ticket = session.get(Ticket, pledge.ticket_id)
+def _advance(session: Session, pledge: Pledge, ticket: Ticket, now: datetime, policies: Policies,
+             tz: ZoneInfo, result: SweepResult, outgoing: _Outgoing) -> None:
     calendar = policies.calendar(pledge.kind, tz)
     ladder = policies.pledges[pledge.kind].ladder
-    notice = _Notifier(session, pledge, ticket, now, policies)
+    notice = _Notifier(outgoing, pledge, ticket, policies)
 
     if pledge.warned_at is None and pledge.warn_at and pledge.warn_at <= now < pledge.due_at:
         notice.send("owner", "warn", texts.pledge_warning(ticket.id, pledge.kind, pledge.due_at, now, tz))
@@ -95,7 +101,7 @@ def _advance(session: Session, pledge: Pledge, now: datetime, policies: Policies
             notice.send("owner", "breach", texts.pledge_breached(ticket.id, pledge.kind, pledge.due_at, now, tz))
             if pledge.kind == "reply" and policies.apologise_in_group:
                 notice.apologise()
-            _event(session, ticket.id, now, "pledge_breached", kind=pledge.kind)
+            outgoing.event(ticket.id, "pledge_breached", kind=pledge.kind)
             result.breaches += 1
         while pledge.escalation_level < len(ladder):
             step = ladder[pledge.escalation_level]
@@ -105,8 +111,8 @@ def _advance(session: Session, pledge: Pledge, now: datetime, policies: Policies
             overdue = calendar.elapsed(pledge.due_at, now)
             notice.send(step.notify, f"level{pledge.escalation_level}",
                         texts.pledge_escalated(ticket.id, pledge.kind, pledge.escalation_level, overdue))
-            _event(session, ticket.id, now, "pledge_escalated", kind=pledge.kind,
-                   level=pledge.escalation_level, to=step.notify)
+            outgoing.event(ticket.id, "pledge_escalated", kind=pledge.kind, level=pledge.escalation_level,
+                           to=step.notify)
             result.escalations += 1
     pledge.next_check_at = _next_check(pledge, calendar, ladder)
     session.add(pledge)
@@ -128,52 +134,113 @@ def _event(session: Session, ticket_id: int, now: datetime, action: str, **detai
                             detail=detail))
 
 
+class _Outgoing:
+    """Notices and events of one unit of work, written together at the end.
+
+    Keys already in the outbox are skipped (one query for all), so a notice
+    goes out once even if a pledge is looked at again.
+    """
+
+    def __init__(self, session: Session, now: datetime, ticket_ids: set[int] = frozenset()) -> None:
+        self.session, self.now, self.ticket_ids = session, now, ticket_ids
+        self._first_messages: dict[int, str | None] | None = None
+        self.messages: dict[str, dict] = {}
+        self.events: list[dict] = []
+        self._staff: list[StaffMember] | None = None
+        self._groups: dict[int, ChatGroup] = {}
+
+    def staff(self, *roles: str) -> list[StaffMember]:
+        if self._staff is None:
+            self._staff = [m for m in self.session.exec(select(StaffMember).where(StaffMember.active))
+                           if m.chat_user_id]
+        return [m for m in self._staff if m.has_role(*roles)]
+
+    def staff_member(self, staff_id: int) -> StaffMember | None:
+        return next((m for m in self.staff(*Role) if m.id == staff_id), None)
+
+    def group(self, group_id: int) -> ChatGroup:
+        if group_id not in self._groups:
+            self._groups[group_id] = self.session.get(ChatGroup, group_id)
+        return self._groups[group_id]
+
+    def first_retailer_message(self, ticket_id: int) -> str | None:
+        """The message an apology quotes; loaded for every ticket of the sweep at once."""
+        if self._first_messages is None:
+            self._first_messages = {}
+            rows = self.session.exec(
+                select(TicketMessage.ticket_id, TicketMessage.message_id)
+                .where(col(TicketMessage.ticket_id).in_(self.ticket_ids or {ticket_id}),
+                       TicketMessage.author_kind == AuthorKind.RETAILER)
+                .order_by(col(TicketMessage.id).desc()))
+            for owner, message_id in rows:  # newest first, so the oldest is written last
+                self._first_messages[owner] = message_id
+        return self._first_messages.get(ticket_id)
+
+    def message(self, key: str, **row) -> None:
+        self.messages.setdefault(key, row)
+
+    def event(self, ticket_id: int, action: str, **detail) -> None:
+        self.events.append({"ticket_id": ticket_id, "at": self.now, "actor_kind": AuthorKind.SYSTEM,
+                            "actor_id": None, "action": action, "detail": detail})
+
+    def write(self) -> None:
+        connection = self.session.connection()
+        if self.messages:
+            keys = list(self.messages)
+            present = set(self.session.exec(
+                select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))))
+            rows = [{"platform": row["platform"], "bot_id": row.get("bot_id"), "target_kind": row["target_kind"],
+                     "target_id": row["target_id"], "text": row["text"], "reply_to": row.get("reply_to"),
+                     "ticket_id": row["ticket_id"], "dedupe_key": key, "status": OutboxStatus.PENDING,
+                     "attempts": 0, "next_attempt_at": self.now, "created_at": self.now}
+                    for key, row in self.messages.items() if key not in present]
+            if rows:
+                connection.execute(insert(OutboxMessage.__table__), rows)
+        if self.events:
+            connection.execute(insert(TicketEvent.__table__), self.events)
+        self.messages, self.events = {}, []
+
+
 class _Notifier:
-    """Writes a pledge's notifications to the outbox, once per recipient and key."""
+    """Addresses a pledge's notices: the owner, the agents' group, supervisors or admins."""
 
-    def __init__(self, session: Session, pledge: Pledge, ticket: Ticket, now: datetime,
-                 policies: Policies) -> None:
-        self.session, self.pledge, self.ticket, self.now, self.policies = session, pledge, ticket, now, policies
-
-    def _staff(self, *roles: str) -> list[StaffMember]:
-        members = self.session.exec(select(StaffMember).where(StaffMember.active)).all()
-        return [m for m in members if m.chat_user_id and m.has_role(*roles)]
+    def __init__(self, outgoing: _Outgoing, pledge: Pledge, ticket: Ticket, policies: Policies) -> None:
+        self.outgoing, self.pledge, self.ticket, self.policies = outgoing, pledge, ticket, policies
 
     def _recipients(self, target: str) -> list[tuple[str, str]]:
         """(target kind, chat id) pairs for a ladder target."""
         if target == "owner" and self.pledge.owner_staff_id:
-            owner = self.session.get(StaffMember, self.pledge.owner_staff_id)
-            if owner and owner.active and owner.chat_user_id:
+            owner = self.outgoing.staff_member(self.pledge.owner_staff_id)
+            if owner is not None:
                 return [("private", owner.chat_user_id)]
         if target in ("owner", "agents_group"):
             if self.policies.agents_group_id:
                 return [("group", self.policies.agents_group_id)]
             role = {"reply": Role.AGENT, "visit": Role.MANAGER, "callback": Role.CALLBACK}[self.pledge.kind]
-            return [("private", m.chat_user_id) for m in self._staff(role)]
+            return [("private", m.chat_user_id) for m in self.outgoing.staff(role)]
         role = {"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target]
-        return [("private", m.chat_user_id) for m in self._staff(role)]
-
-    def _enqueue(self, key: str, **message) -> None:
-        if self.session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first():
-            return
-        outbox.enqueue(self.session, now=self.now, dedupe_key=key, ticket_id=self.ticket.id, **message)
+        return [("private", m.chat_user_id) for m in self.outgoing.staff(role)]
 
     def send(self, target: str, what: str, text: str) -> None:
         base = f"pledge:{self.pledge.id}:{what}"
         for kind, chat_id in self._recipients(target):
-            self._enqueue(f"{base}:{kind}:{chat_id}", platform=STAFF_PLATFORM, target_kind=kind,
-                          target_id=chat_id, text=text)
+            self.outgoing.message(f"{base}:{kind}:{chat_id}", platform=STAFF_PLATFORM, target_kind=kind,
+                                  target_id=chat_id, text=text, ticket_id=self.ticket.id)
 
     def apologise(self) -> None:
-        group = self.session.get(ChatGroup, self.ticket.chat_group_id)
-        first = self.session.exec(
-            select(TicketMessage.message_id)
-            .where(TicketMessage.ticket_id == self.ticket.id, TicketMessage.author_kind == AuthorKind.RETAILER)
-            .order_by(col(TicketMessage.id))
-        ).first()
-        self._enqueue(f"pledge:{self.pledge.id}:apology", platform=group.platform, bot_id=group.bot_id,
-                      target_kind="group", target_id=group.group_id, reply_to=first,
-                      text=texts.reply_apology(self.ticket.id))
+        group = self.outgoing.group(self.ticket.chat_group_id)
+        first = self.outgoing.first_retailer_message(self.ticket.id)
+        self.outgoing.message(f"pledge:{self.pledge.id}:apology", platform=group.platform, bot_id=group.bot_id,
+                              target_kind="group", target_id=group.group_id, reply_to=first,
+                              text=texts.reply_apology(self.ticket.id), ticket_id=self.ticket.id)
+
+
+def _notify(session: Session, pledge: Pledge, ticket: Ticket, now: datetime, policies: Policies,
+            target: str, what: str, text: str) -> None:
+    """One notice outside a sweep (a task, an alert), written at once."""
+    outgoing = _Outgoing(session, now)
+    _Notifier(outgoing, pledge, ticket, policies).send(target, what, text)
+    outgoing.write()
 
 
 def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
@@ -235,11 +302,12 @@ def need_visit(session: Session, ticket_id: int, *, note: str | None, now: datet
     pledge = start(session, ticket, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
                    now=now, policies=policies, tz=tz)
     _event(session, ticket.id, now, "visit_needed", by_staff_id=staff_id, note=note)
-    notice = _Notifier(session, pledge, ticket, now, policies)
     if manager_id:
-        notice.send("owner", "task", texts.visit_task(ticket, retailer, note, pledge.due_at, now, tz))
+        _notify(session, pledge, ticket, now, policies, "owner", "task",
+                texts.visit_task(ticket, retailer, note, pledge.due_at, now, tz))
     else:  # no manager on record (or an unbound sender): a supervisor assigns it
-        notice.send("supervisors", "unassigned", texts.visit_unassigned(ticket.id, retailer is None))
+        _notify(session, pledge, ticket, now, policies, "supervisors", "unassigned",
+                texts.visit_unassigned(ticket.id, retailer is None))
     return pledge
 
 
@@ -292,8 +360,8 @@ def maybe_start_callback(session: Session, ticket: Ticket, *, now: datetime, pol
         return None
     pledge = start(session, ticket, PledgeKind.CALLBACK, owner_role=Role.CALLBACK, owner_staff_id=None,
                    now=now, policies=policies, tz=tz)
-    _Notifier(session, pledge, ticket, now, policies).send(
-        "owner", "task", texts.callback_task(ticket.id, pledge.due_at, now, tz))
+    _notify(session, pledge, ticket, now, policies, "owner", "task",
+            texts.callback_task(ticket.id, pledge.due_at, now, tz))
     return pledge
 
 
@@ -330,8 +398,8 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
     if score <= 2:
         ticket.status, ticket.closed_at = TicketStatus.OPEN, None
         _event(session, ticket_id, now, "reopened", reason="low satisfaction", score=score)
-        _Notifier(session, pledge, ticket, now, policies).send(
-            "supervisors", f"low-score-{record.id}", texts.low_satisfaction(ticket_id, score, comment))
+        _notify(session, pledge, ticket, now, policies, "supervisors", f"low-score-{record.id}",
+                texts.low_satisfaction(ticket_id, score, comment))
     else:
         ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
         _event(session, ticket_id, now, "closed", reason="callback satisfied", score=score)
@@ -381,6 +449,6 @@ def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, 
     _event(session, ticket.id, now, "pledge_reassigned", kind=pledge.kind, to_staff_id=owner.id)
     if pledge.kind == PledgeKind.VISIT and pledge.state == PledgeState.PENDING:
         retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
-        _Notifier(session, pledge, ticket, now, policies).send(
-            "owner", f"task-{owner.id}", texts.visit_task(ticket, retailer, None, pledge.due_at, now, tz))
+        _notify(session, pledge, ticket, now, policies, "owner", f"task-{owner.id}",
+                texts.visit_task(ticket, retailer, None, pledge.due_at, now, tz))
     return pledge
