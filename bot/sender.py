@@ -13,6 +13,7 @@ import random
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.models import OutboxMessage
@@ -32,21 +33,24 @@ class Transport(Protocol):
 
 
 class Sender:
-    def __init__(self, runtime: Runtime, transport: Transport) -> None:
+    def __init__(self, runtime: Runtime, transport: Transport, *,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.runtime = runtime
         self.transport = transport
+        self._monotonic, self._sleep = monotonic, sleep  # tests pace in virtual time
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._next_send_at: dict[str, float] = {}
 
     async def _pace(self, bot_id: str) -> None:
         settings = self.runtime.settings
-        wait = self._next_send_at.get(bot_id, 0.0) - time.monotonic()
+        wait = self._next_send_at.get(bot_id, 0.0) - self._monotonic()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
         gap = settings.outbox_min_interval_seconds
         if gap:
             gap += random.uniform(0, settings.outbox_jitter_seconds)
-        self._next_send_at[bot_id] = time.monotonic() + gap
+        self._next_send_at[bot_id] = self._monotonic() + gap
 
     def _pick_bot(self, message: OutboxMessage, bots: dict[str, str]) -> str | None:
         if message.bot_id in bots:

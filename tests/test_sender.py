@@ -64,3 +64,40 @@ async def test_a_failed_send_is_retried_later(runtime, session, clock, queued):
     assert await sender.deliver_due() == 0  # not due yet
     clock.advance(seconds=5)
     assert await sender.deliver_due() == 1
+
+
+class VirtualTime:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+    async def sleep(self, seconds):
+        self.now += seconds
+
+
+async def test_each_bot_account_is_paced_with_jitter(runtime, session, clock):
+    for n in range(6):
+        outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id=str(900_000 + n),
+                       text=f"通知{n}", bot_id="20000" if n % 2 == 0 else "20001")
+    session.commit()
+    paced = runtime.settings.model_copy(update={"outbox_min_interval_seconds": 1.5, "outbox_jitter_seconds": 0.5})
+    virtual, stamps = VirtualTime(), []
+
+    class StampingTransport(RecordingTransport):
+        async def send(self, bot_id, message):
+            stamps.append((bot_id, virtual.now))
+            return await super().send(bot_id, message)
+
+    original, runtime.settings = runtime.settings, paced
+    try:
+        sender = Sender(runtime, StampingTransport(bots={"20000": "qq", "20001": "qq"}),
+                        monotonic=virtual.monotonic, sleep=virtual.sleep)
+        assert await sender.deliver_due() == 6
+    finally:
+        runtime.settings = original
+    for bot in ("20000", "20001"):
+        times = [at for who, at in stamps if who == bot]
+        gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+        assert len(times) == 3 and all(1.5 <= gap <= 2.0 for gap in gaps), gaps

@@ -1,6 +1,11 @@
+import threading
 from datetime import timedelta
 
+import pytest
 from sqlmodel import Session
+
+from bot.db import make_engine
+from tests.support.databases import ON_POSTGRES
 
 from bot.models import OutboxMessage, OutboxStatus
 from bot.services import outbox
@@ -50,3 +55,32 @@ def test_a_claim_abandoned_by_a_dead_process_is_taken_up_after_the_lease(session
     assert outbox.claim_due(session, now=clock.now() + timedelta(seconds=30), platforms=["qq"], worker="b") == []
     later = clock.now() + outbox.CLAIM_LEASE + timedelta(seconds=1)
     assert len(outbox.claim_due(session, now=later, platforms=["qq"], worker="b")) == 1
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database")
+def test_two_instances_claiming_at_once_never_take_the_same_row(session, clock, runtime):
+    queue(session, clock, 60)
+    engines = [make_engine(runtime.settings.database_url) for _ in range(2)]
+    start, claimed = threading.Barrier(2), []
+
+    def instance(engine, worker):
+        start.wait()
+        while True:
+            with Session(engine) as own:
+                batch = [m.id for m in outbox.claim_due(own, now=clock.now(), platforms=["qq"], worker=worker,
+                                                        limit=4)]
+                own.commit()
+            if not batch:
+                return
+            claimed.extend((worker, message_id) for message_id in batch)
+
+    threads = [threading.Thread(target=instance, args=(engine, f"w{n}")) for n, engine in enumerate(engines)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    ids = [message_id for _, message_id in claimed]
+    assert len(ids) == 60 == len(set(ids))
+    assert {worker for worker, _ in claimed} == {"w0", "w1"}
+    for engine in engines:
+        engine.dispose()
