@@ -206,7 +206,6 @@ class Ticket(SQLModel, table=True):
     status: str = Field(default=TicketStatus.OPEN, sa_type=String(16), index=True)
     trading_flag: bool = False
     text: str = Field(sa_type=Text)
-    ack_message_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _time(index=True)
     updated_at: datetime = _time()
     last_message_at: datetime = _time()

@@ -186,7 +186,7 @@ def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, catego
         "chat_group_id": chat_group_id, "retailer_id": retailer_id, "sender_user_id": msg.user_id,
         "sender_name": (msg.sender_name or "")[:64] or None, "category": category,
         "status": TicketStatus.OPEN, "trading_flag": trading, "text": msg.text[:MAX_STORED_TEXT],
-        "ack_message_id": None, "created_at": now, "updated_at": now, "last_message_at": now,
+        "created_at": now, "updated_at": now, "last_message_at": now,
         "closed_at": None,
     }).scalar_one()
     _add_message(session, ticket_id, chat_group_id, msg.message_id, AuthorKind.RETAILER,
@@ -250,9 +250,6 @@ def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMemb
 def record_acknowledgement(session: Session, outcome: Outcome, message_id: str | None, *,
                            now: datetime) -> None:
     """Remember the bot's acknowledgement so an agent can quote it. It meets no pledge."""
-    if message_id:
-        session.connection().execute(_TOUCH_TICKET, {"ticket_pk": outcome.ticket_id,
-                                                     "ack_message_id": message_id})
     _add_message(session, outcome.ticket_id, outcome.chat_group_id, message_id, AuthorKind.BOT,
                  None, outcome.reply_text, now)
     _event(session, outcome.ticket_id, now, AuthorKind.BOT, None, "acknowledged",
