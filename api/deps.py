@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
@@ -44,3 +45,10 @@ def require(*roles: Role) -> Callable[[StaffMember], StaffMember]:
 
 AdminDep = Annotated[StaffMember, Depends(require(Role.ADMIN))]
 ReplierDep = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+
+
+def in_local_zone(moment: datetime | None, tz: tzinfo) -> datetime | None:
+    """A date-time given without an offset is the district's local time."""
+    if moment is None or moment.tzinfo:
+        return moment
+    return moment.replace(tzinfo=tz)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 import nonebot
+from sqlmodel import select
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import migrate
+from bot.models import ChatGroup
 from bot.runtime import Runtime, set_runtime
 from bot.services import classify, directory, staff
 
@@ -64,10 +66,6 @@ def prepare_console_group(runtime: Runtime) -> None:
     """The terminal chat's channel is a registered group, so questions there become tickets."""
 
     def ensure(session, now):
-        from sqlmodel import select
-
-        from bot.models import ChatGroup
-
         if not session.exec(select(ChatGroup).where(ChatGroup.platform == "console",
                                                     ChatGroup.group_id == CONSOLE_GROUP)).first():
             directory.create_group(session, {"platform": "console", "group_id": CONSOLE_GROUP,

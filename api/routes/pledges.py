@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from api.deps import CurrentStaff, RuntimeDep, require
+from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import (
     CallbackIn,
     CallbackOut,
@@ -42,8 +42,7 @@ def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
             kind, owner_staff_id = PledgeKind.VISIT, staff.id
         else:
             kind = next((k for role, k in _OWN_KIND.items() if staff.has_role(role)), PledgeKind.REPLY)
-    if due_before and due_before.tzinfo is None:
-        due_before = due_before.replace(tzinfo=runtime.settings.tz)
+    due_before = in_local_zone(due_before, runtime.settings.tz)
     total, rows = runtime.unit_of_work(pledges.list_pledges, kind=kind, state=state,
                                        owner_staff_id=owner_staff_id, breached=breached,
                                        due_before=due_before, offset=offset, limit=limit)

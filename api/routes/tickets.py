@@ -1,24 +1,17 @@
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime
 from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from api.deps import CurrentStaff, ReplierDep, RuntimeDep
+from api.deps import CurrentStaff, ReplierDep, RuntimeDep, in_local_zone
 from api.schemas import CloseIn, Page, ReplyIn, TicketDetailOut, TicketOut
 from bot.models import Category, TicketStatus
 from bot.services import tickets
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
-
-
-def _in_zone(moment: datetime | None, tz: tzinfo) -> datetime | None:
-    """A date-time without an offset is the district's local time."""
-    if moment is None or moment.tzinfo:
-        return moment
-    return moment.replace(tzinfo=tz)
 
 
 @router.get("", response_model=Page[TicketOut])
@@ -33,7 +26,7 @@ def list_tickets(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    aware = partial(_in_zone, tz=runtime.settings.tz)
+    aware = partial(in_local_zone, tz=runtime.settings.tz)
     flt = tickets.TicketFilter(status=status_, category=category, chat_group_id=group_id,
                                retailer_id=retailer_id, created_from=aware(created_from),
                                created_to=aware(created_to))

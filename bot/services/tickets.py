@@ -241,7 +241,8 @@ def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMemb
     if visit := _VISIT_ORDER.match(text):
         pledges.need_visit(session, ticket.id, note=visit.group(1) or None, now=now, policies=policies,
                            tz=tz, staff_id=staff.id)
-        return Outcome(Result.VISIT_ORDERED, ticket_id=ticket.id, chat_group_id=chat_group_id)
+        return Outcome(Result.VISIT_ORDERED, ticket_id=ticket.id, chat_group_id=chat_group_id,
+                       reply_text=texts.VISIT_ORDERED.format(ticket_id=ticket.id))
     record_reply(session, ticket, staff, text, now=now, policies=policies, tz=tz,
                  message_id=msg.message_id, via="chat")
     return Outcome(Result.AGENT_REPLY, ticket_id=ticket.id, chat_group_id=chat_group_id)

@@ -23,4 +23,5 @@ async def handle_group_message(bot: Bot, event: Event) -> None:
                                 policies=runtime.policies)
     if outcome.reply_text:
         message_id = await chat.reply(bot, event, outcome.reply_text)
-        await runtime.run(tickets.record_acknowledgement, outcome, message_id, now=runtime.clock.now())
+        if outcome.result == tickets.Result.OPENED:  # so that quoting the acknowledgement finds the ticket
+            await runtime.run(tickets.record_acknowledgement, outcome, message_id, now=runtime.clock.now())

@@ -69,3 +69,22 @@ async def test_an_agent_quoting_the_retailer_gets_no_echo_and_meets_the_pledge(a
         ctx.should_call_send(question, acknowledgement(61, "#1（功能终端）"), result={"message_id": 9002})
         ctx.receive_event(bot, group_event("长按电源键重启", user_id=30001, message_id=62, reply_to=61))
     assert session.exec(select(Pledge).where(Pledge.kind == "reply")).one().state == "met"
+
+
+async def test_an_agent_ordering_a_visit_gets_a_confirmation(app: App, session, clock):
+    from plugins.intake import intake
+
+    from bot.models import Pledge, Role
+
+    make.group(session, clock)
+    make.staff(session, clock, Role.AGENT, chat_user_id="30001")
+    question = group_event("订货平台登录不上怎么办", message_id=71)
+    order = group_event("#1 上门", user_id=30001, message_id=72)
+    async with app.test_matcher(intake) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        ctx.receive_event(bot, question)
+        ctx.should_call_send(question, acknowledgement(71, "#1（营销咨询）"), result={"message_id": 9003})
+        ctx.receive_event(bot, order)
+        ctx.should_call_send(order, Message(MessageSegment.reply(72)) + MessageSegment.text(
+            texts.VISIT_ORDERED.format(ticket_id=1)), result={"message_id": 9004})
+    assert {p.kind for p in session.exec(select(Pledge))} == {"reply", "visit"}
