@@ -79,7 +79,8 @@ class Analysis:
 
 
 @cache
-def _tokenizer() -> jieba.Tokenizer:
+def domain_tokenizer() -> jieba.Tokenizer:
+    """One jieba tokenizer for the whole service, knowing the domain words (loaded once)."""
     tokenizer = jieba.Tokenizer()
     for words in (*CATEGORY_KEYWORDS.values(), TRADING_STRONG, TRADING_VERBS):
         for word in words:
@@ -89,11 +90,11 @@ def _tokenizer() -> jieba.Tokenizer:
 
 def warm_up() -> None:
     """Load jieba's dictionary now rather than on the first retailer's message."""
-    _tokenizer().lcut("预热")
+    domain_tokenizer().lcut("预热")
 
 
 def tokens(text: str) -> list[str]:
-    return _tokenizer().lcut(text[:_CLASSIFY_PREFIX])
+    return domain_tokenizer().lcut(text[:_CLASSIFY_PREFIX])
 
 
 def is_small_talk(text: str) -> bool:

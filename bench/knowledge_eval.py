@@ -1,0 +1,134 @@
+"""Evaluate (and calibrate) the knowledge answers on the held-out phrasings in knowledge/eval/.
+
+Reports, over in-scope questions: accuracy of answered ones, answer rate, wrong-answer rate (wrong answers
+over all in-scope questions), and how often the right entry is among the suggestions; over off-topic lines:
+how often one was answered. Aims: wrong < 3 %, answered >= 80 %, off-topic answered < 5 %.
+
+    .venv/bin/python bench/knowledge_eval.py              # with knowledge/thresholds.yaml
+    .venv/bin/python bench/knowledge_eval.py --calibrate  # search thresholds under the aims, write them
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.services.classify import analyse  # noqa: E402
+from bot.services.knowledge import Decision, KnowledgeIndex, Thresholds, load_entries  # noqa: E402
+
+KNOWLEDGE = ROOT / "knowledge"
+WRONG_LIMIT, OFF_TOPIC_LIMIT = 0.025, 0.04  # a little inside the aims (3 %, 5 %), for headroom
+
+
+def load_eval() -> tuple[list[tuple[str, str]], list[str]]:
+    held_out, off_topic = [], []
+    for path in sorted((KNOWLEDGE / "eval").glob("held_out_*.yaml")):
+        held_out += [(item["text"], item["id"]) for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
+    for path in sorted((KNOWLEDGE / "eval").glob("off_topic_*.yaml")):
+        off_topic += list(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return held_out, off_topic
+
+
+def report(index: KnowledgeIndex, held_out, off_topic, only=lambda text: True) -> dict:
+    """Metrics over the lines `only` lets through (the rest count as handed over)."""
+    answered = right = wrong = suggested_right = 0
+    mistakes = []
+    for text, expected in held_out:
+        result = index.decide(text) if only(text) else None
+        if result is None:
+            continue
+        if result.decision == Decision.ANSWER:
+            answered += 1
+            if result.best.id == expected:
+                right += 1
+            else:
+                wrong += 1
+                mistakes.append({"text": text, "expected": expected, "answered": result.best.id})
+        elif result.decision == Decision.SUGGEST and expected in {m.entry.id for m in result.matches}:
+            suggested_right += 1
+    off_answered = [text for text in off_topic if only(text) and index.decide(text).decision == Decision.ANSWER]
+    total = len(held_out)
+    return {
+        "answer_rate": round(answered / total, 3),
+        "accuracy_of_answered": round(right / answered, 3) if answered else None,
+        "wrong_answer_rate": round(wrong / total, 3),
+        "right_entry_suggested": round(suggested_right / total, 3),
+        "off_topic_answered": round(len(off_answered) / len(off_topic), 3),
+        "wrong_answers": mistakes[:10], "off_topic_answered_lines": off_answered[:10],
+    }
+
+
+def calibrate(entries, held_out, off_topic) -> Thresholds:
+    index = KnowledgeIndex(entries, Thresholds(posterior=0, similarity=0, coverage=0, suggest=0))
+
+    def measure(text):
+        matches = index.rank(text, limit=1)
+        best = matches[0] if matches else None
+        return (best.entry.id if best else None, best.score if best else 0.0,
+                best.similarity if best else 0.0, index.coverage(text))
+
+    rows = [(measure(text), expected) for text, expected in held_out]
+    off_rows = [measure(text) for text in off_topic]
+
+    def answered(row, p, s, c):
+        return row[0] is not None and row[1] >= p and row[2] >= s and row[3] >= c
+
+    best = None
+    for p, s, c in itertools.product([x / 100 for x in range(30, 100, 5)], [x / 100 for x in range(0, 52, 2)],
+                                     [x / 100 for x in range(0, 101, 5)]):
+        given = [(row[0], expected) for row, expected in rows if answered(row, p, s, c)]
+        wrong = sum(1 for got, expected in given if got != expected) / len(rows)
+        off = sum(1 for row in off_rows if answered(row, p, s, c)) / len(off_rows)
+        if wrong <= WRONG_LIMIT and off <= OFF_TOPIC_LIMIT and (best is None or len(given) > best[0]):
+            best = (len(given), p, s, c)
+    if best is None:
+        raise SystemExit("no thresholds meet the limits: improve the entries")
+    _, posterior, similarity, coverage = best
+    # Suggestions: as low as possible while at most a third of off-topic lines would get one.
+    suggest = similarity
+    for candidate in [x / 100 for x in range(int(similarity * 100), 9, -1)]:
+        if sum(1 for row in off_rows if row[3] >= coverage and row[2] >= candidate) / len(off_rows) > 1 / 3:
+            break
+        suggest = candidate
+    return Thresholds(posterior=posterior, similarity=similarity, coverage=coverage, suggest=suggest)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calibrate", action="store_true", help="search thresholds and write them")
+    args = parser.parse_args()
+    entries = load_entries(KNOWLEDGE / "entries")
+    held_out, off_topic = load_eval()
+    known = {entry.id for entry in entries}
+    unknown = sorted({expected for _, expected in held_out} - known)
+    if unknown:
+        raise SystemExit(f"held-out lines name entries that do not exist: {unknown}")
+    similar = {text for entry in entries for text in (entry.question, *entry.similar)}
+    leaked = [text for text, _ in held_out if text in similar]
+    if leaked:
+        raise SystemExit(f"held-out lines copied from the entries: {leaked[:5]}")
+    path = KNOWLEDGE / "thresholds.yaml"
+    if args.calibrate:
+        thresholds = calibrate(entries, held_out, off_topic)
+        path.write_text("# Written by bench/knowledge_eval.py --calibrate; do not edit by hand.\n"
+                        + yaml.safe_dump(thresholds.model_dump()), encoding="utf-8")
+    thresholds = Thresholds.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    index = KnowledgeIndex(entries, thresholds)
+    result = {"entries": len(entries), "in_scope": len(held_out), "off_topic": len(off_topic),
+              "thresholds": thresholds.model_dump(),
+              "engine_alone": report(index, held_out, off_topic),
+              # in the group, chatter that intake does not take for a request never reaches the engine
+              "after_intake": report(index, held_out, off_topic, only=lambda text: analyse(text).is_request)}
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Retrieval bands on a small fixed set of entries (the real base is checked by bench/knowledge_eval.py)."""
+
+from datetime import date
+
+import pytest
+
+from bot.services.knowledge import Decision, Entry, KnowledgeIndex, Thresholds, load_entries
+
+
+def entry(id_, question, similar, keywords=(), **extra):
+    return Entry(id=id_, column=id_.split(".")[0], question=question, similar=tuple(similar),
+                 keywords=tuple(keywords), answer=f"{question}的答案", reviewed=date(2026, 11, 23), **extra)
+
+
+ENTRIES = [
+    entry("terminal.scanner-no-read", "扫码枪扫不出条码怎么办", ["扫码枪扫不出来", "扫码枪没反应", "扫码扫不上", "扫码枪红灯不亮"],
+          ["扫码枪", "扫不出"]),
+    entry("marketing.order-day", "我哪天可以订货", ["订货日是哪天", "什么时候订货", "订货是星期几", "今天能订货吗"], ["订货日"],
+          personal_answer="{store_name}的订货日是{ordering_day}"),
+    entry("monopoly.license-renewal", "许可证到期怎么延续", ["许可证快到期了", "许可证过期怎么办", "许可证怎么续期", "延续许可证要什么"],
+          ["许可证", "延续"]),
+    entry("delivery.time", "什么时候送货", ["货什么时候送到", "今天送货吗", "送货时间是几点", "几点送货"], ["送货时间"]),
+]
+
+
+@pytest.fixture(scope="module")
+def index():
+    return KnowledgeIndex(ENTRIES, Thresholds(posterior=0.6, similarity=0.3, coverage=0.5, suggest=0.2))
+
+
+def test_a_close_question_is_answered(index):
+    result = index.decide("扫码枪扫不出来了")
+    assert result.decision == Decision.ANSWER and result.best.id == "terminal.scanner-no-read"
+
+
+def test_synonyms_meet_the_same_entry(index):
+    for wording in ("扫描枪扫不出来", "扫码器扫不出来"):
+        assert index.rank(wording)[0].entry.id == "terminal.scanner-no-read"
+    assert index.rank("烟草证快到期了")[0].entry.id == "monopoly.license-renewal"
+    assert index.rank("订烟是星期几")[0].entry.id == "marketing.order-day"
+
+
+def test_unrelated_chatter_is_handed_over(index):
+    assert index.decide("明天会下雨吗").decision == Decision.HANDOVER
+    assert index.decide("").decision == Decision.HANDOVER
+
+
+def test_a_vague_question_gets_suggestions_not_an_answer(index):
+    result = index.decide("订货送货")  # two topics at once: neither is sure enough to answer
+    assert result.decision == Decision.SUGGEST
+    assert {m.entry.id for m in result.matches} == {"marketing.order-day", "delivery.time"}
+
+
+def test_retired_entries_are_not_found():
+    retired = [*ENTRIES[:3], entry("delivery.time", "什么时候送货", ["几点送货", "今天送货吗", "货啥时候到", "送货时间"],
+                                   retired=True)]
+    index = KnowledgeIndex(retired, Thresholds(posterior=0.6, similarity=0.3, coverage=0.5, suggest=0.2))
+    assert all(match.entry.id != "delivery.time" for match in index.rank("几点送货"))
+
+
+def test_personal_answers_use_the_retailers_own_data_when_known():
+    order_day = ENTRIES[1]
+    assert order_day.render({"store_name": "好邻居", "ordering_day": "每周二"}) == "好邻居的订货日是每周二"
+    assert order_day.render(None) == order_day.answer
+    assert order_day.render({"store_name": "好邻居", "ordering_day": None}) == order_day.answer
+
+
+def test_a_broken_entry_file_is_named(tmp_path):
+    (tmp_path / "terminal").mkdir()
+    (tmp_path / "terminal" / "bad.yaml").write_text("id: terminal.bad\ncolumn: terminal\nquestion: x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.yaml"):
+        load_entries(tmp_path)
