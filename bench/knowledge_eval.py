@@ -21,7 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.services.classify import analyse  # noqa: E402
+from bot.services.classify import analyse, is_small_talk  # noqa: E402
 from bot.services.knowledge import Decision, KnowledgeIndex, Thresholds, load_entries  # noqa: E402
 
 KNOWLEDGE = ROOT / "knowledge"
@@ -35,6 +35,10 @@ def load_eval() -> tuple[list[tuple[str, str]], list[str]]:
     for path in sorted((KNOWLEDGE / "eval").glob("off_topic_*.yaml")):
         off_topic += list(yaml.safe_load(path.read_text(encoding="utf-8")))
     return held_out, off_topic
+
+
+def reaches_the_engine(text: str) -> bool:
+    return not is_small_talk(text) and not analyse(text).trading
 
 
 def report(index: KnowledgeIndex, held_out, off_topic, only=lambda text: True) -> dict:
@@ -125,8 +129,8 @@ def main() -> None:
     result = {"entries": len(entries), "in_scope": len(held_out), "off_topic": len(off_topic),
               "thresholds": thresholds.model_dump(),
               "engine_alone": report(index, held_out, off_topic),
-              # in the group, chatter that intake does not take for a request never reaches the engine
-              "after_intake": report(index, held_out, off_topic, only=lambda text: analyse(text).is_request)}
+              # in the group, small talk and trading posts are settled by intake before the engine
+              "in_the_group": report(index, held_out, off_topic, only=reaches_the_engine)}
     print(json.dumps(result, ensure_ascii=False, indent=2))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import nonebot
 from sqlmodel import select
@@ -13,6 +14,7 @@ from bot.db import migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime, set_runtime
 from bot.services import classify, directory, staff
+from bot.services.knowledge import KnowledgeBase
 
 PLUGINS = ("plugins.private_chat", "plugins.intake", "plugins.sender", "plugins.scheduler")
 CONSOLE_GROUP = "general"  # the console adapter's default channel plays the group
@@ -34,6 +36,7 @@ def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
     migrate(runtime.engine)
+    runtime.knowledge = KnowledgeBase(Path(settings.knowledge_dir))
     runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
     classify.warm_up()
     set_runtime(runtime)

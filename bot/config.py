@@ -7,6 +7,7 @@ named once (see `.env.example` for the documented list).
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Numbers the group may see (hotlines); comma-separated in the environment.")
     policy_file: str | None = Field(None, description="TOML overriding the pledge policies.")
+    knowledge_dir: str = Field(str(Path(__file__).resolve().parents[1] / "knowledge"),
+                               description="Entries, thresholds and evaluation of the knowledge base.")
     thread_window_minutes: float = Field(
         10, ge=0, description="Follow-ups within this window join the open ticket."
     )

@@ -57,6 +57,7 @@ class Category(StrEnum):
 
 class TicketStatus(StrEnum):
     OPEN = "open"
+    ANSWERED = "answered"  # by the knowledge base; a request for a person reopens it
     REPLIED = "replied"
     CLOSED = "closed"
 
@@ -205,6 +206,7 @@ class Ticket(SQLModel, table=True):
     category: str = Field(default=Category.OTHER, sa_type=String(16), index=True)
     status: str = Field(default=TicketStatus.OPEN, sa_type=String(16), index=True)
     trading_flag: bool = False
+    knowledge_entry_id: str | None = Field(default=None, max_length=64)
     text: str = Field(sa_type=Text)
     created_at: datetime = _time(index=True)
     updated_at: datetime = _time()

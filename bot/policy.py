@@ -129,6 +129,8 @@ class Policies(Strict):
     agents_group_id: str | None = Field(None, description="QQ group of the agents, for the first escalation")
     sweep_seconds: float = Field(60, gt=0)
     callback_attempts: int = Field(3, ge=1, description="unreachable tries before the callback is closed")
+    auto_answer_meets_reply: bool = Field(
+        True, description="a knowledge-base answer keeps the reply pledge (转人工 reopens it)")
 
     def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
         return _build(self.calendars[self.pledges[kind].calendar], tz)

@@ -35,6 +35,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, session_scope
 from bot.policy import Policies, load_policies
+from bot.services.knowledge import KnowledgeBase
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -63,6 +64,7 @@ class Runtime:
                  policies: Policies | None = None) -> None:
         self.settings = settings
         self.policies = policies or load_policies(settings.policy_file)
+        self.knowledge: KnowledgeBase | None = None  # loaded by the service at start
         self.engine = engine or make_engine(settings.database_url)
         self.clock = clock or SystemClock()
         self._retry_policy = dict(

@@ -93,6 +93,28 @@ def reply_apology(ticket_id: int) -> str:
     return f"抱歉让您久等了！您的问题（工单 #{ticket_id}）已加急转交负责人，我们会尽快答复您。"
 
 
+def auto_answer(ticket_id: int, answer: str) -> str:
+    return f"【自动回答 · 工单 #{ticket_id}】\n{answer}\n——没解决请回复「转人工」，客服会接手。"
+
+
+def suggestions(questions: list[str]) -> str:
+    lines = "\n".join(f"{number}. {question}" for number, question in enumerate(questions, start=1))
+    return f"你是不是想问：\n{lines}\n（可以直接发送上面的问题，客服也会回复您）"
+
+
+def handed_over(ticket_id: int, due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    return f"好的，已为您转人工客服（工单 #{ticket_id}），客服将在 {local_time(due, tz, now)} 前回复您。"
+
+
+MENU = """本群为零售客户服务群，可以这样提问：
+【货源信息】本周货源、我能订几条
+【新品宣传】有什么新品、新品怎么订
+【功能终端】扫码枪扫不出、小票打印机不出纸、收款失败
+【客户培训】卷烟怎么陈列、怎么提高毛利
+另有营销、专卖、送货咨询。每个问题都有客服回复，需要时客户经理上门，区营销部回访满意度。
+私聊我发送「绑定 许可证号 手机后四位」绑定账号后，可查询您的专属信息。"""
+
+
 def agent_reply(ticket_id: int, text: str) -> str:
     return f"【工单 #{ticket_id} 客服回复】\n{text}"
 
@@ -109,7 +131,7 @@ UNBIND_NONE = "这个账号还没有绑定许可证。"
 MY_CARD_UNBOUND = "您还没有绑定许可证。" + "\n" + BIND_USAGE
 
 
-def my_card(store_name: str, license_no: str, grade: int | None, ordering_day: str | None,
+def my_card(*, store_name: str, license_no: str, grade: int | None, ordering_day: str | None,
             delivery_day: str | None, manager_name: str | None, manager_work_no: str | None) -> str:
     """The retailer's own card: sent only in their private chat."""
     manager = manager_name or "未分配"

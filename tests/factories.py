@@ -41,7 +41,7 @@ def retailer(session: Session, clock: ManualClock, license_no: str | None = None
 
 
 def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,
-         policies: Policies | None = None,
+         policies: Policies | None = None, knowledge=None,
          user_id: str = "10001", message_id: str | None = None, group_id: str = "900001",
          reply_to: str | None = None, self_id: str = "20000") -> tickets.Outcome:
     """A group message handled and committed, as the intake plugin does."""
@@ -49,6 +49,6 @@ def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,
                                    message_id=message_id or str(next(_ids) + 500_000),
                                    sender_name="老王", reply_to=reply_to, self_id=self_id)
     outcome = tickets.handle_group_message(session, message, now=clock.now(), settings=settings,
-                                           policies=policies or Policies())
+                                           policies=policies or Policies(), knowledge=knowledge)
     session.commit()
     return outcome

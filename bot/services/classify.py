@@ -45,7 +45,7 @@ CATEGORY_KEYWORDS: dict[Category, frozenset[str]] = {
 }
 
 QUESTION_WORDS = frozenset(
-    """怎么 怎样 如何 为什么 为啥 什么 啥 哪 哪里 哪天 哪个 能不能 可不可以 可以
+    """怎么 怎样 如何 为什么 为啥 什么 啥 谁 哪 哪里 哪天 哪个 能不能 可不可以 可以
     是不是 有没有 多少 几 几时 咋 咋办 请问 问下 问一下 咨询 求助""".split()
 )
 NEED_WORDS = frozenset("需要 想要 我要 要求 帮忙 帮我 帮看 请 麻烦 求助 希望 申请 安排 处理 解决".split())

@@ -284,13 +284,20 @@ def staff_unbind(session: Session, retailer_id: int, binding_id: int) -> None:
     session.delete(binding)
 
 
+def retailer_card(session: Session, retailer_id: int) -> dict[str, Any] | None:
+    """What a retailer may be told about themselves (their card, personal answers)."""
+    retailer = session.get(Retailer, retailer_id)
+    if retailer is None:
+        return None
+    manager = session.get(StaffMember, retailer.manager_id) if retailer.manager_id else None
+    return {"store_name": retailer.store_name, "license_no": retailer.license_no, "grade": retailer.grade,
+            "ordering_day": retailer.ordering_day, "delivery_day": retailer.delivery_day,
+            "manager_name": manager.name if manager else None,
+            "manager_work_no": manager.work_no if manager else None}
+
+
 def my_card(session: Session, *, platform: str, chat_user_id: str) -> str:
     """The bound retailer's own card, for their private chat only."""
     binding = _binding_of(session, platform, chat_user_id)
-    retailer = session.get(Retailer, binding.retailer_id) if binding else None
-    if retailer is None:
-        return texts.MY_CARD_UNBOUND
-    manager = session.get(StaffMember, retailer.manager_id) if retailer.manager_id else None
-    return texts.my_card(retailer.store_name, retailer.license_no, retailer.grade,
-                         retailer.ordering_day, retailer.delivery_day,
-                         manager.name if manager else None, manager.work_no if manager else None)
+    card = retailer_card(session, binding.retailer_id) if binding else None
+    return texts.my_card(**card) if card else texts.MY_CARD_UNBOUND

@@ -229,3 +229,21 @@ class KnowledgeIndex:
             return Result(Decision.ANSWER, matches)
         suggestions = [match for match in matches if match.similarity >= limits.suggest]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
+
+
+class KnowledgeBase:
+    """The live index, rebuilt from the files on `reload()` without a restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.index = self._build()
+
+    def _build(self) -> KnowledgeIndex:
+        thresholds = Thresholds.model_validate(
+            yaml.safe_load((self.directory / "thresholds.yaml").read_text(encoding="utf-8")))
+        return KnowledgeIndex(load_entries(self.directory / "entries"), thresholds)
+
+    def reload(self) -> int:
+        """Swap in a fresh index; a broken file raises and the old index stays."""
+        self.index = self._build()
+        return len(self.index.entries)

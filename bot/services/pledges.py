@@ -243,6 +243,18 @@ def _notify(session: Session, pledge: Pledge, ticket: Ticket, now: datetime, pol
     outgoing.write()
 
 
+def restart(session: Session, pledge: Pledge, *, category: str, now: datetime, policies: Policies,
+            tz: ZoneInfo) -> None:
+    """Start a pledge's clock again from now, as if just opened (a ticket handed back to a person)."""
+    clock = clock_for(policies, pledge.kind, category, now, tz)
+    pledge.state, pledge.met_at, pledge.met_by_staff_id = PledgeState.PENDING, None, None
+    pledge.started_at, pledge.due_at, pledge.warn_at = now, clock.due_at, clock.warn_at
+    pledge.warned_at = pledge.breached_at = None
+    pledge.escalation_level = 0
+    pledge.next_check_at = min(clock.warn_at, clock.due_at)
+    session.add(pledge)
+
+
 def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
     """Stop the clock while the ticket waits for the retailer, keeping the time left."""
     calendar = policies.calendar(pledge.kind, tz)

@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.models import (
     AuthorKind,
     BindHint,
+    Category,
     UTCDateTime,
     ChatBinding,
     ChatGroup,
@@ -37,12 +38,21 @@ from bot.models import (
     TicketStatus,
 )
 from bot.policy import Policies
-from bot.services import outbox, pledges
+from bot.services import directory, outbox, pledges
 from bot.services.classify import analyse, is_small_talk
 from bot.services.errors import NotFound, ServiceError
+from bot.services.knowledge import Decision, KnowledgeIndex
+from bot.services.knowledge import Result as KnowledgeResult
 
-MAX_STORED_TEXT = 20_000  # QQ caps a message near 5,000; anything longer is hostile
+MAX_STORED_TEXT = 20_000
+_PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)  # QQ caps a message near 5,000; anything longer is hostile
 _TICKET_REF = re.compile(r"^\s*[#＃](\d{1,9})\s*(.*)$", re.DOTALL)
+_HELP = frozenset({"帮助", "菜单", "help", "功能", "栏目"})
+_HANDOVER = frozenset({"转人工", "人工", "人工客服", "找人工", "要人工", "没解决", "没有解决", "还是不行", "不行"})
+HANDOVER_WINDOW = timedelta(hours=24)
+_COLUMN_CATEGORY = {"terminal": Category.TERMINAL, "training": Category.TRAINING,
+                    "marketing": Category.MARKETING, "delivery": Category.DELIVERY,
+                    "monopoly": Category.MONOPOLY, "general": Category.OTHER}
 _VISIT_ORDER = re.compile(r"^(?:需要|需)?上门(?:服务)?\s*[:：，,]?\s*(.*)$", re.DOTALL)
 REPLYING_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
@@ -67,6 +77,8 @@ class Result(StrEnum):
     FOLLOW_UP = "follow_up"
     AGENT_REPLY = "agent_reply"
     VISIT_ORDERED = "visit_ordered"
+    HANDED_OVER = "handed_over"
+    MENU = "menu"
 
 
 @dataclass(frozen=True)
@@ -133,7 +145,8 @@ def _ticket_by_message(session: Session, chat_group_id: int, message_id: str) ->
 
 
 def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
-                         settings: Settings, policies: Policies) -> Outcome:
+                         settings: Settings, policies: Policies,
+                         knowledge: KnowledgeIndex | None = None) -> Outcome:
     """Decide what a group message is: a new ticket, a follow-up, an agent's reply, or chat."""
     db = session.connection()
     group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
@@ -153,7 +166,12 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
         return _handle_staff_message(session, group.id, session.get(StaffMember, staff_id), msg, now,
                                      policies, settings.tz)
 
+    bare = _PUNCTUATION.sub("", msg.text).lower()
+    if bare in _HELP:
+        return Outcome(Result.MENU, reply_text=texts.MENU)
     quoted = _ticket_by_message(session, group.id, msg.reply_to) if msg.reply_to else None
+    if bare in _HANDOVER and (answered := _answered_ticket(session, group.id, msg.user_id, quoted, now)):
+        return _hand_over(session, answered, msg, now, settings, policies)
     if quoted is not None and (quoted.sender_user_id != msg.user_id
                                or quoted.status == TicketStatus.CLOSED):
         quoted = None  # someone else's ticket, or a closed one, is not this message's thread
@@ -172,20 +190,30 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
         return Outcome(Result.FOLLOW_UP, ticket_id=thread_id, chat_group_id=group.id)
 
     analysis = analyse(msg.text)
-    if not analysis.is_request:
+    found = knowledge.decide(msg.text) if knowledge and not analysis.trading else None
+    known = found is not None and found.decision == Decision.ANSWER
+    if not analysis.is_request and not known:  # a question the base knows is a request, cue or not
         return Outcome(Result.IGNORED, reason="not a request")
-    return _open_ticket(session, group.id, msg, analysis.category, analysis.trading, now, settings,
-                        policies)
+    category = analysis.category
+    if known and category == Category.OTHER:
+        category = _COLUMN_CATEGORY[found.best.column]
+    return _open_ticket(session, group.id, msg, category, analysis.trading, now, settings, policies, found)
 
 
 def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, category: str,
-                 trading: bool, now: datetime, settings: Settings, policies: Policies) -> Outcome:
+                 trading: bool, now: datetime, settings: Settings, policies: Policies,
+                 found: KnowledgeResult | None) -> Outcome:
     db = session.connection()
     retailer_id = db.execute(_BINDING, {"platform": msg.platform, "user_id": msg.user_id}).scalar()
+    needs_visit = policies.needs_visit(category, msg.text)
+    # A visit means a person must look at it: no automatic answer then.
+    answer = found.best if found and found.decision == Decision.ANSWER and not needs_visit else None
+    auto_met = answer is not None and policies.auto_answer_meets_reply
     ticket_id = db.execute(_INSERT_TICKET, {
         "chat_group_id": chat_group_id, "retailer_id": retailer_id, "sender_user_id": msg.user_id,
         "sender_name": (msg.sender_name or "")[:64] or None, "category": category,
-        "status": TicketStatus.OPEN, "trading_flag": trading, "text": msg.text[:MAX_STORED_TEXT],
+        "status": TicketStatus.ANSWERED if answer else TicketStatus.OPEN, "trading_flag": trading,
+        "knowledge_entry_id": answer.id if answer else None, "text": msg.text[:MAX_STORED_TEXT],
         "created_at": now, "updated_at": now, "last_message_at": now,
         "closed_at": None,
     }).scalar_one()
@@ -195,20 +223,57 @@ def _open_ticket(session: Session, chat_group_id: int, msg: GroupMessage, catego
     due = clock.due_at
     db.execute(_INSERT_PLEDGE, {
         "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT,
-        "owner_staff_id": None, "state": PledgeState.PENDING, "due_at": due, "met_at": None,
-        "met_by_staff_id": None, "created_at": now, "started_at": now, "warn_at": clock.warn_at,
-        "warned_at": None, "breached_at": None, "escalation_level": 0,
-        "next_check_at": min(clock.warn_at, due), "paused_at": None, "remaining_seconds": None})
+        "owner_staff_id": None, "state": PledgeState.MET if auto_met else PledgeState.PENDING,
+        "due_at": due, "met_at": now if auto_met else None, "met_by_staff_id": None, "created_at": now,
+        "started_at": now, "warn_at": clock.warn_at, "warned_at": None, "breached_at": None,
+        "escalation_level": 0, "next_check_at": None if auto_met else min(clock.warn_at, due),
+        "paused_at": None, "remaining_seconds": None})
     _event(session, ticket_id, now, AuthorKind.RETAILER, msg.user_id, "opened",
            category=category, bound=retailer_id is not None, trading=trading,
            message_id=msg.message_id, truncated=len(msg.text) > MAX_STORED_TEXT)
-    if policies.needs_visit(category, msg.text):
+    if needs_visit:
         pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies,
                            tz=settings.tz)
+    if answer is not None:
+        _event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_knowledge",
+               entry=answer.id, score=found.matches[0].score)
+        card = directory.retailer_card(session, retailer_id) if retailer_id else None
+        return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=chat_group_id,
+                       reply_text=texts.auto_answer(ticket_id, answer.render(card)))
     reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
+    if found and found.decision == Decision.SUGGEST:
+        reply += "\n" + texts.suggestions([match.entry.question for match in found.matches])
     if retailer_id is None and _first_hint_today(session, msg, now.astimezone(settings.tz).date().isoformat()):
         reply += "\n" + texts.BIND_HINT
     return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=chat_group_id, reply_text=reply)
+
+
+def _answered_ticket(session: Session, chat_group_id: int, user_id: str, quoted: Ticket | None,
+                     now: datetime) -> Ticket | None:
+    """The automatic answer a 转人工 refers to: the quoted one, or the sender's latest today."""
+    if quoted is not None:
+        return quoted if quoted.status == TicketStatus.ANSWERED and quoted.sender_user_id == user_id else None
+    return session.exec(
+        select(Ticket)
+        .where(Ticket.chat_group_id == chat_group_id, Ticket.sender_user_id == user_id,
+               Ticket.status == TicketStatus.ANSWERED, Ticket.created_at >= now - HANDOVER_WINDOW)
+        .order_by(col(Ticket.id).desc())
+    ).first()
+
+
+def _hand_over(session: Session, ticket: Ticket, msg: GroupMessage, now: datetime, settings: Settings,
+               policies: Policies) -> Outcome:
+    """The retailer wants a person: the ticket reopens and the reply pledge starts for an agent."""
+    _add_message(session, ticket.id, ticket.chat_group_id, msg.message_id, AuthorKind.RETAILER,
+                 msg.user_id, msg.text, now)
+    ticket.status, ticket.updated_at, ticket.last_message_at = TicketStatus.OPEN, now, now
+    session.add(ticket)
+    reply = session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id,
+                                              Pledge.kind == PledgeKind.REPLY)).one()
+    pledges.restart(session, reply, category=ticket.category, now=now, policies=policies, tz=settings.tz)
+    _event(session, ticket.id, now, AuthorKind.RETAILER, msg.user_id, "handed_to_agent")
+    return Outcome(Result.HANDED_OVER, ticket_id=ticket.id, chat_group_id=ticket.chat_group_id,
+                   reply_text=texts.handed_over(ticket.id, reply.due_at, now, settings.tz))
 
 
 def _first_hint_today(session: Session, msg: GroupMessage, today: str) -> bool:

@@ -44,7 +44,7 @@ def segment_types(call):
 
 
 async def test_question_becomes_a_ticket_and_an_agents_quoted_reply_meets_the_pledge(napcat, admin, group_id, agent):
-    question = await napcat.group_message(group_id, 10001, "扫码枪扫不出来怎么办")
+    question = await napcat.group_message(group_id, 10001, "店里的烟柜玻璃裂了能不能帮忙换")
 
     ack = await napcat.next_call()
     assert ack["params"]["group_id"] == group_id

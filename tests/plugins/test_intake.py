@@ -78,12 +78,12 @@ async def test_an_agent_ordering_a_visit_gets_a_confirmation(app: App, session, 
 
     make.group(session, clock)
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
-    question = group_event("订货平台登录不上怎么办", message_id=71)
+    question = group_event("店门口的灯箱招牌坏了谁来修", message_id=71)
     order = group_event("#1 上门", user_id=30001, message_id=72)
     async with app.test_matcher(intake) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         ctx.receive_event(bot, question)
-        ctx.should_call_send(question, acknowledgement(71, "#1（营销咨询）"), result={"message_id": 9003})
+        ctx.should_call_send(question, acknowledgement(71, "#1（其他）"), result={"message_id": 9003})
         ctx.receive_event(bot, order)
         ctx.should_call_send(order, Message(MessageSegment.reply(72)) + MessageSegment.text(
             texts.VISIT_ORDERED.format(ticket_id=1)), result={"message_id": 9004})

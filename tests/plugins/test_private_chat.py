@@ -79,7 +79,8 @@ async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock)
                          delivery_day="每周三", manager_id=manager.id)
     session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
     session.commit()
-    expected = texts.my_card(shop.store_name, "430102100001", 18, "每周二", "每周三", "刘经理", "KM007")
+    expected = texts.my_card(store_name=shop.store_name, license_no="430102100001", grade=18, ordering_day="每周二",
+                             delivery_day="每周三", manager_name="刘经理", manager_work_no="KM007")
     async with app.test_matcher(binding) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         event = private_event("我的信息")

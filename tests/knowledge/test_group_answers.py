@@ -1,0 +1,90 @@
+"""Knowledge answers in the group: answered at once, handed to a person on request."""
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot import texts
+from bot.models import ChatBinding, Pledge, PledgeState, Role, Ticket, TicketStatus
+from bot.services import tickets
+from tests import factories as make
+
+
+@pytest.fixture
+def ask(session, clock, runtime):
+    make.group(session, clock)
+
+    def post(text, **extra):
+        return make.post(session, clock, runtime.settings, text, policies=runtime.policies,
+                         knowledge=runtime.knowledge.index, **extra)
+
+    return post
+
+
+def reply_pledge(session, ticket_id):
+    return session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id, Pledge.kind == "reply")).one()
+
+
+def test_a_known_question_is_answered_and_kept_as_a_ticket(session, ask):
+    outcome = ask("扫码枪扫不出来怎么办")
+    assert outcome.result == tickets.Result.OPENED
+    assert outcome.reply_text.startswith(f"【自动回答 · 工单 #{outcome.ticket_id}】") and "转人工" in outcome.reply_text
+    ticket = session.get(Ticket, outcome.ticket_id)
+    assert (ticket.status, ticket.knowledge_entry_id) == (TicketStatus.ANSWERED, "terminal.scanner-no-read")
+    assert reply_pledge(session, ticket.id).state == PledgeState.MET  # the default policy
+
+
+def test_asking_for_a_person_reopens_it_with_a_fresh_reply_clock(session, clock, ask):
+    answered = ask("扫码枪扫不出来怎么办")
+    clock.advance(hours=2)  # past the follow-up window, so the request is found by the sender
+    handed = ask("转人工")
+    assert handed.result == tickets.Result.HANDED_OVER and handed.ticket_id == answered.ticket_id
+    assert "转人工客服" in handed.reply_text and "14:00" in handed.reply_text  # 12:00 local: lunch, then 30 min
+    assert session.get(Ticket, answered.ticket_id).status == TicketStatus.OPEN
+    pledge = reply_pledge(session, answered.ticket_id)
+    assert pledge.state == PledgeState.PENDING and pledge.due_at == clock.now() + timedelta(hours=2)
+
+
+def test_a_request_for_a_person_without_an_answer_is_told_how_it_works(session, ask):
+    outcome = ask("转人工")
+    assert outcome.result == tickets.Result.OPENED
+    assert session.get(Ticket, outcome.ticket_id).knowledge_entry_id == "general.human"
+
+
+def test_the_menu_shows_the_columns(ask):
+    outcome = ask("帮助")
+    assert outcome.result == tickets.Result.MENU and "货源信息" in outcome.reply_text and "客户培训" in outcome.reply_text
+
+
+def test_an_unknown_request_is_handed_to_an_agent(session, ask):
+    outcome = ask("店里的烟柜玻璃裂了能不能帮忙换")
+    assert "前回复您" in outcome.reply_text
+    assert session.get(Ticket, outcome.ticket_id).status == TicketStatus.OPEN
+
+
+def test_a_fault_that_needs_a_visit_is_not_answered_automatically(session, ask):
+    outcome = ask("终端黑屏了开不了机")
+    assert "自动回答" not in outcome.reply_text
+    assert reply_pledge(session, outcome.ticket_id).state == PledgeState.PENDING
+
+
+def test_a_bound_retailer_gets_their_own_manager(session, clock, ask):
+    manager = make.staff(session, clock, Role.MANAGER, name="刘经理")
+    manager.work_no = "KM007"
+    session.add(manager)
+    shop = make.retailer(session, clock, manager_id=manager.id)
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    session.commit()
+    outcome = ask("我的客户经理是谁")
+    assert "刘经理" in outcome.reply_text and "KM007" in outcome.reply_text
+    stranger = ask("我的客户经理是谁", user_id="10002")
+    assert "刘经理" not in stranger.reply_text  # nobody else's data
+
+
+def test_the_answer_meets_no_pledge_when_the_policy_says_so(session, runtime, ask):
+    strict = runtime.policies.model_copy(update={"auto_answer_meets_reply": False})
+    outcome = make.post(session, runtime.clock, runtime.settings, "扫码枪扫不出来怎么办", policies=strict,
+                        knowledge=runtime.knowledge.index)
+    assert "自动回答" in outcome.reply_text
+    assert reply_pledge(session, outcome.ticket_id).state == PledgeState.PENDING
