@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.services.classify import domain_tokenizer
+from bot.services.errors import ServiceError
 
 Column = Literal["terminal", "training", "marketing", "delivery", "monopoly", "general"]
 
@@ -245,5 +246,9 @@ class KnowledgeBase:
 
     def reload(self) -> int:
         """Swap in a fresh index; a broken file raises and the old index stays."""
-        self.index = self._build()
-        return len(self.index.entries)
+        try:
+            fresh = self._build()
+        except (OSError, ValueError) as error:
+            raise ServiceError(f"知识库文件有误，未重新加载：{error}") from error
+        self.index = fresh
+        return len(fresh.entries)

@@ -70,3 +70,24 @@ def test_a_broken_entry_file_is_named(tmp_path):
     (tmp_path / "terminal" / "bad.yaml").write_text("id: terminal.bad\ncolumn: terminal\nquestion: x\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.yaml"):
         load_entries(tmp_path)
+
+
+def test_a_reload_with_a_broken_file_keeps_the_old_index(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from bot.services.errors import ServiceError
+    from bot.services.knowledge import KnowledgeBase
+
+    source = Path(__file__).resolve().parents[2] / "knowledge"
+    shutil.copytree(source / "entries", tmp_path / "entries")
+    shutil.copy(source / "thresholds.yaml", tmp_path / "thresholds.yaml")
+    base = KnowledgeBase(tmp_path)
+    before = base.index
+    (tmp_path / "entries" / "terminal" / "broken.yaml").write_text("id: [unclosed", encoding="utf-8")
+    with pytest.raises(ServiceError, match="broken.yaml"):
+        base.reload()
+    assert base.index is before
+    (tmp_path / "entries" / "terminal" / "broken.yaml").unlink()
+    (tmp_path / "entries" / "delivery" / "damaged.yaml").unlink()
+    assert base.reload() == len(before.entries) - 1
