@@ -149,6 +149,12 @@ def _with_characters(text: str) -> Counter[str]:
     return found
 
 
+def _coverage(found: Counter[str], idf: dict[str, float]) -> float:
+    """Share of the question's words that occur anywhere in the base."""
+    words = [feature for feature in found if feature.startswith("w:")]
+    return sum(1 for word in words if word in idf) / len(words) if words else 0.0
+
+
 class KnowledgeIndex:
     """The active entries, as a naive Bayes model and a TF-IDF inverted index."""
 
@@ -164,12 +170,11 @@ class KnowledgeIndex:
         counted = [(entry, features(text)) for entry, text in texts]
         frequency = Counter(feature for _, counts in counted for feature in counts)
         self.idf = {feature: math.log((len(counted) + 1) / (df + 1)) + 1 for feature, df in frequency.items()}
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._owner: list[Entry] = []
-        for number, (entry, counts) in enumerate(counted):
-            self._owner.append(entry)
-            for feature, weight in _weigh(counts, self.idf).items():
-                self._postings[feature].append((number, weight))
+        # Each entry's questions as unit TF-IDF vectors: the cosine is needed only for the few
+        # entries the model ranks first, so no inverted index over all of them.
+        self._vectors: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for entry, counts in counted:
+            self._vectors[entry.id].append(_weigh(counts, self.idf))
 
         per_entry: dict[str, Counter[str]] = defaultdict(Counter)
         for entry, text in texts:
@@ -187,26 +192,22 @@ class KnowledgeIndex:
                     - self._unseen[entry_id]
         self._by_id = {entry.id: entry for entry in self.entries}
 
-    def similarities(self, question: str) -> dict[str, float]:
-        """Cosine of the question to each entry's closest question."""
-        scores: dict[int, float] = defaultdict(float)
-        for feature, weight in _weigh(features(question), self.idf).items():
-            for number, doc_weight in self._postings.get(feature, ()):
-                scores[number] += weight * doc_weight
-        best: dict[str, float] = {}
-        for number, score in scores.items():
-            entry_id = self._owner[number].id
-            best[entry_id] = max(best.get(entry_id, 0.0), score)
-        return best
+    def similarity(self, query: dict[str, float], entry_id: str) -> float:
+        """Cosine of a weighted question to the entry's closest question."""
+        return max((sum(weight * vector.get(feature, 0.0) for feature, weight in query.items())
+                    for vector in self._vectors[entry_id]), default=0.0)
 
     def coverage(self, question: str) -> float:
-        words = [feature for feature in features(question) if feature.startswith("w:")]
-        return sum(1 for word in words if word in self.idf) / len(words) if words else 0.0
+        return _coverage(features(question), self.idf)
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
+        return self._rank(features(question), question, limit)
+
+    def _rank(self, found: Counter[str], question: str, limit: int) -> list[Match]:
         if not self.entries:
             return []
-        known = [feature for feature in _with_characters(question) if feature in self._likelihood]
+        with_characters = found + Counter(f"u:{char}" for char in question[:200] if char.isalnum())
+        known = [feature for feature in with_characters if feature in self._likelihood]
         if not known:
             return []
         logs = {entry_id: unseen * len(known) for entry_id, unseen in self._unseen.items()}
@@ -215,15 +216,16 @@ class KnowledgeIndex:
                 logs[entry_id] += gain
         top = max(logs.values())
         total = sum(math.exp(value - top) for value in logs.values())
-        similar = self.similarities(question)
+        query = _weigh(found, self.idf)
         ranked = sorted(logs, key=logs.get, reverse=True)[:limit]
         return [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
-                      round(similar.get(entry_id, 0.0), 4)) for entry_id in ranked]
+                      round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
 
     def decide(self, question: str) -> Result:
-        matches = self.rank(question)
+        found = features(question)
+        matches = self._rank(found, question, 3)
         limits = self.thresholds
-        if not matches or self.coverage(question) < limits.coverage:
+        if not matches or _coverage(found, self.idf) < limits.coverage:
             return Result(Decision.HANDOVER, matches)
         best = matches[0]
         if best.score >= limits.posterior and best.similarity >= limits.similarity:
