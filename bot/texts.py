@@ -84,6 +84,7 @@ def low_satisfaction(ticket_id: int, score: int, comment: str | None) -> str:
 
 
 VISIT_RECORDED = "已记录工单 #{ticket_id} 的上门服务，谢谢！"
+WORDING_ADDED = "已把这位客户的问法加入知识条目 {entry}，以后类似的提问会自动回答。"
 VISIT_ORDERED = "已安排客户经理上门服务（工单 #{ticket_id}），上门任务已私信通知。"
 VISIT_NOT_STAFF = "只有客户经理可以记录上门服务。"
 VISIT_USAGE = "记录上门请发送：上门 #工单号 处理情况，例如：上门 #12 已更换扫码枪"

@@ -1,13 +1,18 @@
-"""The knowledge base for staff: what the bot would say to a question, and a reload after edits."""
+"""The knowledge base for staff: what the bot would say, curation of entries, and a reload after edits."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.deps import AdminDep, CurrentStaff, RuntimeDep
+from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
+from bot.models import Role, StaffMember
+from bot.services import tickets
+from bot.services.errors import ServiceError
+from bot.services.knowledge import Entry
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -45,3 +50,98 @@ def search(runtime: RuntimeDep, _: CurrentStaff, q: Annotated[str, Query(min_len
 def reload(runtime: RuntimeDep, _: AdminDep):
     """Read the entry files again, without a restart; a broken file is refused and nothing changes."""
     return ReloadOut(entries=runtime.knowledge.reload())
+
+
+class EntryOut(BaseModel):
+    id: str
+    column: str
+    question: str
+    similar: list[str]
+    keywords: list[str]
+    answer: str
+    personal_answer: str | None
+    reviewed: date
+    retired: bool
+
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+
+
+class EntryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Line | None = None
+    similar: list[Line] | None = Field(None, min_length=1)
+    keywords: list[Annotated[str, StringConstraints(max_length=20)]] | None = None
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=600)] | None = None
+    personal_answer: Annotated[str, StringConstraints(max_length=600)] | None = None
+    retired: bool | None = None
+
+
+class EntryIn(EntryPatch):
+    id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
+    question: Line
+    similar: list[Line] = Field(default_factory=list)
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=600)]
+
+
+class WordingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Line
+
+
+class FromTicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entry_id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
+
+
+Curator = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+
+
+def _out(entry) -> EntryOut:
+    return EntryOut.model_validate(entry.model_dump())
+
+
+def _today(runtime) -> date:
+    return runtime.clock.now().astimezone(runtime.settings.tz).date()
+
+
+@router.get("/entries/{entry_id}", response_model=EntryOut)
+def read_entry(entry_id: str, runtime: RuntimeDep, _: CurrentStaff):
+    return _out(runtime.knowledge.get(entry_id))
+
+
+@router.post("/entries", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
+def create_entry(body: EntryIn, runtime: RuntimeDep, _: Curator):
+    """A new topic, live at once (the file is written and the base reloaded)."""
+    data = body.model_dump(exclude_none=True)
+    data.update(column=body.id.split(".")[0], similar=data.get("similar") or [body.question],
+                reviewed=_today(runtime))
+    return _out(runtime.knowledge.create(Entry.model_validate(data)))
+
+
+@router.patch("/entries/{entry_id}", response_model=EntryOut)
+def update_entry(entry_id: str, body: EntryPatch, runtime: RuntimeDep, _: Curator):
+    """Edit or retire (`retired: true`) an entry."""
+    changes = body.model_dump(exclude_unset=True) | {"reviewed": _today(runtime)}
+    return _out(runtime.knowledge.update(entry_id, changes))
+
+
+@router.post("/entries/{entry_id}/similar", response_model=EntryOut)
+def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator):
+    """A retailer's own wording becomes another similar question."""
+    return _out(runtime.knowledge.add_similar(entry_id, body.text))
+
+
+@router.post("/from-ticket/{ticket_id}", response_model=EntryOut)
+def from_ticket(ticket_id: int, body: FromTicketIn, runtime: RuntimeDep, _: Curator):
+    """The ticket's question joins an entry; if the entry does not exist yet, the agent's reply
+    on the ticket becomes its answer."""
+    question, reply = runtime.unit_of_work(tickets.question_and_reply, ticket_id)
+    if runtime.knowledge.exists(body.entry_id):
+        return _out(runtime.knowledge.add_similar(body.entry_id, question))
+    if reply is None:
+        raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
+    entry = Entry(id=body.entry_id, column=body.entry_id.split(".")[0], question=question,
+                  similar=(question,), answer=reply, reviewed=_today(runtime))
+    return _out(runtime.knowledge.create(entry))

@@ -41,7 +41,7 @@ from bot.policy import Policies
 from bot.services import directory, outbox, pledges
 from bot.services.classify import analyse, is_small_talk
 from bot.services.errors import NotFound, ServiceError
-from bot.services.knowledge import Decision, KnowledgeIndex
+from bot.services.knowledge import Decision, KnowledgeBase
 from bot.services.knowledge import Result as KnowledgeResult
 
 MAX_STORED_TEXT = 20_000
@@ -53,6 +53,7 @@ HANDOVER_WINDOW = timedelta(hours=24)
 _COLUMN_CATEGORY = {"terminal": Category.TERMINAL, "training": Category.TRAINING,
                     "marketing": Category.MARKETING, "delivery": Category.DELIVERY,
                     "monopoly": Category.MONOPOLY, "general": Category.OTHER}
+_ADD_WORDING = re.compile(r"^(?:加问法|加入知识库)\s*([a-z]+\.[a-z0-9-]+)$")
 _VISIT_ORDER = re.compile(r"^(?:需要|需)?上门(?:服务)?\s*[:：，,]?\s*(.*)$", re.DOTALL)
 REPLYING_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
@@ -78,6 +79,7 @@ class Result(StrEnum):
     AGENT_REPLY = "agent_reply"
     VISIT_ORDERED = "visit_ordered"
     HANDED_OVER = "handed_over"
+    CURATED = "curated"
     MENU = "menu"
 
 
@@ -146,7 +148,7 @@ def _ticket_by_message(session: Session, chat_group_id: int, message_id: str) ->
 
 def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
                          settings: Settings, policies: Policies,
-                         knowledge: KnowledgeIndex | None = None) -> Outcome:
+                         knowledge: KnowledgeBase | None = None) -> Outcome:
     """Decide what a group message is: a new ticket, a follow-up, an agent's reply, or chat."""
     db = session.connection()
     group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
@@ -164,7 +166,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
     staff_id = db.execute(_STAFF, {"user_id": msg.user_id}).scalar()
     if staff_id is not None:
         return _handle_staff_message(session, group.id, session.get(StaffMember, staff_id), msg, now,
-                                     policies, settings.tz)
+                                     policies, settings.tz, knowledge)
 
     bare = _PUNCTUATION.sub("", msg.text).lower()
     if bare in _HELP:
@@ -190,7 +192,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
         return Outcome(Result.FOLLOW_UP, ticket_id=thread_id, chat_group_id=group.id)
 
     analysis = analyse(msg.text)
-    found = knowledge.decide(msg.text) if knowledge and not analysis.trading else None
+    found = knowledge.index.decide(msg.text) if knowledge and not analysis.trading else None
     known = found is not None and found.decision == Decision.ANSWER
     if not analysis.is_request and not known:  # a question the base knows is a request, cue or not
         return Outcome(Result.IGNORED, reason="not a request")
@@ -290,8 +292,10 @@ def _first_hint_today(session: Session, msg: GroupMessage, today: str) -> bool:
 
 
 def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMember,
-                          msg: GroupMessage, now: datetime, policies: Policies, tz: ZoneInfo) -> Outcome:
-    """Staff never open tickets; an agent's quote or `#number text` is a reply, `#number 上门` a visit."""
+                          msg: GroupMessage, now: datetime, policies: Policies, tz: ZoneInfo,
+                          knowledge: KnowledgeBase | None) -> Outcome:
+    """Staff never open tickets; an agent's quote or `#number text` is a reply, `#number 上门` a visit,
+    `#number 加问法 <entry id>` adds the retailer's wording to a knowledge entry."""
     if not staff.has_role(*REPLYING_ROLES):
         return Outcome(Result.IGNORED, reason="staff chat")
     ticket, text = None, msg.text.strip()
@@ -303,6 +307,14 @@ def _handle_staff_message(session: Session, chat_group_id: int, staff: StaffMemb
             ticket, text = candidate, ref.group(2).strip()
     if ticket is None or not text:
         return Outcome(Result.IGNORED, reason="staff chat")
+    if (wording := _ADD_WORDING.match(text)) and knowledge is not None:
+        try:
+            knowledge.add_similar(wording.group(1), ticket.text[:200])
+        except ServiceError as refused:
+            return Outcome(Result.CURATED, ticket_id=ticket.id, reply_text=str(refused))
+        _event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "wording_added", entry=wording.group(1))
+        return Outcome(Result.CURATED, ticket_id=ticket.id,
+                       reply_text=texts.WORDING_ADDED.format(entry=wording.group(1)))
     if visit := _VISIT_ORDER.match(text):
         pledges.need_visit(session, ticket.id, note=visit.group(1) or None, now=now, policies=policies,
                            tz=tz, staff_id=staff.id)
@@ -385,6 +397,17 @@ def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str
         session.add(pledge)
     _event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "closed", note=note)
     return ticket
+
+
+def question_and_reply(session: Session, ticket_id: int) -> tuple[str, str | None]:
+    """A ticket's question and its latest human reply, for making a knowledge entry of them."""
+    ticket = _get_ticket(session, ticket_id)
+    reply = session.exec(
+        select(TicketMessage.text)
+        .where(TicketMessage.ticket_id == ticket_id, TicketMessage.author_kind == AuthorKind.STAFF)
+        .order_by(col(TicketMessage.id).desc())
+    ).first()
+    return ticket.text[:200], reply
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ async def handle_group_message(bot: Bot, event: Event) -> None:
     runtime = get_runtime()
     outcome = await runtime.run(tickets.handle_group_message, chat.group_message(event),
                                 now=runtime.clock.now(), settings=runtime.settings,
-                                policies=runtime.policies, knowledge=runtime.knowledge.index)
+                                policies=runtime.policies, knowledge=runtime.knowledge)
     if outcome.reply_text:
         message_id = await chat.reply(bot, event, outcome.reply_text)
         if outcome.result == tickets.Result.OPENED:  # so that quoting the acknowledgement finds the ticket

@@ -17,7 +17,7 @@ def ask(session, clock, runtime):
 
     def post(text, **extra):
         return make.post(session, clock, runtime.settings, text, policies=runtime.policies,
-                         knowledge=runtime.knowledge.index, **extra)
+                         knowledge=runtime.knowledge, **extra)
 
     return post
 
@@ -85,6 +85,29 @@ def test_a_bound_retailer_gets_their_own_manager(session, clock, ask):
 def test_the_answer_meets_no_pledge_when_the_policy_says_so(session, runtime, ask):
     strict = runtime.policies.model_copy(update={"auto_answer_meets_reply": False})
     outcome = make.post(session, runtime.clock, runtime.settings, "扫码枪扫不出来怎么办", policies=strict,
-                        knowledge=runtime.knowledge.index)
+                        knowledge=runtime.knowledge)
     assert "自动回答" in outcome.reply_text
     assert reply_pledge(session, outcome.ticket_id).state == PledgeState.PENDING
+
+
+def test_an_agent_adds_the_retailers_wording_from_chat(session, clock, runtime, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from bot.services.knowledge import KnowledgeBase
+
+    source = Path(__file__).resolve().parents[2] / "knowledge"
+    shutil.copytree(source, tmp_path / "knowledge")
+    base = KnowledgeBase(tmp_path / "knowledge")
+    make.group(session, clock)
+    make.staff(session, clock, Role.AGENT, chat_user_id="30001")
+    opened = make.post(session, clock, runtime.settings, "扫描的那个枪今天一直红灯不出声", policies=runtime.policies,
+                       knowledge=base)
+    outcome = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.scanner-no-read",
+                        user_id="30001", policies=runtime.policies, knowledge=base)
+    assert outcome.result == tickets.Result.CURATED and "terminal.scanner-no-read" in outcome.reply_text
+    assert "扫描的那个枪今天一直红灯不出声" in base.get("terminal.scanner-no-read").similar
+    assert base.index.decide("扫描的那个枪今天一直红灯不出声").best.id == "terminal.scanner-no-read"
+    unknown = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.no-such",
+                        user_id="30001", policies=runtime.policies, knowledge=base)
+    assert "不存在" in unknown.reply_text

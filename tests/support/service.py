@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,10 +50,12 @@ class RunningService:
 def start_service(database_url: str, log_dir: Path, **env: str) -> RunningService:
     port = free_port()
     log_path = log_dir / f"service-{port}.log"
+    knowledge = log_dir / f"knowledge-{port}"  # curation writes files: never into the repository
+    shutil.copytree(ROOT / "knowledge", knowledge)
     environment = {
         **os.environ, "HOST": "127.0.0.1", "PORT": str(port), "DATABASE_URL": database_url,
         "ADMIN_TOKEN": ADMIN_TOKEN, "ONEBOT_ACCESS_TOKEN": ACCESS_TOKEN, "LOG_LEVEL": "WARNING",
-        "OUTBOX_POLL_SECONDS": "0.05", "OUTBOX_MIN_INTERVAL_SECONDS": "0", "OUTBOX_JITTER_SECONDS": "0",
+        "KNOWLEDGE_DIR": str(knowledge), "OUTBOX_POLL_SECONDS": "0.05", "OUTBOX_MIN_INTERVAL_SECONDS": "0", "OUTBOX_JITTER_SECONDS": "0",
         **env,
     }
     with log_path.open("wb") as log:
