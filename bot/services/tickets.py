@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,7 +41,7 @@ from bot.policy import Policies
 from bot.services import directory, outbox, pledges
 from bot.services.classify import analyse, is_small_talk
 from bot.services.errors import NotFound, ServiceError
-from bot.services.knowledge import Decision, KnowledgeBase
+from bot.services.knowledge import Decision, Entry, KnowledgeBase
 from bot.services.knowledge import Result as KnowledgeResult
 
 MAX_STORED_TEXT = 20_000
@@ -399,15 +399,21 @@ def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str
     return ticket
 
 
-def question_and_reply(session: Session, ticket_id: int) -> tuple[str, str | None]:
-    """A ticket's question and its latest human reply, for making a knowledge entry of them."""
-    ticket = _get_ticket(session, ticket_id)
+def to_knowledge(session: Session, ticket_id: int, knowledge: KnowledgeBase, entry_id: str, *,
+                 today: date) -> Entry:
+    """The ticket's question joins an entry; a new entry takes the agent's latest reply as its answer."""
+    question = _get_ticket(session, ticket_id).text[:200]
+    if knowledge.exists(entry_id):
+        return knowledge.add_similar(entry_id, question)
     reply = session.exec(
         select(TicketMessage.text)
         .where(TicketMessage.ticket_id == ticket_id, TicketMessage.author_kind == AuthorKind.STAFF)
         .order_by(col(TicketMessage.id).desc())
     ).first()
-    return ticket.text[:200], reply
+    if reply is None:
+        raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
+    return knowledge.create(Entry(id=entry_id, column=entry_id.split(".")[0], question=question,
+                                  similar=(question,), answer=reply, reviewed=today))
 
 
 @dataclass(frozen=True)

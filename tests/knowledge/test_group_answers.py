@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot import texts
 from bot.models import ChatBinding, Pledge, PledgeState, Role, Ticket, TicketStatus
 from bot.services import tickets
 from tests import factories as make
