@@ -170,11 +170,12 @@ class KnowledgeIndex:
         counted = [(entry, features(text)) for entry, text in texts]
         frequency = Counter(feature for _, counts in counted for feature in counts)
         self.idf = {feature: math.log((len(counted) + 1) / (df + 1)) + 1 for feature, df in frequency.items()}
-        # Each entry's questions as unit TF-IDF vectors: the cosine is needed only for the few
-        # entries the model ranks first, so no inverted index over all of them.
-        self._vectors: dict[str, list[dict[str, float]]] = defaultdict(list)
-        for entry, counts in counted:
-            self._vectors[entry.id].append(_weigh(counts, self.idf))
+        # Each entry's questions as unit TF-IDF vectors, inverted per entry (feature -> question,
+        # weight): the cosine is needed only for the few entries the model ranks first.
+        self._vectors: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+        for number, (entry, counts) in enumerate(counted):
+            for feature, weight in _weigh(counts, self.idf).items():
+                self._vectors[entry.id][feature].append((number, weight))
 
         per_entry: dict[str, Counter[str]] = defaultdict(Counter)
         for entry, text in texts:
@@ -194,8 +195,11 @@ class KnowledgeIndex:
 
     def similarity(self, query: dict[str, float], entry_id: str) -> float:
         """Cosine of a weighted question to the entry's closest question."""
-        return max((sum(weight * vector.get(feature, 0.0) for feature, weight in query.items())
-                    for vector in self._vectors[entry_id]), default=0.0)
+        postings, dots = self._vectors[entry_id], defaultdict(float)
+        for feature, weight in query.items():
+            for number, doc_weight in postings.get(feature, ()):
+                dots[number] += weight * doc_weight
+        return max(dots.values(), default=0.0)
 
     def coverage(self, question: str) -> float:
         return _coverage(features(question), self.idf)
