@@ -3,6 +3,8 @@
 Reports, over in-scope questions: accuracy of answered ones, answer rate, wrong-answer rate (wrong answers
 over all in-scope questions), and how often the right entry is among the suggestions; over off-topic lines:
 how often one was answered. Aims: wrong < 3 %, answered >= 80 %, off-topic answered < 5 %.
+`--calibrate` searches the thresholds on this same set and then reports on it: the figures are the
+calibrated fit, not an independent test (split the set once it is larger).
 
     .venv/bin/python bench/knowledge_eval.py              # with knowledge/thresholds.yaml
     .venv/bin/python bench/knowledge_eval.py --calibrate  # search thresholds under the aims, write them
