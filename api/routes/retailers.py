@@ -29,12 +29,6 @@ from bot.services import directory, retailer_import
 
 router = APIRouter(prefix="/retailers", tags=["retailers"])
 MAX_UPLOAD_BYTES = 30 * 1024 * 1024
-EXPORT_COLUMNS = {  # Chinese headers, so an export can be imported again as it is
-    "license_no": "许可证号", "customer_code": "客户编码", "store_name": "客户名称",
-    "owner_name": "经营者", "phone": "联系电话", "address": "经营地址", "business_type": "业态",
-    "grade": "档位", "manager_id": "客户经理", "ordering_day": "订货日", "delivery_day": "送货日",
-    "visit_cycle": "拜访周期", "district": "市场部",
-}
 
 
 def _view(staff: StaffMember) -> type[RetailerForAgent]:
@@ -91,17 +85,8 @@ def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] 
            district: str | None = None, manager_id: int | None = None, active: bool | None = None,
            q: Annotated[str | None, Query(max_length=64)] = None):
     """The filtered list as a spreadsheet (a manager gets only their own retailers)."""
-    own = _own_only(staff)
-
-    def rows_with_manager_names(session):
-        _, retailers = directory.search_retailers(session, district=district, manager_id=own or manager_id,
-                                                  active=active, q=q, limit=None)
-        names = {member.id: member.work_no or member.name for member in directory.list_rows(session, StaffMember)}
-        return [[names.get(r.manager_id, "") if key == "manager_id" else (getattr(r, key) or "")
-                 for key in EXPORT_COLUMNS] for r in retailers]
-
-    rows = runtime.unit_of_work(rows_with_manager_names)
-    header = list(EXPORT_COLUMNS.values())
+    header, *rows = runtime.unit_of_work(directory.export_rows, district=district,
+                                         manager_id=_own_only(staff) or manager_id, active=active, q=q)
     if format == "xlsx":
         from openpyxl import Workbook
 

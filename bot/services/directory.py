@@ -76,6 +76,25 @@ def search_retailers(session: Session, *, district: str | None, manager_id: int 
     return total, list(rows)
 
 
+EXPORT_COLUMNS = {  # Chinese headers, so an export can be imported again as it is
+    "license_no": "许可证号", "customer_code": "客户编码", "store_name": "客户名称",
+    "owner_name": "经营者", "phone": "联系电话", "address": "经营地址", "business_type": "业态",
+    "grade": "档位", "manager_id": "客户经理", "ordering_day": "订货日", "delivery_day": "送货日",
+    "visit_cycle": "拜访周期", "district": "市场部",
+}
+
+
+def export_rows(session: Session, *, district: str | None, manager_id: int | None, active: bool | None,
+                q: str | None) -> list[list[Any]]:
+    """The filtered directory as spreadsheet rows, header first; managers by work number."""
+    _, retailers = search_retailers(session, district=district, manager_id=manager_id, active=active, q=q,
+                                    limit=None)
+    names = {member.id: member.work_no or member.name for member in list_rows(session, StaffMember)}
+    rows = [[names.get(r.manager_id, "") if key == "manager_id" else (getattr(r, key) or "")
+             for key in EXPORT_COLUMNS] for r in retailers]
+    return [list(EXPORT_COLUMNS.values()), *rows]
+
+
 def create_retailer(session: Session, data: dict[str, Any], *, now: datetime) -> Retailer:
     if session.exec(select(Retailer.id).where(Retailer.license_no == data["license_no"])).first():
         raise Conflict(f"许可证号 {data['license_no']} 已存在")
