@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from api.routes import groups, knowledge, outbox, pledges, retailers, staff, tickets
+from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
 from api.schemas import HealthOut
 from bot.runtime import get_runtime
 from bot.services.errors import Conflict, NotFound, ServiceError
@@ -20,7 +20,7 @@ from bot.services.errors import Conflict, NotFound, ServiceError
 log = logging.getLogger(__name__)
 
 api_router = APIRouter(prefix="/api/v1")
-for module in (tickets, pledges, staff, groups, retailers, knowledge, outbox):
+for module in (tickets, pledges, staff, groups, retailers, knowledge, outbox, supply, launches):
     api_router.include_router(module.router)
 
 

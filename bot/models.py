@@ -8,7 +8,8 @@ migration on PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +41,7 @@ class Role(StrEnum):
     MANAGER = "manager"
     CALLBACK = "callback"
     SUPERVISOR = "supervisor"
+    MARKETING = "marketing"  # publishes supply notices and new-product publicity
     ADMIN = "admin"
 
 
@@ -87,6 +89,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # its broadcast was withdrawn before it went out
 
 
 class StaffMember(SQLModel, table=True):
@@ -329,5 +332,145 @@ class OutboxMessage(SQLModel, table=True):
     claimed_at: datetime | None = _time(nullable=True)
     last_error: str | None = Field(default=None, sa_type=Text)
     sent_message_id: str | None = Field(default=None, max_length=64)
+    image_url: str | None = Field(default=None, max_length=512)
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
+
+
+class NoticeState(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    PUBLISHED = "published"
+    CORRECTED = "corrected"  # published, then changed: a 更正 went out
+    WITHDRAWN = "withdrawn"
+
+
+class Approval(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Product(SQLModel, table=True):
+    """A cigarette product (品规) as supply notices and launches name it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)  # 中华(软)
+    brand: str = Field(max_length=32, index=True)  # 中华
+    spec: str | None = Field(default=None, max_length=64)  # 软盒 84mm
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    wholesale_price: Decimal | None = Field(default=None, max_digits=10, decimal_places=2)  # per carton
+    retail_price: Decimal | None = Field(default=None, max_digits=10, decimal_places=2)  # per pack
+    price_class: str | None = Field(default=None, max_length=1)
+    manufacturer: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _time()
+
+
+class SupplyNotice(SQLModel, table=True):
+    """One period's supply: what can be ordered, when, and how much per grade."""
+
+    __tablename__ = "supply_notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=128)
+    period_start: date
+    period_end: date
+    order_opens_at: datetime = _time()
+    order_closes_at: datetime = _time()
+    notes: str | None = Field(default=None, sa_type=Text)
+    districts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    group_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    state: str = Field(default=NoticeState.DRAFT, sa_type=String(16), index=True)
+    publish_at: datetime | None = _time(nullable=True, index=True)
+    published_at: datetime | None = _time(nullable=True)
+    withdrawn_at: datetime | None = _time(nullable=True)
+    revision: int = 0
+    created_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class SupplyItem(SQLModel, table=True):
+    """A product in a notice, with its quota per grade range in cartons."""
+
+    __tablename__ = "supply_item"
+    __table_args__ = (UniqueConstraint("notice_id", "product_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="supply_notice.id", index=True)
+    product_id: int = Field(foreign_key="product.id")
+    position: int = 0
+    quotas: list[dict[str, int]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scarce: bool = False
+    note: str | None = Field(default=None, max_length=128)
+
+
+class Launch(SQLModel, table=True):
+    """A new product's launch: its card and who may see its publicity."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    launch_date: date
+    selling_points: str = Field(sa_type=Text)
+    image_url: str | None = Field(default=None, max_length=512)
+    source: str = Field(default="district", max_length=16)  # district or manufacturer
+    approval: str = Field(default=Approval.PENDING, sa_type=String(16))
+    approved_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    approved_at: datetime | None = _time(nullable=True)
+    districts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    group_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    created_at: datetime = _time()
+
+
+class PublicityPost(SQLModel, table=True):
+    """One post of a launch's publicity plan, sent at its time once the launch is approved."""
+
+    __tablename__ = "publicity_post"
+
+    id: int | None = Field(default=None, primary_key=True)
+    launch_id: int = Field(foreign_key="launch.id", index=True)
+    send_at: datetime = _time(index=True)
+    kind: str = Field(max_length=16)  # before, launch_day, after
+    note: str | None = Field(default=None, max_length=256)
+    state: str = Field(default="scheduled", sa_type=String(16))  # scheduled, sent, cancelled
+    sent_at: datetime | None = _time(nullable=True)
+
+
+class Broadcast(SQLModel, table=True):
+    """One message sent to many groups: a notice, its correction or withdrawal, a publicity post."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=16)  # supply or launch
+    subject_id: int = Field(index=True)
+    purpose: str = Field(max_length=16)  # notice, correction, withdrawal, publicity
+    revision: int = 0
+    text: str = Field(sa_type=Text)
+    created_at: datetime = _time()
+
+
+class Delivery(SQLModel, table=True):
+    """A broadcast's delivery to one group; its outbox rows (one per part) tell how it went."""
+
+    __table_args__ = (UniqueConstraint("broadcast_id", "chat_group_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id", index=True)
+    chat_group_id: int = Field(foreign_key="chat_group.id")
+    parts: int = 1
+
+
+class Interest(SQLModel, table=True):
+    """A retailer asked about a notice or product, or answered a publicity post."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=16)  # supply or launch
+    subject_id: int = Field(index=True)
+    product_id: int | None = Field(default=None, foreign_key="product.id")
+    kind: str = Field(max_length=16)  # asked, want, not_interested
+    chat_group_id: int | None = Field(default=None, foreign_key="chat_group.id")
+    platform: str = Field(max_length=16)
+    chat_user_id: str = Field(max_length=32)
+    retailer_id: int | None = Field(default=None, foreign_key="retailer.id")
+    created_at: datetime = _time()

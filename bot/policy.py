@@ -131,6 +131,8 @@ class Policies(Strict):
     callback_attempts: int = Field(3, ge=1, description="unreachable tries before the callback is closed")
     auto_answer_meets_reply: bool = Field(
         True, description="a knowledge-base answer keeps the reply pledge (转人工 reopens it)")
+    quota_in_group: bool = Field(
+        False, description="a retailer who asks for it (群里回) may get their quota in the group, not privately")
 
     def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
         return _build(self.calendars[self.pledges[kind].calendar], tz)

@@ -135,12 +135,16 @@ async def deliver(bot: Bot, message: OutboxMessage) -> str | None:
     text = _for_group(message.text) if message.target_kind == "group" else message.text
     if isinstance(bot, OneBot):
         body = _onebot_text(text, message.reply_to)
+        if message.image_url:  # a launch's picture, after its text
+            body += OneBotSegment.image(message.image_url)
         if message.target_kind == "group":
             result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
         else:
             result = await bot.send_private_msg(user_id=int(message.target_id), message=body)
         return _message_id(result)
     if isinstance(bot, ConsoleBot):
+        if message.image_url:
+            text += f"\n[图片] {message.image_url}"
         if message.target_kind == "group":
             return _message_id(await bot.send_message(message.target_id, ConsoleMessage(text)))
         return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(text)))

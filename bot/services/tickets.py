@@ -38,7 +38,7 @@ from bot.models import (
     TicketStatus,
 )
 from bot.policy import Policies
-from bot.services import directory, outbox, pledges
+from bot.services import directory, inquiries, outbox, pledges
 from bot.services.classify import analyse, is_small_talk
 from bot.services.errors import NotFound, ServiceError
 from bot.services.knowledge import Decision, Entry, KnowledgeBase
@@ -81,6 +81,7 @@ class Result(StrEnum):
     HANDED_OVER = "handed_over"
     CURATED = "curated"
     MENU = "menu"
+    INQUIRY = "inquiry"  # a supply or launch question, answered from the data
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,10 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime,
     if quoted is not None and (quoted.sender_user_id != msg.user_id
                                or quoted.status == TicketStatus.CLOSED):
         quoted = None  # someone else's ticket, or a closed one, is not this message's thread
+    if inquiries.might_be(msg.text, quoting=msg.reply_to is not None) and (asked := inquiries.answer(
+            session, inquiries.Asker(msg.platform, msg.user_id, session.get(ChatGroup, group.id), msg.reply_to),
+            msg.text, now=now, tz=settings.tz, policies=policies)):
+        return Outcome(Result.INQUIRY, chat_group_id=group.id, reply_text=asked.text, reason=asked.ask)
     if is_small_talk(msg.text) and quoted is None:
         return Outcome(Result.IGNORED, reason="small talk")
 

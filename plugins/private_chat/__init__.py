@@ -1,4 +1,5 @@
-"""Private chat with the bot. Retailers: 绑定 <许可证号> <手机后四位>, 解绑, 我的信息 (their own card).
+"""Private chat with the bot. Retailers: 绑定 <许可证号> <手机后四位>, 解绑, 我的信息 (their own card),
+and supply or launch questions (我能订多少 answers with their own quotas).
 Account managers: 上门 #<工单号> <处理情况> records a visit.
 
 One matcher with a plain type check: NoneBot's startswith/fullmatch rules would
@@ -13,7 +14,7 @@ from nonebot.plugin import PluginMetadata
 
 from bot import texts
 from bot.runtime import get_runtime
-from bot.services import directory, pledges
+from bot.services import directory, inquiries, pledges
 from plugins import chat
 
 __plugin_meta__ = PluginMetadata(
@@ -52,6 +53,10 @@ async def handle_private_message(bot: Bot, event: Event) -> None:
         removed = await runtime.run(directory.self_unbind, platform=platform, chat_user_id=user_id)
         await binding.finish(texts.UNBIND_OK if removed else texts.UNBIND_NONE)
     if not text.startswith("绑定"):
+        asked = await runtime.run(inquiries.answer, inquiries.Asker(platform, user_id, None), text,
+                                  now=runtime.clock.now(), tz=runtime.settings.tz, policies=runtime.policies)
+        if asked:
+            await binding.finish(asked.text)
         return
     args = _BIND_ARGS.match(text)
     if args is None:

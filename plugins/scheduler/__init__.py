@@ -1,4 +1,5 @@
-"""The escalation loop: an APScheduler job sweeps the pledges, at start-up and then every interval."""
+"""The escalation loop: an APScheduler job sweeps the pledges and sends scheduled broadcasts (supply
+notices, publicity posts), at start-up and then every interval."""
 
 from datetime import datetime
 
@@ -7,7 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from nonebot.plugin import PluginMetadata
 
 from bot.runtime import get_runtime
-from bot.services import pledges
+from bot.services import launches, pledges, supply
 
 __plugin_meta__ = PluginMetadata(name="承诺督办", description="三项承诺的预警、超时与逐级上报", usage="")
 
@@ -16,8 +17,11 @@ driver = nonebot.get_driver()
 scheduler = AsyncIOScheduler()
 
 
-async def sweep_pledges() -> None:
+async def sweep() -> None:
     runtime = get_runtime()
+    tz = runtime.settings.tz
+    await runtime.run(supply.publish_due, now=runtime.clock.now(), tz=tz)
+    await runtime.run(launches.posts_due, now=runtime.clock.now(), tz=tz)
     while True:  # a backlog (after downtime) is worked off in batches
         result = await runtime.run(pledges.sweep, now=runtime.clock.now(), policies=runtime.policies,
                                    tz=runtime.settings.tz, limit=SWEEP_BATCH)
@@ -27,7 +31,7 @@ async def sweep_pledges() -> None:
 
 @driver.on_startup
 async def start_sweeping() -> None:
-    scheduler.add_job(sweep_pledges, "interval", seconds=get_runtime().policies.sweep_seconds,
+    scheduler.add_job(sweep, "interval", seconds=get_runtime().policies.sweep_seconds,
                       next_run_time=datetime.now(), max_instances=1, coalesce=True, id="pledge-sweep")
     scheduler.start()
 

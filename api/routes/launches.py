@@ -1,0 +1,180 @@
+"""New-product publicity for staff: the catalogue, launches, their publicity plans and approval,
+deliveries and retailers' interest. Admins and marketing staff write; all staff read."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
+from api.routes.supply import DeliveryOut, InterestOut
+from api.schemas import Input, Name, Output
+from bot.models import Role, StaffMember
+from bot.services import broadcast, interest, launches, products
+from bot.services.launches import PostIn
+
+router = APIRouter(tags=["launches"])
+PublisherDep = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.MARKETING))]
+
+
+class ProductIn(Input):
+    name: Annotated[str, Field(min_length=1, max_length=64, description="如 中华(软)")]
+    brand: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    spec: Annotated[str, Field(max_length=64)] | None = None
+    aliases: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=20)
+    wholesale_price: Annotated[Decimal, Field(ge=0, le=100_000)] | None = None
+    retail_price: Annotated[Decimal, Field(ge=0, le=10_000)] | None = None
+    price_class: Annotated[str, Field(pattern="^[ABCD]$")] | None = None
+    manufacturer: Annotated[str, Field(max_length=64)] | None = None
+
+
+class ProductUpdate(Input):
+    spec: Annotated[str, Field(max_length=64)] | None = None
+    aliases: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(None, max_length=20)
+    wholesale_price: Annotated[Decimal, Field(ge=0, le=100_000)] | None = None
+    retail_price: Annotated[Decimal, Field(ge=0, le=10_000)] | None = None
+    price_class: Annotated[str, Field(pattern="^[ABCD]$")] | None = None
+    manufacturer: Annotated[str, Field(max_length=64)] | None = None
+
+
+class ProductOut(Output):
+    id: int
+    name: str
+    brand: str
+    spec: str | None
+    aliases: list[str]
+    wholesale_price: Decimal | None
+    retail_price: Decimal | None
+    price_class: str | None
+    manufacturer: str | None
+
+
+class LaunchIn(Input):
+    product: ProductIn
+    launch_date: date
+    selling_points: Annotated[str, Field(min_length=1, max_length=500)]
+    image_url: AnyHttpUrl | None = None
+    source: Annotated[str, Field(pattern="^(district|manufacturer)$")] = "district"
+    districts: list[Name] = Field(default_factory=list)
+    group_ids: list[int] = Field(default_factory=list)
+    plan: list[PostIn] | None = Field(None, max_length=20, description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
+
+
+class DecisionIn(Input):
+    approve: bool
+
+
+class PostOut(Output):
+    id: int
+    send_at: datetime
+    kind: str
+    note: str | None
+    state: str
+    sent_at: datetime | None
+
+
+class LaunchOut(Output):
+    id: int
+    product: ProductOut
+    launch_date: date
+    selling_points: str
+    image_url: str | None
+    source: str
+    approval: str
+    approved_at: datetime | None
+    districts: list[str]
+    group_ids: list[int]
+    plan: list[PostOut] = []
+    card: str = ""
+
+
+@router.post("/products", response_model=ProductOut, status_code=status.HTTP_201_CREATED)
+def create_product(body: ProductIn, runtime: RuntimeDep, _: PublisherDep):
+    data = body.model_dump(exclude_none=True)
+    return runtime.unit_of_work(products.create_product, data, now=runtime.clock.now())
+
+
+@router.get("/products", response_model=list[ProductOut])
+def list_products(runtime: RuntimeDep, _: CurrentStaff, q: str | None = None):
+    return runtime.unit_of_work(products.list_products, q=q)
+
+
+@router.patch("/products/{product_id}", response_model=ProductOut)
+def update_product(product_id: int, body: ProductUpdate, runtime: RuntimeDep, _: PublisherDep):
+    return runtime.unit_of_work(products.update_product, product_id, body.model_dump(exclude_unset=True))
+
+
+def _out(runtime, launch_id: int) -> LaunchOut:
+    def read(session):
+        launch, product = launches.get_launch(session, launch_id)
+        body = LaunchOut.model_validate({**launch.model_dump(), "product": ProductOut.model_validate(product)})
+        body.plan = [PostOut.model_validate(post) for post in launches.plan_of(session, launch_id)]
+        body.card = launches.card(launch, product, runtime.settings.tz)
+        return body
+
+    return runtime.unit_of_work(read)
+
+
+@router.post("/launches", response_model=LaunchOut, status_code=status.HTTP_201_CREATED)
+def create_launch(body: LaunchIn, runtime: RuntimeDep, staff: PublisherDep):
+    """A launch and its publicity plan. A manufacturer's publicity waits for approval before it posts."""
+    tz, now = runtime.settings.tz, runtime.clock.now()
+    data = body.model_dump(exclude={"product", "plan"}, mode="json") | {"launch_date": body.launch_date}
+
+    def make(session):
+        launch = launches.create_launch(session, body.product.model_dump(exclude_none=True), data,
+                                        staff_id=staff.id, now=now)
+        if body.plan is None:  # the default plan, less what is already past
+            plan = [post for post in launches.default_plan(launch, tz) if post.send_at > now]
+        else:
+            plan = [post.model_copy(update={"send_at": in_local_zone(post.send_at, tz)}) for post in body.plan]
+        launches.set_plan(session, launch.id, plan, now=now)
+        return launch.id
+
+    return _out(runtime, runtime.unit_of_work(make))
+
+
+@router.get("/launches", response_model=list[LaunchOut])
+def list_launches(runtime: RuntimeDep, _: CurrentStaff, approval: str | None = None):
+    found = runtime.unit_of_work(launches.list_launches, approval=approval)
+    return [_out(runtime, launch.id) for launch, _ in found]
+
+
+@router.get("/launches/{launch_id}", response_model=LaunchOut)
+def read_launch(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
+    return _out(runtime, launch_id)
+
+
+@router.put("/launches/{launch_id}/plan", response_model=LaunchOut)
+def replace_plan(launch_id: int, body: Annotated[list[PostIn], Field(max_length=20)], runtime: RuntimeDep,
+                 _: PublisherDep):
+    """Replace the posts not sent yet (times without an offset are local)."""
+    tz = runtime.settings.tz
+    posts = [post.model_copy(update={"send_at": in_local_zone(post.send_at, tz)}) for post in body]
+    runtime.unit_of_work(launches.set_plan, launch_id, posts, now=runtime.clock.now())
+    return _out(runtime, launch_id)
+
+
+@router.post("/launches/{launch_id}/approval", response_model=LaunchOut)
+def decide(launch_id: int, body: DecisionIn, runtime: RuntimeDep, staff: PublisherDep):
+    """Approve a manufacturer's publicity (its posts may go out) or reject it (they never will)."""
+    runtime.unit_of_work(launches.decide, launch_id, approve=body.approve, staff_id=staff.id,
+                         now=runtime.clock.now())
+    return _out(runtime, launch_id)
+
+
+@router.get("/launches/{launch_id}/deliveries", response_model=list[DeliveryOut])
+def deliveries(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
+    runtime.unit_of_work(launches.get_launch, launch_id)
+    return runtime.unit_of_work(broadcast.deliveries, subject=launches.SUBJECT, subject_id=launch_id)
+
+
+@router.get("/launches/{launch_id}/interest", response_model=list[InterestOut])
+def interest_counts(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
+    """Who asked about the product, and the 想订 / 不感兴趣 answers, per group."""
+    runtime.unit_of_work(launches.get_launch, launch_id)
+    return runtime.unit_of_work(interest.interest_counts, subject=launches.SUBJECT, subject_id=launch_id)

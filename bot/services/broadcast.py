@@ -1,0 +1,166 @@
+"""Broadcasts: one message to many groups, through the outbox, with a delivery record per group.
+
+Supply notices, their corrections and withdrawals, and publicity posts all go
+this way. A long text is split into parts at line breaks, so each part fits a
+chat bubble; every part is an outbox row with a unique key, so publishing
+twice (two instances, a retried sweep) never sends twice. How a delivery went
+is read from its outbox rows: sent, pending, retrying, failed or cancelled.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col, or_, select
+
+from bot.models import Broadcast, ChatGroup, Delivery, OutboxMessage, OutboxStatus
+
+PART_LIMIT = 1200  # characters per message: readable on a phone, far below QQ's cap
+
+
+def target_groups(session: Session, districts: list[str], group_ids: list[int]) -> list[ChatGroup]:
+    """Active groups named directly or by district; none named means every active group."""
+    query = select(ChatGroup).where(ChatGroup.active).order_by(col(ChatGroup.id))
+    if districts or group_ids:
+        query = query.where(or_(col(ChatGroup.district).in_(districts), col(ChatGroup.id).in_(group_ids)))
+    return list(session.exec(query))
+
+
+def reaches(group: ChatGroup, districts: list[str], group_ids: list[int]) -> bool:
+    return not (districts or group_ids) or group.id in group_ids or group.district in districts
+
+
+def split(text: str, limit: int = PART_LIMIT) -> list[str]:
+    """Parts of at most `limit` characters, cut at line breaks, numbered (1/3) when more than one."""
+    parts, current, budget = [], "", limit - 8  # room for the (n/m) mark
+    for line in text.split("\n"):
+        while len(line) > budget:  # a single huge line is cut where it must be
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:budget])
+            line = line[budget:]
+        if current and len(current) + 1 + len(line) > budget:
+            parts.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    if len(parts) > 1:
+        parts = [f"{part}\n（{number}/{len(parts)}）" for number, part in enumerate(parts, 1)]
+    return parts
+
+
+def send(session: Session, *, subject: str, subject_id: int, purpose: str, revision: int, text: str,
+         groups: list[ChatGroup], now: datetime, image_url: str | None = None) -> Broadcast:
+    """Record the broadcast and queue its parts for every group."""
+    broadcast = Broadcast(subject=subject, subject_id=subject_id, purpose=purpose, revision=revision,
+                          text=text, created_at=now)
+    session.add(broadcast)
+    session.flush()
+    parts = split(text)
+    deliveries = [Delivery(broadcast_id=broadcast.id, chat_group_id=group.id, parts=len(parts))
+                  for group in groups]
+    session.add_all(deliveries)
+    session.flush()
+    rows = []
+    for group, delivery in zip(groups, deliveries, strict=True):
+        for number, part in enumerate(parts):
+            rows.append(OutboxMessage(
+                platform=group.platform, bot_id=group.bot_id, target_kind="group", target_id=group.group_id,
+                text=part, image_url=image_url if number == len(parts) - 1 else None,
+                delivery_id=delivery.id, next_attempt_at=now, created_at=now,
+                dedupe_key=f"bc:{subject}:{subject_id}:{purpose}:{revision}:{group.id}:{number}"))
+    session.add_all(rows)
+    session.flush()
+    return broadcast
+
+
+def cancel_unsent(session: Session, *, subject: str, subject_id: int) -> int:
+    """Withdrawn before it went out: what is still waiting in the outbox is not sent."""
+    deliveries = select(Delivery.id).join(Broadcast, Broadcast.id == Delivery.broadcast_id).where(
+        Broadcast.subject == subject, Broadcast.subject_id == subject_id)
+    result = session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(col(OutboxMessage.delivery_id).in_(deliveries), OutboxMessage.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED)
+        .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
+def was_sent_anywhere(session: Session, *, subject: str, subject_id: int) -> bool:
+    return session.exec(
+        select(OutboxMessage.id)
+        .join(Delivery, Delivery.id == OutboxMessage.delivery_id)
+        .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
+        .where(Broadcast.subject == subject, Broadcast.subject_id == subject_id,
+               OutboxMessage.status == OutboxStatus.SENT).limit(1)
+    ).first() is not None
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    broadcast_id: int
+    purpose: str
+    revision: int
+    chat_group_id: int
+    group_id: str
+    group_name: str | None
+    status: str  # sent, pending, retrying, failed, cancelled
+    parts: int
+    parts_sent: int
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+def _status(rows: list[OutboxMessage]) -> str:
+    states = {row.status for row in rows}
+    if states == {OutboxStatus.SENT}:
+        return "sent"
+    if OutboxStatus.DEAD in states:
+        return "failed"
+    if OutboxStatus.CANCELLED in states:
+        return "cancelled"
+    return "retrying" if any(row.attempts for row in rows if row.status != OutboxStatus.SENT) else "pending"
+
+
+def deliveries(session: Session, *, subject: str, subject_id: int) -> list[DeliveryStatus]:
+    """Every group's delivery of every broadcast about one notice or launch."""
+    found = session.exec(
+        select(Broadcast, Delivery, ChatGroup)
+        .join(Delivery, Delivery.broadcast_id == Broadcast.id)
+        .join(ChatGroup, ChatGroup.id == Delivery.chat_group_id)
+        .where(Broadcast.subject == subject, Broadcast.subject_id == subject_id)
+        .order_by(col(Broadcast.id), col(Delivery.id))
+    ).all()
+    rows: dict[int, list[OutboxMessage]] = defaultdict(list)
+    for row in session.exec(select(OutboxMessage).where(
+            col(OutboxMessage.delivery_id).in_([delivery.id for _, delivery, _ in found]))):
+        rows[row.delivery_id].append(row)
+    result = []
+    for broadcast, delivery, group in found:
+        mine = rows[delivery.id]
+        sent = [row for row in mine if row.status == OutboxStatus.SENT]
+        errors = [row.last_error for row in mine if row.last_error]
+        result.append(DeliveryStatus(
+            broadcast_id=broadcast.id, purpose=broadcast.purpose, revision=broadcast.revision,
+            chat_group_id=group.id, group_id=group.group_id, group_name=group.name, status=_status(mine),
+            parts=delivery.parts, parts_sent=len(sent), attempts=sum(row.attempts for row in mine),
+            last_error=errors[-1] if errors else None,
+            sent_at=max((row.sent_at for row in sent), default=None) if len(sent) == len(mine) else None))
+    return result
+
+
+def broadcast_of_message(session: Session, chat_group_id: int, message_id: str) -> Broadcast | None:
+    """The broadcast a quoted bot message belongs to (a retailer answering a publicity post)."""
+    return session.exec(
+        select(Broadcast)
+        .join(Delivery, Delivery.broadcast_id == Broadcast.id)
+        .join(OutboxMessage, OutboxMessage.delivery_id == Delivery.id)
+        .where(Delivery.chat_group_id == chat_group_id, OutboxMessage.sent_message_id == message_id)
+    ).first()

@@ -1,0 +1,162 @@
+"""Retailers asking about supply and new products, answered from the data for that retailer.
+
+本周货源 gets the live notice in brief; 我能订多少 / 中华能订几条 the asker's own quotas
+from their grade, by private message (a grade is the retailer's own data),
+or in the group when they ask for it there and policy allows; 订货截止 the
+ordering window; 新品 the recent launches; <新品> 怎么样 its card; 想订 /
+不感兴趣 (quoting a publicity post or naming the product) is counted.
+Every question asked is counted as interest for staff.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from bot import texts
+from bot.models import ChatBinding, ChatGroup, Retailer
+from bot.policy import Policies
+from bot.services import broadcast, interest, launches, outbox, products, supply
+
+
+class Ask(StrEnum):
+    SUMMARY = "summary"
+    QUOTA = "quota"
+    WINDOW = "window"
+    LAUNCHES = "launches"
+    PRODUCT = "product"
+    FEEDBACK = "feedback"
+
+
+_CUES = re.compile(r"货源|有什么货|有啥货|限量|订多少|订几条|要几条|拿几条|能订|可以订|截止|订货时间|什么时候订|"
+                   r"新品|新烟|想订|想要|不感兴趣|不需要|怎么样|介绍")
+_QUOTA = re.compile(r"(?:能|可以|可)(?:订|要|拿|进)(?:多少|几条|几件)|我的限量|限量(?:是)?(?:多少|几条)|"
+                    r"(?:订|要|拿)几条|给我(?:多少|几条)")
+_WINDOW = re.compile(r"订货截止|截止(?:订货|时间)?|几号截止|什么时候截止|订货时间|什么时候(?:能|可以)?订|几号(?:能|可以)?订")
+_SUMMARY = re.compile(r"^(?:本周|这周|这星期|本期|这期|这次|最近)?(?:的)?(?:货源|货源信息|货源通知)(?:是什么|有哪些|呢)?$|"
+                      r"(?:本周|这周|本期|这期|这次)(?:的)?货源|有什么货|有啥货|(?:有|来了)(?:什么|啥)烟")
+_LAUNCHES = re.compile(r"^(?:最近)?(?:的)?(?:新品|新烟)(?:有哪些|有什么|呢)?$|有(?:什么|啥|哪些)新(?:品|烟)|新品有(?:哪些|什么)")
+_ABOUT = re.compile(r"怎么样|咋样|如何|介绍")
+_FEEDBACK = {"want": re.compile(r"^(?:我)?(?:想订|想要|要订|有意向|要)"),
+             "not_interested": re.compile(r"^(?:我)?(?:不感兴趣|不需要|不要|没兴趣|不订)")}
+_IN_GROUP = re.compile(r"群里(?:回|说|发)|在群里|直接回")
+_PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+def might_be(text: str, *, quoting: bool) -> bool:
+    """A cheap first look, so the intake path does no more for ordinary chat."""
+    return len(text) <= 120 and (quoting or _CUES.search(text) is not None)
+
+
+def classify(text: str, quoted_broadcast: bool = False) -> Ask | None:
+    """Which supply or launch question this is, if any; cheap for all other chat."""
+    compact = _PUNCTUATION.sub("", text)
+    if not compact or len(compact) > 40:
+        return None
+    if quoted_broadcast and any(pattern.match(compact) for pattern in _FEEDBACK.values()):
+        return Ask.FEEDBACK
+    if not _CUES.search(compact):
+        return None
+    if _QUOTA.search(compact):
+        return Ask.QUOTA
+    if _WINDOW.search(compact):
+        return Ask.WINDOW
+    if _SUMMARY.search(compact):
+        return Ask.SUMMARY
+    if _LAUNCHES.search(compact):
+        return Ask.LAUNCHES
+    if any(pattern.match(compact) for pattern in _FEEDBACK.values()):
+        return Ask.FEEDBACK  # names a product, checked against the launches below
+    if _ABOUT.search(compact):
+        return Ask.PRODUCT
+    return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    ask: Ask
+    text: str | None = None  # said where the question was asked (group or private chat)
+    private_text: str | None = None  # queued to the asker privately
+
+
+@dataclass(frozen=True)
+class Asker:
+    platform: str
+    user_id: str
+    group: ChatGroup | None  # None in private chat
+    reply_to: str | None = None
+
+
+def _retailer(session: Session, asker: Asker) -> Retailer | None:
+    binding = session.exec(select(ChatBinding).where(ChatBinding.platform == asker.platform,
+                                                     ChatBinding.chat_user_id == asker.user_id)).first()
+    return session.get(Retailer, binding.retailer_id) if binding else None
+
+
+def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: ZoneInfo, policies: Policies
+           ) -> Answer | None:
+    """The answer to a supply or launch question, or None when the text is not one."""
+    quoted = (broadcast.broadcast_of_message(session, asker.group.id, asker.reply_to)
+              if asker.group is not None and asker.reply_to else None)
+    ask = classify(text, quoted_broadcast=quoted is not None and quoted.subject == launches.SUBJECT)
+    if ask is None:
+        return None
+    retailer = _retailer(session, asker)
+    today = now.astimezone(tz).date()
+    district = retailer.district if retailer else None
+
+    def count(subject: str, subject_id: int, kind: str = "asked", product_id: int | None = None) -> None:
+        interest.record_interest(
+            session, subject=subject, subject_id=subject_id, kind=kind, platform=asker.platform,
+            chat_user_id=asker.user_id, chat_group_id=asker.group.id if asker.group else None,
+            retailer_id=retailer.id if retailer else None, product_id=product_id, now=now)
+
+    if ask in (Ask.LAUNCHES, Ask.PRODUCT, Ask.FEEDBACK):
+        found = launches.current_launches(session, group=asker.group, district=district, today=today)
+        if ask == Ask.LAUNCHES:
+            for launch, _ in found:
+                count(launches.SUBJECT, launch.id)
+            return Answer(ask, text=launches.list_reply(found))
+        if ask == Ask.FEEDBACK and quoted is not None:
+            named = [(launch, product) for launch, product in found if launch.id == quoted.subject_id]
+        else:
+            by_product = {product.id: (launch, product) for launch, product in found}
+            named = [by_product[product.id] for product in
+                     products.find_products(text, [product for _, product in found])]
+        if not named:
+            return None  # not about a launch after all: intake decides as for any message
+        launch, product = named[0]
+        if ask == Ask.PRODUCT:
+            count(launches.SUBJECT, launch.id, product_id=product.id)
+            return Answer(ask, text=launches.card(launch, product, tz))
+        kind = next(kind for kind, pattern in _FEEDBACK.items() if pattern.match(_PUNCTUATION.sub("", text)))
+        count(launches.SUBJECT, launch.id, kind, product.id)
+        return Answer(ask, text=texts.FEEDBACK_NOTED.format(product=product.name,
+                                                                  choice=interest.FEEDBACK[kind]))
+
+    notice = supply.current_notice(session, group=asker.group, district=district, today=today)
+    if notice is None:
+        return Answer(ask, text=texts.NO_SUPPLY_NOTICE)
+    items = supply.items_of(session, notice.id)
+    if ask == Ask.SUMMARY:
+        count(supply.SUBJECT, notice.id)
+        return Answer(ask, text=supply.brief(notice, items, tz))
+    if ask == Ask.WINDOW:
+        count(supply.SUBJECT, notice.id)
+        return Answer(ask, text=supply.window_reply(notice, tz, now))
+    named = products.find_products(text, [product for _, product in items])
+    for product in named or [None]:
+        count(supply.SUBJECT, notice.id, product_id=product.id if product else None)
+    if retailer is None:
+        return Answer(ask, text=texts.QUOTA_NEEDS_BINDING)
+    reply = supply.quota_reply(notice, items, retailer.grade, named, tz)
+    if asker.group is None or (policies.quota_in_group and _IN_GROUP.search(text)):
+        return Answer(ask, text=reply)
+    outbox.enqueue(session, now=now, platform=asker.platform, target_kind="private", target_id=asker.user_id,
+                   text=reply, bot_id=asker.group.bot_id)
+    return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY, private_text=reply)

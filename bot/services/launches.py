@@ -1,0 +1,180 @@
+"""New-product publicity (新品宣传): launches, their publicity plans, approval and interest.
+
+A launch is a catalogue product with its launch date, selling points and
+image. Its plan is a few posts (before, on and after the launch day) that the
+scheduler's sweep sends through the same broadcast path as supply notices.
+A manufacturer's publicity is posted only after staff approve it; a launch
+the district writes itself is approved as it is made.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost
+from bot.services import broadcast, products
+from bot.services.errors import Conflict, NotFound, ServiceError
+
+SUBJECT = "launch"
+POST_KINDS = ("before", "launch_day", "after")
+RECENT = timedelta(days=60)  # a launch counts as new for this long
+_HEADINGS = {"before": "【新品预告】", "launch_day": "【新品上市】", "after": "【新品回顾】"}
+
+
+class PostIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    send_at: datetime
+    kind: str = Field(pattern="^(before|launch_day|after)$")
+    note: str | None = Field(None, max_length=256)
+
+
+def _launch(session: Session, launch_id: int) -> Launch:
+    launch = session.get(Launch, launch_id)
+    if launch is None:
+        raise NotFound(f"新品 {launch_id} 不存在")
+    return launch
+
+
+def create_launch(session: Session, product: dict, data: dict, *, staff_id: int | None, now: datetime
+                  ) -> Launch:
+    """Add the product to the catalogue (or reuse it) and open its launch."""
+    found = products.get_or_create(session, product["name"], now=now,
+                                   **{key: value for key, value in product.items() if key != "name"})
+    approved = data.get("source", "district") == "district"
+    launch = Launch(product_id=found.id, **data, created_by_staff_id=staff_id, created_at=now,
+                    approval=Approval.APPROVED if approved else Approval.PENDING,
+                    approved_by_staff_id=staff_id if approved else None, approved_at=now if approved else None)
+    session.add(launch)
+    session.flush()
+    return launch
+
+
+def decide(session: Session, launch_id: int, *, approve: bool, staff_id: int, now: datetime) -> Launch:
+    """Staff approve a manufacturer's publicity (its posts may then go out) or reject it."""
+    launch = _launch(session, launch_id)
+    if launch.approval != Approval.PENDING:
+        raise Conflict(f"该新品宣传已{'批准' if launch.approval == Approval.APPROVED else '驳回'}")
+    launch.approval = Approval.APPROVED if approve else Approval.REJECTED
+    launch.approved_by_staff_id, launch.approved_at = staff_id, now
+    session.add(launch)
+    if not approve:
+        session.exec(update(PublicityPost).where(  # type: ignore[call-overload]
+            PublicityPost.launch_id == launch_id, PublicityPost.state == "scheduled").values(state="cancelled"))
+    return launch
+
+
+def default_plan(launch: Launch, tz: ZoneInfo) -> list[PostIn]:
+    """Three days before, the launch day and a week after, each at 09:00 local time."""
+    def at(day: date) -> datetime:
+        return datetime.combine(day, time(9, 0), tzinfo=tz)
+
+    return [PostIn(send_at=at(launch.launch_date - timedelta(days=3)), kind="before"),
+            PostIn(send_at=at(launch.launch_date), kind="launch_day"),
+            PostIn(send_at=at(launch.launch_date + timedelta(days=7)), kind="after")]
+
+
+def set_plan(session: Session, launch_id: int, posts: list[PostIn], *, now: datetime) -> list[PublicityPost]:
+    """Replace the posts not yet sent; sent ones stay as history."""
+    launch = _launch(session, launch_id)
+    if launch.approval == Approval.REJECTED:
+        raise Conflict("该新品宣传已驳回")
+    if any(post.send_at <= now for post in posts):
+        raise ServiceError("宣传计划的发送时间必须晚于现在")
+    session.exec(update(PublicityPost).where(  # type: ignore[call-overload]
+        PublicityPost.launch_id == launch_id, PublicityPost.state == "scheduled").values(state="cancelled"))
+    made = [PublicityPost(launch_id=launch_id, send_at=post.send_at, kind=post.kind, note=post.note)
+            for post in sorted(posts, key=lambda post: post.send_at)]
+    session.add_all(made)
+    session.flush()
+    return made
+
+
+def plan_of(session: Session, launch_id: int) -> list[PublicityPost]:
+    return list(session.exec(select(PublicityPost).where(PublicityPost.launch_id == launch_id)
+                             .order_by(col(PublicityPost.send_at), col(PublicityPost.id))))
+
+
+def posts_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
+    """Send the publicity posts whose time has come, for approved launches only (the sweep calls this)."""
+    due = session.exec(
+        select(PublicityPost, Launch, Product)
+        .join(Launch, Launch.id == PublicityPost.launch_id).join(Product, Product.id == Launch.product_id)
+        .where(PublicityPost.state == "scheduled", PublicityPost.send_at <= now,
+               Launch.approval == Approval.APPROVED)
+        .order_by(col(PublicityPost.send_at))).all()
+    sent = []
+    for post, launch, product in due:
+        claimed = session.exec(  # type: ignore[call-overload]
+            update(PublicityPost).where(col(PublicityPost.id) == post.id, PublicityPost.state == "scheduled")
+            .values(state="sent", sent_at=now).execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            continue  # another instance sent it
+        text = _HEADINGS[post.kind] + card(launch, product, tz)
+        if post.note:
+            text += f"\n{post.note}"
+        text += "\n有意向请回复本条「想订」，不需要请回复「不感兴趣」。"
+        broadcast.send(session, subject=SUBJECT, subject_id=launch.id, purpose="publicity", revision=post.id,
+                       text=text, now=now, image_url=launch.image_url,
+                       groups=broadcast.target_groups(session, launch.districts, launch.group_ids))
+        sent.append(post.id)
+    return sent
+
+
+def card(launch: Launch, product: Product, tz: ZoneInfo) -> str:
+    lines = [product.name]
+    if product.spec:
+        lines.append(f"规格：{product.spec}")
+    prices = []
+    if product.wholesale_price is not None:
+        prices.append(f"批发价{product.wholesale_price:g}元/条")
+    if product.retail_price is not None:
+        prices.append(f"建议零售价{product.retail_price:g}元/包")
+    if prices:
+        lines.append("价格：" + "，".join(prices) + (f"（{product.price_class}类）" if product.price_class else ""))
+    if product.manufacturer:
+        lines.append(f"厂家：{product.manufacturer}")
+    lines.append(f"上市日期：{launch.launch_date.month}月{launch.launch_date.day}日")
+    lines.append(f"卖点：{launch.selling_points}")
+    return "\n".join(lines)
+
+
+def get_launch(session: Session, launch_id: int) -> tuple[Launch, Product]:
+    launch = _launch(session, launch_id)
+    return launch, session.get(Product, launch.product_id)
+
+
+def list_launches(session: Session, *, approval: str | None = None) -> list[tuple[Launch, Product]]:
+    query = select(Launch, Product).join(Product, Product.id == Launch.product_id).order_by(
+        col(Launch.launch_date).desc(), col(Launch.id).desc())
+    if approval:
+        query = query.where(Launch.approval == approval)
+    return list(session.exec(query).all())
+
+
+def current_launches(session: Session, *, group: ChatGroup | None, district: str | None, today: date
+                     ) -> list[tuple[Launch, Product]]:
+    """Approved launches of the last two months and those coming, that reach this group or district."""
+    found = session.exec(
+        select(Launch, Product).join(Product, Product.id == Launch.product_id)
+        .where(Launch.approval == Approval.APPROVED, Launch.launch_date >= today - RECENT)
+        .order_by(col(Launch.launch_date).desc())).all()
+    return [(launch, product) for launch, product in found
+            if (broadcast.reaches(group, launch.districts, launch.group_ids) if group is not None
+                else not (launch.districts or launch.group_ids) or district in launch.districts)]
+
+
+def list_reply(found: list[tuple[Launch, Product]]) -> str:
+    if not found:
+        return "最近没有新品上市，有新品会第一时间在群里宣传。"
+    lines = ["最近的新品："]
+    for launch, product in found:
+        lines.append(f"· {product.name}（{launch.launch_date.month}月{launch.launch_date.day}日上市）"
+                     + (f" {product.price_class}类" if product.price_class else ""))
+    lines.append("发送「新品名称 怎么样」查看介绍。")
+    return "\n".join(lines)

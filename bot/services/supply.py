@@ -1,0 +1,497 @@
+"""Supply notices (货源信息): a period's products and quotas by grade, broadcast on time.
+
+A notice is a draft until staff schedule or publish it. Published, it goes to
+its target groups through the outbox; a correction publishes a short 更正
+naming what changed; a withdrawal stops what has not gone out and, if some
+groups already have it, tells them. Retailers' questions about it are answered
+from the retailer's own grade (see `bot.services.inquiries`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice
+from bot.services import broadcast, products
+from bot.services.errors import Conflict, NotFound, ServiceError
+from bot.services.retailer_import import read_table
+
+SUBJECT = "supply"
+MAX_GRADE = 99
+EDITABLE = (NoticeState.DRAFT, NoticeState.SCHEDULED)
+LIVE = (NoticeState.PUBLISHED, NoticeState.CORRECTED)
+MAX_ITEMS = 300
+
+
+class QuotaBand(BaseModel):
+    """Grades `min_grade` to `max_grade` (inclusive) may order `cartons` cartons; 0 means none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_grade: int = Field(ge=1, le=MAX_GRADE)
+    max_grade: int = Field(ge=1, le=MAX_GRADE)
+    cartons: int = Field(ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QuotaBand:
+        if self.min_grade > self.max_grade:
+            raise ValueError(f"档位范围 {self.min_grade}-{self.max_grade} 起点大于终点")
+        return self
+
+
+class ItemIn(BaseModel):
+    """One row of a notice's item table."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product: str = Field(min_length=1, max_length=64, description="品规名称，如 中华(软)")
+    wholesale_price: Decimal | None = Field(None, ge=0, le=100_000, description="批发价（元/条）")
+    retail_price: Decimal | None = Field(None, ge=0, le=10_000, description="建议零售价（元/包）")
+    price_class: str | None = Field(None, pattern="^[ABCD]$")
+    scarce: bool = False
+    quotas: list[QuotaBand] = Field(min_length=1)
+    note: str | None = Field(None, max_length=128)
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> ItemIn:
+        bands = sorted(self.quotas, key=lambda band: band.min_grade)
+        for before, after in zip(bands, bands[1:]):
+            if after.min_grade <= before.max_grade:
+                raise ValueError(f"档位范围 {before.min_grade}-{before.max_grade} 与 "
+                                 f"{after.min_grade}-{after.max_grade} 重叠")
+        return self
+
+
+def quota_for(grade: int | None, quotas: list[dict[str, int]]) -> int | None:
+    """Cartons a retailer of `grade` may order; None when no band covers the grade."""
+    if grade is None:
+        return None
+    for band in quotas:
+        if band["min_grade"] <= grade <= band["max_grade"]:
+            return band["cartons"]
+    return None
+
+
+# -- writing notices -----------------------------------------------------------------------
+
+def _notice(session: Session, notice_id: int) -> SupplyNotice:
+    notice = session.get(SupplyNotice, notice_id)
+    if notice is None:
+        raise NotFound(f"货源通知 {notice_id} 不存在")
+    return notice
+
+
+def _check_window(data: dict) -> None:
+    if data["period_end"] < data["period_start"]:
+        raise ServiceError("货源周期的结束日期早于开始日期")
+    if data["order_closes_at"] <= data["order_opens_at"]:
+        raise ServiceError("订货截止时间必须晚于开始时间")
+
+
+def _check_groups(session: Session, group_ids: list[int]) -> None:
+    known = set(session.exec(select(ChatGroup.id).where(col(ChatGroup.id).in_(group_ids))))
+    if missing := sorted(set(group_ids) - known):
+        raise ServiceError(f"目标群不存在：{missing}")
+
+
+def create_notice(session: Session, data: dict, items: list[ItemIn], *, staff_id: int | None,
+                  now: datetime) -> SupplyNotice:
+    _check_window(data)
+    _check_groups(session, data.get("group_ids", []))
+    notice = SupplyNotice(**data, state=NoticeState.DRAFT, created_by_staff_id=staff_id,
+                          created_at=now, updated_at=now)
+    session.add(notice)
+    session.flush()
+    if items:
+        set_items(session, notice.id, items, now=now)
+    return notice
+
+
+def update_notice(session: Session, notice_id: int, changes: dict, *, now: datetime) -> SupplyNotice:
+    """Edit a draft or scheduled notice; a published one is changed by a correction."""
+    notice = _notice(session, notice_id)
+    if notice.state not in EDITABLE:
+        raise Conflict("已发布的通知不能直接修改，请使用「更正」")
+    merged = {key: getattr(notice, key) for key in ("period_start", "period_end", "order_opens_at",
+                                                    "order_closes_at")} | changes
+    _check_window(merged)
+    _check_groups(session, changes.get("group_ids", []))
+    for key, value in changes.items():
+        setattr(notice, key, value)
+    notice.updated_at = now
+    session.add(notice)
+    return notice
+
+
+def _write_items(session: Session, notice_id: int, items: list[ItemIn], now: datetime) -> None:
+    if len(items) > MAX_ITEMS:
+        raise ServiceError(f"一份通知最多 {MAX_ITEMS} 个品规")
+    names = [item.product for item in items]
+    if duplicates := sorted({name for name in names if names.count(name) > 1}):
+        raise ServiceError(f"品规重复：{'、'.join(duplicates)}")
+    for old in session.exec(select(SupplyItem).where(SupplyItem.notice_id == notice_id)):
+        session.delete(old)
+    session.flush()
+    for position, item in enumerate(items):
+        known = {key: value for key in ("wholesale_price", "retail_price", "price_class")
+                 if (value := getattr(item, key)) is not None}
+        product = products.get_or_create(session, item.product, now=now, **known)
+        if known:
+            products.update_product(session, product.id, known)
+        session.add(SupplyItem(notice_id=notice_id, product_id=product.id, position=position,
+                               quotas=[band.model_dump() for band in item.quotas], scarce=item.scarce,
+                               note=item.note))
+    session.flush()
+
+
+def set_items(session: Session, notice_id: int, items: list[ItemIn], *, now: datetime) -> SupplyNotice:
+    """Replace a draft's item table as a whole."""
+    notice = _notice(session, notice_id)
+    if notice.state not in EDITABLE:
+        raise Conflict("已发布的通知不能直接修改，请使用「更正」")
+    _write_items(session, notice_id, items, now)
+    notice.updated_at = now
+    session.add(notice)
+    return notice
+
+
+def items_of(session: Session, notice_id: int) -> list[tuple[SupplyItem, Product]]:
+    return list(session.exec(
+        select(SupplyItem, Product).join(Product, Product.id == SupplyItem.product_id)
+        .where(SupplyItem.notice_id == notice_id).order_by(col(SupplyItem.position))).all())
+
+
+# -- the item table from a spreadsheet --------------------------------------------------------
+
+_HEADERS = {"product": ("品规", "品名", "卷烟名称", "产品", "规格名称"),
+            "wholesale_price": ("批发价", "批发价元条", "批发价格"),
+            "retail_price": ("零售价", "建议零售价", "建议零售价元包", "零售指导价"),
+            "price_class": ("价类", "价位段", "类别"),
+            "scarce": ("紧俏", "是否紧俏", "紧俏品牌"),
+            "note": ("备注", "说明")}
+_HEADER_FIELD = {alias: name for name, aliases in _HEADERS.items() for alias in aliases}
+_BAND_HEADER = re.compile(r"^(\d{1,2})\s*(?:档)?\s*[-~～—至到]\s*(\d{1,2})\s*档?$|^(\d{1,2})\s*档$")
+_YES = {"是", "Y", "y", "yes", "1", "√", "紧俏", "TRUE", "true"}
+_NO = {"", "否", "N", "n", "no", "0", "FALSE", "false"}
+
+
+@dataclass
+class RowProblem:
+    row: int
+    message: str
+
+
+@dataclass
+class ItemTable:
+    items: list[ItemIn] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def _band(header: str) -> tuple[int, int] | None:
+    match = _BAND_HEADER.match(header)
+    if not match:
+        return None
+    low, high, single = match.groups()
+    return (int(single), int(single)) if single else (int(low), int(high))
+
+
+def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
+    """Items from a CSV or workbook: one row per product, one column per grade range (如 11-20档).
+
+    Every row is checked and every problem reported; the caller writes nothing if there is one."""
+    table = ItemTable()
+    rows = iter(read_table(content, filename))
+    header = next(rows, None)
+    if header is None:
+        table.problems.append(RowProblem(1, "文件是空的"))
+        return table
+    fields: dict[int, str] = {}
+    bands: dict[int, tuple[int, int]] = {}
+    for index, cell in enumerate(header):
+        name = re.sub(r"[\s()（）*/]", "", cell).replace("元条", "").replace("元包", "")
+        if (band := _band(cell.strip())) is not None:
+            bands[index] = band
+        elif (known := _HEADER_FIELD.get(name) or _HEADER_FIELD.get(cell.strip())) is not None:
+            fields[index] = known
+    if "product" not in fields.values():
+        table.problems.append(RowProblem(1, "表头缺少「品规」列"))
+    if not bands:
+        table.problems.append(RowProblem(1, "表头缺少档位列，例如「1-10档」「11-20档」"))
+    if table.problems:
+        return table
+    for number, cells in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if number > MAX_ITEMS + 1:
+            table.problems.append(RowProblem(number, f"超过 {MAX_ITEMS} 个品规"))
+            break
+        values = {name: cells[index].strip() for index, name in fields.items() if index < len(cells)}
+        problems = []
+        scarce = values.pop("scarce", "")
+        if scarce not in _YES | _NO:
+            problems.append(f"「紧俏」填写“是”或“否”，不是“{scarce}”")
+        quotas = []
+        for index, (low, high) in bands.items():
+            text = cells[index].strip() if index < len(cells) else ""
+            text = re.sub(r"条$", "", text)
+            if text in ("", "-", "—", "/", "不供", "无"):
+                text = "0"
+            if not text.isdigit():
+                problems.append(f"{header[index]} 的限量应是条数，不是“{cells[index]}”")
+                continue
+            quotas.append({"min_grade": low, "max_grade": high, "cartons": int(text)})
+        for key in ("wholesale_price", "retail_price"):
+            if values.get(key):
+                try:
+                    values[key] = str(Decimal(values[key].replace("元", "")))
+                except InvalidOperation:
+                    problems.append(f"{key == 'wholesale_price' and '批发价' or '零售价'}不是数字：“{values[key]}”")
+        if problems:
+            table.problems.append(RowProblem(number, "；".join(problems)))
+            continue
+        cleaned = {key: value for key, value in values.items() if value}
+        try:
+            table.items.append(ItemIn(**cleaned, scarce=scarce in _YES, quotas=quotas))
+        except ValidationError as error:
+            table.problems.append(RowProblem(number, "；".join(
+                f"{'.'.join(map(str, problem['loc']))} {problem['msg']}" for problem in error.errors())))
+    names = [item.product for item in table.items]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        table.problems.append(RowProblem(0, f"品规重复：{name}"))
+    return table
+
+
+# -- publishing ------------------------------------------------------------------------------
+
+def schedule(session: Session, notice_id: int, publish_at: datetime, *, now: datetime) -> SupplyNotice:
+    notice = _notice(session, notice_id)
+    if notice.state not in EDITABLE:
+        raise Conflict(f"通知当前状态为 {notice.state}，不能定时发布")
+    if publish_at <= now:
+        raise ServiceError("定时发布的时间必须晚于现在；立即发布请使用「发布」")
+    if not items_of(session, notice_id):
+        raise ServiceError("通知还没有品规，不能发布")
+    notice.state, notice.publish_at, notice.updated_at = NoticeState.SCHEDULED, publish_at, now
+    session.add(notice)
+    return notice
+
+
+def publish(session: Session, notice_id: int, *, now: datetime, tz: ZoneInfo) -> SupplyNotice:
+    """Send the notice to its groups now. Claimed with a conditional update: once, whoever calls."""
+    notice = _notice(session, notice_id)
+    if notice.state not in EDITABLE:
+        raise Conflict(f"通知当前状态为 {notice.state}，不能发布")
+    items = items_of(session, notice_id)
+    if not items:
+        raise ServiceError("通知还没有品规，不能发布")
+    claimed = session.exec(  # type: ignore[call-overload]
+        update(SupplyNotice)
+        .where(col(SupplyNotice.id) == notice_id, col(SupplyNotice.state).in_(EDITABLE))
+        .values(state=NoticeState.PUBLISHED, published_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise Conflict("通知已被发布或撤回")
+    session.refresh(notice)
+    broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="notice", revision=0,
+                   text=render(notice, items, tz), now=now,
+                   groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
+    return notice
+
+
+def publish_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
+    """Publish scheduled notices whose time has come (the scheduler's sweep calls this)."""
+    due = session.exec(select(SupplyNotice.id).where(
+        SupplyNotice.state == NoticeState.SCHEDULED, col(SupplyNotice.publish_at) <= now)).all()
+    published = []
+    for notice_id in due:
+        try:  # both refusals come before any write
+            publish(session, notice_id, now=now, tz=tz)
+        except (Conflict, ServiceError):
+            continue  # another instance took it, or it was emptied meanwhile
+        published.append(notice_id)
+    return published
+
+
+def _snapshot(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]]) -> dict:
+    return {"window": (notice.order_opens_at, notice.order_closes_at), "notes": notice.notes,
+            "items": {product.name: (item.quotas, item.scarce) for item, product in items}}
+
+
+def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn] | None, *,
+            now: datetime, tz: ZoneInfo) -> SupplyNotice:
+    """Change a published notice and tell its groups, in a short 更正, exactly what changed."""
+    notice = _notice(session, notice_id)
+    if notice.state not in LIVE:
+        raise Conflict("只有已发布的通知可以更正")
+    before = _snapshot(notice, items_of(session, notice_id))
+    merged = {key: getattr(notice, key) for key in ("period_start", "period_end", "order_opens_at",
+                                                    "order_closes_at")} | changes
+    _check_window(merged)
+    for key, value in changes.items():
+        setattr(notice, key, value)
+    if items is not None:
+        _write_items(session, notice_id, items, now)
+    after = _snapshot(notice, items_of(session, notice_id))
+    lines = describe_changes(before, after, tz)
+    if not lines:
+        raise ServiceError("没有任何改动，不需要更正")
+    notice.state, notice.revision, notice.updated_at = NoticeState.CORRECTED, notice.revision + 1, now
+    session.add(notice)
+    text = f"【货源信息更正】{notice.title}\n" + "\n".join(lines) + "\n其余内容不变。发送「我能订多少」查看您的最新限量。"
+    broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="correction",
+                   revision=notice.revision, text=text, now=now,
+                   groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
+    return notice
+
+
+def describe_changes(before: dict, after: dict, tz: ZoneInfo) -> list[str]:
+    lines = []
+    if before["window"] != after["window"]:
+        lines.append(f"订货时间改为：{_window(*after['window'], tz)}")
+    if before["notes"] != after["notes"]:
+        lines.append(f"备注改为：{after['notes'] or '（无）'}")
+    old, new = before["items"], after["items"]
+    for name in new.keys() - old.keys():
+        lines.append(f"新增 {name}：{_bands(new[name][0])}")
+    for name in old.keys() - new.keys():
+        lines.append(f"取消 {name}")
+    for name in sorted(old.keys() & new.keys()):
+        if old[name][0] != new[name][0]:
+            lines.append(f"{name} 限量改为：{_bands(new[name][0])}（原 {_bands(old[name][0])}）")
+        if old[name][1] != new[name][1]:
+            lines.append(f"{name} {'改为紧俏' if new[name][1] else '不再列为紧俏'}")
+    return lines
+
+
+def withdraw(session: Session, notice_id: int, reason: str | None, *, now: datetime) -> SupplyNotice:
+    """Stop a notice. What has not gone out is cancelled; groups that already have it are told."""
+    notice = _notice(session, notice_id)
+    if notice.state == NoticeState.WITHDRAWN:
+        raise Conflict("通知已撤回")
+    was_live = notice.state in LIVE
+    notice.state, notice.withdrawn_at, notice.updated_at = NoticeState.WITHDRAWN, now, now
+    session.add(notice)
+    if not was_live:
+        return notice
+    broadcast.cancel_unsent(session, subject=SUBJECT, subject_id=notice.id)
+    if broadcast.was_sent_anywhere(session, subject=SUBJECT, subject_id=notice.id):
+        text = f"【货源信息撤回】{notice.title} 已撤回，请以后续通知为准。" + (f"\n原因：{reason}" if reason else "")
+        groups = broadcast.target_groups(session, notice.districts, notice.group_ids)
+        broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="withdrawal",
+                       revision=notice.revision, text=text, now=now, groups=groups)
+    return notice
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def get_notice(session: Session, notice_id: int) -> tuple[SupplyNotice, list[tuple[SupplyItem, Product]]]:
+    return _notice(session, notice_id), items_of(session, notice_id)
+
+
+def list_notices(session: Session, *, state: str | None, offset: int, limit: int) -> list[SupplyNotice]:
+    query = select(SupplyNotice).order_by(col(SupplyNotice.id).desc()).offset(offset).limit(limit)
+    if state:
+        query = query.where(SupplyNotice.state == state)
+    return list(session.exec(query))
+
+
+def current_notice(session: Session, *, group: ChatGroup | None, district: str | None, today: date
+                   ) -> SupplyNotice | None:
+    """The newest live notice still running that reaches this group (or, in private, this district)."""
+    live = session.exec(
+        select(SupplyNotice).where(col(SupplyNotice.state).in_(LIVE), SupplyNotice.period_end >= today)
+        .order_by(col(SupplyNotice.published_at).desc(), col(SupplyNotice.id).desc())).all()
+    for notice in live:
+        if group is not None and broadcast.reaches(group, notice.districts, notice.group_ids):
+            return notice
+        if group is None and (not (notice.districts or notice.group_ids) or district in notice.districts):
+            return notice
+    return None
+
+
+# -- words -----------------------------------------------------------------------------------
+
+def _day(moment: datetime | date, tz: ZoneInfo) -> str:
+    if isinstance(moment, datetime):
+        local = moment.astimezone(tz)
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{moment.month}月{moment.day}日"
+
+
+def _window(opens: datetime, closes: datetime, tz: ZoneInfo) -> str:
+    return f"{_day(opens, tz)} 至 {_day(closes, tz)}"
+
+
+def _bands(quotas: list[dict[str, int]]) -> str:
+    return "；".join(f"{band['min_grade']}-{band['max_grade']}档 "
+                    f"{band['cartons']}条" if band["cartons"] else
+                    f"{band['min_grade']}-{band['max_grade']}档 不供" for band in quotas)
+
+
+def _price(product: Product) -> str:
+    parts = []
+    if product.wholesale_price is not None:
+        parts.append(f"批发价{product.wholesale_price:g}元/条")
+    if product.retail_price is not None:
+        parts.append(f"建议零售价{product.retail_price:g}元/包")
+    if product.price_class:
+        parts.append(f"{product.price_class}类")
+    return "，".join(parts)
+
+
+def render(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
+    """The notice as a group reads it: period, window, one short block per product."""
+    lines = [f"【货源信息】{notice.title}",
+             f"供货周期：{_day(notice.period_start, tz)} 至 {_day(notice.period_end, tz)}",
+             f"订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}"]
+    for number, (item, product) in enumerate(items, start=1):
+        mark = "（紧俏）" if item.scarce else ""
+        price = _price(product)
+        lines.append(f"{number}. {product.name}{mark}" + (f" {price}" if price else ""))
+        lines.append(f"   限量：{_bands(item.quotas)}" + (f"；{item.note}" if item.note else ""))
+    if notice.notes:
+        lines.append(f"备注：{notice.notes}")
+    lines.append("发送「我能订多少」，按您的档位私信告诉您限量；紧俏品规按连续、均衡、公平的原则分配。")
+    return "\n".join(lines)
+
+
+def brief(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
+    """The live notice in a few lines, for 本周货源: products without their quota tables."""
+    names = "、".join(product.name + ("（紧俏）" if item.scarce else "") for item, product in items[:40])
+    more = f" 等 {len(items)} 个品规" if len(items) > 40 else ""
+    return (f"{notice.title}\n订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}\n"
+            f"可订品规：{names}{more}\n发送「我能订多少」或「中华能订几条」查看您的限量。")
+
+
+def window_reply(notice: SupplyNotice, tz: ZoneInfo, now: datetime) -> str:
+    text = f"{notice.title} 订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}。"
+    if now > notice.order_closes_at:
+        text += "本期订货已截止。"
+    elif now < notice.order_opens_at:
+        text += "订货还没开始。"
+    else:
+        text += "现在可以订货。"
+    return text
+
+
+def quota_reply(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], grade: int | None,
+                named: list[Product], tz: ZoneInfo) -> str:
+    """A retailer's own quotas under a notice, for every product or the ones they named."""
+    if grade is None:
+        return "您的档位信息还没有录入，暂时无法按档位查询限量，请联系您的客户经理。"
+    wanted = {product.id for product in named}
+    chosen = [(item, product) for item, product in items if not wanted or product.id in wanted]
+    lines = [f"您是 {grade} 档。{notice.title}（订货 {_window(notice.order_opens_at, notice.order_closes_at, tz)}）："]
+    for item, product in chosen:
+        cartons = quota_for(grade, item.quotas)
+        amount = f"{cartons} 条" if cartons else "本期不供"
+        lines.append(f"{product.name}{'（紧俏）' if item.scarce else ''}：{amount}")
+    return "\n".join(lines)

@@ -1,0 +1,234 @@
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
+from bot.policy import Policies
+from bot.services import broadcast, inquiries, outbox, supply
+from bot.services.errors import Conflict, ServiceError
+from bot.services.supply import ItemIn, QuotaBand
+from tests import factories as make
+
+BANDS = [{"min_grade": 1, "max_grade": 10, "cartons": 0}, {"min_grade": 11, "max_grade": 20, "cartons": 1},
+         {"min_grade": 21, "max_grade": 30, "cartons": 2}]
+
+
+def items() -> list[ItemIn]:
+    return [ItemIn(product="中华(软)", wholesale_price="450", retail_price="65", scarce=True, quotas=BANDS),
+            ItemIn(product="中华(硬)", wholesale_price="420", retail_price="45", quotas=BANDS),
+            ItemIn(product="玉溪(软)", wholesale_price="200", retail_price="23",
+                   quotas=[{"min_grade": 1, "max_grade": 30, "cartons": 5}])]
+
+
+@pytest.fixture
+def notice_of(session, clock, runtime):
+    def build(**extra):
+        tz = runtime.settings.tz
+        data = {"title": "第48周货源", "period_start": date(2026, 11, 23), "period_end": date(2026, 11, 29),
+                "order_opens_at": datetime(2026, 11, 23, 8, 30, tzinfo=tz),
+                "order_closes_at": datetime(2026, 11, 24, 17, 0, tzinfo=tz)} | extra
+        notice = supply.create_notice(session, data, items(), staff_id=None, now=clock.now())
+        session.commit()
+        return notice
+
+    return build
+
+
+@pytest.mark.parametrize(("grade", "cartons"), [(None, None), (1, 0), (10, 0), (11, 1), (20, 1), (21, 2),
+                                                (30, 2), (31, None)])
+def test_quota_follows_the_grade_band_including_its_edges(grade, cartons):
+    assert supply.quota_for(grade, BANDS) == cartons
+
+
+def test_overlapping_or_reversed_bands_are_refused():
+    with pytest.raises(ValueError, match="重叠"):
+        ItemIn(product="中华(软)", quotas=[{"min_grade": 1, "max_grade": 10, "cartons": 0},
+                                          {"min_grade": 10, "max_grade": 20, "cartons": 1}])
+    with pytest.raises(ValueError, match="起点大于终点"):
+        QuotaBand(min_grade=20, max_grade=11, cartons=1)
+
+
+def test_a_spreadsheet_item_table_is_read_with_its_grade_columns():
+    content = ("品规,批发价(元/条),建议零售价(元/包),紧俏,1-10档,11-20档,21-30档\n"
+               "中华(软),450,65,是,不供,1条,2\n玉溪(软),200,23,否,5,5,5\n").encode("gb18030")
+    table = supply.parse_item_table(content, "items.csv")
+    assert table.problems == []
+    first = table.items[0]
+    assert (first.product, first.scarce, str(first.wholesale_price)) == ("中华(软)", True, "450")
+    assert [band.model_dump() for band in first.quotas] == BANDS
+
+
+def test_every_bad_row_of_a_table_is_reported():
+    content = ("品规,紧俏,1-10档,11-20档\n中华(软),也许,1,2\n,否,1,1\n玉溪(软),否,两条,1\n"
+               "玉溪(软),否,1,1\n玉溪(软),否,1,1\n").encode()
+    table = supply.parse_item_table(content, "items.csv")
+    rows = {problem.row for problem in table.problems}
+    assert {2, 3, 4, 0} <= rows  # bad flag, no product, words for a number, a duplicate
+    assert supply.parse_item_table("名称,备注\n".encode(), "x.csv").problems[0].message.startswith("表头缺少")
+
+
+def test_publishing_sends_the_notice_to_every_target_group_once(session, clock, runtime, notice_of):
+    a = make.group(session, clock, "900001", district="城东")
+    b = make.group(session, clock, "900002", district="城西")
+    make.group(session, clock, "900003", district="城北")
+    notice = notice_of(districts=["城东"], group_ids=[b.id])
+    supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
+    session.commit()
+    rows = session.exec(select(OutboxMessage)).all()
+    assert sorted(row.target_id for row in rows) == ["900001", "900002"]
+    assert "中华(软)（紧俏）" in rows[0].text and "11-20档 1条" in rows[0].text
+    with pytest.raises(Conflict):
+        supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
+    statuses = broadcast.deliveries(session, subject="supply", subject_id=notice.id)
+    assert [(item.chat_group_id, item.status) for item in statuses] == [(a.id, "pending"), (b.id, "pending")]
+
+
+def test_a_long_notice_is_split_into_numbered_parts_that_each_fit():
+    text = "\n".join(f"{number}. 品规{number} 限量：1-10档 1条；11-20档 2条；21-30档 3条" for number in range(120))
+    parts = broadcast.split(text)
+    assert len(parts) > 1 and all(len(part) <= broadcast.PART_LIMIT for part in parts)
+    assert parts[0].endswith(f"（1/{len(parts)}）")
+    assert "".join(part.rsplit("\n", 1)[0] for part in parts).replace("\n", "") == text.replace("\n", "")
+
+
+def test_a_scheduled_notice_goes_out_at_its_time_not_before(session, clock, runtime, notice_of):
+    make.group(session, clock)
+    tz = runtime.settings.tz
+    notice = notice_of()
+    with pytest.raises(ServiceError):
+        supply.schedule(session, notice.id, clock.now() - timedelta(minutes=1), now=clock.now())
+    supply.schedule(session, notice.id, clock.now() + timedelta(hours=2), now=clock.now())
+    session.commit()
+    clock.advance(hours=1, minutes=59)
+    assert supply.publish_due(session, now=clock.now(), tz=tz) == []
+    clock.advance(minutes=1)
+    assert supply.publish_due(session, now=clock.now(), tz=tz) == [notice.id]
+    session.commit()
+    assert supply.publish_due(session, now=clock.now(), tz=tz) == []
+    assert session.get(type(notice), notice.id).state == NoticeState.PUBLISHED
+    assert len(session.exec(select(OutboxMessage)).all()) == 1
+
+
+def test_a_correction_says_what_changed(session, clock, runtime, notice_of):
+    make.group(session, clock)
+    tz = runtime.settings.tz
+    notice = notice_of()
+    supply.publish(session, notice.id, now=clock.now(), tz=tz)
+    changed = items()
+    changed[0] = ItemIn(product="中华(软)", scarce=True, quotas=[{"min_grade": 1, "max_grade": 30, "cartons": 1}])
+    del changed[2]
+    supply.correct(session, notice.id, {"order_closes_at": datetime(2026, 11, 25, 17, 0, tzinfo=tz)}, changed,
+                   now=clock.now(), tz=tz)
+    session.commit()
+    text = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first().text
+    assert text.startswith("【货源信息更正】第48周货源")
+    assert "订货时间改为：11月23日 08:30 至 11月25日 17:00" in text
+    assert "中华(软) 限量改为：1-30档 1条" in text and "取消 玉溪(软)" in text
+    assert "中华(硬)" not in text
+    assert session.get(type(notice), notice.id).state == NoticeState.CORRECTED
+    with pytest.raises(ServiceError, match="没有任何改动"):
+        supply.correct(session, notice.id, {}, changed, now=clock.now(), tz=tz)
+
+
+def test_withdrawn_before_sending_nothing_goes_out(session, clock, runtime, notice_of):
+    make.group(session, clock)
+    notice = notice_of()
+    supply.schedule(session, notice.id, clock.now() + timedelta(hours=1), now=clock.now())
+    supply.withdraw(session, notice.id, None, now=clock.now())
+    session.commit()
+    clock.advance(hours=2)
+    assert supply.publish_due(session, now=clock.now(), tz=runtime.settings.tz) == []
+    assert session.exec(select(OutboxMessage)).all() == []
+
+
+def test_withdrawn_while_sending_stops_the_rest_and_tells_who_had_it(session, clock, runtime, notice_of):
+    make.group(session, clock, "900001")
+    make.group(session, clock, "900002")
+    notice = notice_of()
+    supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
+    first = session.exec(select(OutboxMessage).where(OutboxMessage.target_id == "900001")).one()
+    outbox.mark_sent(session, first.id, now=clock.now(), sent_message_id="77")
+    supply.withdraw(session, notice.id, "数量有误", now=clock.now())
+    session.commit()
+    statuses = {(item.purpose, item.group_id): item.status
+                for item in broadcast.deliveries(session, subject="supply", subject_id=notice.id)}
+    assert statuses[("notice", "900001")] == "sent"
+    assert statuses[("notice", "900002")] == "cancelled"
+    assert statuses[("withdrawal", "900001")] == "pending"
+    claimed = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="w", limit=10)
+    assert all("撤回" in message.text for message in claimed)
+
+
+def test_withdrawn_before_any_group_had_it_sends_no_withdrawal(session, clock, runtime, notice_of):
+    make.group(session, clock)
+    notice = notice_of()
+    supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
+    supply.withdraw(session, notice.id, None, now=clock.now())
+    session.commit()
+    assert {row.status for row in session.exec(select(OutboxMessage))} == {OutboxStatus.CANCELLED}
+
+
+def ask(session, clock, runtime, text, *, user="10001", group=None, policies=None):
+    answer = inquiries.answer(session, inquiries.Asker("qq", user, group), text, now=clock.now(),
+                              tz=runtime.settings.tz, policies=policies or Policies())
+    session.commit()
+    return answer
+
+
+def bound_retailer(session, clock, user="10001", grade=22, **extra):
+    shop = make.retailer(session, clock, grade=grade, **extra)
+    session.add(ChatBinding(platform="qq", chat_user_id=user, retailer_id=shop.id, bound_at=clock.now()))
+    session.commit()
+    return shop
+
+
+def test_a_bound_retailer_gets_their_own_quota_privately(session, clock, runtime, notice_of):
+    group = make.group(session, clock, bot_id="20000")
+    bound_retailer(session, clock, grade=22)
+    notice = notice_of()
+    supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
+    session.commit()
+    answer = ask(session, clock, runtime, "我能订多少", group=group)
+    assert answer.text == "您的限量已私信发给您，请查看私聊消息。"
+    private = session.exec(select(OutboxMessage).where(OutboxMessage.target_kind == "private")).one()
+    assert private.target_id == "10001" and private.bot_id == "20000"
+    assert "您是 22 档" in private.text
+    assert "中华(软)（紧俏）：2 条" in private.text and "玉溪(软)：5 条" in private.text
+    low = ask(session, clock, runtime, "中华能订几条", user="10002", group=None)
+    assert "限量按您的档位计算" in low.text  # not bound
+    bound_retailer(session, clock, user="10003", grade=5)
+    answer = ask(session, clock, runtime, "软中华能订几条", user="10003")
+    assert answer.text.splitlines()[1:] == ["中华(软)（紧俏）：本期不供"]
+
+
+def test_a_quota_goes_in_the_group_only_when_asked_there_and_policy_allows(session, clock, runtime, notice_of):
+    group = make.group(session, clock)
+    bound_retailer(session, clock)
+    supply.publish(session, notice_of().id, now=clock.now(), tz=runtime.settings.tz)
+    allowed = Policies(quota_in_group=True)
+    assert "私信" in ask(session, clock, runtime, "我能订多少", group=group, policies=allowed).text
+    assert "22 档" in ask(session, clock, runtime, "我能订多少 群里回就行", group=group, policies=allowed).text
+    assert "私信" in ask(session, clock, runtime, "我能订多少 群里回就行", group=group).text
+
+
+def test_summary_window_and_no_notice(session, clock, runtime, notice_of):
+    group = make.group(session, clock)
+    assert ask(session, clock, runtime, "本周货源", group=group).text.startswith("本期货源通知还没有发布")
+    notice = notice_of()
+    supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
+    summary = ask(session, clock, runtime, "这周有什么货", group=group).text
+    assert "中华(软)（紧俏）、中华(硬)、玉溪(软)" in summary
+    window = ask(session, clock, runtime, "订货截止是哪天", group=group).text
+    assert "11月24日 17:00" in window and "现在可以订货" in window
+    assert ask(session, clock, runtime, "扫码枪扫不出来", group=group) is None
+    asked = session.exec(select(Interest)).all()
+    assert {(row.subject, row.subject_id, row.kind) for row in asked} == {("supply", notice.id, "asked")}
+    assert len(asked) == 2
+
+
+def test_a_notice_for_other_districts_is_not_this_groups(session, clock, runtime, notice_of):
+    group = make.group(session, clock, district="城东")
+    make.group(session, clock, "900002", district="城西")
+    supply.publish(session, notice_of(districts=["城西"]).id, now=clock.now(), tz=runtime.settings.tz)
+    assert ask(session, clock, runtime, "本周货源", group=group).text.startswith("本期货源通知还没有发布")
