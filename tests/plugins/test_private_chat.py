@@ -90,3 +90,30 @@ async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock)
         ctx.receive_event(bot, stranger)
         ctx.should_call_send(stranger, texts.MY_CARD_UNBOUND, result={"message_id": 6})
     assert "430102100001" in expected and "KM007" in expected and "18 档" in expected
+
+
+async def test_a_bound_retailer_asks_for_their_quota_in_private(app: App, session, clock, runtime):
+    from datetime import date
+
+    from bot.services import supply
+    from bot.services.supply import ItemIn
+    from plugins.private_chat import binding
+
+    shop = make.retailer(session, clock, grade=18)
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    tz = runtime.settings.tz
+    notice = supply.create_notice(session, {
+        "title": "第48周货源", "period_start": date(2026, 11, 23), "period_end": date(2026, 11, 29),
+        "order_opens_at": datetime(2026, 11, 23, 8, 30, tzinfo=tz),
+        "order_closes_at": datetime(2026, 11, 24, 17, 0, tzinfo=tz)},
+        [ItemIn(product="玉溪(软)", quotas=[{"min_grade": 1, "max_grade": 20, "cartons": 4}])],
+        staff_id=None, now=clock.now())
+    supply.publish(session, notice.id, now=clock.now(), tz=tz)
+    session.commit()
+    async with app.test_matcher(binding) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        event = private_event("玉溪能订几条")
+        ctx.receive_event(bot, event)
+        ctx.should_call_send(event, "您是 18 档。第48周货源（订货 11月23日 08:30 至 11月24日 17:00）：\n玉溪(软)：4 条",
+                             result={"message_id": 4})
+        ctx.should_finished()

@@ -5,7 +5,7 @@ from sqlmodel import select
 
 from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
 from bot.policy import Policies
-from bot.services import broadcast, inquiries, outbox, supply
+from bot.services import broadcast, inquiries, outbox, supply, tickets
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make
@@ -232,3 +232,15 @@ def test_a_notice_for_other_districts_is_not_this_groups(session, clock, runtime
     make.group(session, clock, "900002", district="城西")
     supply.publish(session, notice_of(districts=["城西"]).id, now=clock.now(), tz=runtime.settings.tz)
     assert ask(session, clock, runtime, "本周货源", group=group).text.startswith("本期货源通知还没有发布")
+
+
+def test_in_the_group_a_quota_question_is_answered_not_ticketed(session, clock, runtime, notice_of):
+    make.group(session, clock, bot_id="20000")
+    bound_retailer(session, clock)
+    supply.publish(session, notice_of().id, now=clock.now(), tz=runtime.settings.tz)
+    session.commit()
+    outcome = make.post(session, clock, runtime.settings, "请问这周中华我能订几条")
+    assert (outcome.result, outcome.ticket_id) == (tickets.Result.INQUIRY, None)
+    assert outcome.reply_text == "您的限量已私信发给您，请查看私聊消息。"
+    question = make.post(session, clock, runtime.settings, "订货平台密码忘了怎么办", knowledge=runtime.knowledge)
+    assert question.result == tickets.Result.OPENED  # everything else still becomes a ticket
