@@ -1,14 +1,17 @@
+import threading
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from bot.db import make_engine
 from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
 from bot.policy import Policies
 from bot.services import broadcast, inquiries, outbox, supply, tickets
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make
+from tests.support.databases import ON_POSTGRES
 
 BANDS = [{"min_grade": 1, "max_grade": 10, "cartons": 0}, {"min_grade": 11, "max_grade": 20, "cartons": 1},
          {"min_grade": 21, "max_grade": 30, "cartons": 2}]
@@ -244,3 +247,32 @@ def test_in_the_group_a_quota_question_is_answered_not_ticketed(session, clock, 
     assert outcome.reply_text == "您的限量已私信发给您，请查看私聊消息。"
     question = make.post(session, clock, runtime.settings, "订货平台密码忘了怎么办", knowledge=runtime.knowledge)
     assert question.result == tickets.Result.OPENED  # everything else still becomes a ticket
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database")
+def test_two_instances_publishing_at_once_send_each_notice_once(session, clock, runtime, notice_of):
+    for number in range(3):
+        make.group(session, clock, str(900_001 + number))
+    notices = [notice_of(title=f"第{number}期") for number in range(10)]
+    for notice in notices:
+        supply.schedule(session, notice.id, clock.now() + timedelta(minutes=1), now=clock.now())
+    session.commit()
+    clock.advance(minutes=1)
+    instances = [make_engine(runtime.settings.database_url) for _ in range(2)]
+    start, published = threading.Barrier(2), []
+
+    def instance(engine):
+        start.wait()
+        with Session(engine) as own:
+            published.extend(supply.publish_due(own, now=clock.now(), tz=runtime.settings.tz))
+            own.commit()
+
+    threads = [threading.Thread(target=instance, args=(engine,)) for engine in instances]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(published) == sorted(notice.id for notice in notices)
+    assert len(session.exec(select(OutboxMessage)).all()) == 10 * 3
+    for engine in instances:
+        engine.dispose()
