@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.services.classify import analyse, is_small_talk  # noqa: E402
-from bot.services.knowledge import Decision, KnowledgeIndex, Thresholds, load_entries  # noqa: E402
+from bot.services.knowledge import Decision, KnowledgeIndex, Thresholds, load_entries, load_out_of_scope  # noqa: E402
 
 KNOWLEDGE = ROOT / "knowledge"
 WRONG_LIMIT, OFF_TOPIC_LIMIT = 0.025, 0.04  # a little inside the aims (3 %, 5 %), for headroom
@@ -72,8 +72,8 @@ def report(index: KnowledgeIndex, held_out, off_topic, only=lambda text: True) -
     }
 
 
-def calibrate(entries, held_out, off_topic) -> Thresholds:
-    index = KnowledgeIndex(entries, Thresholds(posterior=0, similarity=0, coverage=0, suggest=0))
+def calibrate(entries, out_of_scope, held_out, off_topic) -> Thresholds:
+    index = KnowledgeIndex(entries, Thresholds(posterior=0, similarity=0, coverage=0, suggest=0), out_of_scope)
 
     def measure(text):
         matches = index.rank(text, limit=1)
@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true", help="search thresholds and write them")
     args = parser.parse_args()
     entries = load_entries(KNOWLEDGE / "entries")
+    out_of_scope = load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml")
     held_out, off_topic = load_eval()
     known = {entry.id for entry in entries}
     unknown = sorted({expected for _, expected in held_out} - known)
@@ -123,11 +124,11 @@ def main() -> None:
         raise SystemExit(f"held-out lines copied from the entries: {leaked[:5]}")
     path = KNOWLEDGE / "thresholds.yaml"
     if args.calibrate:
-        thresholds = calibrate(entries, held_out, off_topic)
+        thresholds = calibrate(entries, out_of_scope, held_out, off_topic)
         path.write_text("# Written by bench/knowledge_eval.py --calibrate; do not edit by hand.\n"
                         + yaml.safe_dump(thresholds.model_dump()), encoding="utf-8")
     thresholds = Thresholds.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    index = KnowledgeIndex(entries, thresholds)
+    index = KnowledgeIndex(entries, thresholds, out_of_scope)
     result = {"entries": len(entries), "in_scope": len(held_out), "off_topic": len(off_topic),
               "thresholds": thresholds.model_dump(),
               "engine_alone": report(index, held_out, off_topic),

@@ -8,7 +8,10 @@ similar questions ranks the entries (87 % top-1 on the held-out set, against
 57 % for nearest-neighbour cosine). Its posterior is overconfident on questions
 from outside the domain, so an answer also needs the TF-IDF cosine to the
 chosen entry and the share of the question's words the knowledge base knows
-(身份证 or 驾照 never occur in it) to clear their thresholds. Three bands: a
+(身份证 or 驾照 never occur in it) to clear their thresholds. The model also
+has an "out of scope" class, trained on `knowledge/out_of_scope.yaml` (chat,
+daily life, other public services): when it wins, or takes enough of the
+probability, the question goes to a person. Three bands: a
 confident answer, up to three suggestions (你是不是想问…), or a hand-over to an
 agent. Thresholds are calibrated on `knowledge/eval/` by `bench/knowledge_eval.py`,
 never guessed, and stored in `knowledge/thresholds.yaml`.
@@ -141,6 +144,17 @@ class Result:
 
 
 SMOOTHING = 0.3
+OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
+
+
+def load_out_of_scope(path: Path) -> list[str]:
+    """Lines the base must not answer, by theme; the model sees them as one class."""
+    if not path.is_file():
+        return []
+    themes = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(themes, dict) or not all(isinstance(lines, list) for lines in themes.values()):
+        raise ValueError(f"{path}: write a mapping from theme to a list of lines")
+    return [str(line) for lines in themes.values() for line in lines]
 
 
 def _with_characters(text: str) -> Counter[str]:
@@ -158,7 +172,7 @@ def _coverage(found: Counter[str], idf: dict[str, float]) -> float:
 class KnowledgeIndex:
     """The active entries, as a naive Bayes model and a TF-IDF inverted index."""
 
-    def __init__(self, entries: list[Entry], thresholds: Thresholds) -> None:
+    def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: list[str] = ()) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
         self.thresholds = thresholds
         tokenizer = domain_tokenizer()
@@ -180,6 +194,8 @@ class KnowledgeIndex:
         per_entry: dict[str, Counter[str]] = defaultdict(Counter)
         for entry, text in texts:
             per_entry[entry.id].update(_with_characters(text))
+        for text in out_of_scope:
+            per_entry[OUT_OF_SCOPE].update(_with_characters(text))
         vocabulary = {feature for counts in per_entry.values() for feature in counts}
         size = len(vocabulary)
         # log P(feature | entry) with additive smoothing, stored per feature for sparse scoring
@@ -205,15 +221,16 @@ class KnowledgeIndex:
         return _coverage(features(question), self.idf)
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
-        return self._rank(features(question), question, limit)
+        return self._rank(features(question), question, limit)[0]
 
-    def _rank(self, found: Counter[str], question: str, limit: int) -> list[Match]:
+    def _rank(self, found: Counter[str], question: str, limit: int) -> tuple[list[Match], float]:
+        """The best entries, and the probability the question is out of scope."""
         if not self.entries:
-            return []
+            return [], 1.0
         with_characters = found + Counter(f"u:{char}" for char in question[:200] if char.isalnum())
         known = [feature for feature in with_characters if feature in self._likelihood]
         if not known:
-            return []
+            return [], 1.0
         logs = {entry_id: unseen * len(known) for entry_id, unseen in self._unseen.items()}
         for feature in known:
             for entry_id, gain in self._likelihood[feature].items():
@@ -221,15 +238,17 @@ class KnowledgeIndex:
         top = max(logs.values())
         total = sum(math.exp(value - top) for value in logs.values())
         query = _weigh(found, self.idf)
-        ranked = sorted(logs, key=logs.get, reverse=True)[:limit]
+        ranked = [entry_id for entry_id in sorted(logs, key=logs.get, reverse=True)
+                  if entry_id != OUT_OF_SCOPE][:limit]
+        out_of_scope = math.exp(logs[OUT_OF_SCOPE] - top) / total if OUT_OF_SCOPE in logs else 0.0
         return [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
-                      round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
+                      round(self.similarity(query, entry_id), 4)) for entry_id in ranked], out_of_scope
 
     def decide(self, question: str) -> Result:
         found = features(question)
-        matches = self._rank(found, question, 3)
+        matches, out_of_scope = self._rank(found, question, 3)
         limits = self.thresholds
-        if not matches or _coverage(found, self.idf) < limits.coverage:
+        if not matches or out_of_scope >= 0.5 or _coverage(found, self.idf) < limits.coverage:
             return Result(Decision.HANDOVER, matches)
         best = matches[0]
         if best.score >= limits.posterior and best.similarity >= limits.similarity:
@@ -248,7 +267,8 @@ class KnowledgeBase:
     def _build(self) -> KnowledgeIndex:
         thresholds = Thresholds.model_validate(
             yaml.safe_load((self.directory / "thresholds.yaml").read_text(encoding="utf-8")))
-        return KnowledgeIndex(load_entries(self.directory / "entries"), thresholds)
+        return KnowledgeIndex(load_entries(self.directory / "entries"), thresholds,
+                              load_out_of_scope(self.directory / "out_of_scope.yaml"))
 
     def reload(self) -> int:
         """Swap in a fresh index; a broken file raises and the old index stays."""

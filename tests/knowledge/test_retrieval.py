@@ -91,3 +91,24 @@ def test_a_reload_with_a_broken_file_keeps_the_old_index(tmp_path):
     (tmp_path / "entries" / "terminal" / "broken.yaml").unlink()
     (tmp_path / "entries" / "delivery" / "damaged.yaml").unlink()
     assert base.reload() == len(before.entries) - 1
+
+
+def test_the_out_of_scope_class_takes_questions_that_only_look_close():
+    thresholds = Thresholds(posterior=0.7, similarity=0.0, coverage=0.0, suggest=0.0)
+    question = "驾驶证到期了怎么延续"  # shares 到期 / 延续 with the licence entry
+    assert KnowledgeIndex(ENTRIES, thresholds).decide(question).decision == Decision.ANSWER
+    guarded = KnowledgeIndex(ENTRIES, thresholds, ["驾驶证到期去哪换", "驾照怎么换证", "身份证到期怎么办",
+                                                   "驾驶证扣分了", "车管所几点上班", "驾驶证年审",
+                                                   "驾驶证丢了补办"])
+    assert guarded.decide(question).decision != Decision.ANSWER
+    assert guarded.decide("许可证快到期了怎么延续").best.id == "monopoly.license-renewal"
+
+
+def test_a_malformed_out_of_scope_file_is_named(tmp_path):
+    from bot.services.knowledge import load_out_of_scope
+
+    path = tmp_path / "out_of_scope.yaml"
+    path.write_text("- 只是一个列表\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="out_of_scope.yaml"):
+        load_out_of_scope(path)
+    assert load_out_of_scope(tmp_path / "missing.yaml") == []
