@@ -37,7 +37,8 @@ _CUES = re.compile(r"货源|有什么货|有啥货|限量|订多少|订几条|�
                    r"新品|新烟|想订|想要|不感兴趣|不需要|怎么样|介绍")
 _QUOTA = re.compile(r"(?:能|可以|可)(?:订|要|拿|进)(?:多少|几条|几件)|我的限量|限量(?:是)?(?:多少|几条)|"
                     r"(?:订|要|拿)几条|给我(?:多少|几条)")
-_WINDOW = re.compile(r"订货截止|截止(?:订货|时间)?|几号截止|什么时候截止|订货时间|什么时候(?:能|可以)?订|几号(?:能|可以)?订")
+_WINDOW = re.compile(r"订货截止|截止订货|几号截止|什么时候截止|订货时间|什么时候(?:能|可以)?订|几号(?:能|可以)?订")
+_WHY = re.compile(r"为什么|为啥|怎么定|咋定|怎么算|怎么分|凭什么")  # how quotas work: the knowledge base answers
 _SUMMARY = re.compile(r"^(?:本周|这周|这星期|本期|这期|这次|最近)?(?:的)?(?:货源|货源信息|货源通知)(?:是什么|有哪些|呢)?$|"
                       r"(?:本周|这周|本期|这期|这次)(?:的)?货源|有什么货|有啥货|(?:有|来了)(?:什么|啥)烟")
 _LAUNCHES = re.compile(r"^(?:最近)?(?:的)?(?:新品|新烟)(?:有哪些|有什么|呢)?$|有(?:什么|啥|哪些)新(?:品|烟)|新品有(?:哪些|什么)")
@@ -61,6 +62,8 @@ def classify(text: str, quoted_broadcast: bool = False) -> Ask | None:
     if quoted_broadcast and any(pattern.match(compact) for pattern in _FEEDBACK.values()):
         return Ask.FEEDBACK
     if not _CUES.search(compact):
+        return None
+    if _WHY.search(compact):
         return None
     if _QUOTA.search(compact):
         return Ask.QUOTA

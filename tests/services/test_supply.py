@@ -276,3 +276,14 @@ def test_two_instances_publishing_at_once_send_each_notice_once(session, clock, 
     assert len(session.exec(select(OutboxMessage)).all()) == 10 * 3
     for engine in instances:
         engine.dispose()
+
+
+@pytest.mark.parametrize(("text", "ask"), [
+    ("我能订多少", "quota"), ("老师 软中华我能订几条？", "quota"), ("我的限量", "quota"), ("玉溪可以要几条", "quota"),
+    ("本周货源", "summary"), ("这周有什么货", "summary"), ("订货截止是哪天", "window"),
+    ("什么时候可以订货", "window"), ("有什么新品", "launches"), ("新品", "launches"),
+    ("为什么我的限量这么少", None), ("限量怎么定的", None), ("新品怎么订", None), ("扫码枪扫不出", None),
+    ("许可证什么时候到期", None), ("好的谢谢", None), ("我能订多少" * 20, None),
+])
+def test_supply_and_launch_questions_are_told_apart_from_the_rest(text, ask):
+    assert inquiries.classify(text) == ask
