@@ -77,6 +77,8 @@ def main() -> None:
                 except httpx.TransportError:
                     time.sleep(0.02)
             started = time.perf_counter() - begin
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            service_rss = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
         finally:
             process.terminate()
             process.wait()
@@ -88,6 +90,7 @@ def main() -> None:
         "query_ms_p99": round(timings[int(0.99 * (len(timings) - 1))], 2),
         "index_memory_mb": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory_before) / 1024, 1),
         "service_start_to_healthy_s": round(started, 2),
+        "service_memory_mb_after_start": round(service_rss / 1024, 1),
     }, indent=2))
 
 

@@ -58,6 +58,10 @@ PROBLEM_WORDS = frozenset(
 TRADING_STRONG = frozenset("出烟 收烟 卖烟 代购 甩卖 回收烟 低价烟".split())
 TRADING_VERBS = frozenset("出售 转让 收购 回收 批发 低价 便宜 私聊 加微信 微信 加我".split())
 TOBACCO_WORDS = frozenset("烟 卷烟 香烟 条 整条 中华 玉溪 芙蓉王 黄鹤楼 利群 云烟".split())
+# Dealers' phrasing that jieba splits apart (收各种烟, 高价回收名烟), and terms that need no tobacco word
+# (价格好商量, 有需要的私聊).
+TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:各种|各类|高档|名|好|整条|一批|点|些){1,2}(?:烟|中华|玉溪|芙蓉王)")
+TRADING_TERMS = re.compile(r"价格(?:好商量|可谈|面议|美丽|实惠)|(?:有需要|需要的|要的)(?:私聊|加微信|加我)")
 
 _SMALL_TALK = re.compile(
     r"^(谢谢|多谢|感谢|谢了|收到|好的|好滴|好嘞|好|行|嗯+|哦+|噢+|ok|okay|哈+|呵+|嘿+|早|早安|早上好|"
@@ -66,6 +70,7 @@ _SMALL_TALK = re.compile(
     re.IGNORECASE,
 )
 _CUES = QUESTION_WORDS | NEED_WORDS | PROBLEM_WORDS
+_ASKING = QUESTION_WORDS | frozenset("吗 违法 犯法 举报 会怎样 会被查".split())
 _NOT_WORDS = re.compile(r"[\s\W_]+", re.UNICODE)
 
 _CLASSIFY_PREFIX = 500  # a 10,000-character post is classified by its opening
@@ -107,7 +112,12 @@ def analyse(text: str) -> Analysis:
     if is_small_talk(text):
         return Analysis(is_request=False, category=Category.OTHER, trading=False)
     words = set(tokens(text))
-    trading = bool(words & TRADING_STRONG) or bool(words & TRADING_VERBS and words & TOBACCO_WORDS)
+    head = text[:_CLASSIFY_PREFIX]
+    # 网上卖烟违法吗 asks about a rule; a dealer's post offers, it does not ask.
+    asking = any(cue in head for cue in _ASKING)
+    offers = (bool(words & TRADING_STRONG) or bool(words & TRADING_VERBS and words & TOBACCO_WORDS)
+              or TRADING_OFFER.search(head) is not None)
+    trading = (offers and not asking) or TRADING_TERMS.search(head) is not None
     category = Category.OTHER
     best = 0
     for candidate, keywords in CATEGORY_KEYWORDS.items():
@@ -119,6 +129,5 @@ def analyse(text: str) -> Analysis:
     # Particles and a bare "?" make 大家吃饭了吗 a question, not a request:
     # they are not cues; a domain keyword or a real question word is.
     # Cue words are matched as substrings: jieba glues them to verbs (怎么弄).
-    head = text[:_CLASSIFY_PREFIX]
     asks = any(cue in head for cue in _CUES)
     return Analysis(is_request=asks or best > 0 or trading, category=category, trading=trading)

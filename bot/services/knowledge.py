@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -133,6 +133,12 @@ class Match:
     similarity: float = 0.0
 
 
+class Assessment(NamedTuple):
+    matches: list[Match]
+    out_of_scope: float
+    coverage: float
+
+
 @dataclass(frozen=True)
 class Result:
     decision: Decision
@@ -145,6 +151,7 @@ class Result:
 
 SMOOTHING = 0.3
 OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
+OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
 
 
 def load_out_of_scope(path: Path) -> list[str]:
@@ -244,11 +251,16 @@ class KnowledgeIndex:
         return [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
                       round(self.similarity(query, entry_id), 4)) for entry_id in ranked], out_of_scope
 
-    def decide(self, question: str) -> Result:
+    def assess(self, question: str, limit: int = 3) -> Assessment:
+        """Everything a decision rests on (the calibration reads it too)."""
         found = features(question)
-        matches, out_of_scope = self._rank(found, question, 3)
+        matches, out_of_scope = self._rank(found, question, limit)
+        return Assessment(matches, out_of_scope, _coverage(found, self.idf))
+
+    def decide(self, question: str) -> Result:
+        matches, out_of_scope, coverage = self.assess(question)
         limits = self.thresholds
-        if not matches or out_of_scope >= 0.5 or _coverage(found, self.idf) < limits.coverage:
+        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT or coverage < limits.coverage:
             return Result(Decision.HANDOVER, matches)
         best = matches[0]
         if best.score >= limits.posterior and best.similarity >= limits.similarity:

@@ -39,3 +39,14 @@ def test_trading_posts_are_flagged_as_monopoly():
 def test_a_huge_message_is_classified_by_its_opening():
     result = analyse("扫码枪坏了怎么办" + "啊" * 10_000)
     assert result.is_request and result.category == Category.TERMINAL
+
+
+@pytest.mark.parametrize("text", ["高价回收各种名烟", "出一批中华，价格好商量", "低价转让整条玉溪 有需要的私聊"])
+def test_dealers_phrasing_is_trading_too(text):
+    assert analyse(text).trading
+
+
+@pytest.mark.parametrize("text", ["收款失败怎么办", "烟的价格怎么定", "收到货了少了一条", "新品价格是多少",
+                                  "网上卖烟违法吗", "有人无证卖烟打哪个电话举报"])
+def test_service_questions_about_prices_and_receipts_are_not_trading(text):
+    assert not analyse(text).trading
