@@ -14,7 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -94,6 +93,9 @@ def brand_of(name: str) -> str:
 
 
 def _syllables(text: str) -> tuple[str, ...]:
+    # Imported on first use: pypinyin costs 0.2 s and 50 MB, which start-up need not pay.
+    from pypinyin import lazy_pinyin
+
     return tuple(lazy_pinyin(_NOT_WORD.sub("", text)))
 
 
