@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         10, ge=0, description="Follow-ups within this window join the open ticket."
     )
     outbox_poll_seconds: float = Field(1.0, gt=0)
+    outbox_rate_per_minute: int = Field(
+        30, ge=1, description="The most messages one bot account sends in any 60-second window "
+                              "(spread evenly, one every 60/limit seconds).")
     outbox_min_interval_seconds: float = Field(1.5, ge=0)
     outbox_jitter_seconds: float = Field(0.5, ge=0)
     outbox_max_attempts: int = Field(6, ge=1)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from itertools import count
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.policy import Policies
-from bot.models import ChatGroup, Retailer, Role, StaffMember
-from bot.services import directory, tickets
+from bot.models import ChatGroup, Retailer, Role, StaffMember, SupplyNotice
+from bot.services import directory, supply, tickets
+from bot.services.supply import ItemIn
 
 _ids = count(1)
 
@@ -52,3 +55,13 @@ def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,
                                            policies=policies or Policies(), knowledge=knowledge)
     session.commit()
     return outcome
+
+
+def supply_notice(session: Session, clock: ManualClock, tz: ZoneInfo, items: list[ItemIn], **extra) -> SupplyNotice:
+    """A draft notice for the week of 23 November 2026, ordering on Monday and Tuesday."""
+    data = {"title": "第48周货源", "period_start": date(2026, 11, 23), "period_end": date(2026, 11, 29),
+            "order_opens_at": datetime(2026, 11, 23, 8, 30, tzinfo=tz),
+            "order_closes_at": datetime(2026, 11, 24, 17, 0, tzinfo=tz)} | extra
+    notice = supply.create_notice(session, data, items, staff_id=None, now=clock.now())
+    session.commit()
+    return notice

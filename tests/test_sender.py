@@ -6,6 +6,7 @@ from sqlmodel import select
 from bot.models import OutboxMessage, OutboxStatus
 from bot.sender import Sender
 from bot.services import outbox
+from tests.support.pacing import most_in_any_window, per_minute
 
 
 class RecordingTransport:
@@ -77,12 +78,88 @@ class VirtualTime:
         self.now += seconds
 
 
+class Drained(Exception):
+    """The sender went idle: it asked for the poll interval."""
+
+
+POLL = 3600.0  # a poll sleep, told apart from any pacing wait (which never reaches a minute)
+
+
+def queue(session, clock, count, bots=("20000",)):
+    for n in range(count):
+        outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id=str(900_000 + n),
+                       text=f"通知{n}", bot_id=bots[n % len(bots)])
+    session.commit()
+
+
+async def drain(runtime, bots=("20000",), **settings):
+    """Run the real `run_forever` in virtual time until it first idles; (bot, time) of every send."""
+    virtual, stamps = VirtualTime(), []
+
+    async def sleep(seconds):
+        if seconds >= POLL:
+            raise Drained
+        await virtual.sleep(seconds)
+
+    class StampingTransport(RecordingTransport):
+        async def send(self, bot_id, message):
+            stamps.append((bot_id, virtual.now))
+            return await super().send(bot_id, message)
+
+    original = runtime.settings
+    runtime.settings = original.model_copy(update={"outbox_poll_seconds": POLL, **settings})
+    try:
+        sender = Sender(runtime, StampingTransport(bots={bot: "qq" for bot in bots}),
+                        monotonic=virtual.monotonic, sleep=sleep)
+        with pytest.raises(Drained):
+            await sender.run_forever()
+    finally:
+        runtime.settings = original
+    return stamps
+
+
+@pytest.mark.parametrize("limit, min_interval, jitter", [(30, 0, 0), (30, 1.5, 0.5), (7, 1.5, 0.5), (50, 0.5, 0.4)])
+async def test_no_minute_holds_more_than_the_limit_and_the_rate_reaches_it(runtime, session, clock, limit,
+                                                                           min_interval, jitter):
+    queue(session, clock, 3 * limit)
+    stamps = await drain(runtime, outbox_rate_per_minute=limit, outbox_min_interval_seconds=min_interval,
+                         outbox_jitter_seconds=jitter)
+    times = [at for _, at in stamps]
+    assert len(times) == 3 * limit  # every full batch led straight into the next pass
+    assert most_in_any_window(times, 60) <= limit
+    assert 0.95 * limit <= per_minute(times) <= limit, per_minute(times)
+    # spread evenly rather than a minute's worth at once: one send per 60/limit seconds
+    assert min(b - a for a, b in zip(times, times[1:])) >= 60 / limit - 0.001
+
+
+async def test_each_bot_account_has_a_limit_of_its_own(runtime, session, clock):
+    bots = ("20000", "20001")
+    queue(session, clock, 2 * 3 * 20, bots=bots)
+    stamps = await drain(runtime, bots=bots, outbox_rate_per_minute=20)
+    for bot in bots:
+        times = [at for who, at in stamps if who == bot]
+        assert len(times) == 3 * 20 and most_in_any_window(times, 60) <= 20
+        assert 0.95 * 20 <= per_minute(times) <= 20
+    # the two accounts send side by side: together twice one account's rate
+    everything = [at for _, at in stamps]
+    assert per_minute(everything) >= 0.95 * 2 * 20
+
+
+async def test_the_sender_idles_only_when_nothing_more_is_due(runtime, session, clock):
+    queue(session, clock, 45)  # more than two claims' worth
+    stamps = await drain(runtime, outbox_rate_per_minute=6000)
+    assert len(stamps) == 45
+    assert not session.exec(select(OutboxMessage).where(OutboxMessage.status != OutboxStatus.SENT)).all()
+
+
 async def test_each_bot_account_is_paced_with_jitter(runtime, session, clock):
+    """Where the rate limit allows more, the minimum interval plus a random jitter paces each account."""
     for n in range(6):
         outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id=str(900_000 + n),
                        text=f"通知{n}", bot_id="20000" if n % 2 == 0 else "20001")
     session.commit()
-    paced = runtime.settings.model_copy(update={"outbox_min_interval_seconds": 1.5, "outbox_jitter_seconds": 0.5})
+    paced = runtime.settings.model_copy(update={"outbox_min_interval_seconds": 1.5, "outbox_jitter_seconds": 0.5,
+                                                "outbox_rate_per_minute": 120})
     virtual, stamps = VirtualTime(), []
 
     class StampingTransport(RecordingTransport):
@@ -97,7 +174,31 @@ async def test_each_bot_account_is_paced_with_jitter(runtime, session, clock):
         assert await sender.deliver_due() == 6
     finally:
         runtime.settings = original
+    all_gaps = []
     for bot in ("20000", "20001"):
         times = [at for who, at in stamps if who == bot]
         gaps = [later - earlier for earlier, later in zip(times, times[1:])]
         assert len(times) == 3 and all(1.5 <= gap <= 2.0 for gap in gaps), gaps
+        all_gaps += gaps
+    assert len({round(gap, 6) for gap in all_gaps}) > 1  # jittered, not a fixed beat
+
+
+async def test_a_notice_broadcast_to_many_groups_goes_out_at_the_limit(runtime, session, clock):
+    from bot.services import broadcast, supply
+    from bot.services.supply import ItemIn
+    from tests import factories as make
+
+    for n in range(40):
+        make.group(session, clock, str(910_000 + n), bot_id="20000")
+    tz = runtime.settings.tz
+    notice = make.supply_notice(session, clock, tz, [
+        ItemIn(product="玉溪(软)", quotas=[{"min_grade": 1, "max_grade": 30, "cartons": 5}])])
+    supply.publish(session, notice.id, now=clock.now(), tz=tz)
+    session.commit()
+    stamps = await drain(runtime, outbox_rate_per_minute=20, outbox_min_interval_seconds=1.5,
+                         outbox_jitter_seconds=0.5)
+    times = [at for _, at in stamps]
+    assert len(times) == 40 and most_in_any_window(times, 60) <= 20
+    assert 0.95 * 20 <= per_minute(times) <= 20
+    statuses = broadcast.deliveries(session, subject="supply", subject_id=notice.id)
+    assert {item.status for item in statuses} == {"sent"} and len(statuses) == 40

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, Field
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.routes.supply import DeliveryOut, InterestOut

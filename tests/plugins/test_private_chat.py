@@ -93,8 +93,6 @@ async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock)
 
 
 async def test_a_bound_retailer_asks_for_their_quota_in_private(app: App, session, clock, runtime):
-    from datetime import date
-
     from bot.services import supply
     from bot.services.supply import ItemIn
     from plugins.private_chat import binding
@@ -102,12 +100,8 @@ async def test_a_bound_retailer_asks_for_their_quota_in_private(app: App, sessio
     shop = make.retailer(session, clock, grade=18)
     session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
     tz = runtime.settings.tz
-    notice = supply.create_notice(session, {
-        "title": "第48周货源", "period_start": date(2026, 11, 23), "period_end": date(2026, 11, 29),
-        "order_opens_at": datetime(2026, 11, 23, 8, 30, tzinfo=tz),
-        "order_closes_at": datetime(2026, 11, 24, 17, 0, tzinfo=tz)},
-        [ItemIn(product="玉溪(软)", quotas=[{"min_grade": 1, "max_grade": 20, "cartons": 4}])],
-        staff_id=None, now=clock.now())
+    notice = make.supply_notice(session, clock, tz, [
+        ItemIn(product="玉溪(软)", quotas=[{"min_grade": 1, "max_grade": 20, "cartons": 4}])])
     supply.publish(session, notice.id, now=clock.now(), tz=tz)
     session.commit()
     async with app.test_matcher(binding) as ctx:

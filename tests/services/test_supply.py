@@ -1,5 +1,5 @@
 import threading
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -26,16 +26,7 @@ def items() -> list[ItemIn]:
 
 @pytest.fixture
 def notice_of(session, clock, runtime):
-    def build(**extra):
-        tz = runtime.settings.tz
-        data = {"title": "第48周货源", "period_start": date(2026, 11, 23), "period_end": date(2026, 11, 29),
-                "order_opens_at": datetime(2026, 11, 23, 8, 30, tzinfo=tz),
-                "order_closes_at": datetime(2026, 11, 24, 17, 0, tzinfo=tz)} | extra
-        notice = supply.create_notice(session, data, items(), staff_id=None, now=clock.now())
-        session.commit()
-        return notice
-
-    return build
+    return lambda **extra: make.supply_notice(session, clock, runtime.settings.tz, items(), **extra)
 
 
 @pytest.mark.parametrize(("grade", "cartons"), [(None, None), (1, 0), (10, 0), (11, 1), (20, 1), (21, 2),
