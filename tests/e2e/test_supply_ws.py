@@ -1,7 +1,7 @@
 """Supply and publicity end to end: staff publish through the API, the notice reaches the group over
 the OneBot WebSocket, and a bound retailer asking 我能订几条 gets their own quota privately."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from tests.support.fixtures import unique_number, wait_for
 from tests.support.napcat import NapCat
@@ -93,3 +93,47 @@ async def test_a_launch_posts_once_approved_and_counts_answers(service, admin):
         assert "想订" in text_of(await napcat.next_call("send"))
     counts = {row["kind"]: row["count"] for row in admin.get(f"/api/v1/launches/{launch['id']}/interest").json()}
     assert counts == {"asked": 1, "want": 1}
+
+
+async def test_scheduled_notice_and_publicity_arrive_on_time_in_their_groups_only(tmp_path):
+    import httpx
+
+    from tests.support.databases import fresh_database
+    from tests.support.service import ADMIN_TOKEN, start_service
+
+    policy = tmp_path / "fast.toml"
+    policy.write_text("sweep_seconds = 0.2\n")
+    with fresh_database(tmp_path, "broadcast") as url:
+        service = start_service(url, tmp_path, POLICY_FILE=str(policy))
+        try:
+            with httpx.Client(base_url=service.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+                east = admin.post("/api/v1/groups", json={"group_id": "870001", "district": "城东"}).json()
+                admin.post("/api/v1/groups", json={"group_id": "870002", "district": "城西"}).raise_for_status()
+                soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+                today = date.today()
+                notice = admin.post("/api/v1/supply/notices", json={
+                    "title": "第48周货源", "period_start": str(today), "period_end": str(today + timedelta(days=6)),
+                    "order_opens_at": f"{today}T08:30:00", "order_closes_at": f"{today + timedelta(days=1)}T17:00:00",
+                    "districts": ["城东"], "items": [{"product": "中华(软)", "quotas": BANDS}]}).json()
+                admin.post(f"/api/v1/supply/notices/{notice['id']}/schedule",
+                           json={"publish_at": soon.isoformat()}).raise_for_status()
+                launch = admin.post("/api/v1/launches", json={
+                    "product": {"name": "黄鹤楼(硬峡谷柔情)", "retail_price": "30"},
+                    "launch_date": str(today + timedelta(days=7)), "selling_points": "细腻柔和",
+                    "image_url": "https://example.com/hhl.png", "source": "manufacturer", "group_ids": [east["id"]],
+                    "plan": [{"send_at": soon.isoformat(), "kind": "before"}]}).json()
+                async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
+                    await wait_for(lambda: admin.get("/healthz").json()["bots"])
+                    posted = await napcat.next_call("send_group_msg", timeout=15)
+                    assert datetime.now(timezone.utc) >= soon - timedelta(milliseconds=50)  # not before its time
+                    assert (posted["params"]["group_id"], text_of(posted)[:6]) == (870001, "【货源信息】")
+                    admin.post(f"/api/v1/launches/{launch['id']}/approval", json={"approve": True}).raise_for_status()
+                    publicity = await napcat.next_call("send_group_msg", timeout=15)
+                    assert publicity["params"]["group_id"] == 870001
+                    assert text_of(publicity).startswith("【新品预告】黄鹤楼(硬峡谷柔情)")
+                    assert {"type": "image", "data": {"file": "https://example.com/hhl.png"}} in [
+                        {"type": seg["type"], "data": {"file": seg["data"].get("file")}}
+                        for seg in publicity["params"]["message"]]
+                    assert not [call for call in napcat.drain() if call.get("params", {}).get("group_id") == 870002]
+        finally:
+            service.stop()
