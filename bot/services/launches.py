@@ -130,13 +130,8 @@ def card(launch: Launch, product: Product, tz: ZoneInfo) -> str:
     lines = [product.name]
     if product.spec:
         lines.append(f"规格：{product.spec}")
-    prices = []
-    if product.wholesale_price is not None:
-        prices.append(f"批发价{product.wholesale_price:g}元/条")
-    if product.retail_price is not None:
-        prices.append(f"建议零售价{product.retail_price:g}元/包")
-    if prices:
-        lines.append("价格：" + "，".join(prices) + (f"（{product.price_class}类）" if product.price_class else ""))
+    if price := products.price_text(product):
+        lines.append(f"价格：{price}")
     if product.manufacturer:
         lines.append(f"厂家：{product.manufacturer}")
     lines.append(f"上市日期：{launch.launch_date.month}月{launch.launch_date.day}日")

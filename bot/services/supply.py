@@ -436,17 +436,6 @@ def _bands(quotas: list[dict[str, int]]) -> str:
                     f"{band['min_grade']}-{band['max_grade']}档 不供" for band in quotas)
 
 
-def _price(product: Product) -> str:
-    parts = []
-    if product.wholesale_price is not None:
-        parts.append(f"批发价{product.wholesale_price:g}元/条")
-    if product.retail_price is not None:
-        parts.append(f"建议零售价{product.retail_price:g}元/包")
-    if product.price_class:
-        parts.append(f"{product.price_class}类")
-    return "，".join(parts)
-
-
 def render(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
     """The notice as a group reads it: period, window, one short block per product."""
     lines = [f"【货源信息】{notice.title}",
@@ -454,7 +443,7 @@ def render(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: Zo
              f"订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}"]
     for number, (item, product) in enumerate(items, start=1):
         mark = "（紧俏）" if item.scarce else ""
-        price = _price(product)
+        price = products.price_text(product)
         lines.append(f"{number}. {product.name}{mark}" + (f" {price}" if price else ""))
         lines.append(f"   限量：{_bands(item.quotas)}" + (f"；{item.note}" if item.note else ""))
     if notice.notes:

@@ -71,7 +71,8 @@ def test_publishing_sends_the_notice_to_every_target_group_once(session, clock, 
     session.commit()
     rows = session.exec(select(OutboxMessage)).all()
     assert sorted(row.target_id for row in rows) == ["900001", "900002"]
-    assert "中华(软)（紧俏）" in rows[0].text and "11-20档 1条" in rows[0].text
+    assert "1. 中华(软)（紧俏） 批发价450元/条，建议零售价65元/包，A类" in rows[0].text
+    assert "   限量：1-10档 不供；11-20档 1条；21-30档 2条" in rows[0].text
     with pytest.raises(Conflict):
         supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
     statuses = broadcast.deliveries(session, subject="supply", subject_id=notice.id)
