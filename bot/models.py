@@ -333,6 +333,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     sent_message_id: str | None = Field(default=None, max_length=64)
     image_url: str | None = Field(default=None, max_length=512)
+    via_group_id: str | None = Field(default=None, max_length=32)  # a private message to a group member
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)

@@ -140,7 +140,8 @@ async def deliver(bot: Bot, message: OutboxMessage) -> str | None:
         if message.target_kind == "group":
             result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
         else:
-            result = await bot.send_private_msg(user_id=int(message.target_id), message=body)
+            via = {"group_id": int(message.via_group_id)} if message.via_group_id else {}
+            result = await bot.send_private_msg(user_id=int(message.target_id), message=body, **via)
         return _message_id(result)
     if isinstance(bot, ConsoleBot):
         if message.image_url:

@@ -20,10 +20,12 @@ CLAIM_LEASE = timedelta(minutes=2)
 
 def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str, target_id: str,
             text: str, bot_id: str | None = None, reply_to: str | None = None,
-            ticket_id: int | None = None, dedupe_key: str | None = None) -> OutboxMessage:
+            ticket_id: int | None = None, dedupe_key: str | None = None,
+            via_group_id: str | None = None) -> OutboxMessage:
+    """`via_group_id`: a private message to someone met in that group (QQ's temporary chat, no friendship needed)."""
     message = OutboxMessage(platform=platform, bot_id=bot_id, target_kind=target_kind,
                             target_id=target_id, text=text, reply_to=reply_to,
-                            ticket_id=ticket_id, dedupe_key=dedupe_key,
+                            ticket_id=ticket_id, dedupe_key=dedupe_key, via_group_id=via_group_id,
                             next_attempt_at=now, created_at=now)
     session.add(message)
     session.flush()

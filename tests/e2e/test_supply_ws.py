@@ -54,6 +54,7 @@ async def test_publish_then_a_retailer_asks_for_their_quota(service, admin):
         assert "私信" in text_of(said)
         private = await napcat.next_call("send_private_msg")
         assert private["params"]["user_id"] == retailer_qq
+        assert private["params"]["group_id"] == group  # QQ's temporary chat: no friendship needed
         assert text_of(private).endswith("中华(软)（紧俏）：3 条")
         assert "25 档" not in text_of(said)  # the grade is the retailer's own, never in the group
 

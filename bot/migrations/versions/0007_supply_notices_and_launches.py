@@ -157,6 +157,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.add_column(sa.Column("image_url", sa.String(length=512), nullable=True))
+        batch_op.add_column(sa.Column("via_group_id", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("delivery_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_outbox_message_delivery_id"), ["delivery_id"], unique=False)
         batch_op.create_foreign_key("fk_outbox_message_delivery_id", "delivery", ["delivery_id"], ["id"])
@@ -168,6 +169,7 @@ def downgrade() -> None:
         batch_op.drop_constraint("fk_outbox_message_delivery_id", type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_outbox_message_delivery_id"))
         batch_op.drop_column("delivery_id")
+        batch_op.drop_column("via_group_id")
         batch_op.drop_column("image_url")
 
     with op.batch_alter_table("supply_item", schema=None) as batch_op:
