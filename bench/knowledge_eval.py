@@ -29,7 +29,7 @@ from bot.services.knowledge import (  # noqa: E402
     OUT_OF_SCOPE_LIMIT, Decision, KnowledgeIndex, Thresholds, load_entries, load_out_of_scope)
 
 KNOWLEDGE = ROOT / "knowledge"
-WRONG_LIMIT, OFF_TOPIC_LIMIT = 0.025, 0.04  # a little inside the aims (3 %, 5 %), for headroom
+WRONG_LIMIT, OFF_TOPIC_LIMIT = 0.015, 0.04  # well inside the aims (3 %, 5 %): a wrong answer is worse than none
 
 
 def load_eval(half: str = "*") -> tuple[list[tuple[str, str]], list[str]]:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from bot.services.knowledge import KnowledgeIndex, Thresholds, load_entries  # noqa: E402
+from bot.services.knowledge import KnowledgeIndex, Thresholds, load_entries, load_out_of_scope  # noqa: E402
 from tests.support.service import free_port  # noqa: E402
 
 PREFIXES = ["", "老板问下", "请教", "麻烦问下", "我想知道", "有人知道", "客服", "店里", "我家", "昨天开始",
@@ -52,7 +52,7 @@ def main() -> None:
     questions = [item["text"] for item in held_out] * 3
     memory_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    index = KnowledgeIndex(thousand_entries(), thresholds)
+    index = KnowledgeIndex(thousand_entries(), thresholds, load_out_of_scope(ROOT / "knowledge" / "out_of_scope.yaml"))
     build = time.perf_counter() - start
     for question in questions[:50]:
         index.decide(question)
