@@ -134,7 +134,7 @@ def main() -> None:
             fitted = calibrate(entries, out_of_scope, *load_eval(fit))
             index = KnowledgeIndex(entries, fitted, out_of_scope)
             folds[f"fit_{fit}_report_{test}"] = {"thresholds": fitted.model_dump(),
-                                                  **report(index, *load_eval(test))}
+                                                  **report(index, *load_eval(test), only=reaches_the_engine)}
         print(json.dumps(folds, ensure_ascii=False, indent=2))
         return
     path = KNOWLEDGE / "thresholds.yaml"
