@@ -83,8 +83,7 @@ def classify(text: str, quoted_broadcast: bool = False) -> Ask | None:
 @dataclass(frozen=True)
 class Answer:
     ask: Ask
-    text: str | None = None  # said where the question was asked (group or private chat)
-    private_text: str | None = None  # queued to the asker privately
+    text: str  # said where the question was asked; a private quota goes through the outbox
 
 
 @dataclass(frozen=True)
@@ -162,4 +161,4 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
         return Answer(ask, text=reply)
     outbox.enqueue(session, now=now, platform=asker.platform, target_kind="private", target_id=asker.user_id,
                    text=reply, bot_id=asker.group.bot_id, via_group_id=asker.group.group_id)
-    return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY, private_text=reply)
+    return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY)

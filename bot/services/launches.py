@@ -21,7 +21,6 @@ from bot.services import broadcast, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 SUBJECT = "launch"
-POST_KINDS = ("before", "launch_day", "after")
 RECENT = timedelta(days=60)  # a launch counts as new for this long
 _HEADINGS = {"before": "【新品预告】", "launch_day": "【新品上市】", "after": "【新品回顾】"}
 

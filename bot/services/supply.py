@@ -248,12 +248,12 @@ def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
                 problems.append(f"{header[index]} 的限量应是条数，不是“{cells[index]}”")
                 continue
             quotas.append({"min_grade": low, "max_grade": high, "cartons": int(text)})
-        for key in ("wholesale_price", "retail_price"):
+        for key, label in (("wholesale_price", "批发价"), ("retail_price", "零售价")):
             if values.get(key):
                 try:
                     values[key] = str(Decimal(values[key].replace("元", "")))
                 except InvalidOperation:
-                    problems.append(f"{key == 'wholesale_price' and '批发价' or '零售价'}不是数字：“{values[key]}”")
+                    problems.append(f"{label}不是数字：“{values[key]}”")
         if problems:
             table.problems.append(RowProblem(number, "；".join(problems)))
             continue
