@@ -86,3 +86,16 @@ def test_only_admins_and_marketing_staff_publish(admin):
                                                    "aliases": ["硬芙"]}).json()
     assert (product["brand"], product["price_class"]) == ("芙蓉王", "A")
     assert admin.post("/api/v1/products", json={"name": "芙蓉王(硬)"}).status_code == 409
+
+
+def test_oversized_or_overlong_item_tables_are_refused_whole(admin):
+    notice = admin.post("/api/v1/supply/notices", json=notice_body()).json()
+    upload = f"/api/v1/supply/notices/{notice['id']}/items/upload"
+    huge = admin.post(upload, files={"file": ("items.csv", b"x" * (5 * 1024 * 1024 + 1))})
+    assert huge.status_code == 413
+    rows = "品规,1-30档\n" + "".join(f"品规{n},1\n" for n in range(400))
+    too_many = admin.post(upload, files={"file": ("items.csv", rows.encode())})
+    assert too_many.status_code == 422 and "300" in too_many.json()["problems"][-1]["message"]
+    hostile = "品规,1-30档\n" + "中" * 5000 + ",1\n"
+    assert admin.post(upload, files={"file": ("items.csv", hostile.encode())}).status_code == 422
+    assert admin.get(f"/api/v1/supply/notices/{notice['id']}").json()["items"] == []
