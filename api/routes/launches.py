@@ -14,7 +14,7 @@ from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.routes.supply import DeliveryOut, InterestOut
 from api.schemas import Input, Name, Output
 from bot.models import Role, StaffMember
-from bot.services import broadcast, interest, launches, products
+from bot.services import launches, products
 from bot.services.launches import PostIn
 
 router = APIRouter(tags=["launches"])
@@ -108,40 +108,39 @@ def update_product(product_id: int, body: ProductUpdate, runtime: RuntimeDep, _:
     return runtime.unit_of_work(products.update_product, product_id, body.model_dump(exclude_unset=True))
 
 
-def _out(runtime, launch_id: int) -> LaunchOut:
-    def read(session):
-        launch, product = launches.get_launch(session, launch_id)
-        body = LaunchOut.model_validate({**launch.model_dump(), "product": ProductOut.model_validate(product)})
-        body.plan = [PostOut.model_validate(post) for post in launches.plan_of(session, launch_id)]
-        body.card = launches.card(launch, product, runtime.settings.tz)
-        return body
+def _view(session, launch, product, tz) -> LaunchOut:
+    body = LaunchOut.model_validate({**launch.model_dump(), "product": ProductOut.model_validate(product)})
+    body.plan = [PostOut.model_validate(post) for post in launches.plan_of(session, launch.id)]
+    body.card = launches.card(launch, product, tz)
+    return body
 
-    return runtime.unit_of_work(read)
+
+def _out(runtime, launch_id: int) -> LaunchOut:
+    return runtime.unit_of_work(lambda session: _view(session, *launches.get_launch(session, launch_id),
+                                                      runtime.settings.tz))
+
+
+def _local(posts: list[PostIn], tz) -> list[PostIn]:
+    """Times given without an offset are the district's local time."""
+    return [post.model_copy(update={"send_at": in_local_zone(post.send_at, tz)}) for post in posts]
 
 
 @router.post("/launches", response_model=LaunchOut, status_code=status.HTTP_201_CREATED)
 def create_launch(body: LaunchIn, runtime: RuntimeDep, staff: PublisherDep):
     """A launch and its publicity plan. A manufacturer's publicity waits for approval before it posts."""
-    tz, now = runtime.settings.tz, runtime.clock.now()
+    tz = runtime.settings.tz
     data = body.model_dump(exclude={"product", "plan"}, mode="json") | {"launch_date": body.launch_date}
-
-    def make(session):
-        launch = launches.create_launch(session, body.product.model_dump(exclude_none=True), data,
-                                        staff_id=staff.id, now=now)
-        if body.plan is None:  # the default plan, less what is already past
-            plan = [post for post in launches.default_plan(launch, tz) if post.send_at > now]
-        else:
-            plan = [post.model_copy(update={"send_at": in_local_zone(post.send_at, tz)}) for post in body.plan]
-        launches.set_plan(session, launch.id, plan, now=now)
-        return launch.id
-
-    return _out(runtime, runtime.unit_of_work(make))
+    launch = runtime.unit_of_work(launches.create_launch, body.product.model_dump(exclude_none=True), data,
+                                  None if body.plan is None else _local(body.plan, tz), staff_id=staff.id,
+                                  now=runtime.clock.now(), tz=tz)
+    return _out(runtime, launch.id)
 
 
 @router.get("/launches", response_model=list[LaunchOut])
 def list_launches(runtime: RuntimeDep, _: CurrentStaff, approval: str | None = None):
-    found = runtime.unit_of_work(launches.list_launches, approval=approval)
-    return [_out(runtime, launch.id) for launch, _ in found]
+    return runtime.unit_of_work(lambda session: [
+        _view(session, launch, product, runtime.settings.tz)
+        for launch, product in launches.list_launches(session, approval=approval)])
 
 
 @router.get("/launches/{launch_id}", response_model=LaunchOut)
@@ -153,9 +152,7 @@ def read_launch(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
 def replace_plan(launch_id: int, body: Annotated[list[PostIn], Field(max_length=20)], runtime: RuntimeDep,
                  _: PublisherDep):
     """Replace the posts not sent yet (times without an offset are local)."""
-    tz = runtime.settings.tz
-    posts = [post.model_copy(update={"send_at": in_local_zone(post.send_at, tz)}) for post in body]
-    runtime.unit_of_work(launches.set_plan, launch_id, posts, now=runtime.clock.now())
+    runtime.unit_of_work(launches.set_plan, launch_id, _local(body, runtime.settings.tz), now=runtime.clock.now())
     return _out(runtime, launch_id)
 
 
@@ -169,12 +166,10 @@ def decide(launch_id: int, body: DecisionIn, runtime: RuntimeDep, staff: Publish
 
 @router.get("/launches/{launch_id}/deliveries", response_model=list[DeliveryOut])
 def deliveries(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
-    runtime.unit_of_work(launches.get_launch, launch_id)
-    return runtime.unit_of_work(broadcast.deliveries, subject=launches.SUBJECT, subject_id=launch_id)
+    return runtime.unit_of_work(launches.deliveries, launch_id)
 
 
 @router.get("/launches/{launch_id}/interest", response_model=list[InterestOut])
 def interest_counts(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
     """Who asked about the product, and the 想订 / 不感兴趣 answers, per group."""
-    runtime.unit_of_work(launches.get_launch, launch_id)
-    return runtime.unit_of_work(interest.interest_counts, subject=launches.SUBJECT, subject_id=launch_id)
+    return runtime.unit_of_work(launches.interest_counts, launch_id)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, model_validator
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import Input, Name, Output
 from bot.models import Role, StaffMember
-from bot.services import broadcast, interest, supply
+from bot.services import supply
 from bot.services.supply import ItemIn, QuotaBand
 
 router = APIRouter(prefix="/supply/notices", tags=["supply"])
@@ -220,12 +220,10 @@ def withdraw(notice_id: int, body: WithdrawIn, runtime: RuntimeDep, _: Publisher
 @router.get("/{notice_id}/deliveries", response_model=list[DeliveryOut])
 def deliveries(notice_id: int, runtime: RuntimeDep, _: CurrentStaff):
     """Per group and broadcast (notice, corrections, withdrawal): sent, pending, retrying, failed or cancelled."""
-    runtime.unit_of_work(supply.get_notice, notice_id)
-    return runtime.unit_of_work(broadcast.deliveries, subject=supply.SUBJECT, subject_id=notice_id)
+    return runtime.unit_of_work(supply.deliveries, notice_id)
 
 
 @router.get("/{notice_id}/interest", response_model=list[InterestOut])
 def interest_counts(notice_id: int, runtime: RuntimeDep, _: CurrentStaff):
     """How many retailers asked about the notice, per group and product."""
-    runtime.unit_of_work(supply.get_notice, notice_id)
-    return runtime.unit_of_work(interest.interest_counts, subject=supply.SUBJECT, subject_id=notice_id)
+    return runtime.unit_of_work(supply.interest_counts, notice_id)

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost
-from bot.services import broadcast, products
+from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 SUBJECT = "launch"
@@ -40,9 +40,10 @@ def _launch(session: Session, launch_id: int) -> Launch:
     return launch
 
 
-def create_launch(session: Session, product: dict, data: dict, *, staff_id: int | None, now: datetime
-                  ) -> Launch:
-    """Add the product to the catalogue (or reuse it) and open its launch."""
+def create_launch(session: Session, product: dict, data: dict, plan: list[PostIn] | None, *,
+                  staff_id: int | None, now: datetime, tz: ZoneInfo) -> Launch:
+    """Add the product to the catalogue (or reuse it), open its launch and plan its posts
+    (the default plan, less what is already past, when none is given)."""
     found = products.get_or_create(session, product["name"], now=now,
                                    **{key: value for key, value in product.items() if key != "name"})
     approved = data.get("source", "district") == "district"
@@ -51,6 +52,9 @@ def create_launch(session: Session, product: dict, data: dict, *, staff_id: int 
                     approved_by_staff_id=staff_id if approved else None, approved_at=now if approved else None)
     session.add(launch)
     session.flush()
+    if plan is None:
+        plan = [post for post in default_plan(launch, tz) if post.send_at > now]
+    set_plan(session, launch.id, plan, now=now)
     return launch
 
 
@@ -141,6 +145,16 @@ def card(launch: Launch, product: Product, tz: ZoneInfo) -> str:
 def get_launch(session: Session, launch_id: int) -> tuple[Launch, Product]:
     launch = _launch(session, launch_id)
     return launch, session.get(Product, launch.product_id)
+
+
+def deliveries(session: Session, launch_id: int) -> list[broadcast.DeliveryStatus]:
+    _launch(session, launch_id)
+    return broadcast.deliveries(session, subject=SUBJECT, subject_id=launch_id)
+
+
+def interest_counts(session: Session, launch_id: int) -> list[dict]:
+    _launch(session, launch_id)
+    return interest.interest_counts(session, subject=SUBJECT, subject_id=launch_id)
 
 
 def list_launches(session: Session, *, approval: str | None = None) -> list[tuple[Launch, Product]]:

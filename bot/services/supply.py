@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice
-from bot.services import broadcast, products
+from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.retailer_import import read_table
 
@@ -143,9 +143,8 @@ def _write_items(session: Session, notice_id: int, items: list[ItemIn], now: dat
     for position, item in enumerate(items):
         known = {key: value for key in ("wholesale_price", "retail_price", "price_class")
                  if (value := getattr(item, key)) is not None}
-        product = products.get_or_create(session, item.product, now=now, **known)
-        if known:
-            products.update_product(session, product.id, known)
+        product = products.get_or_create(session, item.product, now=now)
+        products.update_product(session, product.id, known)  # this notice's prices are the current ones
         session.add(SupplyItem(notice_id=notice_id, product_id=product.id, position=position,
                                quotas=[band.model_dump() for band in item.quotas], scarce=item.scarce,
                                note=item.note))
@@ -394,6 +393,16 @@ def withdraw(session: Session, notice_id: int, reason: str | None, *, now: datet
 
 def get_notice(session: Session, notice_id: int) -> tuple[SupplyNotice, list[tuple[SupplyItem, Product]]]:
     return _notice(session, notice_id), items_of(session, notice_id)
+
+
+def deliveries(session: Session, notice_id: int) -> list[broadcast.DeliveryStatus]:
+    _notice(session, notice_id)
+    return broadcast.deliveries(session, subject=SUBJECT, subject_id=notice_id)
+
+
+def interest_counts(session: Session, notice_id: int) -> list[dict]:
+    _notice(session, notice_id)
+    return interest.interest_counts(session, subject=SUBJECT, subject_id=notice_id)
 
 
 def list_notices(session: Session, *, state: str | None, offset: int, limit: int) -> list[SupplyNotice]:

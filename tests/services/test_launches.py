@@ -41,26 +41,28 @@ def test_price_class_follows_the_retail_price_per_pack(price, expected):
 
 
 @pytest.fixture
-def launch_of(session, clock):
-    def build(source="district", **extra):
+def launch_of(session, clock, runtime):
+    def build(source="district", plan=(), **extra):
         launch = launches.create_launch(
             session, {"name": "黄鹤楼(硬峡谷柔情)", "retail_price": Decimal("30"), "wholesale_price": Decimal("2600"),
                       "manufacturer": "湖北中烟"},
             {"launch_date": date(2026, 11, 30), "selling_points": "细腻柔和，包装新颖", "source": source,
-             "image_url": "https://example.com/hhl.png"} | extra, staff_id=None, now=clock.now())
+             "image_url": "https://example.com/hhl.png"} | extra, None if plan is None else list(plan),
+            staff_id=None, now=clock.now(), tz=runtime.settings.tz)
         session.commit()
         return launch
 
     return build
 
 
-def test_the_default_plan_posts_before_on_and_after_the_launch_day(session, clock, runtime, launch_of):
-    launch = launch_of()
-    plan = launches.set_plan(session, launch.id, launches.default_plan(launch, runtime.settings.tz),
-                             now=clock.now())
+def test_without_a_plan_posts_go_before_on_and_after_the_launch_day(session, clock, runtime, launch_of):
+    launch = launch_of(plan=None)
+    plan = launches.plan_of(session, launch.id)
     local = [post.send_at.astimezone(runtime.settings.tz) for post in plan]
     assert [(moment.day, moment.hour, post.kind) for moment, post in zip(local, plan)] == [
         (27, 9, "before"), (30, 9, "launch_day"), (7, 9, "after")]
+    soon = launch_of(plan=None, launch_date=date(2026, 11, 25))  # three days before is already past
+    assert [post.kind for post in launches.plan_of(session, soon.id)] == ["launch_day", "after"]
 
 
 def test_posts_go_out_at_their_time_to_the_target_groups(session, clock, runtime, launch_of):
