@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -31,6 +31,16 @@ class Page(Output, Generic[T]):
 
 class ReplyIn(Input):
     text: Text
+    confirm: bool = Field(False, description="reply although another agent has taken the ticket")
+
+
+class ClaimIn(Input):
+    confirm: bool = Field(False, description="take the ticket over from the agent who has it")
+
+
+class AssignIn(Input):
+    staff_id: int = Field(ge=1, le=2**31 - 1)
+    kind: Literal["reply", "visit", "callback"] = "reply"
 
 
 class CloseIn(Input):
@@ -47,6 +57,7 @@ class TicketOut(Output):
     status: str
     trading_flag: bool
     text: str
+    latest_text: str | None = Field(description="the retailer's latest words on the ticket")
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
@@ -76,6 +87,7 @@ class PledgeOut(Output):
     owner_role: str
     owner_staff_id: int | None
     state: str
+    state_reason: str | None
     due_at: datetime | None
     met_at: datetime | None
     met_by_staff_id: int | None

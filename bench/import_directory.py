@@ -57,13 +57,13 @@ def child(count: int, kind: str, url: str) -> None:
     from bot.db import migrate
     from bot.models import Role
     from bot.runtime import Runtime
-    from bot.services import directory
+    from bot.services import staff as staff_service
     from bot.services.retailer_import import import_retailers
 
     runtime = Runtime(Settings(_env_file=None, database_url=url))
     migrate(runtime.engine)
     for n in range(40):
-        runtime.unit_of_work(directory.create_staff, {"name": f"经理{n}", "work_no": f"KM{n:03d}",
+        runtime.unit_of_work(staff_service.create_staff, {"name": f"经理{n}", "work_no": f"KM{n:03d}",
                                                       "roles": [Role.MANAGER]}, now=runtime.clock.now())
     files = {"create": make_file(count, kind), "update": make_file(count, kind, grade_shift=1)}
     files["unchanged"] = files["create"]

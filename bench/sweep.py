@@ -28,7 +28,7 @@ from bot.db import migrate  # noqa: E402
 from bot.models import ChatGroup, Pledge, Role, StaffMember, Ticket  # noqa: E402
 from bot.policy import Policies  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
-from bot.services import pledges  # noqa: E402
+from bot.services import escalation  # noqa: E402
 from tests.support import databases  # noqa: E402
 
 DUE, CHUNK, ROUNDS = 100, 20_000, 7
@@ -79,11 +79,11 @@ def measure(url: str, count: int) -> dict:
         make_due(runtime, count, round_)
         runtime.clock.advance(seconds=1)
         begin = time.perf_counter()
-        result = runtime.unit_of_work(pledges.sweep, now=runtime.clock.now(), policies=policies, tz=tz)
+        result = runtime.unit_of_work(escalation.sweep, now=runtime.clock.now(), policies=policies, tz=tz)
         timings.append(time.perf_counter() - begin)
         assert result.examined == DUE, result
     empty_begin = time.perf_counter()
-    runtime.unit_of_work(pledges.sweep, now=runtime.clock.now(), policies=policies, tz=tz)
+    runtime.unit_of_work(escalation.sweep, now=runtime.clock.now(), policies=policies, tz=tz)
     empty = time.perf_counter() - empty_begin
     runtime.close()
     return {"open": count, "due": DUE, "sweep_ms_median": round(1000 * statistics.median(timings[1:]), 1),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str) -> Engine:
@@ -48,6 +50,26 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to run at every start."""
     command.upgrade(alembic_config(engine), "head")
+
+
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` once this unit of work has committed: files are never written inside a
+    transaction that may still roll back (a rollback forgets the action)."""
+    pending = session.info.get("after_commit")
+    if pending is None:
+        pending = session.info["after_commit"] = []
+        event.listen(session, "after_commit", _run_after_commit)
+        event.listen(session, "after_rollback", lambda rolled_back: rolled_back.info["after_commit"].clear())
+    pending.append(action)
+
+
+def _run_after_commit(session: Session) -> None:
+    actions, session.info["after_commit"] = session.info["after_commit"], []
+    for action in actions:
+        try:
+            action()
+        except Exception:  # the database change stands; the side effect is reported, not retried
+            log.exception("an action after commit failed")
 
 
 @contextmanager

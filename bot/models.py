@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
@@ -75,6 +75,7 @@ class PledgeState(StrEnum):
     PAUSED = "paused"
     MET = "met"
     CANCELLED = "cancelled"
+    NOT_APPLICABLE = "not_applicable"  # cannot be kept (no phone to call back): reported apart, not a breach
 
 
 class AuthorKind(StrEnum):
@@ -90,6 +91,16 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     CANCELLED = "cancelled"  # its broadcast was withdrawn before it went out
+    DROPPED = "dropped"  # its reason was gone at send time (the pledge was met or restarted)
+
+
+class Lane(IntEnum):
+    """The outbox sends the lowest lane first: an answer never waits behind a backlog of notices."""
+
+    REPLY = 0  # acknowledgements, the bot's answers, agents' replies
+    STAFF = 1  # tasks and warnings to staff
+    ESCALATION = 2  # breach notices, escalations, apologies
+    BROADCAST = 3  # supply notices, publicity
 
 
 class StaffMember(SQLModel, table=True):
@@ -202,7 +213,8 @@ class Ticket(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    chat_group_id: int = Field(foreign_key="chat_group.id")
+    platform: str = Field(default="qq", max_length=16)
+    chat_group_id: int | None = Field(default=None, foreign_key="chat_group.id")  # None: asked in private chat
     retailer_id: int | None = Field(default=None, foreign_key="retailer.id", index=True)
     sender_user_id: str = Field(max_length=32)
     sender_name: str | None = Field(default=None, max_length=64)
@@ -210,7 +222,8 @@ class Ticket(SQLModel, table=True):
     status: str = Field(default=TicketStatus.OPEN, sa_type=String(16), index=True)
     trading_flag: bool = False
     knowledge_entry_id: str | None = Field(default=None, max_length=64)
-    text: str = Field(sa_type=Text)
+    text: str = Field(sa_type=Text)  # the request that opened it
+    latest_text: str | None = Field(default=None, sa_type=Text)  # the retailer's latest words on it
     created_at: datetime = _time(index=True)
     updated_at: datetime = _time()
     last_message_at: datetime = _time()
@@ -225,7 +238,7 @@ class TicketMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
-    chat_group_id: int = Field(foreign_key="chat_group.id")
+    chat_group_id: int | None = Field(default=None, foreign_key="chat_group.id")
     message_id: str | None = Field(default=None, max_length=64)
     author_kind: str = Field(sa_type=String(16))
     author_id: str | None = Field(default=None, max_length=32)
@@ -266,6 +279,7 @@ class Pledge(SQLModel, table=True):
     owner_role: str = Field(sa_type=String(16))
     owner_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
     state: str = Field(default=PledgeState.PENDING, sa_type=String(16))
+    state_reason: str | None = Field(default=None, max_length=128)  # why cancelled or not applicable
     due_at: datetime | None = _time(nullable=True)
     met_at: datetime | None = _time(nullable=True)
     met_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
@@ -314,7 +328,10 @@ class OutboxMessage(SQLModel, table=True):
     """A proactive message, stored before it is sent so nothing is lost."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_sent_message", "target_id", "sent_message_id"),  # a quote of it finds its tickets
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
@@ -335,6 +352,10 @@ class OutboxMessage(SQLModel, table=True):
     image_url: str | None = Field(default=None, max_length=512)
     via_group_id: str | None = Field(default=None, max_length=32)  # a private message to a group member
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    lane: int = Field(default=Lane.BROADCAST, sa_column_kwargs={"server_default": "3"})
+    kind: str | None = Field(default=None, max_length=16)  # "ack" may be combined, "escalation" digested
+    pledge_id: int | None = Field(default=None, foreign_key="pledge.id", index=True)  # dropped once it is met
+    mention_user_id: str | None = Field(default=None, max_length=32)  # whom a combined acknowledgement names
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
 

@@ -127,6 +127,11 @@ class Policies(Strict):
     }
     apologise_in_group: bool = True
     agents_group_id: str | None = Field(None, description="QQ group of the agents, for the first escalation")
+    callback_group_id: str | None = Field(
+        None, description="QQ group of the callback staff; without it callback tasks go to each of them privately")
+    agents_on_duty: list[int] = Field(
+        default_factory=list, description="staff ids a breach of an unclaimed reply is attributed to (empty: every "
+                                          "active agent)")
     sweep_seconds: float = Field(60, gt=0)
     callback_attempts: int = Field(3, ge=1, description="unreachable tries before the callback is closed")
     auto_answer_meets_reply: bool = Field(

@@ -37,55 +37,122 @@ def acknowledgement(ticket_id: int, category: str, due: datetime, now: datetime,
 
 
 PLEDGE_LABELS = {"reply": "回帖回复", "visit": "上门服务", "callback": "满意度回访"}
+NEXT_STEP = {
+    "reply": "请在群里引用提问回复，或发送「#{ticket_id} 回复内容」；接手请发送「#{ticket_id} 接单」。",
+    "visit": "上门后私聊我发送「上门 #{ticket_id} 处理情况」。",
+    "callback": "回访后请登记结果（联系上与否、满意度 1 到 5 分）。",
+}
 
 
-def pledge_warning(ticket_id: int, kind: str, due: datetime, now: datetime, tz: ZoneInfo) -> str:
-    return (f"【即将超时】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}将于 {local_time(due, tz, now)} 到期，"
-            "请尽快处理。")
+def about(ticket_id: int, who: str, request: str) -> str:
+    """The first line of every notice to staff: which ticket, whose, and what was asked."""
+    return f"工单 #{ticket_id}（{who}）：{request}"
 
 
-def pledge_breached(ticket_id: int, kind: str, due: datetime, now: datetime, tz: ZoneInfo) -> str:
-    return (f"【已超时】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}已超过期限（{local_time(due, tz, now)}），"
-            "已按规定上报，请立即处理。")
+def pledge_warning(ticket_id: int, who: str, request: str, kind: str, due: datetime, now: datetime,
+                   tz: ZoneInfo) -> str:
+    return (f"【即将超时】{about(ticket_id, who, request)}\n"
+            f"{PLEDGE_LABELS[kind]}将于 {local_time(due, tz, now)} 到期。"
+            + NEXT_STEP[kind].format(ticket_id=ticket_id))
 
 
-def pledge_escalated(ticket_id: int, kind: str, level: int, overdue: timedelta) -> str:
+def pledge_breached(ticket_id: int, who: str, request: str, kind: str, due: datetime, now: datetime,
+                    tz: ZoneInfo) -> str:
+    return (f"【已超时】{about(ticket_id, who, request)}\n"
+            f"{PLEDGE_LABELS[kind]}已超过期限（{local_time(due, tz, now)}），已按规定上报。"
+            + NEXT_STEP[kind].format(ticket_id=ticket_id))
+
+
+def pledge_escalated(ticket_id: int, who: str, request: str, kind: str, level: int, overdue: timedelta,
+                     owner: str | None) -> str:
     minutes = int(overdue.total_seconds() // 60)
     late = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
-    return f"【超时上报·第{level}级】工单 #{ticket_id} 的{PLEDGE_LABELS[kind]}已超时（工作时间 {late}），请督办。"
+    return (f"【超时上报·第{level}级】{about(ticket_id, who, request)}\n"
+            f"{PLEDGE_LABELS[kind]}已超时（工作时间 {late}），负责人：{owner or '未指定'}，请督办。")
 
 
-def visit_task(ticket, retailer, note: str | None, due: datetime, now: datetime, tz: ZoneInfo) -> str:
-    """Sent privately to the account manager: the shop's details are for them only."""
-    lines = [f"【上门任务】工单 #{ticket.id}（{CATEGORY_LABELS.get(ticket.category, '其他')}）",
-             f"请于 {local_time(due, tz, now)} 前上门服务。"]
+def visit_task(ticket_id: int, who: str, request: str, retailer, note: str | None, due: datetime,
+               now: datetime, tz: ZoneInfo) -> str:
+    """Sent privately to the account manager (or a supervisor): the shop's details are for them only."""
+    lines = [f"【上门任务】{about(ticket_id, who, request)}", f"请于 {local_time(due, tz, now)} 前上门服务。"]
     if retailer is not None:
-        lines += [f"店名：{retailer.store_name}", f"地址：{retailer.address or '未登记'}",
-                  f"电话：{retailer.phone or '未登记'}"]
-    lines.append(f"诉求：{ticket.text[:300]}")
+        lines += [f"地址：{retailer.address or '未登记'}", f"电话：{retailer.phone or '未登记'}"]
     if note:
         lines.append(f"备注：{note}")
-    lines.append(f"完成后私聊回复：上门 #{ticket.id} 处理情况")
+    lines.append(NEXT_STEP["visit"].format(ticket_id=ticket_id))
     return "\n".join(lines)
 
 
-def visit_unassigned(ticket_id: int, unbound: bool) -> str:
-    why = "提问人尚未绑定许可证" if unbound else "该客户没有登记客户经理"
-    return f"【待指派】工单 #{ticket_id} 需要上门服务，但{why}，请指派客户经理。"
+def visit_unassigned(ticket_id: int, who: str, request: str, retailer, why: str, due: datetime,
+                     now: datetime, tz: ZoneInfo) -> str:
+    """To supervisors privately: a visit nobody can be told about yet."""
+    lines = [f"【待指派上门】{about(ticket_id, who, request)}", f"{why}，请指派客户经理，"
+             f"{local_time(due, tz, now)} 前须上门。"]
+    if retailer is not None:
+        lines += [f"地址：{retailer.address or '未登记'}", f"电话：{retailer.phone or '未登记'}"]
+    return "\n".join(lines)
 
 
-def callback_task(ticket_id: int, due: datetime, now: datetime, tz: ZoneInfo) -> str:
-    return f"【回访任务】工单 #{ticket_id} 已完成回复和上门，请于 {local_time(due, tz, now)} 前回访客户征询满意度。"
+def identify_shop(ticket_id: int, who: str, request: str) -> str:
+    """An unbound sender's visit: an agent must find out which shop it is."""
+    return (f"【请确认店铺】{about(ticket_id, who, request)}\n"
+            f"这个工单需要上门，但提问人尚未绑定许可证。请联系提问人核实店铺，"
+            f"然后发送「#{ticket_id} 绑定 许可证号」，系统会把上门任务交给该店的客户经理。")
 
 
-def low_satisfaction(ticket_id: int, score: int, comment: str | None) -> str:
-    text = f"【满意度低】工单 #{ticket_id} 回访评分 {score} 分，工单已重新打开，请督办。"
+def callback_task(ticket_id: int, who: str, request: str, visited: bool, phone: str | None,
+                  due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    done = "回复和上门" if visited else "回复"
+    return (f"【回访任务】{about(ticket_id, who, request)}\n"
+            f"已完成{done}，请于 {local_time(due, tz, now)} 前回访客户征询满意度。\n"
+            f"电话：{phone or '未登记'}\n" + NEXT_STEP["callback"])
+
+
+def reply_task(ticket_id: int, who: str, request: str, why: str, due: datetime, now: datetime,
+               tz: ZoneInfo) -> str:
+    """A ticket came back (reopened or assigned): its owner must reply again."""
+    return (f"【待回复】{about(ticket_id, who, request)}\n{why}，请于 {local_time(due, tz, now)} 前回复。"
+            + NEXT_STEP["reply"].format(ticket_id=ticket_id))
+
+
+def low_satisfaction(ticket_id: int, who: str, request: str, score: int, comment: str | None) -> str:
+    text = f"【满意度低】{about(ticket_id, who, request)}\n回访评分 {score} 分，工单已重新打开，请督办。"
     return text + (f"\n客户意见：{comment}" if comment else "")
 
 
+REOPEN_REASONS = {
+    "low satisfaction": "回访满意度低，工单已重新打开",
+    "not solved": "客户表示问题没有解决",
+    "staff": "工作人员重新打开了工单",
+    "handover": "客户要求人工服务",
+}
+UNBOUND_SENDER = "提问人未绑定许可证，无电话可回访"
+UNREACHABLE = "多次电话联系不上"
+
+# -- confirmations to staff (always privately, never in the retailer group) --
+NO_SUCH_TICKET = "工单 #{ticket_id} 不存在，请核对工单号。"
+TICKET_CLOSED = "工单 #{ticket_id} 已关闭，不能再处理。"
+REPLY_RECORDED = "已记录你对工单 #{ticket_id} 的回复。"
+REPLY_POSTED = "你的回复已发给客户（工单 #{ticket_id}）。"
+REPLY_CLAIMED_BY_OTHER = ("工单 #{ticket_id} 已由 {owner} 接单，你的回复也已记录。"
+                          "如要接手，请发送「#{ticket_id} 接单 确认」。")
+CLAIMED = "你已接单：工单 #{ticket_id}，请于 {due} 前回复。"
+CLAIMED_ALREADY = "工单 #{ticket_id} 已经是你在负责。"
+CLAIMED_BY_OTHER = "工单 #{ticket_id} 已由 {owner} 接单。确需接手请发送「#{ticket_id} 接单 确认」。"
+NO_REPLY_PLEDGE = "工单 #{ticket_id} 不需要回复，无法接单。"
+VISIT_TOLD_MANAGER = "已安排上门（工单 #{ticket_id}），上门任务已私信通知客户经理 {manager}。"
+VISIT_TO_SUPERVISORS = "已安排上门（工单 #{ticket_id}），{why}，已请督导指派客户经理。"
+VISIT_NEEDS_SHOP = ("已登记上门（工单 #{ticket_id}），但提问人尚未绑定许可证：请核实店铺后发送"
+                    "「#{ticket_id} 绑定 许可证号」，系统再通知客户经理。")
+VISIT_ALREADY = "工单 #{ticket_id} 已安排过上门。"
+NO_MANAGER = "该客户没有登记客户经理"
+NO_MANAGER_ACCOUNT = "该客户的客户经理没有登记聊天账号"
+NOT_BOUND = "提问人尚未绑定许可证"
+RETAILER_IDENTIFIED = "已把工单 #{ticket_id} 的提问人绑定到 {store_name}。"
+NO_SUCH_LICENSE = "许可证号 {license_no} 不在客户名单中，请核对。"
+STAFF_UNKNOWN_COMMAND = "没看懂这条命令。发送「帮助」查看可用的命令。"
 VISIT_RECORDED = "已记录工单 #{ticket_id} 的上门服务，谢谢！"
 WORDING_ADDED = "已把这位客户的问法加入知识条目 {entry}，以后类似的提问会自动回答。"
-VISIT_ORDERED = "已安排客户经理上门服务（工单 #{ticket_id}），上门任务已私信通知。"
 VISIT_NOT_STAFF = "只有客户经理可以记录上门服务。"
 VISIT_USAGE = "记录上门请发送：上门 #工单号 处理情况，例如：上门 #12 已更换扫码枪"
 
@@ -105,6 +172,45 @@ def suggestions(questions: list[str]) -> str:
 
 def handed_over(ticket_id: int, due: datetime, now: datetime, tz: ZoneInfo) -> str:
     return f"好的，已为您转人工客服（工单 #{ticket_id}），客服将在 {local_time(due, tz, now)} 前回复您。"
+
+
+def reopened(ticket_id: int, due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    return f"收到，问题还没解决：工单 #{ticket_id} 已重新交给客服，客服将在 {local_time(due, tz, now)} 前回复您。"
+
+
+RETAILER_HELP = """您好，我是零售客户服务助手。私聊可以：
+绑定 许可证号 手机后四位 —— 绑定账号
+我的信息 —— 查看档位、订货日和客户经理
+我能订多少 / 本周货源 / 订货截止 —— 货源信息
+有什么新品 —— 新品介绍
+也可以直接提问，我会回答或转给客服。"""
+STAFF_HELP = {
+    "agent": "「#工单号 回复内容」回复客户；「#工单号 接单」接手工单；「#工单号 上门 备注」安排上门；"
+             "「#工单号 绑定 许可证号」确认未绑定提问人的店铺；「#工单号 加问法 条目编号」把问法加入知识库。"
+             "在群里也可以直接引用客户的提问回复。",
+    "manager": "「我的任务」查看待上门的工单；上门后发送「上门 #工单号 处理情况」。",
+    "callback": "「我的任务」查看待回访的工单；回访结果在工作台登记。",
+    "supervisor": "「#工单号 接单」「#工单号 上门」等客服命令都可以用；超时和低满意度会私信通知您。",
+    "admin": "命令同督导；员工、群和客户名单在管理接口维护。",
+}
+
+
+def staff_help(roles: list[str]) -> str:
+    lines = [f"【{ROLE_LABELS.get(role, role)}】{STAFF_HELP[role]}" for role in roles if role in STAFF_HELP]
+    return "\n".join(["工作人员可用的命令：", *lines, "「我的任务」列出你负责的未完成事项。"])
+
+
+ROLE_LABELS = {"agent": "客服", "manager": "客户经理", "callback": "回访", "supervisor": "督导",
+               "admin": "管理员", "marketing": "营销"}
+
+
+def my_tasks(items: list[tuple[str, int, str, datetime]], now: datetime, tz: ZoneInfo) -> str:
+    """Each: (pledge kind, ticket id, who and what, due)."""
+    if not items:
+        return "你目前没有未完成的任务。"
+    lines = [f"{number}. {PLEDGE_LABELS[kind]} · 工单 #{ticket_id}（{about_it}）· {local_time(due, tz, now)} 前"
+             for number, (kind, ticket_id, about_it, due) in enumerate(items, start=1)]
+    return "\n".join([f"你有 {len(items)} 项未完成的任务：", *lines])
 
 
 MENU = """本群为零售客户服务群，可以这样提问：

@@ -26,7 +26,7 @@ from nonechat.model import DIRECT
 from bot.models import OutboxMessage
 from bot.runtime import get_runtime
 from bot.services.guard import mask_personal_data
-from bot.services.tickets import GroupMessage
+from bot.services.intake import GroupMessage, PrivateMessage
 
 QQ, CONSOLE = "qq", "console"
 log = logging.getLogger(__name__)
@@ -98,6 +98,12 @@ def group_message(event: Event) -> GroupMessage:
     return GroupMessage(platform=CONSOLE, group_id=event.channel.id, user_id=event.user.id,
                         text=event.get_plaintext(), message_id=event.message_id,
                         sender_name=event.user.nickname, self_id=event.self_id)
+
+
+def private_message(bot: Bot, event: Event) -> PrivateMessage:
+    message_id = getattr(event, "message_id", None)
+    return PrivateMessage(platform=platform_of(bot) or QQ, user_id=event.get_user_id(), text=event.get_plaintext(),
+                          message_id=None if message_id is None else str(message_id))
 
 
 def _message_id(result: Any) -> str | None:

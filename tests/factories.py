@@ -12,7 +12,8 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.policy import Policies
 from bot.models import ChatGroup, Retailer, Role, StaffMember, SupplyNotice
-from bot.services import directory, supply, tickets
+from bot.services import directory, intake, supply
+from bot.services import staff as staff_service
 from bot.services.supply import ItemIn
 
 _ids = count(1)
@@ -27,7 +28,7 @@ def group(session: Session, clock: ManualClock, group_id: str = "900001", **extr
 
 def staff(session: Session, clock: ManualClock, *roles: Role, chat_user_id: str | None = None,
           name: str = "张客服") -> StaffMember:
-    member = directory.create_staff(session, {"name": name, "roles": list(roles or [Role.AGENT]),
+    member = staff_service.create_staff(session, {"name": name, "roles": list(roles or [Role.AGENT]),
                                               "chat_user_id": chat_user_id}, now=clock.now())
     session.commit()
     return member
@@ -46,12 +47,12 @@ def retailer(session: Session, clock: ManualClock, license_no: str | None = None
 def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,
          policies: Policies | None = None, knowledge=None,
          user_id: str = "10001", message_id: str | None = None, group_id: str = "900001",
-         reply_to: str | None = None, self_id: str = "20000") -> tickets.Outcome:
+         reply_to: str | None = None, self_id: str = "20000") -> intake.Outcome:
     """A group message handled and committed, as the intake plugin does."""
-    message = tickets.GroupMessage(platform="qq", group_id=group_id, user_id=user_id, text=text,
+    message = intake.GroupMessage(platform="qq", group_id=group_id, user_id=user_id, text=text,
                                    message_id=message_id or str(next(_ids) + 500_000),
                                    sender_name="老王", reply_to=reply_to, self_id=self_id)
-    outcome = tickets.handle_group_message(session, message, now=clock.now(), settings=settings,
+    outcome = intake.handle_group_message(session, message, now=clock.now(), settings=settings,
                                            policies=policies or Policies(), knowledge=knowledge)
     session.commit()
     return outcome
@@ -65,3 +66,16 @@ def supply_notice(session: Session, clock: ManualClock, tz: ZoneInfo, items: lis
     notice = supply.create_notice(session, data, items, staff_id=None, now=clock.now())
     session.commit()
     return notice
+
+
+def sent(session: Session, ticket_id: int, message_id: str, clock: ManualClock) -> None:
+    """The outbox delivered the ticket's latest message (an acknowledgement, an answer) as `message_id`."""
+    from sqlmodel import col, select
+
+    from bot.models import OutboxMessage
+    from bot.services import outbox
+
+    row = session.exec(select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)
+                       .order_by(col(OutboxMessage.id).desc())).first()
+    outbox.mark_sent(session, row.id, now=clock.now(), sent_message_id=message_id)
+    session.commit()

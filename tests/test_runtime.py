@@ -14,7 +14,7 @@ from bot.config import Settings, UnsafeConfigError
 from bot.db import make_engine, migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime
-from bot.services import directory
+from bot.services import escalation, intake, directory
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "bot.example.com"])
@@ -95,10 +95,10 @@ async def test_a_concurrent_burst_from_one_sender_becomes_one_ticket(runtime, cl
     from bot.services import tickets
 
     runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
-    burst = [tickets.GroupMessage(platform="qq", group_id="900001", user_id="10001",
+    burst = [intake.GroupMessage(platform="qq", group_id="900001", user_id="10001",
                                   text=f"终端坏了怎么办 {n}", message_id=str(n)) for n in range(40)]
-    outcomes = await asyncio.gather(*(runtime.run(tickets.handle_group_message, message, now=clock.now(),
+    outcomes = await asyncio.gather(*(runtime.run(intake.handle_group_message, message, now=clock.now(),
                                                   settings=runtime.settings, policies=runtime.policies)
                                   for message in burst))
-    assert [o.result for o in outcomes].count(tickets.Result.OPENED) == 1
+    assert [o.result for o in outcomes].count(intake.Result.OPENED) == 1
     assert runtime.unit_of_work(lambda s: len(s.exec(select(Ticket)).all())) == 1

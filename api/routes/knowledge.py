@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from bot.models import Role, StaffMember
 from bot.services import tickets
+from bot.services.errors import ServiceError
 from bot.services.knowledge import Entry
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
@@ -136,5 +137,11 @@ def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator)
 def from_ticket(ticket_id: int, body: FromTicketIn, runtime: RuntimeDep, _: Curator):
     """The ticket's question joins an entry; if the entry does not exist yet, the agent's reply
     on the ticket becomes its answer."""
-    return _out(runtime.unit_of_work(tickets.to_knowledge, ticket_id, runtime.knowledge, body.entry_id,
-                                     today=_today(runtime)))
+    question, reply = runtime.unit_of_work(tickets.knowledge_source, ticket_id)
+    if runtime.knowledge.exists(body.entry_id):  # files are written outside any transaction
+        return _out(runtime.knowledge.add_similar(body.entry_id, question))
+    if reply is None:
+        raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
+    return _out(runtime.knowledge.create(Entry(id=body.entry_id, column=body.entry_id.split(".")[0],
+                                               question=question, similar=(question,), answer=reply,
+                                               reviewed=_today(runtime))))

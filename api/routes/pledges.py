@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import (
@@ -26,26 +26,34 @@ Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN
 Serving = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 Visiting = Annotated[StaffMember, Depends(require(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN))]
 Calling = Annotated[StaffMember, Depends(require(Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN))]
-_OWN_KIND = {Role.AGENT: PledgeKind.REPLY, Role.CALLBACK: PledgeKind.CALLBACK}
+# The kinds of pledge each role works on (and so may list); supervisors and admins see all.
+_ROLE_KINDS = {Role.AGENT: (PledgeKind.REPLY, PledgeKind.VISIT), Role.CALLBACK: (PledgeKind.CALLBACK,),
+               Role.MANAGER: (PledgeKind.VISIT,)}
 
 
 @router.get("/pledges", response_model=Page[PledgeListOut])
 def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
                  kind: PledgeKind | None = None, state: PledgeState | None = None,
                  owner_staff_id: int | None = None, breached: bool | None = None,
-                 due_before: datetime | None = None,
+                 due_before: Annotated[datetime | None, Query(description="due at or before")] = None,
+                 due_after: Annotated[datetime | None, Query(description="due at or after")] = None,
                  offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 50):
-    """Due soon (`due_before`), breached, met, by owner, by kind. An account manager sees only their
-    own visit tasks; agents see reply pledges; callback staff see callbacks."""
+    """Due soon (`due_before`), in a window (`due_after`), breached, by state, owner and kind. Each role
+    lists the kinds it works on: agents replies and visits, callback staff callbacks, an account manager
+    only their own visits; supervisors and admins everything."""
+    kinds = [kind] if kind else None
     if not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
-        if staff.has_role(Role.MANAGER):
-            kind, owner_staff_id = PledgeKind.VISIT, staff.id
-        else:
-            kind = next((k for role, k in _OWN_KIND.items() if staff.has_role(role)), PledgeKind.REPLY)
-    due_before = in_local_zone(due_before, runtime.settings.tz)
-    total, rows = runtime.unit_of_work(pledges.list_pledges, kind=kind, state=state,
+        allowed = {k for role, role_kinds in _ROLE_KINDS.items() if staff.has_role(role) for k in role_kinds}
+        if kind is not None and kind not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"权限不足：你的角色不能查看 {kind} 承诺")
+        kinds = kinds or sorted(allowed)
+        if staff.has_role(Role.MANAGER) and not staff.has_role(Role.AGENT, Role.CALLBACK):
+            owner_staff_id = staff.id
+    tz = runtime.settings.tz
+    total, rows = runtime.unit_of_work(pledges.list_pledges, kinds=kinds, state=state,
                                        owner_staff_id=owner_staff_id, breached=breached,
-                                       due_before=due_before, offset=offset, limit=limit)
+                                       due_before=in_local_zone(due_before, tz),
+                                       due_after=in_local_zone(due_after, tz), offset=offset, limit=limit)
     return Page[PledgeListOut](total=total, items=[PledgeListOut.model_validate(row) for row in rows])
 
 
@@ -70,17 +78,19 @@ def resume(pledge_id: int, runtime: RuntimeDep, _: Serving):
 
 
 @router.post("/pledges/{pledge_id}/reassign", response_model=PledgeListOut)
-def reassign(pledge_id: int, body: ReassignIn, runtime: RuntimeDep, _: Supervising):
+def reassign(pledge_id: int, body: ReassignIn, runtime: RuntimeDep, supervisor: Supervising):
     return runtime.unit_of_work(pledges.reassign, pledge_id, body.staff_id, now=runtime.clock.now(),
-                                policies=runtime.policies, tz=runtime.settings.tz)
+                                policies=runtime.policies, tz=runtime.settings.tz, by_staff_id=supervisor.id)
 
 
 @router.post("/tickets/{ticket_id}/visit", response_model=PledgeListOut, status_code=status.HTTP_201_CREATED)
 def order_visit(ticket_id: int, runtime: RuntimeDep, staff: Serving, body: VisitNeededIn | None = None):
-    """Mark that the ticket needs a visit: the task goes to the retailer's own account manager."""
-    return runtime.unit_of_work(pledges.need_visit, ticket_id, note=body.note if body else None,
-                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz,
-                                staff_id=staff.id)
+    """Mark that the ticket needs a visit: the task goes to the retailer's own account manager (to the
+    supervisors when there is none; for an unbound sender an agent is first asked to identify the shop)."""
+    ordered = runtime.unit_of_work(pledges.need_visit, ticket_id, note=body.note if body else None,
+                                   now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz,
+                                   staff_id=staff.id)
+    return ordered.pledge
 
 
 @router.post("/tickets/{ticket_id}/visits", response_model=VisitOut, status_code=status.HTTP_201_CREATED)

@@ -131,7 +131,7 @@ def transfer(body: TerritoryTransferIn, runtime: RuntimeDep, staff: CurrentStaff
     moved, visits = runtime.unit_of_work(
         directory.transfer_territory, from_manager_id=body.from_manager_id,
         to_manager_id=body.to_manager_id, district=body.district, retailer_ids=body.retailer_ids,
-        staff_id=staff.id, now=runtime.clock.now())
+        staff_id=staff.id, now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
     return TerritoryTransferOut(retailers_moved=moved, visits_moved=visits)
 
 
@@ -150,7 +150,7 @@ def history(retailer_id: int, runtime: RuntimeDep, staff: Exporter):
 def update(retailer_id: int, body: RetailerUpdate, runtime: RuntimeDep, staff: AdminDep):
     return runtime.unit_of_work(directory.update_retailer, retailer_id,
                                 body.model_dump(exclude_unset=True), now=runtime.clock.now(),
-                                staff_id=staff.id)
+                                policies=runtime.policies, tz=runtime.settings.tz, staff_id=staff.id)
 
 
 @router.get("/{retailer_id}/bindings", response_model=list[BindingOut])

@@ -21,7 +21,7 @@ def create(body: StaffIn, runtime: RuntimeDep, _: AdminDep):
     """Create a staff member; the response carries their API token, shown only once."""
 
     def create_with_token(session, data, now):
-        member = directory.create_staff(session, data, now=now)
+        member = staff_service.create_staff(session, data, now=now)
         return member, staff_service.issue_token(session, member)
 
     member, token = runtime.unit_of_work(create_with_token, body.model_dump(mode="json"),
@@ -41,7 +41,7 @@ def read(staff_id: int, runtime: RuntimeDep, _: AdminDep):
 
 @router.patch("/{staff_id}", response_model=StaffOut)
 def update(staff_id: int, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
-    return runtime.unit_of_work(directory.update_staff, staff_id,
+    return runtime.unit_of_work(staff_service.update_staff, staff_id,
                                 body.model_dump(mode="json", exclude_unset=True))
 
 

@@ -4,14 +4,16 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Depends, Query, status
 
-from api.deps import CurrentStaff, ReplierDep, RuntimeDep, in_local_zone
-from api.schemas import CloseIn, Page, ReplyIn, TicketDetailOut, TicketOut
-from bot.models import Category, TicketStatus
-from bot.services import tickets
+from api.deps import CurrentStaff, ReplierDep, RuntimeDep, in_local_zone, require
+from api.schemas import AssignIn, ClaimIn, CloseIn, Page, PledgeListOut, ReplyIn, TicketDetailOut, TicketOut
+from bot.models import Category, Role, StaffMember, TicketStatus
+from bot.services import intake, pledges, tickets
+from bot.services.errors import ServiceError
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
+Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
 
 
 @router.get("", response_model=Page[TicketOut])
@@ -23,34 +25,70 @@ def list_tickets(
     retailer_id: int | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=100, description="words in the request")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     aware = partial(in_local_zone, tz=runtime.settings.tz)
     flt = tickets.TicketFilter(status=status_, category=category, chat_group_id=group_id,
                                retailer_id=retailer_id, created_from=aware(created_from),
-                               created_to=aware(created_to))
+                               created_to=aware(created_to), q=q)
     total, rows = runtime.unit_of_work(tickets.list_tickets, flt, offset=offset, limit=limit)
     return Page[TicketOut](total=total, items=[TicketOut.model_validate(row) for row in rows])
 
 
 @router.get("/{ticket_id}", response_model=TicketDetailOut)
 def get_ticket(ticket_id: int, runtime: RuntimeDep, _: CurrentStaff):
-    ticket, messages, events, pledges = runtime.unit_of_work(tickets.ticket_detail, ticket_id)
+    ticket, messages, events, pledges_ = runtime.unit_of_work(tickets.ticket_detail, ticket_id)
     return TicketDetailOut.model_validate(
-        {**ticket.model_dump(), "messages": messages, "events": events, "pledges": pledges}
+        {**ticket.model_dump(), "messages": messages, "events": events, "pledges": pledges_}
     )
 
 
 @router.post("/{ticket_id}/replies", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
 def reply(ticket_id: int, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
-    """Record the reply (meeting the reply pledge) and post it in the group, quoting the retailer."""
-    return runtime.unit_of_work(tickets.reply_via_api, ticket_id, staff, body.text,
+    """Record the reply (meeting the reply pledge) and post it to the retailer, quoting their question.
+    A ticket another agent has taken answers 409 unless `confirm` is true."""
+    return runtime.unit_of_work(intake.reply_via_api, ticket_id, staff, body.text, confirm=body.confirm,
                                 now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+
+
+@router.post("/{ticket_id}/claim", response_model=PledgeListOut)
+def claim(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep, body: Annotated[ClaimIn | None, Body()] = None):
+    """Take the ticket: its reply pledge becomes yours. Taking another agent's needs `confirm`."""
+
+    def take(session):
+        return pledges.claim(session, tickets.get_open(session, ticket_id), staff, now=runtime.clock.now(),
+                             confirm=bool(body and body.confirm))
+
+    return runtime.unit_of_work(take)
+
+
+@router.post("/{ticket_id}/assign", response_model=PledgeListOut)
+def assign(ticket_id: int, body: AssignIn, runtime: RuntimeDep, supervisor: Supervising):
+    """A supervisor gives the ticket's reply (or visit or callback) pledge to someone, who is told."""
+
+    def give(session):
+        pledge = pledges.one(session, tickets.get(session, ticket_id).id, body.kind)
+        if pledge is None:
+            raise ServiceError(f"工单 #{ticket_id} 没有{body.kind}承诺")
+        return pledges.reassign(session, pledge.id, body.staff_id, now=runtime.clock.now(),
+                                policies=runtime.policies, tz=runtime.settings.tz, by_staff_id=supervisor.id)
+
+    return runtime.unit_of_work(give)
 
 
 @router.post("/{ticket_id}/close", response_model=TicketOut)
 def close(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep,
           body: Annotated[CloseIn | None, Body()] = None):
-    return runtime.unit_of_work(tickets.close_ticket, ticket_id, staff, body.note if body else None,
+    return runtime.unit_of_work(intake.close_ticket, ticket_id, staff, body.note if body else None,
                                 now=runtime.clock.now())
+
+
+@router.post("/{ticket_id}/reopen", response_model=TicketOut)
+def reopen(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep,
+           body: Annotated[CloseIn | None, Body()] = None):
+    """The request is not solved: a fresh reply clock for the agent who had it; the callback waits
+    for the new reply."""
+    return runtime.unit_of_work(intake.reopen_ticket, ticket_id, staff, body.note if body else None,
+                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)

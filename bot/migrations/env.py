@@ -10,6 +10,9 @@ from bot.db import make_engine
 engine = context.config.attributes.get("engine") or make_engine(Settings().database_url)
 
 with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:  # batch migrations copy tables; foreign keys would refuse dropping the old copy
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,
@@ -19,3 +22,5 @@ with engine.connect() as connection:
     with context.begin_transaction():
         context.run_migrations()
     connection.commit()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")

@@ -131,3 +131,15 @@ def analyse(text: str) -> Analysis:
     # Cue words are matched as substrings: jieba glues them to verbs (怎么弄).
     asks = any(cue in head for cue in _CUES)
     return Analysis(is_request=asks or best > 0 or trading, category=category, trading=trading)
+
+
+_FUNCTION_WORDS = QUESTION_WORDS | NEED_WORDS | PROBLEM_WORDS | frozenset(
+    """一下 这个 那个 我们 你们 他们 还是 就是 可以 现在 今天 昨天 已经 一直 时候 什么时候 怎么办
+    到底 有点 一点 为什么 怎么回事 老师 客服 谢谢 你好 您好""".split())
+_CJK_OR_WORD = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9]{2,}$")
+
+
+def content_words(text: str) -> frozenset[str]:
+    """What a message is about (its nouns and verbs of two characters or more, without question
+    and request words), to tell a new request from more words on the same one."""
+    return frozenset(word for word in tokens(text) if _CJK_OR_WORD.match(word) and word not in _FUNCTION_WORDS)

@@ -16,16 +16,15 @@ from bot import texts
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.models import (
     BindAttempt,
+    BindHint,
     ChatBinding,
     ChatGroup,
-    Pledge,
-    PledgeKind,
-    PledgeState,
     Retailer,
     RetailerChange,
     StaffMember,
-    Ticket,
 )
+from bot.policy import Policies
+from bot.services import pledges
 
 HISTORY_FIELDS = ("grade", "manager_id")
 
@@ -106,11 +105,10 @@ def create_retailer(session: Session, data: dict[str, Any], *, now: datetime) ->
 
 
 def update_retailer(session: Session, retailer_id: int, changes: dict[str, Any], *,
-                    now: datetime, staff_id: int | None = None) -> Retailer:
+                    now: datetime, policies: Policies, tz: ZoneInfo, staff_id: int | None = None) -> Retailer:
     retailer = get_or_404(session, Retailer, retailer_id, "零售客户")
     _record_history(session, retailer, changes, source="api", staff_id=staff_id, now=now)
-    if "manager_id" in changes and changes["manager_id"] != retailer.manager_id:
-        _move_open_visits(session, [retailer.id], changes["manager_id"])
+    moved = "manager_id" in changes and changes["manager_id"] != retailer.manager_id
     new_license = changes.get("license_no")
     if new_license and new_license != retailer.license_no and session.exec(
         select(Retailer.id).where(Retailer.license_no == new_license)
@@ -119,6 +117,8 @@ def update_retailer(session: Session, retailer_id: int, changes: dict[str, Any],
     _check_manager(session, changes.get("manager_id"))
     apply_changes(retailer, changes, now)
     session.add(retailer)
+    if moved:
+        pledges.move_visits(session, [retailer.id], retailer.manager_id, now=now, policies=policies, tz=tz)
     return retailer
 
 
@@ -133,22 +133,9 @@ def _record_history(session: Session, retailer: Retailer, changes: dict[str, Any
                 changed_at=now))
 
 
-def _move_open_visits(session: Session, retailer_ids: list[int], manager_id: int | None) -> int:
-    """A retailer's open visit tasks follow them to their new account manager."""
-    if not retailer_ids:
-        return 0
-    open_tickets = select(Ticket.id).where(col(Ticket.retailer_id).in_(retailer_ids))
-    moved = session.exec(  # type: ignore[call-overload]
-        update(Pledge)
-        .where(Pledge.kind == PledgeKind.VISIT, Pledge.state == PledgeState.PENDING,
-               col(Pledge.ticket_id).in_(open_tickets))
-        .values(owner_staff_id=manager_id))
-    return moved.rowcount
-
-
 def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id: int,
                        district: str | None, retailer_ids: list[int] | None, staff_id: int,
-                       now: datetime) -> tuple[int, int]:
+                       now: datetime, policies: Policies, tz: ZoneInfo) -> tuple[int, int]:
     """Move a manager's retailers (all, one district's, or the listed ones) to another manager."""
     _check_manager(session, to_manager_id)
     query = select(Retailer).where(Retailer.manager_id == from_manager_id)
@@ -162,7 +149,9 @@ def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id:
                         staff_id=staff_id, now=now)
         retailer.manager_id, retailer.updated_at = to_manager_id, now
         session.add(retailer)
-    visits = _move_open_visits(session, [retailer.id for retailer in retailers], to_manager_id)
+    session.flush()
+    visits = pledges.move_visits(session, [retailer.id for retailer in retailers], to_manager_id, now=now,
+                                 policies=policies, tz=tz)
     return len(retailers), visits
 
 
@@ -188,28 +177,6 @@ def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> Ch
     session.add(group)
     session.flush()
     return group
-
-
-def create_staff(session: Session, data: dict[str, Any], *, now: datetime) -> StaffMember:
-    _check_chat_account_free(session, data.get("chat_user_id"))
-    staff = StaffMember(**data, created_at=now)
-    session.add(staff)
-    session.flush()
-    return staff
-
-
-def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> StaffMember:
-    staff = get_or_404(session, StaffMember, staff_id, "员工")
-    if changes.get("chat_user_id") not in (None, staff.chat_user_id):
-        _check_chat_account_free(session, changes["chat_user_id"])
-    return update_row(session, StaffMember, staff_id, "员工", changes)
-
-
-def _check_chat_account_free(session: Session, chat_user_id: str | None) -> None:
-    if chat_user_id and session.exec(
-        select(StaffMember.id).where(StaffMember.chat_user_id == chat_user_id)
-    ).first():
-        raise Conflict(f"聊天账号 {chat_user_id} 已属于另一位员工")
 
 
 # -- binding a chat account to a licence -------------------------------------------------
@@ -265,6 +232,14 @@ def self_bind(session: Session, *, platform: str, chat_user_id: str, license_no:
     if attempt.failures >= MAX_BIND_FAILURES_PER_DAY:
         return BindOutcome(BindResult.LOCKED)
     return BindOutcome(BindResult.MISMATCH)
+
+
+def note_bind_hint(session: Session, platform: str, chat_user_id: str, day: str, *, hint_id: int | None) -> None:
+    """Remember the day an unbound sender was told how to bind."""
+    if hint_id is None:
+        session.add(BindHint(platform=platform, chat_user_id=chat_user_id, day=day))
+    else:
+        session.exec(update(BindHint).where(col(BindHint.id) == hint_id).values(day=day))  # type: ignore[call-overload]
 
 
 def self_unbind(session: Session, *, platform: str, chat_user_id: str) -> bool:

@@ -19,17 +19,30 @@ CLAIM_LEASE = timedelta(minutes=2)
 
 
 def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str, target_id: str,
-            text: str, bot_id: str | None = None, reply_to: str | None = None,
+            text: str, lane: int, kind: str | None = None, pledge_id: int | None = None,
+            mention_user_id: str | None = None, bot_id: str | None = None, reply_to: str | None = None,
             ticket_id: int | None = None, dedupe_key: str | None = None,
-            via_group_id: str | None = None) -> OutboxMessage:
+            via_group_id: str | None = None) -> OutboxMessage | None:
     """`via_group_id`: a private message to someone met in that group (QQ's temporary chat, no friendship needed)."""
+    if dedupe_key and session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first():
+        return None
     message = OutboxMessage(platform=platform, bot_id=bot_id, target_kind=target_kind,
-                            target_id=target_id, text=text, reply_to=reply_to,
+                            target_id=target_id, text=text, reply_to=reply_to, lane=lane, kind=kind,
+                            pledge_id=pledge_id, mention_user_id=mention_user_id,
                             ticket_id=ticket_id, dedupe_key=dedupe_key, via_group_id=via_group_id,
                             next_attempt_at=now, created_at=now)
     session.add(message)
     session.flush()
     return message
+
+
+def enqueue_many(session: Session, rows: list[dict], *, now: datetime) -> None:
+    keys = [row["dedupe_key"] for row in rows if row.get("dedupe_key")]
+    present = set(session.exec(select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))))
+    for row in rows:
+        if row.get("dedupe_key") not in present:
+            session.add(OutboxMessage(**row, next_attempt_at=now, created_at=now))
+    session.flush()
 
 
 def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,

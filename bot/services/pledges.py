@@ -1,16 +1,18 @@
-"""The three pledges' clocks: warn before, notify on breach, escalate up a ladder.
+"""The three pledges of a ticket: the one writer of pledges, visit records and callback records.
 
-The sweep reads only pledges whose `next_check_at` has come, claims them with
-`FOR UPDATE SKIP LOCKED` (two service instances never take the same one), and
-in the same transaction writes its notifications to the outbox under a
-unique key per ticket, pledge, kind and level: each goes out exactly once,
-across instances and restarts.
+Each pledge is a clock in business time with an owner: the reply belongs to
+the agent who takes the ticket (or the agents' pool until then), the visit to
+the retailer's account manager, the callback to the callback staff. Starting,
+meeting, pausing, restarting and handing a pledge to someone all happen here;
+who is told about it is the notice service's business, and the sweep that
+warns and escalates lives in `escalation`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
@@ -20,9 +22,6 @@ from bot import texts
 from bot.models import (
     AuthorKind,
     CallbackRecord,
-    ChatGroup,
-    OutboxMessage,
-    OutboxStatus,
     Pledge,
     PledgeKind,
     PledgeState,
@@ -30,15 +29,16 @@ from bot.models import (
     Role,
     StaffMember,
     Ticket,
-    TicketEvent,
-    TicketMessage,
     TicketStatus,
     VisitRecord,
 )
 from bot.policy import Policies
-from bot.services.errors import NotFound, ServiceError
+from bot.services import notices, tickets
+from bot.services.errors import Conflict, NotFound, ServiceError
 
-STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
+RUNNING = (PledgeState.PENDING, PledgeState.PAUSED)
+KEPT = (PledgeState.MET, PledgeState.NOT_APPLICABLE)
+_INSERT_PLEDGE = insert(Pledge.__table__)
 
 
 @dataclass(frozen=True)
@@ -55,71 +55,221 @@ def clock_for(policies: Policies, kind: str, category: str, start: datetime, tz:
     return Clock(due_at=due, warn_at=calendar.add(start, budget * policies.pledges[kind].warn_at))
 
 
-@dataclass
-class SweepResult:
-    examined: int = 0
-    warnings: int = 0
-    breaches: int = 0
-    escalations: int = 0
+def _event(session: Session, ticket_id: int, now: datetime, action: str, staff_id: int | None = None,
+           **detail: object) -> None:
+    actor = (AuthorKind.STAFF, str(staff_id)) if staff_id else (AuthorKind.SYSTEM, None)
+    tickets.event(session, ticket_id, now, actor[0], actor[1], action, **detail)
 
 
-def sweep(session: Session, *, now: datetime, policies: Policies, tz: ZoneInfo,
-          limit: int = 500) -> SweepResult:
-    """Advance every pledge whose next check has come."""
-    due = session.exec(
-        select(Pledge)
-        .where(Pledge.state == PledgeState.PENDING, col(Pledge.next_check_at) <= now)
-        .order_by(col(Pledge.next_check_at))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    result = SweepResult(examined=len(due))
-    if not due:
-        return result
-    ticket_ids = {p.ticket_id for p in due}
-    outgoing = _Outgoing(session, now, ticket_ids)
-    tickets = {t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ticket_ids)))}
-    for pledge in due:
-        _advance(session, pledge, tickets[pledge.ticket_id], now, policies, tz, result, outgoing)
-    outgoing.write()
-    return result
+def of_ticket(session: Session, ticket_id: int) -> dict[str, Pledge]:
+    return {p.kind: p for p in session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id))}
 
 
-def _advance(session: Session, pledge: Pledge, ticket: Ticket, now: datetime, policies: Policies,
-             tz: ZoneInfo, result: SweepResult, outgoing: _Outgoing) -> None:
+def one(session: Session, ticket_id: int, kind: str) -> Pledge | None:
+    return session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id, Pledge.kind == kind)).first()
+
+
+def get(session: Session, pledge_id: int) -> Pledge:
+    pledge = session.get(Pledge, pledge_id)
+    if pledge is None:
+        raise NotFound(f"承诺 {pledge_id} 不存在")
+    return pledge
+
+
+# -- starting, meeting, stopping ---------------------------------------------------------------
+
+def start_reply(session: Session, ticket_id: int, category: str, *, met: bool, now: datetime,
+                policies: Policies, tz: ZoneInfo) -> datetime:
+    """The reply pledge of a new ticket, in the agents' pool; already met when the bot answered."""
+    clock = clock_for(policies, PledgeKind.REPLY, category, now, tz)
+    session.connection().execute(_INSERT_PLEDGE, {
+        "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT, "owner_staff_id": None,
+        "state": PledgeState.MET if met else PledgeState.PENDING, "state_reason": None,
+        "due_at": clock.due_at, "met_at": now if met else None, "met_by_staff_id": None, "created_at": now,
+        "started_at": now, "warn_at": clock.warn_at, "warned_at": None, "breached_at": None,
+        "escalation_level": 0, "next_check_at": None if met else min(clock.warn_at, clock.due_at),
+        "paused_at": None, "remaining_seconds": None})
+    return clock.due_at
+
+
+def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner_staff_id: int | None,
+          now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
+    """A visit or callback pledge; a second round of one (after a reopening) restarts its row."""
+    pledge = one(session, ticket.id, kind)
+    if pledge is None:
+        pledge = Pledge(ticket_id=ticket.id, kind=kind, owner_role=owner_role, created_at=now)
+    pledge.owner_staff_id = owner_staff_id
+    _restart_clock(pledge, ticket.category, now, policies, tz)
+    session.add(pledge)
+    session.flush()
+    _event(session, ticket.id, now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
+    return pledge
+
+
+def _restart_clock(pledge: Pledge, category: str, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    clock = clock_for(policies, pledge.kind, category, now, tz)
+    pledge.state, pledge.state_reason, pledge.met_at, pledge.met_by_staff_id = PledgeState.PENDING, None, None, None
+    pledge.started_at, pledge.due_at, pledge.warn_at = now, clock.due_at, clock.warn_at
+    pledge.warned_at = pledge.breached_at = pledge.paused_at = None
+    pledge.remaining_seconds = None
+    pledge.escalation_level = 0
+    pledge.next_check_at = min(clock.warn_at, clock.due_at)
+
+
+def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime) -> None:
+    pledge.state, pledge.met_at, pledge.met_by_staff_id = PledgeState.MET, now, staff_id
+    pledge.next_check_at = pledge.paused_at = None
+    session.add(pledge)
+    _event(session, pledge.ticket_id, now, "pledge_met", staff_id, kind=pledge.kind)
+
+
+def _stop(session: Session, pledge: Pledge, state: str, reason: str, now: datetime,
+          staff_id: int | None = None) -> None:
+    pledge.state, pledge.state_reason, pledge.next_check_at = state, reason[:128], None
+    session.add(pledge)
+    action = "pledge_not_applicable" if state == PledgeState.NOT_APPLICABLE else "pledge_cancelled"
+    _event(session, pledge.ticket_id, now, action, staff_id, kind=pledge.kind, reason=reason)
+
+
+def replied(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime, policies: Policies,
+            tz: ZoneInfo) -> None:
+    """A person replied: the reply pledge is met, and it is theirs if nobody had taken it."""
+    pledge = one(session, ticket.id, PledgeKind.REPLY)
+    if pledge is not None:
+        if pledge.owner_staff_id is None and staff.has_role(Role.AGENT):
+            pledge.owner_staff_id = staff.id
+        if pledge.state in RUNNING:
+            _meet(session, pledge, staff.id, now)
+    after_progress(session, ticket, now=now, policies=policies, tz=tz)
+
+
+def claim(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime, confirm: bool) -> Pledge:
+    """An agent takes the ticket: its reply pledge is theirs. Taking another agent's needs `confirm`."""
+    pledge = one(session, ticket.id, PledgeKind.REPLY)
+    if pledge is None:
+        raise ServiceError(texts.NO_REPLY_PLEDGE.format(ticket_id=ticket.id))
+    if pledge.owner_staff_id == staff.id:
+        return pledge
+    if pledge.owner_staff_id is not None and not confirm:
+        owner = session.get(StaffMember, pledge.owner_staff_id)
+        raise Conflict(texts.CLAIMED_BY_OTHER.format(ticket_id=ticket.id, owner=owner.name if owner else "另一位客服"))
+    _event(session, ticket.id, now, "claimed", staff.id, kind=pledge.kind, previous_owner=pledge.owner_staff_id)
+    pledge.owner_staff_id = staff.id
+    session.add(pledge)
+    return pledge
+
+
+def owner_name(session: Session, pledge: Pledge | None) -> str | None:
+    if pledge is None or pledge.owner_staff_id is None:
+        return None
+    owner = session.get(StaffMember, pledge.owner_staff_id)
+    return owner.name if owner else None
+
+
+def reopen(session: Session, ticket: Ticket, *, reason: str, now: datetime, policies: Policies, tz: ZoneInfo,
+           actor_kind: str, actor_id: str | None, text: str | None = None, message_id: str | None = None,
+           **detail: object) -> Pledge:
+    """The request is not solved: a fresh reply clock for the agent who had it (or the pool), and the
+    callback waits for the new reply. The trail says why."""
+    tickets.reopen(session, ticket, now=now, actor_kind=actor_kind, actor_id=actor_id, reason=reason, text=text,
+                   message_id=message_id, **detail)
+    kept = of_ticket(session, ticket.id)
+    reply = kept.get(PledgeKind.REPLY)
+    if reply is None:
+        reply = Pledge(ticket_id=ticket.id, kind=PledgeKind.REPLY, owner_role=Role.AGENT, created_at=now)
+    owner = reply.owner_staff_id or reply.met_by_staff_id
+    reply.owner_staff_id = owner
+    _restart_clock(reply, ticket.category, now, policies, tz)
+    session.add(reply)
+    session.flush()
+    _event(session, ticket.id, now, "pledge_restarted", kind=PledgeKind.REPLY, owner_staff_id=owner, reason=reason)
+    callback = kept.get(PledgeKind.CALLBACK)
+    if callback is not None and callback.state in RUNNING:
+        _stop(session, callback, PledgeState.CANCELLED, "工单重新打开，待新的回复后再回访", now)
+    if reason != "handover":  # the retailer who asked for a person was just told; the owner must be too
+        notices.reply_task(session, reply, ticket, why=texts.REOPEN_REASONS.get(reason, reason), now=now,
+                           policies=policies, tz=tz)
+    return reply
+
+
+def cancel_open(session: Session, ticket: Ticket, *, now: datetime, reason: str, staff_id: int | None) -> None:
+    """Staff closed the ticket: what was still running is cancelled."""
+    for pledge in of_ticket(session, ticket.id).values():
+        if pledge.state in RUNNING:
+            _stop(session, pledge, PledgeState.CANCELLED, reason, now, staff_id)
+
+
+def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    """Stop the clock while the ticket waits for the retailer, keeping the time left."""
+    if pledge.state != PledgeState.PENDING:
+        raise ServiceError(f"承诺 {pledge.id} 不在计时中，不能暂停")
+    calendar = policies.calendar(pledge.kind, tz)
+    pledge.remaining_seconds = calendar.elapsed(now, pledge.due_at).total_seconds()
+    pledge.state, pledge.paused_at, pledge.next_check_at = PledgeState.PAUSED, now, None
+    session.add(pledge)
+    _event(session, pledge.ticket_id, now, "pledge_paused", kind=pledge.kind)
+
+
+def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    """Restart the clock with the working time that was left when it paused."""
+    if pledge.state != PledgeState.PAUSED:
+        raise ServiceError(f"承诺 {pledge.id} 没有暂停")
+    calendar = policies.calendar(pledge.kind, tz)
+    left = timedelta(seconds=pledge.remaining_seconds or 0)
+    if pledge.warned_at is None and pledge.warn_at:
+        warning_ahead = calendar.elapsed(pledge.warn_at, pledge.due_at)
+        pledge.warn_at = calendar.add(now, max(left - warning_ahead, timedelta()))
+    pledge.due_at = calendar.add(now, left)
+    pledge.state, pledge.paused_at, pledge.remaining_seconds = PledgeState.PENDING, None, None
+    pledge.next_check_at = next_check(pledge, policies, tz)
+    session.add(pledge)
+    _event(session, pledge.ticket_id, now, "pledge_resumed", kind=pledge.kind)
+
+
+# -- the sweep's steps -------------------------------------------------------------------------
+
+class StepKind(StrEnum):
+    WARN = "warn"
+    BREACH = "breach"
+    ESCALATE = "escalate"
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: StepKind
+    level: int = 0
+    notify: str = "owner"
+    overdue: timedelta = timedelta()
+
+
+def advance(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> list[Step]:
+    """Move a due pledge along its clock: the warning, the breach, each escalation level reached."""
     calendar = policies.calendar(pledge.kind, tz)
     ladder = policies.pledges[pledge.kind].ladder
-    notice = _Notifier(outgoing, pledge, ticket, policies)
-
+    steps = []
     if pledge.warned_at is None and pledge.warn_at and pledge.warn_at <= now < pledge.due_at:
-        notice.send("owner", "warn", texts.pledge_warning(ticket.id, pledge.kind, pledge.due_at, now, tz))
         pledge.warned_at = now
-        result.warnings += 1
+        steps.append(Step(StepKind.WARN))
     if now >= pledge.due_at:
         if pledge.breached_at is None:
             pledge.breached_at = now
-            notice.send("owner", "breach", texts.pledge_breached(ticket.id, pledge.kind, pledge.due_at, now, tz))
-            if pledge.kind == "reply" and policies.apologise_in_group:
-                notice.apologise()
-            outgoing.event(ticket.id, "pledge_breached", kind=pledge.kind)
-            result.breaches += 1
+            steps.append(Step(StepKind.BREACH))
         while pledge.escalation_level < len(ladder):
             step = ladder[pledge.escalation_level]
             if now < calendar.add(pledge.due_at, step.after.on(calendar)):
                 break
             pledge.escalation_level += 1
-            overdue = calendar.elapsed(pledge.due_at, now)
-            notice.send(step.notify, f"level{pledge.escalation_level}",
-                        texts.pledge_escalated(ticket.id, pledge.kind, pledge.escalation_level, overdue))
-            outgoing.event(ticket.id, "pledge_escalated", kind=pledge.kind, level=pledge.escalation_level,
-                           to=step.notify)
-            result.escalations += 1
-    pledge.next_check_at = _next_check(pledge, calendar, ladder)
+            steps.append(Step(StepKind.ESCALATE, pledge.escalation_level, step.notify,
+                              calendar.elapsed(pledge.due_at, now)))
+    pledge.next_check_at = next_check(pledge, policies, tz)
     session.add(pledge)
+    return steps
 
 
-def _next_check(pledge: Pledge, calendar, ladder) -> datetime | None:
+def next_check(pledge: Pledge, policies: Policies, tz: ZoneInfo) -> datetime | None:
     """The next moment the sweep has work for this pledge, or None when the ladder is done."""
+    calendar = policies.calendar(pledge.kind, tz)
+    ladder = policies.pledges[pledge.kind].ladder
     if pledge.breached_at is None:
         if pledge.warned_at is None and pledge.warn_at and pledge.warn_at < pledge.due_at:
             return pledge.warn_at
@@ -129,264 +279,150 @@ def _next_check(pledge: Pledge, calendar, ladder) -> datetime | None:
     return None
 
 
-def _event(session: Session, ticket_id: int, now: datetime, action: str, **detail) -> None:
-    session.add(TicketEvent(ticket_id=ticket_id, at=now, actor_kind=AuthorKind.SYSTEM, action=action,
-                            detail=detail))
+# -- visits ------------------------------------------------------------------------------------
+
+class VisitOrder(StrEnum):
+    TOLD_MANAGER = "told_manager"
+    TO_SUPERVISORS = "to_supervisors"
+    NEEDS_SHOP = "needs_shop"
+    ALREADY = "already"
 
 
-class _Outgoing:
-    """Notices and events of one unit of work, written together at the end.
+@dataclass(frozen=True)
+class VisitOrdered:
+    pledge: Pledge
+    order: VisitOrder
+    manager: str | None = None
+    why: str | None = None
 
-    Keys already in the outbox are skipped (one query for all), so a notice
-    goes out once even if a pledge is looked at again.
-    """
-
-    def __init__(self, session: Session, now: datetime, ticket_ids: set[int] = frozenset()) -> None:
-        self.session, self.now, self.ticket_ids = session, now, ticket_ids
-        self._first_messages: dict[int, str | None] | None = None
-        self.messages: dict[str, dict] = {}
-        self.events: list[dict] = []
-        self._staff: list[StaffMember] | None = None
-        self._groups: dict[int, ChatGroup] = {}
-
-    def staff(self, *roles: str) -> list[StaffMember]:
-        if self._staff is None:
-            self._staff = [m for m in self.session.exec(select(StaffMember).where(StaffMember.active))
-                           if m.chat_user_id]
-        return [m for m in self._staff if m.has_role(*roles)]
-
-    def staff_member(self, staff_id: int) -> StaffMember | None:
-        return next((m for m in self.staff(*Role) if m.id == staff_id), None)
-
-    def group(self, group_id: int) -> ChatGroup:
-        if group_id not in self._groups:
-            self._groups[group_id] = self.session.get(ChatGroup, group_id)
-        return self._groups[group_id]
-
-    def first_retailer_message(self, ticket_id: int) -> str | None:
-        """The message an apology quotes; loaded for every ticket of the sweep at once."""
-        if self._first_messages is None:
-            self._first_messages = {}
-            rows = self.session.exec(
-                select(TicketMessage.ticket_id, TicketMessage.message_id)
-                .where(col(TicketMessage.ticket_id).in_(self.ticket_ids or {ticket_id}),
-                       TicketMessage.author_kind == AuthorKind.RETAILER)
-                .order_by(col(TicketMessage.id).desc()))
-            for owner, message_id in rows:  # newest first, so the oldest is written last
-                self._first_messages[owner] = message_id
-        return self._first_messages.get(ticket_id)
-
-    def message(self, key: str, **row) -> None:
-        self.messages.setdefault(key, row)
-
-    def event(self, ticket_id: int, action: str, **detail) -> None:
-        self.events.append({"ticket_id": ticket_id, "at": self.now, "actor_kind": AuthorKind.SYSTEM,
-                            "actor_id": None, "action": action, "detail": detail})
-
-    def write(self) -> None:
-        connection = self.session.connection()
-        if self.messages:
-            keys = list(self.messages)
-            present = set(self.session.exec(
-                select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))))
-            rows = [{"platform": row["platform"], "bot_id": row.get("bot_id"), "target_kind": row["target_kind"],
-                     "target_id": row["target_id"], "text": row["text"], "reply_to": row.get("reply_to"),
-                     "ticket_id": row["ticket_id"], "dedupe_key": key, "status": OutboxStatus.PENDING,
-                     "attempts": 0, "next_attempt_at": self.now, "created_at": self.now}
-                    for key, row in self.messages.items() if key not in present]
-            if rows:
-                connection.execute(insert(OutboxMessage.__table__), rows)
-        if self.events:
-            connection.execute(insert(TicketEvent.__table__), self.events)
-        self.messages, self.events = {}, []
-
-
-class _Notifier:
-    """Addresses a pledge's notices: the owner, the agents' group, supervisors or admins."""
-
-    def __init__(self, outgoing: _Outgoing, pledge: Pledge, ticket: Ticket, policies: Policies) -> None:
-        self.outgoing, self.pledge, self.ticket, self.policies = outgoing, pledge, ticket, policies
-
-    def _recipients(self, target: str) -> list[tuple[str, str]]:
-        """(target kind, chat id) pairs for a ladder target."""
-        if target == "owner" and self.pledge.owner_staff_id:
-            owner = self.outgoing.staff_member(self.pledge.owner_staff_id)
-            if owner is not None:
-                return [("private", owner.chat_user_id)]
-        if target in ("owner", "agents_group"):
-            if self.policies.agents_group_id:
-                return [("group", self.policies.agents_group_id)]
-            role = {"reply": Role.AGENT, "visit": Role.MANAGER, "callback": Role.CALLBACK}[self.pledge.kind]
-            return [("private", m.chat_user_id) for m in self.outgoing.staff(role)]
-        role = {"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target]
-        return [("private", m.chat_user_id) for m in self.outgoing.staff(role)]
-
-    def send(self, target: str, what: str, text: str) -> None:
-        base = f"pledge:{self.pledge.id}:{what}"
-        for kind, chat_id in self._recipients(target):
-            self.outgoing.message(f"{base}:{kind}:{chat_id}", platform=STAFF_PLATFORM, target_kind=kind,
-                                  target_id=chat_id, text=text, ticket_id=self.ticket.id)
-
-    def apologise(self) -> None:
-        group = self.outgoing.group(self.ticket.chat_group_id)
-        first = self.outgoing.first_retailer_message(self.ticket.id)
-        self.outgoing.message(f"pledge:{self.pledge.id}:apology", platform=group.platform, bot_id=group.bot_id,
-                              target_kind="group", target_id=group.group_id, reply_to=first,
-                              text=texts.reply_apology(self.ticket.id), ticket_id=self.ticket.id)
-
-
-def _notify(session: Session, pledge: Pledge, ticket: Ticket, now: datetime, policies: Policies,
-            target: str, what: str, text: str) -> None:
-    """One notice outside a sweep (a task, an alert), written at once."""
-    outgoing = _Outgoing(session, now)
-    _Notifier(outgoing, pledge, ticket, policies).send(target, what, text)
-    outgoing.write()
-
-
-def restart(session: Session, pledge: Pledge, *, category: str, now: datetime, policies: Policies,
-            tz: ZoneInfo) -> None:
-    """Start a pledge's clock again from now, as if just opened (a ticket handed back to a person)."""
-    clock = clock_for(policies, pledge.kind, category, now, tz)
-    pledge.state, pledge.met_at, pledge.met_by_staff_id = PledgeState.PENDING, None, None
-    pledge.started_at, pledge.due_at, pledge.warn_at = now, clock.due_at, clock.warn_at
-    pledge.warned_at = pledge.breached_at = None
-    pledge.escalation_level = 0
-    pledge.next_check_at = min(clock.warn_at, clock.due_at)
-    session.add(pledge)
-
-
-def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
-    """Stop the clock while the ticket waits for the retailer, keeping the time left."""
-    calendar = policies.calendar(pledge.kind, tz)
-    pledge.remaining_seconds = calendar.elapsed(now, pledge.due_at).total_seconds()
-    pledge.state, pledge.paused_at, pledge.next_check_at = PledgeState.PAUSED, now, None
-    session.add(pledge)
-
-
-def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
-    """Restart the clock with the working time that was left when it paused."""
-    calendar = policies.calendar(pledge.kind, tz)
-    left = timedelta(seconds=pledge.remaining_seconds or 0)
-    if pledge.warned_at is None and pledge.warn_at:
-        warning_ahead = calendar.elapsed(pledge.warn_at, pledge.due_at)
-        pledge.warn_at = calendar.add(now, max(left - warning_ahead, timedelta()))
-    pledge.due_at = calendar.add(now, left)
-    pledge.state, pledge.paused_at, pledge.remaining_seconds = PledgeState.PENDING, None, None
-    pledge.next_check_at = _next_check(pledge, calendar, policies.pledges[pledge.kind].ladder)
-    session.add(pledge)
-
-
-# -- visits and callbacks -------------------------------------------------------------------
-
-def _pledge(session: Session, ticket_id: int, kind: str) -> Pledge | None:
-    return session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id, Pledge.kind == kind)).first()
-
-
-def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner_staff_id: int | None,
-          now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
-    clock = clock_for(policies, kind, ticket.category, now, tz)
-    pledge = Pledge(ticket_id=ticket.id, kind=kind, owner_role=owner_role, owner_staff_id=owner_staff_id,
-                    due_at=clock.due_at, warn_at=clock.warn_at, next_check_at=min(clock.warn_at, clock.due_at),
-                    started_at=now, created_at=now)
-    session.add(pledge)
-    session.flush()
-    _event(session, ticket.id, now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
-    return pledge
-
-
-def _open_ticket(session: Session, ticket_id: int) -> Ticket:
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
-        raise NotFound(f"工单 #{ticket_id} 不存在")
-    if ticket.status == TicketStatus.CLOSED:
-        raise ServiceError(f"工单 #{ticket_id} 已关闭")
-    return ticket
+    def confirmation(self, ticket_id: int) -> str:
+        return {
+            VisitOrder.TOLD_MANAGER: texts.VISIT_TOLD_MANAGER,
+            VisitOrder.TO_SUPERVISORS: texts.VISIT_TO_SUPERVISORS,
+            VisitOrder.NEEDS_SHOP: texts.VISIT_NEEDS_SHOP,
+            VisitOrder.ALREADY: texts.VISIT_ALREADY,
+        }[self.order].format(ticket_id=ticket_id, manager=self.manager, why=self.why)
 
 
 def need_visit(session: Session, ticket_id: int, *, note: str | None, now: datetime, policies: Policies,
-               tz: ZoneInfo, staff_id: int | None = None) -> Pledge:
-    """Start the visit pledge and send the task to the retailer's own account manager."""
-    ticket = _open_ticket(session, ticket_id)
-    if existing := _pledge(session, ticket.id, PledgeKind.VISIT):
-        return existing
+               tz: ZoneInfo, staff_id: int | None = None) -> VisitOrdered:
+    """Start the visit pledge and give the task to the retailer's own account manager; an unbound
+    sender's shop must first be identified by an agent."""
+    ticket = tickets.get_open(session, ticket_id)
+    existing = one(session, ticket.id, PledgeKind.VISIT)
+    if existing is not None and existing.state in RUNNING:
+        return VisitOrdered(existing, VisitOrder.ALREADY)
     retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
     manager_id = retailer.manager_id if retailer else None
     pledge = start(session, ticket, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
                    now=now, policies=policies, tz=tz)
-    _event(session, ticket.id, now, "visit_needed", by_staff_id=staff_id, note=note)
-    if manager_id:
-        _notify(session, pledge, ticket, now, policies, "owner", "task",
-                texts.visit_task(ticket, retailer, note, pledge.due_at, now, tz))
-    else:  # no manager on record (or an unbound sender): a supervisor assigns it
-        _notify(session, pledge, ticket, now, policies, "supervisors", "unassigned",
-                texts.visit_unassigned(ticket.id, retailer is None))
-    return pledge
+    _event(session, ticket.id, now, "visit_needed", staff_id, note=note)
+    return _hand_visit(session, pledge, ticket, retailer, note, now, policies, tz)
+
+
+def _hand_visit(session: Session, pledge: Pledge, ticket: Ticket, retailer: Retailer | None, note: str | None,
+                now: datetime, policies: Policies, tz: ZoneInfo) -> VisitOrdered:
+    if retailer is None:
+        notices.identify_shop(session, pledge, ticket, now=now, policies=policies)
+        return VisitOrdered(pledge, VisitOrder.NEEDS_SHOP)
+    manager = session.get(StaffMember, retailer.manager_id) if retailer.manager_id else None
+    if manager is not None and manager.active and manager.chat_user_id:
+        notices.visit_task(session, pledge, ticket, retailer, note, now=now, policies=policies, tz=tz)
+        return VisitOrdered(pledge, VisitOrder.TOLD_MANAGER, manager=manager.name)
+    why = texts.NO_MANAGER if manager is None else texts.NO_MANAGER_ACCOUNT
+    notices.visit_unassigned(session, pledge, ticket, retailer, why, now=now, policies=policies, tz=tz)
+    return VisitOrdered(pledge, VisitOrder.TO_SUPERVISORS, why=why)
+
+
+def retailer_identified(session: Session, ticket: Ticket, retailer: Retailer, *, now: datetime,
+                        policies: Policies, tz: ZoneInfo) -> VisitOrdered | None:
+    """The shop of an unbound sender is known now: a waiting visit goes to its account manager."""
+    pledge = one(session, ticket.id, PledgeKind.VISIT)
+    if pledge is None or pledge.state not in RUNNING or pledge.owner_staff_id is not None:
+        return None
+    pledge.owner_staff_id = retailer.manager_id
+    session.add(pledge)
+    return _hand_visit(session, pledge, ticket, retailer, None, now, policies, tz)
 
 
 def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action: str, notes: str | None,
                  visited_at: datetime | None, now: datetime, policies: Policies, tz: ZoneInfo) -> VisitRecord:
-    ticket = session.get(Ticket, ticket_id)
-    pledge = _pledge(session, ticket_id, PledgeKind.VISIT) if ticket else None
-    if pledge is None or pledge.state not in (PledgeState.PENDING, PledgeState.PAUSED):
+    ticket = tickets.get(session, ticket_id)
+    pledge = one(session, ticket_id, PledgeKind.VISIT)
+    if pledge is None or pledge.state not in RUNNING:
         raise ServiceError(f"工单 #{ticket_id} 没有待完成的上门任务")
     if pledge.owner_staff_id not in (None, staff.id) and not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
         raise ServiceError(f"工单 #{ticket_id} 的上门任务属于另一位客户经理")
     record = VisitRecord(ticket_id=ticket_id, staff_id=staff.id, visited_at=visited_at or now, action=action,
                          notes=notes, recorded_at=now)
     session.add(record)
+    session.flush()
+    _event(session, ticket_id, now, "visited", staff.id, what=action[:200], visit_id=record.id)
     _meet(session, pledge, staff.id, now)
-    maybe_start_callback(session, ticket, now=now, policies=policies, tz=tz)
+    after_progress(session, ticket, now=now, policies=policies, tz=tz)
     return record
 
 
-def record_visit_from_chat(session: Session, *, platform: str, chat_user_id: str, ticket_id: int,
-                           action: str, now: datetime, policies: Policies, tz: ZoneInfo) -> str:
-    """`上门 #12 …` in a manager's private chat; the answer says what happened."""
-    staff = session.exec(select(StaffMember).where(StaffMember.chat_user_id == chat_user_id,
-                                                   StaffMember.active)).first()
-    if staff is None or not staff.has_role(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN):
-        return texts.VISIT_NOT_STAFF
-    try:
-        record_visit(session, ticket_id, staff, action=action, notes=None, visited_at=None, now=now,
-                     policies=policies, tz=tz)
-    except ServiceError as refused:
-        return str(refused)
-    return texts.VISIT_RECORDED.format(ticket_id=ticket_id)
+def move_visits(session: Session, retailer_ids: list[int], manager_id: int | None, *, now: datetime,
+                policies: Policies, tz: ZoneInfo) -> int:
+    """A retailer's running visit tasks follow them to their new account manager, who is told."""
+    if not retailer_ids:
+        return 0
+    running = session.exec(
+        select(Pledge, Ticket).join(Ticket, col(Ticket.id) == Pledge.ticket_id)
+        .where(Pledge.kind == PledgeKind.VISIT, col(Pledge.state).in_(RUNNING),
+               col(Ticket.retailer_id).in_(retailer_ids))).all()
+    for pledge, ticket in running:
+        if pledge.owner_staff_id == manager_id:
+            continue
+        _event(session, ticket.id, now, "pledge_reassigned", kind=pledge.kind, to_staff_id=manager_id,
+               reason="retailer moved")
+        pledge.owner_staff_id = manager_id
+        session.add(pledge)
+        if pledge.state == PledgeState.PENDING:
+            _hand_visit(session, pledge, ticket, session.get(Retailer, ticket.retailer_id), None, now, policies, tz)
+    return len(running)
 
 
-def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime) -> None:
-    pledge.state, pledge.met_at, pledge.met_by_staff_id, pledge.next_check_at = PledgeState.MET, now, staff_id, None
-    session.add(pledge)
-    _event(session, pledge.ticket_id, now, "pledge_met", kind=pledge.kind, by_staff_id=staff_id)
+# -- callbacks ---------------------------------------------------------------------------------
 
-
-def maybe_start_callback(session: Session, ticket: Ticket, *, now: datetime, policies: Policies,
-                         tz: ZoneInfo) -> Pledge | None:
-    """Once the reply, and the visit if one is needed, are met, the district calls back."""
+def after_progress(session: Session, ticket: Ticket, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    """Once the reply, and the visit if one is needed, are met, the district calls back; a sender
+    who cannot be called makes the callback not applicable, and then the ticket is done."""
     session.flush()
-    kept = {p.kind: p for p in session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id))}
-    reply, visit = kept.get(PledgeKind.REPLY), kept.get(PledgeKind.VISIT)
-    if PledgeKind.CALLBACK in kept or reply is None or reply.state != PledgeState.MET:
-        return None
-    if visit is not None and visit.state != PledgeState.MET:
-        return None
+    kept = of_ticket(session, ticket.id)
+    reply, visit, callback = (kept.get(kind) for kind in (PledgeKind.REPLY, PledgeKind.VISIT, PledgeKind.CALLBACK))
+    if reply is None or reply.state != PledgeState.MET or (visit is not None and visit.state in RUNNING):
+        return
+    if callback is not None and (callback.state in RUNNING or callback.started_at >= reply.started_at):
+        return  # this round's callback is already under way or done
+    if ticket.status == TicketStatus.ANSWERED:
+        return  # the bot answered; nobody calls back about an automatic answer
     pledge = start(session, ticket, PledgeKind.CALLBACK, owner_role=Role.CALLBACK, owner_staff_id=None,
                    now=now, policies=policies, tz=tz)
-    _notify(session, pledge, ticket, now, policies, "owner", "task",
-            texts.callback_task(ticket.id, pledge.due_at, now, tz))
-    return pledge
+    retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
+    if retailer is None or not retailer.phone:
+        _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNBOUND_SENDER, now)
+        _close_if_done(session, ticket, now, "callback not applicable")
+        return
+    notices.callback_task(session, pledge, ticket, retailer, visited=visit is not None and visit.state == PledgeState.MET,
+                          now=now, policies=policies, tz=tz)
+
+
+def _close_if_done(session: Session, ticket: Ticket, now: datetime, reason: str) -> None:
+    if ticket.status != TicketStatus.CLOSED and all(p.state in KEPT for p in of_ticket(session, ticket.id).values()):
+        tickets.close(session, ticket, now=now, actor_kind=AuthorKind.SYSTEM, actor_id=None, reason=reason)
 
 
 def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, reached: bool,
                     score: int | None, reply_in_time: bool | None, visit_happened: bool | None,
                     comment: str | None, now: datetime, policies: Policies, tz: ZoneInfo) -> CallbackRecord:
     """A satisfaction call. A score of 2 or lower reopens the ticket and tells the supervisors."""
-    ticket = session.get(Ticket, ticket_id)
-    pledge = _pledge(session, ticket_id, PledgeKind.CALLBACK) if ticket else None
-    if pledge is None or pledge.state not in (PledgeState.PENDING, PledgeState.PAUSED):
+    ticket = tickets.get(session, ticket_id)
+    pledge = one(session, ticket_id, PledgeKind.CALLBACK)
+    if pledge is None or pledge.state not in RUNNING:
         raise ServiceError(f"工单 #{ticket_id} 没有待回访的任务")
-    kept_by = {p.met_by_staff_id for p in session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id))
-               if p.kind != PledgeKind.CALLBACK}
+    kept_by = {p.met_by_staff_id for p in of_ticket(session, ticket_id).values() if p.kind != PledgeKind.CALLBACK}
     if staff.id in kept_by:
         raise ServiceError("回访须由未参与回复和上门的人员进行")
     if reached and score is None:
@@ -397,35 +433,36 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
     session.add(record)
     session.flush()
     if not reached:
-        tries = len(session.exec(select(CallbackRecord.id).where(CallbackRecord.ticket_id == ticket_id,
-                                                                 CallbackRecord.reached == False)).all())  # noqa: E712
-        _event(session, ticket_id, now, "callback_unreachable", attempt=tries)
+        tries = session.exec(select(func.count()).select_from(CallbackRecord).where(
+            CallbackRecord.ticket_id == ticket_id, CallbackRecord.reached == False,  # noqa: E712
+            col(CallbackRecord.recorded_at) >= pledge.started_at)).one()
+        _event(session, ticket_id, now, "callback_unreachable", staff.id, attempt=tries)
         if tries >= policies.callback_attempts:
-            pledge.state, pledge.next_check_at = PledgeState.CANCELLED, None
-            session.add(pledge)
+            _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNREACHABLE, now, staff.id)
+            _close_if_done(session, ticket, now, "callback not applicable")
         return record
     _meet(session, pledge, staff.id, now)
-    _event(session, ticket_id, now, "callback_recorded", score=score, reply_in_time=reply_in_time,
+    _event(session, ticket_id, now, "callback_recorded", staff.id, score=score, reply_in_time=reply_in_time,
            visit_happened=visit_happened)
-    if score <= 2:
-        ticket.status, ticket.closed_at = TicketStatus.OPEN, None
-        _event(session, ticket_id, now, "reopened", reason="low satisfaction", score=score)
-        _notify(session, pledge, ticket, now, policies, "supervisors", f"low-score-{record.id}",
-                texts.low_satisfaction(ticket_id, score, comment))
-    else:
-        ticket.status, ticket.closed_at = TicketStatus.CLOSED, now
-        _event(session, ticket_id, now, "closed", reason="callback satisfied", score=score)
-    ticket.updated_at = now
-    session.add(ticket)
+    if score is not None and score <= 2:
+        reopen(session, ticket, reason="low satisfaction", now=now, policies=policies, tz=tz,
+               actor_kind=AuthorKind.STAFF, actor_id=str(staff.id), score=score)
+        notices.low_satisfaction(session, ticket, record, now=now, policies=policies)
+    elif ticket.status != TicketStatus.CLOSED:
+        tickets.close(session, ticket, now=now, actor_kind=AuthorKind.STAFF, actor_id=str(staff.id),
+                      reason="callback satisfied", score=score)
     return record
 
 
-def list_pledges(session: Session, *, kind: str | None, state: str | None, owner_staff_id: int | None,
-                 breached: bool | None, due_before: datetime | None, offset: int, limit: int
-                 ) -> tuple[int, list[Pledge]]:
+# -- lists and reassignment --------------------------------------------------------------------
+
+def list_pledges(session: Session, *, kinds: list[str] | None, state: str | None, owner_staff_id: int | None,
+                 breached: bool | None, due_before: datetime | None, due_after: datetime | None = None,
+                 offset: int, limit: int) -> tuple[int, list[Pledge]]:
+    """`due_before` and `due_after` both include their moment."""
     conditions = []
-    if kind:
-        conditions.append(Pledge.kind == kind)
+    if kinds is not None:
+        conditions.append(col(Pledge.kind).in_(kinds))
     if state:
         conditions.append(Pledge.state == state)
     if owner_staff_id is not None:
@@ -433,34 +470,43 @@ def list_pledges(session: Session, *, kind: str | None, state: str | None, owner
     if breached is not None:
         conditions.append(col(Pledge.breached_at).is_not(None) if breached else col(Pledge.breached_at).is_(None))
     if due_before:
-        conditions.append(col(Pledge.due_at) < due_before)
+        conditions.append(col(Pledge.due_at) <= due_before)
+    if due_after:
+        conditions.append(col(Pledge.due_at) >= due_after)
     total = session.exec(select(func.count()).select_from(Pledge).where(*conditions)).one()
-    rows = session.exec(select(Pledge).where(*conditions).order_by(col(Pledge.due_at))
+    rows = session.exec(select(Pledge).where(*conditions).order_by(col(Pledge.due_at), col(Pledge.id))
                         .offset(offset).limit(limit)).all()
     return total, list(rows)
 
 
-def get(session: Session, pledge_id: int) -> Pledge:
-    pledge = session.get(Pledge, pledge_id)
-    if pledge is None:
-        raise NotFound(f"承诺 {pledge_id} 不存在")
-    return pledge
+def open_tasks(session: Session, staff: StaffMember) -> list[tuple[Pledge, Ticket]]:
+    """What a staff member has to do now: their running pledges, soonest due first."""
+    return list(session.exec(
+        select(Pledge, Ticket).join(Ticket, col(Ticket.id) == Pledge.ticket_id)
+        .where(Pledge.owner_staff_id == staff.id, col(Pledge.state).in_(RUNNING))
+        .order_by(col(Pledge.due_at)).limit(20)).all())
 
 
 def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, policies: Policies,
-             tz: ZoneInfo) -> Pledge:
-    pledge = session.get(Pledge, pledge_id)
+             tz: ZoneInfo, by_staff_id: int | None = None) -> Pledge:
+    """A supervisor gives a pledge to someone else, who is told."""
+    pledge = get(session, pledge_id)
     owner = session.get(StaffMember, staff_id)
-    if pledge is None:
-        raise NotFound(f"承诺 {pledge_id} 不存在")
     if owner is None or not owner.active or pledge.owner_role not in owner.roles:
         raise ServiceError(f"员工 {staff_id} 不能承担这项任务（需要角色 {pledge.owner_role}）")
     pledge.owner_staff_id = owner.id
     session.add(pledge)
-    ticket = session.get(Ticket, pledge.ticket_id)
-    _event(session, ticket.id, now, "pledge_reassigned", kind=pledge.kind, to_staff_id=owner.id)
-    if pledge.kind == PledgeKind.VISIT and pledge.state == PledgeState.PENDING:
+    ticket = tickets.get(session, pledge.ticket_id)
+    _event(session, ticket.id, now, "pledge_reassigned", by_staff_id, kind=pledge.kind, to_staff_id=owner.id)
+    if pledge.state != PledgeState.PENDING:
+        return pledge
+    if pledge.kind == PledgeKind.VISIT:
         retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
-        _notify(session, pledge, ticket, now, policies, "owner", f"task-{owner.id}",
-                texts.visit_task(ticket, retailer, None, pledge.due_at, now, tz))
+        notices.visit_task(session, pledge, ticket, retailer, None, now=now, policies=policies, tz=tz)
+    elif pledge.kind == PledgeKind.REPLY:
+        notices.reply_task(session, pledge, ticket, why="督导把这个工单指派给你", now=now, policies=policies, tz=tz)
+    else:
+        retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
+        notices.callback_task(session, pledge, ticket, retailer, visited=one(session, ticket.id, PledgeKind.VISIT)
+                              is not None, now=now, policies=policies, tz=tz)
     return pledge

@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from bot.models import Role, StaffMember
+from bot.services.errors import Conflict, NotFound
 
 FIRST_ADMIN_NAME = "管理员"
 
@@ -59,3 +61,30 @@ def issue_token(session: Session, staff: StaffMember) -> str:
     staff.token_hash = hash_token(token)
     session.add(staff)
     return token
+
+
+def create_staff(session: Session, data: dict[str, Any], *, now: datetime) -> StaffMember:
+    _check_chat_account_free(session, data.get("chat_user_id"))
+    staff = StaffMember(**data, created_at=now)
+    session.add(staff)
+    session.flush()
+    return staff
+
+
+def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> StaffMember:
+    staff = session.get(StaffMember, staff_id)
+    if staff is None:
+        raise NotFound(f"员工 {staff_id} 不存在")
+    if changes.get("chat_user_id") not in (None, staff.chat_user_id):
+        _check_chat_account_free(session, changes["chat_user_id"])
+    for field, value in changes.items():
+        setattr(staff, field, value)
+    session.add(staff)
+    return staff
+
+
+def _check_chat_account_free(session: Session, chat_user_id: str | None) -> None:
+    if chat_user_id and session.exec(
+        select(StaffMember.id).where(StaffMember.chat_user_id == chat_user_id)
+    ).first():
+        raise Conflict(f"聊天账号 {chat_user_id} 已属于另一位员工")

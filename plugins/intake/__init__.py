@@ -1,11 +1,12 @@
-"""Intake: every group message goes to the ticket service; the bot acknowledges new tickets."""
+"""Intake: every group message goes to the intake service, which decides what it is; whatever
+the bot says back goes through the outbox, so this plugin sends nothing itself."""
 
 from nonebot import on_message
-from nonebot.adapters import Bot, Event
+from nonebot.adapters import Event
 from nonebot.plugin import PluginMetadata
 
 from bot.runtime import get_runtime
-from bot.services import tickets
+from bot.services import intake as intake_service
 from plugins import chat
 
 __plugin_meta__ = PluginMetadata(
@@ -16,12 +17,7 @@ intake = on_message(rule=chat.is_group_message, priority=50, block=False)
 
 
 @intake.handle()
-async def handle_group_message(bot: Bot, event: Event) -> None:
+async def handle_group_message(event: Event) -> None:
     runtime = get_runtime()
-    outcome = await runtime.run(tickets.handle_group_message, chat.group_message(event),
-                                now=runtime.clock.now(), settings=runtime.settings,
-                                policies=runtime.policies, knowledge=runtime.knowledge)
-    if outcome.reply_text:
-        message_id = await chat.reply(bot, event, outcome.reply_text)
-        if outcome.result == tickets.Result.OPENED:  # so that quoting the acknowledgement finds the ticket
-            await runtime.run(tickets.record_acknowledgement, outcome, message_id, now=runtime.clock.now())
+    await runtime.run(intake_service.handle_group_message, chat.group_message(event), now=runtime.clock.now(),
+                      settings=runtime.settings, policies=runtime.policies, knowledge=runtime.knowledge)

@@ -8,7 +8,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from nonebot.plugin import PluginMetadata
 
 from bot.runtime import get_runtime
-from bot.services import launches, pledges, supply
+from bot.services import escalation, launches, supply
 
 __plugin_meta__ = PluginMetadata(name="承诺督办", description="三项承诺的预警、超时与逐级上报", usage="")
 
@@ -23,7 +23,7 @@ async def sweep() -> None:
     await runtime.run(supply.publish_due, now=runtime.clock.now(), tz=tz)
     await runtime.run(launches.posts_due, now=runtime.clock.now(), tz=tz)
     while True:  # a backlog (after downtime) is worked off in batches
-        result = await runtime.run(pledges.sweep, now=runtime.clock.now(), policies=runtime.policies,
+        result = await runtime.run(escalation.sweep, now=runtime.clock.now(), policies=runtime.policies,
                                    tz=runtime.settings.tz, limit=SWEEP_BATCH)
         if result.examined < SWEEP_BATCH:
             return

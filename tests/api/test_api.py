@@ -163,4 +163,4 @@ async def test_tickets_are_filtered_replied_and_closed(service, admin):
         late = admin.post(f"/api/v1/tickets/{ticket_id}/replies", json={"text": "补充"})
         assert late.status_code == 422
         events = [e["action"] for e in admin.get(f"/api/v1/tickets/{ticket_id}").json()["events"]]
-        assert events == ["opened", "answered_from_knowledge", "acknowledged", "closed"]
+        assert events == ["opened", "answered_from_knowledge", "closed"]

@@ -46,7 +46,7 @@ def segment_types(call):
 async def test_question_becomes_a_ticket_and_an_agents_quoted_reply_meets_the_pledge(napcat, admin, group_id, agent):
     question = await napcat.group_message(group_id, 10001, "店里的烟柜玻璃裂了能不能帮忙换")
 
-    ack = await napcat.next_call()
+    ack = await napcat.next_call("send_group_msg", to=group_id)
     assert ack["params"]["group_id"] == group_id
     assert ack["params"]["message"][0] == {"type": "reply", "data": {"id": str(question)}}
     [ticket] = tickets_of(admin, group_id)
@@ -61,14 +61,17 @@ async def test_question_becomes_a_ticket_and_an_agents_quoted_reply_meets_the_pl
         return detail if detail["pledges"][0]["state"] == "met" else None
 
     detail = await wait_for(pledge_met)
-    assert detail["status"] == "replied"
     assert detail["pledges"][0]["met_by_staff_id"] == agent["id"]
+    # an unbound sender has no phone to call back: the callback cannot apply, so the ticket is done
+    callback = next(p for p in detail["pledges"] if p["kind"] == "callback")
+    assert (callback["state"], callback["state_reason"]) == ("not_applicable", "提问人未绑定许可证，无电话可回访")
+    assert detail["status"] == "closed"
     assert tickets_of(admin, group_id)[0]["id"] == ticket["id"]  # the agent's message opened nothing
 
 
 async def test_an_api_reply_is_posted_in_the_group_quoting_the_retailer(napcat, admin, group_id, agent):
     question = await napcat.group_message(group_id, 10002, "订货平台登录不上怎么办")
-    await napcat.next_call()
+    await napcat.next_call("send_group_msg", to=group_id)
     [ticket] = tickets_of(admin, group_id)
 
     agent_client = {"Authorization": f"Bearer {agent['token']}"}
@@ -76,7 +79,7 @@ async def test_an_api_reply_is_posted_in_the_group_quoting_the_retailer(napcat, 
                         json={"text": "[CQ:at,qq=all] 请用新密码登录"})
     assert answer.status_code == 201, answer.text
 
-    posted = await napcat.next_call("send_group_msg")
+    posted = await napcat.next_call("send_group_msg", to=group_id)
     assert posted["params"]["group_id"] == group_id
     assert segment_types(posted) == ["reply", "text"]  # the code stays text, never a live @all
     assert posted["params"]["message"][0]["data"]["id"] == str(question)
@@ -87,7 +90,7 @@ async def test_an_api_reply_is_posted_in_the_group_quoting_the_retailer(napcat, 
 
 async def test_retailer_codes_never_come_back_as_live_codes(napcat, admin, group_id):
     await napcat.group_message(group_id, 10003, "[CQ:at,qq=all] 终端黑屏了怎么办")
-    ack = await napcat.next_call()
+    ack = await napcat.next_call("send_group_msg", to=group_id)
     assert "at" not in segment_types(ack)
     [ticket] = tickets_of(admin, group_id)
     assert ticket["text"] == "[CQ:at,qq=all] 终端黑屏了怎么办"
@@ -95,7 +98,7 @@ async def test_retailer_codes_never_come_back_as_live_codes(napcat, admin, group
 
 async def test_bad_frames_crash_nothing_and_lose_nothing(napcat, admin, group_id):
     await napcat.group_message(group_id, 10004, "送货少送了两条怎么办")
-    await napcat.next_call()
+    await napcat.next_call("send_group_msg", to=group_id)
 
     await napcat.send_raw("this is not json")
     await napcat.send_raw({"post_type": "message"})  # missing every field
@@ -104,7 +107,7 @@ async def test_bad_frames_crash_nothing_and_lose_nothing(napcat, admin, group_id
     await napcat.group_message(group_id, 10005, "", segments=[{"type": "image", "data": {"file": "a.jpg"}}])
     await napcat.group_message(group_id, 10006, "", segments=[{"type": "face", "data": {"id": "1"}}])
     await napcat.group_message(group_id, 10007, "终端坏了怎么办" + "很" * 10_000)
-    ack = await napcat.next_call()
+    ack = await napcat.next_call("send_group_msg", to=group_id)
     assert len(text_of(ack)) < 200  # the huge text is not echoed back
 
     assert admin.get("/healthz").json()["database"] is True
@@ -117,10 +120,10 @@ async def test_bad_frames_crash_nothing_and_lose_nothing(napcat, admin, group_id
 async def test_a_flood_from_one_user_becomes_one_ticket(napcat, admin, group_id):
     for n in range(150):
         await napcat.group_message(group_id, 10008, f"终端坏了怎么办 第{n}次")
-    first_ack = await napcat.next_call()
+    first_ack = await napcat.next_call("send_group_msg", to=group_id)
     assert "#" in text_of(first_ack)
     await napcat.group_message(group_id, 10009, "许可证怎么延续")  # a sentinel after the flood
-    sentinel = await napcat.next_call()
+    sentinel = await napcat.next_call("send_group_msg", to=group_id)
     assert "专卖" in text_of(sentinel)
 
     flood = [t for t in tickets_of(admin, group_id) if t["sender_user_id"] == "10008"]
@@ -139,11 +142,11 @@ async def test_a_client_without_the_right_token_is_refused(service, token):
 
 async def test_no_personal_number_reaches_the_group(napcat, admin, group_id, agent):
     await napcat.group_message(group_id, 10010, "我电话13912345678，许可证430102100001，终端坏了怎么办")
-    ack = await napcat.next_call()
+    ack = await napcat.next_call("send_group_msg", to=group_id)
     [ticket] = tickets_of(admin, group_id)
     admin.post(f"/api/v1/tickets/{ticket['id']}/replies", headers={"Authorization": f"Bearer {agent['token']}"},
                json={"text": "王老板 13912345678 您好，许可证 430102100001 的终端已登记，身份证43010219900101123X"})
-    posted = await napcat.next_call("send_group_msg")
+    posted = await napcat.next_call("send_group_msg", to=group_id)
     for text in (text_of(ack), text_of(posted)):
         assert "13912345678" not in text and "430102100001" not in text and "43010219900101123X" not in text
     assert "139****5678" in text_of(posted)

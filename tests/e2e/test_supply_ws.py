@@ -44,13 +44,13 @@ async def test_publish_then_a_retailer_asks_for_their_quota(service, admin):
         await wait_for(lambda: admin.get("/healthz").json()["bots"])
         published = admin.post(f"/api/v1/supply/notices/{notice['id']}/publish", headers=as_marketer)
         assert published.json()["state"] == "published"
-        posted = await napcat.next_call("send_group_msg")
+        posted = await napcat.next_call("send_group_msg", to=group)
         assert posted["params"]["group_id"] == group and text_of(posted).startswith("【货源信息】第48周货源")
         await wait_for(lambda: admin.get(f"/api/v1/supply/notices/{notice['id']}/deliveries").json()[0]["status"]
                        == "sent")
 
         await napcat.group_message(group, retailer_qq, "老师 软中华我能订几条")
-        said = await napcat.next_call("send")
+        said = await napcat.next_call("send", to=group)
         assert "私信" in text_of(said)
         private = await napcat.next_call("send_private_msg")
         assert private["params"]["user_id"] == retailer_qq
@@ -59,7 +59,7 @@ async def test_publish_then_a_retailer_asks_for_their_quota(service, admin):
         assert "25 档" not in text_of(said)  # the grade is the retailer's own, never in the group
 
         await napcat.group_message(group, stranger_qq, "我能订多少")
-        assert "绑定" in text_of(await napcat.next_call("send"))
+        assert "绑定" in text_of(await napcat.next_call("send", to=group))
 
     interest = admin.get(f"/api/v1/supply/notices/{notice['id']}/interest").json()
     assert sum(row["count"] for row in interest) == 2
@@ -89,9 +89,9 @@ async def test_a_launch_posts_once_approved_and_counts_answers(service, admin):
     async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
         await wait_for(lambda: admin.get("/healthz").json()["bots"])
         await napcat.group_message(group, retailer_qq, "有什么新品")
-        assert "黄鹤楼(硬峡谷柔情)" in text_of(await napcat.next_call("send"))
+        assert "黄鹤楼(硬峡谷柔情)" in text_of(await napcat.next_call("send", to=group))
         await napcat.group_message(group, retailer_qq, "想订黄鹤楼硬峡谷柔情")
-        assert "想订" in text_of(await napcat.next_call("send"))
+        assert "想订" in text_of(await napcat.next_call("send", to=group))
     counts = {row["kind"]: row["count"] for row in admin.get(f"/api/v1/launches/{launch['id']}/interest").json()}
     assert counts == {"asked": 1, "want": 1}
 

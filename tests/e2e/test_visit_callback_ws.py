@@ -29,9 +29,9 @@ async def test_visit_then_callback(service, admin):
     async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
         await wait_for(lambda: admin.get("/healthz").json()["bots"])
         await napcat.group_message(group, retailer_qq, "终端黑屏了开不了机")
-        ack = await napcat.next_call()
+        ack = await napcat.next_call(to=group)
         assert "13912345678" not in text_of(ack)
-        task = await napcat.next_call("send_private_msg")
+        task = await napcat.next_call("send_private_msg", to=manager_qq)
         assert task["params"]["user_id"] == manager_qq
         assert "芙蓉路8号" in text_of(task) and "13912345678" in text_of(task)
         ticket_id = int(text_of(task).split("#")[1].split("（")[0])
@@ -40,7 +40,7 @@ async def test_visit_then_callback(service, admin):
         assert [(p["ticket_id"], p["kind"]) for p in mine["items"]] == [(ticket_id, "visit")]
 
         await napcat.private_message(manager_qq, f"上门 #{ticket_id} 更换了电源适配器")
-        confirmed = await napcat.next_call("send")
+        confirmed = await napcat.next_call("send", to=manager_qq)
         assert f"#{ticket_id}" in text_of(confirmed) and "已记录" in text_of(confirmed)
 
     reply = admin.post(f"/api/v1/tickets/{ticket_id}/replies", headers=bearer(agent), json={"text": "已安排处理"})

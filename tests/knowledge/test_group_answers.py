@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from bot.models import ChatBinding, Pledge, PledgeState, Role, Ticket, TicketStatus
-from bot.services import tickets
+from bot.services import escalation, intake, tickets
 from tests import factories as make
 
 
@@ -27,7 +27,7 @@ def reply_pledge(session, ticket_id):
 
 def test_a_known_question_is_answered_and_kept_as_a_ticket(session, ask):
     outcome = ask("扫码枪扫不出来怎么办")
-    assert outcome.result == tickets.Result.OPENED
+    assert outcome.result == intake.Result.OPENED
     assert outcome.reply_text.startswith(f"【自动回答 · 工单 #{outcome.ticket_id}】") and "转人工" in outcome.reply_text
     ticket = session.get(Ticket, outcome.ticket_id)
     assert (ticket.status, ticket.knowledge_entry_id) == (TicketStatus.ANSWERED, "terminal.scanner-no-read")
@@ -38,7 +38,7 @@ def test_asking_for_a_person_reopens_it_with_a_fresh_reply_clock(session, clock,
     answered = ask("扫码枪扫不出来怎么办")
     clock.advance(hours=2)  # past the follow-up window, so the request is found by the sender
     handed = ask("转人工")
-    assert handed.result == tickets.Result.HANDED_OVER and handed.ticket_id == answered.ticket_id
+    assert handed.result == intake.Result.REOPENED and handed.ticket_id == answered.ticket_id
     assert "转人工客服" in handed.reply_text and "14:00" in handed.reply_text  # 12:00 local: lunch, then 30 min
     assert session.get(Ticket, answered.ticket_id).status == TicketStatus.OPEN
     pledge = reply_pledge(session, answered.ticket_id)
@@ -47,13 +47,13 @@ def test_asking_for_a_person_reopens_it_with_a_fresh_reply_clock(session, clock,
 
 def test_a_request_for_a_person_without_an_answer_is_told_how_it_works(session, ask):
     outcome = ask("转人工")
-    assert outcome.result == tickets.Result.OPENED
+    assert outcome.result == intake.Result.OPENED
     assert session.get(Ticket, outcome.ticket_id).knowledge_entry_id == "general.human"
 
 
 def test_the_menu_shows_the_columns(ask):
     outcome = ask("帮助")
-    assert outcome.result == tickets.Result.MENU and "货源信息" in outcome.reply_text and "客户培训" in outcome.reply_text
+    assert outcome.result == intake.Result.MENU and "货源信息" in outcome.reply_text and "客户培训" in outcome.reply_text
 
 
 def test_an_unknown_request_is_handed_to_an_agent(session, ask):
@@ -104,7 +104,7 @@ def test_an_agent_adds_the_retailers_wording_from_chat(session, clock, runtime, 
                        knowledge=base)
     outcome = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.scanner-no-read",
                         user_id="30001", policies=runtime.policies, knowledge=base)
-    assert outcome.result == tickets.Result.CURATED and "terminal.scanner-no-read" in outcome.reply_text
+    assert outcome.result == intake.Result.STAFF_COMMAND and "terminal.scanner-no-read" in outcome.reply_text
     assert "扫描的那个枪今天一直红灯不出声" in base.get("terminal.scanner-no-read").similar
     assert base.index.decide("扫描的那个枪今天一直红灯不出声").best.id == "terminal.scanner-no-read"
     unknown = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.no-such",

@@ -8,7 +8,7 @@ from nonebug import App
 from sqlmodel import select
 
 from bot import texts
-from bot.models import Ticket, TicketMessage
+from bot.models import OutboxMessage, Ticket
 from tests import factories as make
 
 
@@ -25,10 +25,10 @@ def group_event(text: str, *, user_id: int = 10001, message_id: int = 1, group_i
     )
 
 
-def acknowledgement(quoted: int, ticket: str, hint: bool = True) -> Message:
-    text = f"收到，已登记为工单 {ticket}，客服将在 10:30 前回复您。"
-    return Message(MessageSegment.reply(quoted)) + MessageSegment.text(
-        text + ("\n" + texts.BIND_HINT if hint else ""))
+def queued(session):
+    """What the bot will say (the plugin sends nothing itself: every answer goes through the outbox)."""
+    return [(m.target_kind, m.target_id, m.reply_to, m.text)
+            for m in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
 
 
 async def test_a_question_in_a_registered_group_is_acknowledged_with_its_ticket(app: App, session, clock):
@@ -39,9 +39,11 @@ async def test_a_question_in_a_registered_group_is_acknowledged_with_its_ticket(
     async with app.test_matcher(intake) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
         ctx.receive_event(bot, event)
-        ctx.should_call_send(event, acknowledgement(41, "#1（功能终端）"), result={"message_id": 9001})
     assert session.exec(select(Ticket)).one().status == "open"
-    assert sorted(session.exec(select(TicketMessage.message_id)).all()) == ["41", "9001"]
+    [(kind, target, quoted, text)] = [row for row in queued(session) if row[0] == "group"]
+    assert (kind, target, quoted) == ("group", "900001", "41")
+    assert text.startswith("收到，已登记为工单 #1（功能终端），客服将在 10:30 前回复您。") and texts.BIND_HINT in text
+    assert session.exec(select(OutboxMessage.kind).where(OutboxMessage.target_kind == "group")).one() == "ack"
 
 
 async def test_chatter_and_unregistered_groups_get_no_answer(app: App, session, clock):
@@ -62,29 +64,30 @@ async def test_an_agent_quoting_the_retailer_gets_no_echo_and_meets_the_pledge(a
 
     make.group(session, clock)
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
-    question = group_event("终端开不了机怎么办", message_id=61)
     async with app.test_matcher(intake) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
-        ctx.receive_event(bot, question)
-        ctx.should_call_send(question, acknowledgement(61, "#1（功能终端）"), result={"message_id": 9002})
+        ctx.receive_event(bot, group_event("扫码枪扫不出来怎么办", message_id=61))
         ctx.receive_event(bot, group_event("长按电源键重启", user_id=30001, message_id=62, reply_to=61))
     assert session.exec(select(Pledge).where(Pledge.kind == "reply")).one().state == "met"
+    said = queued(session)
+    assert [row[0] for row in said] == ["group", "private"]  # the acknowledgement; no echo of the reply
+    assert said[1][1] == "30001" and "已记录" in said[1][3]  # the agent is told privately
 
 
-async def test_an_agent_ordering_a_visit_gets_a_confirmation(app: App, session, clock):
+async def test_an_agent_ordering_a_visit_is_confirmed_privately(app: App, session, clock):
     from plugins.intake import intake
 
     from bot.models import Pledge, Role
 
     make.group(session, clock)
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
-    question = group_event("店门口的灯箱招牌坏了谁来修", message_id=71)
-    order = group_event("#1 上门", user_id=30001, message_id=72)
     async with app.test_matcher(intake) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
-        ctx.receive_event(bot, question)
-        ctx.should_call_send(question, acknowledgement(71, "#1（其他）"), result={"message_id": 9003})
-        ctx.receive_event(bot, order)
-        ctx.should_call_send(order, Message(MessageSegment.reply(72)) + MessageSegment.text(
-            texts.VISIT_ORDERED.format(ticket_id=1)), result={"message_id": 9004})
+        ctx.receive_event(bot, group_event("店门口的灯箱招牌坏了谁来修", message_id=71))
+        ctx.receive_event(bot, group_event("#1 上门", user_id=30001, message_id=72))
+        ctx.receive_event(bot, group_event("#99 好的", user_id=30001, message_id=73))
     assert {p.kind for p in session.exec(select(Pledge))} == {"reply", "visit"}
+    to_agent = [text for kind, target, _, text in queued(session) if target == "30001"]
+    assert texts.VISIT_NEEDS_SHOP.format(ticket_id=1) in to_agent  # an unbound sender: which shop is it?
+    assert texts.NO_SUCH_TICKET.format(ticket_id=99) in to_agent
+    assert [kind for kind, target, _, _ in queued(session) if target == "900001"] == ["group"]  # the ack alone

@@ -22,7 +22,7 @@ def private_event(text: str, user_id: int = 10001) -> PrivateMessageEvent:
 
 
 async def test_a_retailer_binds_and_unbinds_in_private(app: App, session, clock):
-    from plugins.private_chat import binding
+    from plugins.private_chat import private as binding
 
     shop = make.retailer(session, clock, license_no="430102100001", phone="139-1234-5678")
     async with app.test_matcher(binding) as ctx:
@@ -42,7 +42,7 @@ async def test_a_retailer_binds_and_unbinds_in_private(app: App, session, clock)
 
 
 async def test_a_malformed_bind_command_gets_the_usage(app: App, session, clock):
-    from plugins.private_chat import binding
+    from plugins.private_chat import private as binding
 
     async with app.test_matcher(binding) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
@@ -52,7 +52,7 @@ async def test_a_malformed_bind_command_gets_the_usage(app: App, session, clock)
 
 
 async def test_five_wrong_tries_lock_the_account_for_the_day(app: App, session, clock):
-    from plugins.private_chat import binding
+    from plugins.private_chat import private as binding
 
     make.retailer(session, clock, license_no="430102100001", phone="13912345678")
     answers = [texts.BIND_MISMATCH] * 4 + [texts.BIND_LOCKED, texts.BIND_LOCKED]
@@ -68,7 +68,7 @@ async def test_five_wrong_tries_lock_the_account_for_the_day(app: App, session, 
 
 
 async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock):
-    from plugins.private_chat import binding
+    from plugins.private_chat import private as binding
 
     from bot.models import Role
 
@@ -95,7 +95,7 @@ async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock)
 async def test_a_bound_retailer_asks_for_their_quota_in_private(app: App, session, clock, runtime):
     from bot.services import supply
     from bot.services.supply import ItemIn
-    from plugins.private_chat import binding
+    from plugins.private_chat import private as binding
 
     shop = make.retailer(session, clock, grade=18)
     session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot.models import ChatBinding, Role
+from bot.models import ChatBinding, OutboxMessage, Role, TicketEvent
 from bot.services import directory
 from bot.services.directory import BindResult
 from bot.services.errors import Conflict, NotFound, ServiceError
@@ -91,7 +91,8 @@ def test_open_visit_tasks_follow_the_retailer_to_the_new_manager(session, clock,
     from bot.models import Pledge, PledgeKind, PledgeState
     from tests.factories import group, post
 
-    old, new = make.staff(session, clock, Role.MANAGER, name="刘经理"), make.staff(session, clock, Role.MANAGER, name="陈经理")
+    old = make.staff(session, clock, Role.MANAGER, name="刘经理")
+    new = make.staff(session, clock, Role.MANAGER, name="陈经理", chat_user_id="60002")
     shop = make.retailer(session, clock, manager_id=old.id)
     session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
     group(session, clock)
@@ -99,11 +100,16 @@ def test_open_visit_tasks_follow_the_retailer_to_the_new_manager(session, clock,
     assert session.exec(select(Pledge).where(Pledge.kind == PledgeKind.VISIT)).one().owner_staff_id == old.id
     admin = make.staff(session, clock, Role.ADMIN, name="管理员")
     moved = directory.transfer_territory(session, from_manager_id=old.id, to_manager_id=new.id, district=None,
-                                         retailer_ids=None, staff_id=admin.id, now=clock.now())
+                                         retailer_ids=None, staff_id=admin.id, now=clock.now(),
+                                         policies=runtime.policies, tz=runtime.settings.tz)
     session.commit()
     assert moved == (1, 1)
     visit = session.exec(select(Pledge).where(Pledge.kind == PledgeKind.VISIT)).one()
     assert (visit.owner_staff_id, visit.state) == (new.id, PledgeState.PENDING)
+    [task] = session.exec(select(OutboxMessage.text).where(OutboxMessage.target_id == "60002")).all()
+    assert "上门任务" in task  # the new manager is told, as a reassignment does
+    assert "pledge_reassigned" in session.exec(select(TicketEvent.action)).all()
     with pytest.raises(ServiceError):  # only to an account manager
         directory.transfer_territory(session, from_manager_id=new.id, to_manager_id=admin.id, district=None,
-                                     retailer_ids=None, staff_id=admin.id, now=clock.now())
+                                     retailer_ids=None, staff_id=admin.id, now=clock.now(),
+                                     policies=runtime.policies, tz=runtime.settings.tz)

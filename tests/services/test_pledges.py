@@ -9,9 +9,9 @@ from sqlmodel import Session, select
 from bot.db import make_engine
 from tests.support.databases import ON_POSTGRES
 
-from bot.models import OutboxMessage, Pledge, PledgeState, Role
+from bot.models import Lane, OutboxMessage, Pledge, PledgeState, Role
 from bot.policy import Policies
-from bot.services import pledges, tickets
+from bot.services import escalation, intake, pledges, tickets
 from tests import factories as make
 
 
@@ -37,13 +37,15 @@ def ticket(session, clock, runtime, policies):
 
 
 def run_sweep(session, clock, runtime, policies):
-    result = pledges.sweep(session, now=clock.now(), policies=policies, tz=runtime.settings.tz)
+    result = escalation.sweep(session, now=clock.now(), policies=policies, tz=runtime.settings.tz)
     session.commit()
     return result
 
 
 def sent(session):
-    return [(m.target_kind, m.target_id, m.text) for m in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
+    """The notices (the retailer's acknowledgement aside)."""
+    return [(m.target_kind, m.target_id, m.text) for m in session.exec(
+        select(OutboxMessage).where(OutboxMessage.lane != Lane.REPLY).order_by(OutboxMessage.id))]
 
 
 def test_a_late_reply_is_warned_breached_escalated_and_apologised_for_once(session, clock, runtime, policies, crew, ticket):
@@ -61,7 +63,8 @@ def test_a_late_reply_is_warned_breached_escalated_and_apologised_for_once(sessi
     apology = [m for m in sent(session) if m[0] == "group"]
     assert apology == [("group", "900001", next(t for k, _, t in sent(session) if k == "group"))]
     assert "加急" in apology[0][2]
-    queued = session.exec(select(OutboxMessage).where(OutboxMessage.target_kind == "group")).one()
+    queued = session.exec(select(OutboxMessage).where(OutboxMessage.target_kind == "group",
+                                                      OutboxMessage.lane != Lane.REPLY)).one()
     assert queued.reply_to == "m1"  # the apology quotes the retailer
 
     for _ in range(3):  # sweeping again sends nothing new
@@ -86,7 +89,7 @@ def test_a_late_reply_is_warned_breached_escalated_and_apologised_for_once(sessi
 
 
 def test_a_met_pledge_is_left_alone(session, clock, runtime, policies, crew, ticket):
-    tickets.reply_via_api(session, ticket.ticket_id, crew["agents"][0], "已处理", now=clock.now(),
+    intake.reply_via_api(session, ticket.ticket_id, crew["agents"][0], "已处理", now=clock.now(),
                           policies=runtime.policies, tz=runtime.settings.tz)
     session.commit()
     clock.advance(hours=5)
@@ -136,10 +139,10 @@ def test_two_instances_sweeping_at_once_send_each_notice_exactly_once(session, c
 
     def instance(engine):
         start.wait()
-        result = pledges.SweepResult()
+        result = escalation.SweepResult()
         while True:
             with Session(engine) as own:
-                step = pledges.sweep(own, now=clock.now(), policies=policies, tz=runtime.settings.tz, limit=3)
+                step = escalation.sweep(own, now=clock.now(), policies=policies, tz=runtime.settings.tz, limit=3)
                 own.commit()
             result.breaches += step.breaches
             if step.examined == 0:

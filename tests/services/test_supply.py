@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from bot.db import make_engine
 from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
 from bot.policy import Policies
-from bot.services import broadcast, inquiries, outbox, supply, tickets
+from bot.services import escalation, intake, broadcast, inquiries, outbox, supply, tickets
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make
@@ -235,10 +235,10 @@ def test_in_the_group_a_quota_question_is_answered_not_ticketed(session, clock, 
     supply.publish(session, notice_of().id, now=clock.now(), tz=runtime.settings.tz)
     session.commit()
     outcome = make.post(session, clock, runtime.settings, "请问这周中华我能订几条")
-    assert (outcome.result, outcome.ticket_id) == (tickets.Result.INQUIRY, None)
+    assert (outcome.result, outcome.ticket_id) == (intake.Result.INQUIRY, None)
     assert outcome.reply_text == "您的限量已私信发给您，请查看私聊消息。"
     question = make.post(session, clock, runtime.settings, "订货平台密码忘了怎么办", knowledge=runtime.knowledge)
-    assert question.result == tickets.Result.OPENED  # everything else still becomes a ticket
+    assert question.result == intake.Result.OPENED  # everything else still becomes a ticket
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database")

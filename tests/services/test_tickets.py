@@ -1,9 +1,10 @@
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.models import (
+    Lane,
     ChatBinding,
     OutboxMessage,
     Pledge,
@@ -16,9 +17,9 @@ from bot.models import (
     TicketStatus,
 )
 from bot.policy import Policies
-from bot.services import tickets
+from bot.services import escalation, intake, tickets
 from bot.services.errors import NotFound, ServiceError
-from bot.services.tickets import Result
+from bot.services.intake import Result
 from tests import factories as make
 
 
@@ -102,7 +103,7 @@ def test_another_retailer_in_the_window_gets_a_ticket_of_their_own(session, cloc
 
 def test_quoting_the_acknowledgement_joins_the_ticket_after_the_window(session, clock, settings, group):
     first = make.post(session, clock, settings, "终端开不了机")
-    tickets.record_acknowledgement(session, first, "ack-1", now=clock.now())
+    make.sent(session, first.ticket_id, "ack-1", clock)
     session.commit()
     clock.advance(hours=3)
     follow = make.post(session, clock, settings, "补充一下", reply_to="ack-1")
@@ -168,7 +169,7 @@ def test_an_agent_quoting_the_retailer_meets_the_reply_pledge(session, clock, se
 def test_an_agent_quoting_the_acknowledgement_meets_the_reply_pledge(session, clock, settings, group):
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
     opened = make.post(session, clock, settings, "终端开不了机")
-    tickets.record_acknowledgement(session, opened, "ack-9", now=clock.now())
+    make.sent(session, opened.ticket_id, "ack-9", clock)
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.PENDING  # the bot's ack meets nothing
     make.post(session, clock, settings, "马上处理", user_id="30001", reply_to="ack-9")
@@ -184,23 +185,31 @@ def test_an_agent_can_reply_by_ticket_number(session, clock, settings, group):
     assert stored.text == "已安排客户经理上门"
 
 
-def test_a_ticket_number_from_another_group_is_not_replied_to(session, clock, settings, group):
+def test_a_reply_by_number_in_another_group_is_posted_in_the_tickets_own_group(session, clock, settings, group):
     make.group(session, clock, group_id="900002")
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
-    opened = make.post(session, clock, settings, "终端开不了机")
-    outcome = make.post(session, clock, settings, f"#{opened.ticket_id} 好的", user_id="30001", group_id="900002")
-    assert outcome.result == Result.IGNORED
-    assert reply_pledge(session, opened.ticket_id).state == PledgeState.PENDING
+    opened = make.post(session, clock, settings, "终端开不了机", message_id="m7")
+    outcome = make.post(session, clock, settings, f"#{opened.ticket_id} 请重启", user_id="30001", group_id="900002")
+    assert outcome.result == Result.AGENT_REPLY
+    assert reply_pledge(session, opened.ticket_id).state == PledgeState.MET
+    posted = session.exec(select(OutboxMessage).where(OutboxMessage.target_id == "900001",
+                                                      OutboxMessage.reply_to == "m7",
+                                                      col(OutboxMessage.kind).is_(None))).one()
+    assert posted.text.endswith("请重启")
+    confirmation = session.exec(select(OutboxMessage).where(OutboxMessage.target_id == "30001",
+                                                            OutboxMessage.lane == Lane.REPLY)).one()
+    assert confirmation.target_kind == "private" and "已发给客户" in confirmation.text
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.target_id == "900002")).all() == []
 
 
 def test_an_api_reply_meets_the_pledge_and_is_queued_for_the_group(session, clock, settings, group):
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机", message_id="m5")
-    tickets.reply_via_api(session, opened.ticket_id, agent, "[CQ:at,qq=all] 请重启试试", now=clock.now(),
+    intake.reply_via_api(session, opened.ticket_id, agent, "[CQ:at,qq=all] 请重启试试", now=clock.now(),
                           policies=Policies(), tz=settings.tz)
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.MET
-    queued = session.exec(select(OutboxMessage)).one()
+    queued = session.exec(select(OutboxMessage).where(col(OutboxMessage.kind).is_(None))).one()
     assert (queued.target_kind, queued.target_id, queued.reply_to, queued.bot_id) == ("group", "900001", "m5", "20000")
     assert queued.text.endswith("[CQ:at,qq=all] 请重启试试") and f"#{opened.ticket_id}" in queued.text
 
@@ -208,22 +217,22 @@ def test_an_api_reply_meets_the_pledge_and_is_queued_for_the_group(session, cloc
 def test_a_closed_ticket_takes_no_reply_and_cannot_be_closed_twice(session, clock, settings, group):
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机")
-    tickets.close_ticket(session, opened.ticket_id, agent, "已解决", now=clock.now())
+    intake.close_ticket(session, opened.ticket_id, agent, "已解决", now=clock.now())
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.CANCELLED
     with pytest.raises(ServiceError):
-        tickets.reply_via_api(session, opened.ticket_id, agent, "hi", now=clock.now(),
+        intake.reply_via_api(session, opened.ticket_id, agent, "hi", now=clock.now(),
                           policies=Policies(), tz=settings.tz)
     with pytest.raises(ServiceError):
-        tickets.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
+        intake.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
     with pytest.raises(NotFound):
-        tickets.close_ticket(session, 99999, agent, None, now=clock.now())
+        intake.close_ticket(session, 99999, agent, None, now=clock.now())
 
 
 def test_after_closing_the_same_retailer_opens_a_new_ticket(session, clock, settings, group):
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机")
-    tickets.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
+    intake.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
     session.commit()
     again = make.post(session, clock, settings, "订货平台登录不上怎么办")
     assert again.result == Result.OPENED and again.ticket_id != opened.ticket_id

@@ -93,12 +93,16 @@ class NapCat:
         })
         return message_id
 
-    async def next_call(self, action_prefix: str = "send", timeout: float = 10) -> dict[str, Any]:
-        """The next API call the bot made whose action starts with the prefix."""
+    async def next_call(self, action_prefix: str = "send", timeout: float = 10, *,
+                        to: int | None = None) -> dict[str, Any]:
+        """The next API call the bot made whose action starts with the prefix (and, with `to`, that
+        goes to that group or user: tests sharing a service see each other's notices)."""
         async with asyncio.timeout(timeout):
             while True:
                 call = await self.calls.get()
-                if call.get("action", "").startswith(action_prefix):
+                params = call.get("params", {})
+                if call.get("action", "").startswith(action_prefix) and (
+                        to is None or to in (params.get("group_id"), params.get("user_id"))):
                     return call
 
     def drain(self) -> list[dict[str, Any]]:

@@ -1,0 +1,534 @@
+"""Intake: what a chat message is, and who deals with it. It decides; other services write.
+
+In a group, a retailer's message is a menu request, a request to reopen
+(没解决, 转人工), a supply or launch question, chatter, more words on an open
+ticket, or a new request; a staff member's message is a reply or a command
+(`#12 接单`, `#12 上门`, `#12 绑定 许可证号`, `#12 加问法 条目`). In private chat
+the same requests and commands work, plus binding, 我的信息, 我的任务 and 帮助
+for each role. Whatever the bot says in a group goes through the outbox, in
+the reply lane; staff commands are confirmed privately, never in the group.
+
+Threading never swallows a request: a message joins the sender's open
+ticket only when it continues it (a quote of it, more detail, 还是不行);
+a different request opens a ticket of its own, and a complaint always does.
+After an answer or a reply, 没解决 reopens the ticket and anything else that
+asks opens a new one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, select
+
+from bot import texts
+from bot.config import Settings
+from bot.db import after_commit
+from bot.models import (
+    AuthorKind,
+    BindHint,
+    Category,
+    ChatBinding,
+    ChatGroup,
+    Lane,
+    Retailer,
+    Role,
+    StaffMember,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
+from bot.policy import Policies
+from bot.services import classify, directory, inquiries, notices, outbox, pledges, tickets
+from bot.services.errors import Conflict, ServiceError
+from bot.services.knowledge import Decision, KnowledgeBase
+from bot.services.knowledge import Result as KnowledgeResult
+
+_PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
+_TICKET_REF = re.compile(r"^\s*[#＃](\d{1,9})\s*(.*)$", re.DOTALL)
+_HELP = frozenset({"帮助", "菜单", "help", "功能", "栏目"})
+_NOT_SOLVED = re.compile(r"没解决|没有解决|未解决|还是不行|还不行|还是没用|不管用|还没好|还是没好|还是老样子|"
+                         r"转人工|人工客服|找人工|要人工|^人工$|^不行$")
+_ADD_WORDING = re.compile(r"^(?:加问法|加入知识库)\s*([a-z]+\.[a-z0-9-]+)$")
+_VISIT_ORDER = re.compile(r"^(?:需要|需)?上门(?:服务)?\s*[:：，,]?\s*(.*)$", re.DOTALL)
+_CLAIM = re.compile(r"^(?:接单|认领|我来)\s*(确认)?$")
+_IDENTIFY = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})$")
+_VISIT_DONE = re.compile(r"^上门\s*[#＃](\d{1,9})\s*(.+)$", re.DOTALL)
+_BIND_ARGS = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})\s+(\d{4})$")
+_MY_TASKS = frozenset({"我的任务", "任务", "待办", "我的待办"})
+_MY_CARD = frozenset({"我的信息", "我的资料"})
+REOPEN_WINDOW = timedelta(hours=24)
+REPLYING_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+_COLUMN_CATEGORY = {"terminal": Category.TERMINAL, "training": Category.TRAINING,
+                    "marketing": Category.MARKETING, "delivery": Category.DELIVERY,
+                    "monopoly": Category.MONOPOLY, "general": Category.OTHER}
+_BIND_ANSWERS = {
+    directory.BindResult.BOUND: texts.BIND_OK,
+    directory.BindResult.MISMATCH: texts.BIND_MISMATCH,
+    directory.BindResult.LOCKED: texts.BIND_LOCKED,
+    directory.BindResult.TAKEN: texts.BIND_TAKEN,
+    directory.BindResult.ALREADY: texts.BIND_ALREADY,
+}
+
+
+@dataclass(frozen=True)
+class GroupMessage:
+    """A group chat message, parsed from whichever adapter delivered it."""
+
+    platform: str
+    group_id: str
+    user_id: str
+    text: str
+    message_id: str | None = None
+    sender_name: str | None = None
+    reply_to: str | None = None
+    self_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PrivateMessage:
+    platform: str
+    user_id: str
+    text: str
+    message_id: str | None = None
+    sender_name: str | None = None
+
+
+class Result(StrEnum):
+    IGNORED = "ignored"
+    OPENED = "opened"
+    FOLLOW_UP = "follow_up"
+    REOPENED = "reopened"
+    AGENT_REPLY = "agent_reply"
+    STAFF_COMMAND = "staff_command"
+    MENU = "menu"
+    INQUIRY = "inquiry"  # a supply or launch question, answered from the data
+    ACCOUNT = "account"  # binding, unbinding, the retailer's own card
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    ticket_id: int | None = None
+    chat_group_id: int | None = None
+    reply_text: str | None = None  # what the bot answers: queued in the outbox from a group, said by the plugin in private
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Chat:
+    """Where a message was written: a group, or the sender's private chat (group None)."""
+
+    platform: str
+    user_id: str
+    sender_name: str | None
+    group: Any  # the chat_group row (id, bot_id, group_id) or None
+
+
+# Intake is the hot path (bench/intake_load.py): statements built once, run on the connection.
+_GROUP = select(ChatGroup.id, ChatGroup.active, ChatGroup.bot_id, ChatGroup.group_id, ChatGroup.platform).where(
+    ChatGroup.platform == bindparam("platform"), ChatGroup.group_id == bindparam("group_id"))
+_SET_GROUP_BOT = update(ChatGroup).where(ChatGroup.id == bindparam("group_pk")).values(bot_id=bindparam("bot_id"))
+_SEEN = select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
+                                       TicketMessage.message_id == bindparam("message_id"))
+_STAFF = select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"), StaffMember.active)
+_BINDING = select(ChatBinding.retailer_id).where(ChatBinding.platform == bindparam("platform"),
+                                                 ChatBinding.chat_user_id == bindparam("user_id"))
+_HINT_DAY = select(BindHint.id, BindHint.day).where(BindHint.platform == bindparam("platform"),
+                                                    BindHint.chat_user_id == bindparam("user_id"))
+
+
+def _bare(text: str) -> str:
+    return _PUNCTUATION.sub("", text).lower()
+
+
+# -- groups ------------------------------------------------------------------------------------
+
+def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, settings: Settings,
+                         policies: Policies, knowledge: KnowledgeBase | None = None) -> Outcome:
+    """Decide what a group message is and have it dealt with."""
+    db = session.connection()
+    group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
+    if group is None or not group.active:
+        return Outcome(Result.IGNORED, reason="group not registered")
+    if msg.self_id and msg.user_id == msg.self_id:
+        return Outcome(Result.IGNORED, reason="the bot's own message")
+    if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
+        db.execute(_SET_GROUP_BOT, {"group_pk": group.id, "bot_id": msg.self_id})
+    if msg.message_id and db.execute(_SEEN, {"group_pk": group.id, "message_id": msg.message_id}).first():
+        return Outcome(Result.IGNORED, reason="event already handled")
+
+    staff_id = db.execute(_STAFF, {"user_id": msg.user_id}).scalar()
+    if staff_id is not None:
+        return _staff_in_group(session, group, session.get(StaffMember, staff_id), msg, now, settings, policies,
+                               knowledge)
+    chat = _Chat(msg.platform, msg.user_id, msg.sender_name, group)
+    outcome = _retailer_message(session, chat, msg.text, msg.message_id, msg.reply_to, now, settings, policies,
+                                knowledge)
+    if outcome.reply_text:
+        _say_in_group(session, group, outcome, msg, now)
+    return outcome
+
+
+def _say_in_group(session: Session, group: Any, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
+    """The bot's answer in the group, quoting the retailer; acknowledgements may be combined."""
+    acknowledging = outcome.result == Result.OPENED and outcome.reason == "acknowledged"
+    outbox.enqueue(session, now=now, platform=group.platform, bot_id=msg.self_id or group.bot_id,
+                   target_kind="group", target_id=group.group_id, text=outcome.reply_text, lane=Lane.REPLY,
+                   kind="ack" if acknowledging else None, mention_user_id=msg.user_id if acknowledging else None,
+                   reply_to=msg.message_id, ticket_id=outcome.ticket_id)
+
+
+def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str | None, reply_to: str | None,
+                      now: datetime, settings: Settings, policies: Policies,
+                      knowledge: KnowledgeBase | None) -> Outcome:
+    """A retailer's message in a group or in private chat (the same rules, the same tickets)."""
+    group_pk = chat.group.id if chat.group else None
+    if _bare(text) in _HELP:
+        return Outcome(Result.MENU, chat_group_id=group_pk,
+                       reply_text=texts.MENU if chat.group else texts.RETAILER_HELP)
+    quoted = None
+    if reply_to and chat.group is not None:
+        quoted = next((t for t in tickets.by_message(session, group_pk, reply_to)
+                       if t.sender_user_id == chat.user_id), None)
+    if _NOT_SOLVED.search(text) and len(text) <= 60:
+        recent = quoted or _latest(session, chat, now - REOPEN_WINDOW)
+        if recent is not None and recent.status != TicketStatus.OPEN:
+            return _reopen(session, recent, chat, text, message_id, now, settings, policies)
+    if inquiries.might_be(text, quoting=reply_to is not None) and (asked := inquiries.answer(
+            session, inquiries.Asker(chat.platform, chat.user_id, _group_row(session, chat), reply_to),
+            text, now=now, tz=settings.tz, policies=policies)):
+        return Outcome(Result.INQUIRY, chat_group_id=group_pk, reply_text=asked.text, reason=asked.ask)
+    if classify.is_small_talk(text) and quoted is None:
+        return Outcome(Result.IGNORED, reason="small talk")
+
+    analysis = classify.analyse(text)
+    found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
+    window = now - timedelta(minutes=settings.thread_window_minutes)
+    candidate = quoted if quoted is not None and quoted.status != TicketStatus.CLOSED else None
+    if candidate is None and quoted is None:
+        latest = _latest(session, chat, window)
+        candidate = latest if latest is not None and latest.status != TicketStatus.CLOSED else None
+    if candidate is not None and _continues(candidate, analysis, found, text, quoting=quoted is not None):
+        tickets.add_follow_up(session, candidate.id, group_pk, message_id, chat.user_id, text, now)
+        return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
+    known = found is not None and found.decision == Decision.ANSWER
+    if not analysis.is_request and not known:  # a question the base knows is a request, cue or not
+        return Outcome(Result.IGNORED, reason="not a request")
+    category = analysis.category
+    if known and category == Category.OTHER:
+        category = _COLUMN_CATEGORY[found.best.column]
+    return _open(session, chat, text, message_id, category, analysis.trading, found, now, settings, policies)
+
+
+def _group_row(session: Session, chat: _Chat) -> ChatGroup | None:
+    return session.get(ChatGroup, chat.group.id) if chat.group is not None else None
+
+
+def _latest(session: Session, chat: _Chat, since: datetime) -> Ticket | None:
+    row = tickets.latest_of_sender(session, chat.platform, chat.user_id, since,
+                                   chat_group_id=chat.group.id if chat.group else None)
+    return session.get(Ticket, row.id) if row is not None else None
+
+
+def _continues(ticket: Ticket, analysis: classify.Analysis, found: KnowledgeResult | None, text: str, *,
+               quoting: bool) -> bool:
+    """Whether a message continues the sender's ticket or is a request of its own."""
+    complaint = analysis.category == Category.COMPLAINT
+    if complaint and ticket.category != Category.COMPLAINT:
+        return False  # a complaint always has its own ticket (its rule orders a visit)
+    known = found is not None and found.decision == Decision.ANSWER
+    if ticket.status != TicketStatus.OPEN:  # answered or replied: only words that ask nothing join it
+        return not (analysis.is_request or known)
+    if quoting or not analysis.is_request or _NOT_SOLVED.search(text):
+        return True
+    if ticket.category != Category.OTHER and analysis.category not in (Category.OTHER, ticket.category):
+        return False  # another column's question
+    if known and found.best.id != ticket.knowledge_entry_id:
+        return False  # the knowledge base knows it as a question of its own
+    about = classify.content_words(text)
+    return not about or bool(about & classify.content_words(f"{ticket.text} {ticket.latest_text or ''}"))
+
+
+def _reopen(session: Session, ticket: Ticket, chat: _Chat, text: str, message_id: str | None, now: datetime,
+            settings: Settings, policies: Policies) -> Outcome:
+    """没解决 / 转人工 after an answer or a reply: the same ticket, with a fresh reply clock."""
+    handover = ticket.status == TicketStatus.ANSWERED
+    reply = pledges.reopen(session, ticket, reason="handover" if handover else "not solved", now=now,
+                           policies=policies, tz=settings.tz, actor_kind=AuthorKind.RETAILER, actor_id=chat.user_id,
+                           text=text, message_id=message_id)
+    say = texts.handed_over if handover else texts.reopened
+    return Outcome(Result.REOPENED, ticket_id=ticket.id, chat_group_id=ticket.chat_group_id,
+                   reply_text=say(ticket.id, reply.due_at, now, settings.tz))
+
+
+def _open(session: Session, chat: _Chat, text: str, message_id: str | None, category: str, trading: bool,
+          found: KnowledgeResult | None, now: datetime, settings: Settings, policies: Policies) -> Outcome:
+    retailer_id = session.connection().execute(_BINDING, {"platform": chat.platform,
+                                                           "user_id": chat.user_id}).scalar()
+    group_pk = chat.group.id if chat.group else None
+    needs_visit = policies.needs_visit(category, text)
+    # A visit means a person must look at it: no automatic answer then.
+    answer = found.best if found and found.decision == Decision.ANSWER and not needs_visit else None
+    ticket_id = tickets.open_ticket(session, tickets.Request(
+        platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id,
+        sender_name=chat.sender_name, retailer_id=retailer_id, category=category, trading=trading, text=text,
+        message_id=message_id), now=now, answered_by=answer.id if answer else None)
+    due = pledges.start_reply(session, ticket_id, category, met=answer is not None and policies.auto_answer_meets_reply,
+                              now=now, policies=policies, tz=settings.tz)
+    if needs_visit:
+        pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies, tz=settings.tz)
+    if answer is not None:
+        tickets.mark_answered(session, ticket_id, answer.id, found.matches[0].score, now)
+        card = directory.retailer_card(session, retailer_id) if retailer_id else None
+        return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reason="answered",
+                       reply_text=texts.auto_answer(ticket_id, answer.render(card)))
+    reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
+    if found and found.decision == Decision.SUGGEST:
+        reply += "\n" + texts.suggestions([match.entry.question for match in found.matches])
+    if retailer_id is None and _first_hint_today(session, chat, now.astimezone(settings.tz).date().isoformat()):
+        reply += "\n" + texts.BIND_HINT
+    return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=reply,
+                   reason="acknowledged")
+
+
+def _first_hint_today(session: Session, chat: _Chat, today: str) -> bool:
+    """An unbound sender is told how to bind at most once a day."""
+    hint = session.connection().execute(_HINT_DAY, {"platform": chat.platform, "user_id": chat.user_id}).first()
+    if hint is not None and hint.day == today:
+        return False
+    directory.note_bind_hint(session, chat.platform, chat.user_id, today, hint_id=hint.id if hint else None)
+    return True
+
+
+# -- staff commands, in a group or in private --------------------------------------------------
+
+def _staff_in_group(session: Session, group: Any, staff: StaffMember, msg: GroupMessage, now: datetime,
+                    settings: Settings, policies: Policies, knowledge: KnowledgeBase | None) -> Outcome:
+    """Staff never open tickets. A quote of a retailer's message or `#12 …` is a reply or a command;
+    anything else is their own chat."""
+    if not staff.has_role(*REPLYING_ROLES):
+        return Outcome(Result.IGNORED, reason="staff chat")
+    text, ticket, ref = msg.text.strip(), None, _TICKET_REF.match(msg.text)
+    if msg.reply_to:
+        quoted = tickets.by_message(session, group.id, msg.reply_to)
+        ticket = quoted[0] if len(quoted) == 1 else None
+    if ticket is None and ref is None:
+        return Outcome(Result.IGNORED, reason="staff chat")
+    if ticket is None:
+        ticket, text = session.get(Ticket, int(ref.group(1))), ref.group(2).strip()
+        if ticket is None:
+            return _confirm_privately(session, staff, group, texts.NO_SUCH_TICKET.format(ticket_id=ref.group(1)),
+                                      None, now)
+    if not text:
+        return Outcome(Result.IGNORED, reason="staff chat")
+    in_place = ticket.chat_group_id == group.id  # the retailer sees this very message
+    answer = _staff_command(session, staff, ticket, text, in_place=in_place, message_id=msg.message_id, now=now,
+                            settings=settings, policies=policies, knowledge=knowledge)
+    return _confirm_privately(session, staff, group, answer.reply_text, ticket.id, now, answer.result)
+
+
+def _confirm_privately(session: Session, staff: StaffMember, group: Any, text: str, ticket_id: int | None,
+                       now: datetime, result: Result = Result.STAFF_COMMAND) -> Outcome:
+    notices.to_staff_member(session, staff, text, now=now, via_group=session.get(ChatGroup, group.id),
+                            ticket_id=ticket_id)
+    return Outcome(result, ticket_id=ticket_id, chat_group_id=group.id, reply_text=text)
+
+
+def _staff_command(session: Session, staff: StaffMember, ticket: Ticket, text: str, *, in_place: bool,
+                   message_id: str | None, now: datetime, settings: Settings, policies: Policies,
+                   knowledge: KnowledgeBase | None) -> Outcome:
+    """One staff command on a ticket; the answer says what happened (or why not)."""
+    tz = settings.tz
+
+    def said(reply: str, result: Result = Result.STAFF_COMMAND) -> Outcome:
+        return Outcome(result, ticket_id=ticket.id, chat_group_id=ticket.chat_group_id, reply_text=reply)
+
+    if claim := _CLAIM.match(text):
+        try:
+            before = pledges.one(session, ticket.id, "reply")
+            mine = before is not None and before.owner_staff_id == staff.id
+            pledge = pledges.claim(session, tickets.get_open(session, ticket.id), staff, now=now,
+                                   confirm=claim.group(1) is not None)
+        except ServiceError as refused:
+            return said(str(refused))
+        if mine:
+            return said(texts.CLAIMED_ALREADY.format(ticket_id=ticket.id))
+        return said(texts.CLAIMED.format(ticket_id=ticket.id, due=texts.local_time(pledge.due_at, tz, now)))
+    if wording := _ADD_WORDING.match(text):
+        entry_id = wording.group(1)
+        if knowledge is None or not knowledge.exists(entry_id):
+            return said(f"知识条目 {entry_id} 不存在")
+        after_commit(session, lambda: knowledge.add_similar(entry_id, ticket.text[:200]))
+        tickets.event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "wording_added", entry=entry_id)
+        return said(texts.WORDING_ADDED.format(entry=entry_id))
+    if ticket.status == TicketStatus.CLOSED:
+        return said(texts.TICKET_CLOSED.format(ticket_id=ticket.id))
+    if identify := _IDENTIFY.match(text):
+        return said(_identify_shop(session, staff, ticket, identify.group(1), now, policies, tz))
+    if visit := _VISIT_ORDER.match(text):
+        ordered = pledges.need_visit(session, ticket.id, note=visit.group(1) or None, now=now, policies=policies,
+                                     tz=tz, staff_id=staff.id)
+        return said(ordered.confirmation(ticket.id))
+    owner = pledges.one(session, ticket.id, "reply")
+    taken_by = pledges.owner_name(session, owner) if owner and owner.owner_staff_id not in (None, staff.id) else None
+    record_reply(session, ticket, staff, text, now=now, policies=policies, tz=tz, message_id=message_id,
+                 via="chat", post=not in_place)
+    if taken_by:
+        return said(texts.REPLY_CLAIMED_BY_OTHER.format(ticket_id=ticket.id, owner=taken_by), Result.AGENT_REPLY)
+    confirmation = texts.REPLY_RECORDED if in_place else texts.REPLY_POSTED
+    return said(confirmation.format(ticket_id=ticket.id), Result.AGENT_REPLY)
+
+
+def _identify_shop(session: Session, staff: StaffMember, ticket: Ticket, license_no: str, now: datetime,
+                   policies: Policies, tz: Any) -> str:
+    """`#12 绑定 许可证号`: the unbound sender is that shop; a waiting visit goes to its manager."""
+    retailer = session.exec(select(Retailer).where(Retailer.license_no == license_no, Retailer.active)).first()
+    if retailer is None:
+        return texts.NO_SUCH_LICENSE.format(license_no=license_no)
+    try:
+        directory.staff_bind(session, retailer.id, platform=ticket.platform, chat_user_id=ticket.sender_user_id,
+                             staff=staff, now=now)
+    except Conflict as refused:
+        return str(refused)
+    tickets.attach_retailer(session, ticket, retailer.id, now=now, staff_id=staff.id)
+    answer = texts.RETAILER_IDENTIFIED.format(ticket_id=ticket.id, store_name=retailer.store_name)
+    ordered = pledges.retailer_identified(session, ticket, retailer, now=now, policies=policies, tz=tz)
+    return answer + ("\n" + ordered.confirmation(ticket.id) if ordered else "")
+
+
+def record_reply(session: Session, ticket: Ticket, staff: StaffMember, text: str, *, now: datetime,
+                 policies: Policies, tz: Any, message_id: str | None = None, via: str, post: bool) -> None:
+    """A person's reply: kept on the ticket, meeting its reply pledge; `post` has the bot deliver it
+    to the retailer's chat (quoting their question) when it was not written there."""
+    tickets.record_reply(session, ticket, staff.id, text, now=now, message_id=message_id, via=via)
+    pledges.replied(session, ticket, staff, now=now, policies=policies, tz=tz)
+    if not post:
+        return
+    group = session.get(ChatGroup, ticket.chat_group_id) if ticket.chat_group_id else None
+    if group is not None:
+        outbox.enqueue(session, now=now, platform=group.platform, bot_id=group.bot_id, target_kind="group",
+                       target_id=group.group_id, text=texts.agent_reply(ticket.id, text), lane=Lane.REPLY,
+                       reply_to=tickets.first_retailer_message(session, ticket.id), ticket_id=ticket.id)
+    else:
+        outbox.enqueue(session, now=now, platform=ticket.platform, target_kind="private",
+                       target_id=ticket.sender_user_id, text=texts.agent_reply(ticket.id, text), lane=Lane.REPLY,
+                       ticket_id=ticket.id)
+
+
+def reply_via_api(session: Session, ticket_id: int, staff: StaffMember, text: str, *, now: datetime,
+                  policies: Policies, tz: Any, confirm: bool = False) -> Ticket:
+    """An agent's reply from the console: recorded now, delivered by the outbox. Replying on a ticket
+    another agent has taken needs `confirm`."""
+    ticket = tickets.get(session, ticket_id)
+    if ticket.status == TicketStatus.CLOSED:
+        raise ServiceError(f"工单 #{ticket_id} 已关闭，不能再回复")
+    owner = pledges.one(session, ticket.id, "reply")
+    if owner is not None and owner.owner_staff_id not in (None, staff.id) and not confirm:
+        raise Conflict(texts.CLAIMED_BY_OTHER.format(ticket_id=ticket.id, owner=pledges.owner_name(session, owner))
+                       + "（接口请带 confirm=true）")
+    record_reply(session, ticket, staff, text, now=now, policies=policies, tz=tz, via="api", post=True)
+    return ticket
+
+
+def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str | None, *, now: datetime) -> Ticket:
+    ticket = tickets.get(session, ticket_id)
+    tickets.close(session, ticket, now=now, actor_kind=AuthorKind.STAFF, actor_id=str(staff.id), reason="staff",
+                  note=note)
+    pledges.cancel_open(session, ticket, now=now, reason="工作人员关闭了工单", staff_id=staff.id)
+    return ticket
+
+
+def reopen_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str | None, *, now: datetime,
+                  policies: Policies, tz: Any, confirm: bool = False) -> Ticket:
+    ticket = tickets.get(session, ticket_id)
+    if ticket.status == TicketStatus.OPEN:
+        raise ServiceError(f"工单 #{ticket_id} 本来就是待处理状态")
+    pledges.reopen(session, ticket, reason="staff", now=now, policies=policies, tz=tz,
+                   actor_kind=AuthorKind.STAFF, actor_id=str(staff.id), note=note)
+    return ticket
+
+
+# -- private chat ------------------------------------------------------------------------------
+
+def handle_private_message(session: Session, msg: PrivateMessage, *, now: datetime, settings: Settings,
+                           policies: Policies, knowledge: KnowledgeBase | None = None) -> Outcome:
+    """A private message to the bot; the answer comes back as `reply_text` for the plugin to say."""
+    text = msg.text.strip()
+    bare = _bare(text)
+    staff_id = session.connection().execute(_STAFF, {"user_id": msg.user_id}).scalar()
+    staff = session.get(StaffMember, staff_id) if staff_id is not None else None
+    if staff is not None:
+        answer = _staff_private(session, staff, text, bare, now, settings, policies, knowledge)
+        if answer is not None:
+            return answer
+    if bare in _HELP and staff is not None:
+        return Outcome(Result.MENU, reply_text=texts.staff_help(staff.roles))
+    if text.startswith("上门") and staff is None:
+        return Outcome(Result.IGNORED, reply_text=texts.VISIT_NOT_STAFF)
+    if bare in _MY_CARD:
+        return Outcome(Result.ACCOUNT, reply_text=directory.my_card(session, platform=msg.platform,
+                                                                    chat_user_id=msg.user_id))
+    if text == "解绑":
+        removed = directory.self_unbind(session, platform=msg.platform, chat_user_id=msg.user_id)
+        return Outcome(Result.ACCOUNT, reply_text=texts.UNBIND_OK if removed else texts.UNBIND_NONE)
+    if text.startswith("绑定"):
+        args = _BIND_ARGS.match(text)
+        if args is None:
+            return Outcome(Result.ACCOUNT, reply_text=texts.BIND_USAGE)
+        bound = directory.self_bind(session, platform=msg.platform, chat_user_id=msg.user_id,
+                                    license_no=args.group(1), phone_last4=args.group(2), now=now, tz=settings.tz)
+        return Outcome(Result.ACCOUNT, reply_text=_BIND_ANSWERS[bound.result].format(store_name=bound.store_name))
+    if staff is not None:  # staff asking like a retailer get the answers, not tickets
+        asked = inquiries.answer(session, inquiries.Asker(msg.platform, msg.user_id, None), text, now=now,
+                                 tz=settings.tz, policies=policies)
+        return Outcome(Result.INQUIRY, reply_text=asked.text if asked else texts.STAFF_UNKNOWN_COMMAND)
+    chat = _Chat(msg.platform, msg.user_id, msg.sender_name, None)
+    return _retailer_message(session, chat, text, msg.message_id, None, now, settings, policies, knowledge)
+
+
+def _staff_private(session: Session, staff: StaffMember, text: str, bare: str, now: datetime, settings: Settings,
+                   policies: Policies, knowledge: KnowledgeBase | None) -> Outcome | None:
+    """Staff commands in private chat; None when the text is not one."""
+    if bare in _MY_TASKS:
+        items = [(pledge.kind, ticket.id, _about(session, ticket), pledge.due_at)
+                 for pledge, ticket in pledges.open_tasks(session, staff)]
+        return Outcome(Result.STAFF_COMMAND, reply_text=texts.my_tasks(items, now, settings.tz))
+    if text.startswith("上门"):
+        visit = _VISIT_DONE.match(text)
+        if visit is None:
+            return Outcome(Result.STAFF_COMMAND, reply_text=texts.VISIT_USAGE)
+        if not staff.has_role(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN):
+            return Outcome(Result.STAFF_COMMAND, reply_text=texts.VISIT_NOT_STAFF)
+        ticket_id = int(visit.group(1))
+        if session.get(Ticket, ticket_id) is None:
+            return Outcome(Result.STAFF_COMMAND, reply_text=texts.NO_SUCH_TICKET.format(ticket_id=ticket_id))
+        try:
+            pledges.record_visit(session, ticket_id, staff, action=visit.group(2).strip(), notes=None,
+                                 visited_at=None, now=now, policies=policies, tz=settings.tz)
+        except ServiceError as refused:
+            return Outcome(Result.STAFF_COMMAND, ticket_id=ticket_id, reply_text=str(refused))
+        return Outcome(Result.STAFF_COMMAND, ticket_id=ticket_id,
+                       reply_text=texts.VISIT_RECORDED.format(ticket_id=ticket_id))
+    ref = _TICKET_REF.match(text)
+    if ref is None:
+        return None
+    if not staff.has_role(*REPLYING_ROLES):
+        return Outcome(Result.STAFF_COMMAND, reply_text=texts.staff_help(staff.roles))
+    ticket = session.get(Ticket, int(ref.group(1)))
+    if ticket is None:
+        return Outcome(Result.STAFF_COMMAND, reply_text=texts.NO_SUCH_TICKET.format(ticket_id=ref.group(1)))
+    if not ref.group(2).strip():
+        return Outcome(Result.STAFF_COMMAND, reply_text=texts.staff_help(staff.roles))
+    return _staff_command(session, staff, ticket, ref.group(2).strip(), in_place=False, message_id=None, now=now,
+                          settings=settings, policies=policies, knowledge=knowledge)
+
+
+def _about(session: Session, ticket: Ticket) -> str:
+    ctx = notices.context(ticket, session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None)
+    return f"{ctx.who}：{ctx.request}"

@@ -1,0 +1,232 @@
+"""Who is told what about a ticket: tasks, warnings, escalations and apologies.
+
+Every notice names the ticket, the store (or the sender's nickname when the
+sender is unbound), the first words of the request and what to do next, and
+goes through the outbox in its lane. A notice whose reason is a running
+pledge carries that pledge, so the sender drops it if the pledge was kept
+before it went out. Tasks with a shop's address and phone go privately to
+their owner, or to the supervisors when the owner cannot be reached, never
+to a group. Callback work goes to the callback staff (or their own group),
+never to the agents' group.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from bot import texts
+from bot.models import (
+    AuthorKind,
+    CallbackRecord,
+    ChatGroup,
+    Lane,
+    Pledge,
+    PledgeKind,
+    Retailer,
+    Role,
+    StaffMember,
+    Ticket,
+)
+from bot.policy import Policies
+from bot.services import outbox, tickets
+
+STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
+_SPACES = re.compile(r"\s+")
+REQUEST_WORDS = 30
+
+
+@dataclass(frozen=True)
+class Context:
+    who: str
+    request: str
+
+
+def context(ticket: Ticket, retailer: Retailer | None) -> Context:
+    """The store, or the sender's nickname when unbound; the first words of the latest request."""
+    nickname = f"{ticket.sender_name}，" if ticket.sender_name else ""
+    who = retailer.store_name if retailer is not None else f"{nickname}QQ {ticket.sender_user_id}，未绑定"
+    words = _SPACES.sub(" ", ticket.latest_text or ticket.text).strip()
+    request = words if len(words) <= REQUEST_WORDS else words[:REQUEST_WORDS] + "…"
+    return Context(who=who, request=request or "（无文字）")
+
+
+class Batch:
+    """The notices and events of one unit of work, written together at the end (the sweep's many)."""
+
+    def __init__(self, session: Session, now: datetime, policies: Policies, tz: ZoneInfo | None = None) -> None:
+        self.session, self.now, self.policies, self.tz = session, now, policies, tz
+        self.rows: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self._staff: list[StaffMember] | None = None
+        self._retailers: dict[int, Retailer | None] = {}
+        self._groups: dict[int, ChatGroup | None] = {}
+
+    # -- lookups, once per batch --
+    def staff(self, *roles: str) -> list[StaffMember]:
+        if self._staff is None:
+            self._staff = [m for m in self.session.exec(select(StaffMember).where(StaffMember.active))
+                           if m.chat_user_id]
+        return [m for m in self._staff if m.has_role(*roles)]
+
+    def staff_member(self, staff_id: int) -> StaffMember | None:
+        return next((m for m in self.staff(*Role) if m.id == staff_id), None)
+
+    def retailer(self, ticket: Ticket) -> Retailer | None:
+        if ticket.retailer_id is None:
+            return None
+        if ticket.retailer_id not in self._retailers:
+            self._retailers[ticket.retailer_id] = self.session.get(Retailer, ticket.retailer_id)
+        return self._retailers[ticket.retailer_id]
+
+    def group(self, chat_group_id: int) -> ChatGroup | None:
+        if chat_group_id not in self._groups:
+            self._groups[chat_group_id] = self.session.get(ChatGroup, chat_group_id)
+        return self._groups[chat_group_id]
+
+    def context(self, ticket: Ticket) -> Context:
+        return context(ticket, self.retailer(ticket))
+
+    # -- addressing --
+    def _privately(self, *roles: str) -> list[tuple[str, str]]:
+        """Everyone with the role; nobody with it reachable: the supervisors, then the admins."""
+        for wanted in (roles, (Role.SUPERVISOR,), (Role.ADMIN,)):
+            people = [("private", m.chat_user_id) for m in self.staff(*wanted)]
+            if people:
+                return people
+        return []
+
+    def _pool(self, kind: str) -> list[tuple[str, str]]:
+        if kind == PledgeKind.REPLY:
+            if self.policies.agents_group_id:
+                return [("group", self.policies.agents_group_id)]
+            return self._privately(Role.AGENT)
+        if kind == PledgeKind.CALLBACK:
+            if self.policies.callback_group_id:
+                return [("group", self.policies.callback_group_id)]
+            return self._privately(Role.CALLBACK)
+        return self._privately(Role.SUPERVISOR)  # a visit's details never go to a group or other managers
+
+    def recipients(self, pledge: Pledge, target: str) -> list[tuple[str, str]]:
+        """(target kind, chat id) pairs for a ladder target of this pledge."""
+        if target == "owner" and pledge.owner_staff_id:
+            owner = self.staff_member(pledge.owner_staff_id)
+            if owner is not None:
+                return [("private", owner.chat_user_id)]
+            if pledge.kind == PledgeKind.VISIT:
+                return self._privately(Role.SUPERVISOR)
+        if target in ("owner", "agents_group"):
+            return self._pool(pledge.kind)
+        return self._privately({"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target])
+
+    def to_staff(self, ticket: Ticket, key: str, recipients: list[tuple[str, str]], text: str, *, lane: Lane,
+                 pledge: Pledge | None = None, kind: str | None = None) -> None:
+        for target_kind, chat_id in recipients:
+            self.rows.append({
+                "platform": STAFF_PLATFORM, "target_kind": target_kind, "target_id": chat_id, "text": text,
+                "ticket_id": ticket.id, "lane": lane, "kind": kind,
+                "pledge_id": pledge.id if pledge is not None else None,
+                "dedupe_key": f"{key}:{target_kind}:{chat_id}"})
+
+    def about_pledge(self, pledge: Pledge, ticket: Ticket, target: str, what: str, text: str, *, lane: Lane,
+                     kind: str | None = None) -> None:
+        """A notice that matters only while the pledge runs (dropped at send time once it is kept)."""
+        key = f"pledge:{pledge.id}:{pledge.started_at.timestamp():.0f}:{what}"
+        self.to_staff(ticket, key, self.recipients(pledge, target), text, lane=lane, pledge=pledge, kind=kind)
+
+    def apologise(self, pledge: Pledge, ticket: Ticket) -> None:
+        """Once per late reply, in the retailer's own chat, quoting their question."""
+        group = self.group(ticket.chat_group_id) if ticket.chat_group_id else None
+        target = ("group", group.group_id) if group else ("private", ticket.sender_user_id)
+        self.rows.append({
+            "platform": group.platform if group else ticket.platform, "bot_id": group.bot_id if group else None,
+            "target_kind": target[0], "target_id": target[1],
+            "reply_to": tickets.first_retailer_message(self.session, ticket.id) if group else None,
+            "text": texts.reply_apology(ticket.id), "ticket_id": ticket.id, "lane": Lane.ESCALATION,
+            "pledge_id": pledge.id, "dedupe_key": f"pledge:{pledge.id}:{pledge.started_at.timestamp():.0f}:apology"})
+
+    def event(self, ticket_id: int, action: str, **detail: Any) -> None:
+        self.events.append({"ticket_id": ticket_id, "at": self.now, "actor_kind": AuthorKind.SYSTEM,
+                            "actor_id": None, "action": action, "detail": detail})
+
+    def flush(self) -> None:
+        outbox.enqueue_many(self.session, self.rows, now=self.now)
+        tickets.events(self.session, self.events)
+        self.rows, self.events = [], []
+
+
+# -- one-off notices, each written at once -----------------------------------------------------
+
+def reply_task(session: Session, pledge: Pledge, ticket: Ticket, *, why: str, now: datetime, policies: Policies,
+               tz: ZoneInfo) -> None:
+    batch = Batch(session, now, policies, tz)
+    ctx = batch.context(ticket)
+    batch.about_pledge(pledge, ticket, "owner", "task", texts.reply_task(ticket.id, ctx.who, ctx.request, why,
+                                                                         pledge.due_at, now, tz), lane=Lane.STAFF)
+    batch.flush()
+
+
+def visit_task(session: Session, pledge: Pledge, ticket: Ticket, retailer: Retailer | None, note: str | None, *,
+               now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    batch = Batch(session, now, policies, tz)
+    ctx = batch.context(ticket)
+    text = texts.visit_task(ticket.id, ctx.who, ctx.request, retailer, note, pledge.due_at, now, tz)
+    batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", text, lane=Lane.STAFF)
+    batch.flush()
+
+
+def visit_unassigned(session: Session, pledge: Pledge, ticket: Ticket, retailer: Retailer, why: str, *,
+                     now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    batch = Batch(session, now, policies, tz)
+    ctx = batch.context(ticket)
+    text = texts.visit_unassigned(ticket.id, ctx.who, ctx.request, retailer, why, pledge.due_at, now, tz)
+    batch.about_pledge(pledge, ticket, "supervisors", "unassigned", text, lane=Lane.STAFF)
+    batch.flush()
+
+
+def identify_shop(session: Session, pledge: Pledge, ticket: Ticket, *, now: datetime, policies: Policies) -> None:
+    """To the agent who has the ticket (or the agents): find out which shop the sender is."""
+    batch = Batch(session, now, policies)
+    ctx = batch.context(ticket)
+    reply = session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id, Pledge.kind == PledgeKind.REPLY)).first()
+    recipients = batch.recipients(reply, "owner") if reply is not None else batch._pool(PledgeKind.REPLY)
+    key = f"pledge:{pledge.id}:{pledge.started_at.timestamp():.0f}:identify"
+    batch.to_staff(ticket, key, recipients, texts.identify_shop(ticket.id, ctx.who, ctx.request), lane=Lane.STAFF,
+                   pledge=pledge)
+    batch.flush()
+
+
+def callback_task(session: Session, pledge: Pledge, ticket: Ticket, retailer: Retailer | None, *, visited: bool,
+                  now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+    batch = Batch(session, now, policies, tz)
+    ctx = batch.context(ticket)
+    text = texts.callback_task(ticket.id, ctx.who, ctx.request, visited, retailer.phone if retailer else None,
+                               pledge.due_at, now, tz)
+    batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", text, lane=Lane.STAFF)
+    batch.flush()
+
+
+def low_satisfaction(session: Session, ticket: Ticket, record: CallbackRecord, *, now: datetime,
+                     policies: Policies) -> None:
+    batch = Batch(session, now, policies)
+    ctx = batch.context(ticket)
+    text = texts.low_satisfaction(ticket.id, ctx.who, ctx.request, record.score or 0, record.comment)
+    batch.to_staff(ticket, f"callback:{record.id}:low-score", batch._privately(Role.SUPERVISOR), text,
+                   lane=Lane.STAFF)
+    batch.flush()
+
+
+def to_staff_member(session: Session, staff: StaffMember, text: str, *, now: datetime, via_group: ChatGroup | None,
+                    ticket_id: int | None = None) -> None:
+    """A confirmation or refusal of a staff command given in a group: privately, never in the group."""
+    if not staff.chat_user_id:
+        return
+    outbox.enqueue(session, now=now, platform=via_group.platform if via_group else STAFF_PLATFORM,
+                   bot_id=via_group.bot_id if via_group else None, target_kind="private",
+                   target_id=staff.chat_user_id, text=text, lane=Lane.REPLY, ticket_id=ticket_id,
+                   via_group_id=via_group.group_id if via_group else None)
