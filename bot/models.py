@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, String, Text, TypeDecorator, UniqueConstraint
@@ -90,6 +90,16 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     CANCELLED = "cancelled"  # its broadcast was withdrawn before it went out
+    DROPPED = "dropped"  # its reason was gone at send time (the pledge was met or restarted)
+
+
+class Lane(IntEnum):
+    """The outbox sends the lowest lane first: an answer never waits behind a backlog of notices."""
+
+    REPLY = 0  # acknowledgements, the bot's answers, agents' replies
+    STAFF = 1  # tasks and warnings to staff
+    ESCALATION = 2  # breach notices, escalations, apologies
+    BROADCAST = 3  # supply notices, publicity
 
 
 class StaffMember(SQLModel, table=True):
@@ -314,7 +324,10 @@ class OutboxMessage(SQLModel, table=True):
     """A proactive message, stored before it is sent so nothing is lost."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_sent_message", "target_id", "sent_message_id"),  # a quote of it finds its tickets
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
@@ -335,6 +348,10 @@ class OutboxMessage(SQLModel, table=True):
     image_url: str | None = Field(default=None, max_length=512)
     via_group_id: str | None = Field(default=None, max_length=32)  # a private message to a group member
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    lane: int = Field(default=Lane.BROADCAST, sa_column_kwargs={"server_default": "3"})
+    kind: str | None = Field(default=None, max_length=16)  # "ack" may be combined, "escalation" digested
+    pledge_id: int | None = Field(default=None, foreign_key="pledge.id", index=True)  # dropped once it is met
+    mention_user_id: str | None = Field(default=None, max_length=32)  # whom a combined acknowledgement names
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
 
