@@ -19,11 +19,11 @@ class RecordingTransport:
     def connected(self):
         return self.bots
 
-    async def send(self, bot_id, message):
+    async def send(self, bot_id, rows):
         if self.fail_times:
             self.fail_times -= 1
             raise TimeoutError("no answer from the bot")
-        self.sent.append((bot_id, message.target_id, message.text))
+        self.sent.append((bot_id, rows[0].target_id, "\n".join(text for _, text in outbox.compose(rows))))
         return str(len(self.sent))
 
 
@@ -102,9 +102,9 @@ async def drain(runtime, bots=("20000",), **settings):
         await virtual.sleep(seconds)
 
     class StampingTransport(RecordingTransport):
-        async def send(self, bot_id, message):
+        async def send(self, bot_id, rows):
             stamps.append((bot_id, virtual.now))
-            return await super().send(bot_id, message)
+            return await super().send(bot_id, rows)
 
     original = runtime.settings
     runtime.settings = original.model_copy(update={"outbox_poll_seconds": POLL, **settings})
@@ -163,9 +163,9 @@ async def test_each_bot_account_is_paced_with_jitter(runtime, session, clock):
     virtual, stamps = VirtualTime(), []
 
     class StampingTransport(RecordingTransport):
-        async def send(self, bot_id, message):
+        async def send(self, bot_id, rows):
             stamps.append((bot_id, virtual.now))
-            return await super().send(bot_id, message)
+            return await super().send(bot_id, rows)
 
     original, runtime.settings = runtime.settings, paced
     try:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from bot import texts
-from bot.models import ChatBinding, ChatGroup, Retailer
+from bot.models import ChatBinding, ChatGroup, Lane, Retailer
 from bot.policy import Policies
 from bot.services import broadcast, interest, launches, outbox, products, supply
 
@@ -160,5 +160,5 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
     if asker.group is None or (policies.quota_in_group and _IN_GROUP.search(text)):
         return Answer(ask, text=reply)
     outbox.enqueue(session, now=now, platform=asker.platform, target_kind="private", target_id=asker.user_id,
-                   text=reply, bot_id=asker.group.bot_id, via_group_id=asker.group.group_id)
+                   text=reply, lane=Lane.REPLY, bot_id=asker.group.bot_id, via_group_id=asker.group.group_id)
     return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY)

@@ -21,8 +21,7 @@ from bot.models import (
     AuthorKind,
     CallbackRecord,
     ChatGroup,
-    OutboxMessage,
-    OutboxStatus,
+    Lane,
     Pledge,
     PledgeKind,
     PledgeState,
@@ -36,6 +35,7 @@ from bot.models import (
     VisitRecord,
 )
 from bot.policy import Policies
+from bot.services import outbox
 from bot.services.errors import NotFound, ServiceError
 
 STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
@@ -185,17 +185,8 @@ class _Outgoing:
 
     def write(self) -> None:
         connection = self.session.connection()
-        if self.messages:
-            keys = list(self.messages)
-            present = set(self.session.exec(
-                select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))))
-            rows = [{"platform": row["platform"], "bot_id": row.get("bot_id"), "target_kind": row["target_kind"],
-                     "target_id": row["target_id"], "text": row["text"], "reply_to": row.get("reply_to"),
-                     "ticket_id": row["ticket_id"], "dedupe_key": key, "status": OutboxStatus.PENDING,
-                     "attempts": 0, "next_attempt_at": self.now, "created_at": self.now}
-                    for key, row in self.messages.items() if key not in present]
-            if rows:
-                connection.execute(insert(OutboxMessage.__table__), rows)
+        outbox.enqueue_many(self.session, [{"lane": Lane.ESCALATION, **row, "dedupe_key": key}
+                                           for key, row in self.messages.items()], now=self.now)
         if self.events:
             connection.execute(insert(TicketEvent.__table__), self.events)
         self.messages, self.events = {}, []

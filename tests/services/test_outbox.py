@@ -37,7 +37,7 @@ def test_failures_back_off_then_become_dead_letters(session, clock):
     [message] = queue(session, clock)
     for attempt in range(1, 4):
         [claimed] = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
-        failed = outbox.mark_failed(session, claimed.id, now=clock.now(), error="timeout", max_attempts=3)
+        [failed] = outbox.mark_failed(session, [claimed.id], now=clock.now(), error="timeout", max_attempts=3)
         session.commit()
         if attempt < 3:
             assert failed.status == OutboxStatus.PENDING
