@@ -54,7 +54,7 @@ class StampingTransport:
     def connected(self) -> dict[str, str]:
         return {BOT: "qq"}
 
-    async def send(self, bot_id: str, message: OutboxMessage) -> str | None:
+    async def send(self, bot_id: str, rows: list[OutboxMessage]) -> str | None:
         self.stamps.append(time.monotonic())
         if len(self.stamps) >= self.expected:
             self.all_sent.set()

@@ -7,6 +7,10 @@ in one transaction (group commit: one WAL flush for many messages, measured
 in bench/intake_load.py) and runs on the loop itself, without a GIL
 hand-off to a worker thread. While the database is away, the waits between
 retries are asynchronous, so the loop keeps serving the WebSocket.
+
+A unit of work that queued outbox rows wakes the sender once it commits, from
+the loop or from a worker thread (FastAPI's sync routes), so an
+acknowledgement goes out at once instead of at the sender's next poll.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from bot.config import Settings
 from bot.db import make_engine, session_scope
 from bot.policy import Policies, load_policies
 from bot.services.knowledge import KnowledgeBase
+from bot.services.outbox import ENQUEUED
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -76,11 +81,31 @@ class Runtime:
         )
         self._jobs: asyncio.Queue[_Job] | None = None
         self._writer: asyncio.Task | None = None
+        self._outbox_wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+
+    def outbox_wakeup(self) -> asyncio.Event:
+        """The sender waits on this: set once a unit of work that queued outbox rows has committed."""
+        loop = asyncio.get_running_loop()
+        if self._outbox_wake is None or self._outbox_wake[0] is not loop:
+            self._outbox_wake = (loop, asyncio.Event())
+        return self._outbox_wake[1]
+
+    def _committed(self, session: Session) -> None:
+        wake = self._outbox_wake
+        if wake is None or not session.info.get(ENQUEUED):
+            return
+        loop, event = wake
+        try:
+            loop.call_soon_threadsafe(event.set)  # this may be a worker thread; the event is the loop's
+        except RuntimeError:  # that loop is closed: no sender is waiting on it
+            pass
 
     def _attempt(self, fn: Callable[Concatenate[Session, P], T], *args: P.args,
                  **kwargs: P.kwargs) -> T:
         with session_scope(self.engine) as session:
-            return fn(session, *args, **kwargs)
+            result = fn(session, *args, **kwargs)
+        self._committed(session)
+        return result
 
     def unit_of_work(self, fn: Callable[Concatenate[Session, P], T], *args: P.args,
                      **kwargs: P.kwargs) -> T:
@@ -115,6 +140,7 @@ class Runtime:
                 results.append(job.fn(session, *job.args, **job.kwargs))
                 session.flush()
                 session.expunge_all()  # each job starts from the database, not a neighbour's objects
+        self._committed(session)
         return results
 
     async def _commit(self, batch: list[_Job]) -> None:

@@ -10,6 +10,12 @@ both hold for every send:
   account's previous send.
 A failed send backs off and, after the configured number of attempts, becomes a
 dead letter visible in the API.
+
+Rows are claimed lowest lane first. When something is queued while the sender
+waits for an account's turn, it gives the turn and its claim back and claims
+again, so a reply queued behind a backlog goes out at the next turn. Under a
+burst, acknowledgements for one group become one message and escalation
+notices for one recipient one digest: the rate limit counts each as one send.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
@@ -33,6 +41,8 @@ from bot.services import outbox
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 15
 CLAIM_BATCH = 20
+COMBINED_PARTS = 10  # acknowledgements or notices in one message, so it stays readable
+DIGEST_WINDOW = timedelta(minutes=1)  # escalation notices queued this close together share a digest
 
 
 def rate_bucket(per_minute: int) -> InMemoryBucket:
@@ -52,8 +62,51 @@ class Transport(Protocol):
     def connected(self) -> dict[str, str]:
         """Connected bot accounts: bot id -> platform."""
 
-    async def send(self, bot_id: str, message: OutboxMessage) -> str | None:
-        """Deliver one message; return the platform's message id if it gives one."""
+    async def send(self, bot_id: str, rows: list[OutboxMessage]) -> str | None:
+        """Deliver the rows as one message (`outbox.compose`); return the platform's message id if it gives one."""
+
+
+def _joins(send: list[OutboxMessage], message: OutboxMessage) -> bool:
+    if len(send) >= COMBINED_PARTS:
+        return False
+    if message.kind == outbox.ACK:
+        return True
+    return abs(message.created_at - send[0].created_at) <= DIGEST_WINDOW
+
+
+def combine(batch: list[OutboxMessage], bot_of: Callable[[OutboxMessage], str | None]
+            ) -> list[tuple[str | None, list[OutboxMessage]]]:
+    """A claim as sends, (account, rows), in claim order.
+
+    Acknowledgements for one group through one account become one send, and so do escalation
+    notices for one recipient queued within a minute of each other; everything else goes alone.
+    """
+    sends: list[tuple[str | None, list[OutboxMessage]]] = []
+    open_sends: dict[tuple, list[OutboxMessage]] = {}
+    for message in batch:
+        bot_id = bot_of(message)
+        combinable = (message.kind == outbox.ESCALATION
+                      or (message.kind == outbox.ACK and message.target_kind == "group"))
+        if bot_id is None or not combinable:
+            sends.append((bot_id, [message]))
+            continue
+        key = (bot_id, message.kind, message.target_kind, message.target_id)
+        send = open_sends.get(key)
+        if send is not None and _joins(send, message):
+            send.append(message)
+            continue
+        open_sends[key] = [message]
+        sends.append((bot_id, open_sends[key]))
+    return sends
+
+
+@dataclass
+class _Turn:
+    """An account's permission to send now, which can be given back unused."""
+
+    item: RateItem
+    waited: bool  # the account was not free at once
+    previous_next_send_at: float | None
 
 
 class Sender:
@@ -78,24 +131,37 @@ class Sender:
     def _now_ms(self) -> int:
         return math.floor(self._monotonic() * 1000 + 1e-6)  # tolerate float error on a whole ms
 
-    async def _pace(self, bot_id: str) -> None:
+    async def _pace(self, bot_id: str) -> _Turn:
         """Wait until this account may send: both its gap and its rate limit allow it."""
         settings = self.runtime.settings
         bucket = self._bucket(bot_id)
+        waited = False
         while True:
             wait = self._next_send_at.get(bot_id, 0.0) - self._monotonic()
             if wait > 0:
+                waited = True
                 await self._sleep(wait)
             item = RateItem(bot_id, self._now_ms())
             bucket.leak(item.timestamp)  # forget sends older than the window
             if bucket.put(item):
                 break
+            waited = True
             ready_at = (item.timestamp + max(1, bucket.waiting(item))) / 1000
             await self._sleep(max(0.0, ready_at - self._monotonic()))
         gap = settings.outbox_min_interval_seconds
         if gap:
             gap += random.uniform(0, settings.outbox_jitter_seconds)
+        turn = _Turn(item, waited, self._next_send_at.get(bot_id))
         self._next_send_at[bot_id] = self._monotonic() + gap
+        return turn
+
+    def _give_back(self, bot_id: str, turn: _Turn) -> None:
+        """Undo a turn that was not used, so the account's next send may take it at once."""
+        self._bucket(bot_id).items.remove(turn.item)
+        if turn.previous_next_send_at is None:
+            del self._next_send_at[bot_id]
+        else:
+            self._next_send_at[bot_id] = turn.previous_next_send_at
 
     def _pick_bot(self, message: OutboxMessage, bots: dict[str, str]) -> str | None:
         if message.bot_id in bots:
@@ -103,40 +169,69 @@ class Sender:
         return next((bot for bot, platform in bots.items() if platform == message.platform), None)
 
     async def deliver_due(self) -> int:
-        """One pass over what is due; returns how many messages went out."""
+        """One pass over what is due; returns how many outbox rows went out."""
         bots = self.transport.connected()
         run, clock = self.runtime.run, self.runtime.clock
+        woken = self.runtime.outbox_wakeup()
+        woken.clear()  # whatever is committed by now, this claim sees
         # no more than one account sends in a minute, so a claim is done well inside its lease
         size = min(CLAIM_BATCH, self.runtime.settings.outbox_rate_per_minute)
         batch = await run(outbox.claim_due, now=clock.now(), platforms=sorted(set(bots.values())),
                           worker=self.worker, limit=size)
+        sends = combine(batch, lambda message: self._pick_bot(message, bots))
         sent = released = 0
-        for message in batch:
-            bot_id = self._pick_bot(message, self.transport.connected())
+        for index, (bot_id, rows) in enumerate(sends):
+            connected = self.transport.connected()
+            if bot_id not in connected:
+                bot_id = self._pick_bot(rows[0], connected)
             if bot_id is None:
-                await run(outbox.release, message.id)
-                released += 1
+                await run(outbox.release, [row.id for row in rows])
+                released += len(rows)
                 continue
-            await self._pace(bot_id)
+            turn = await self._pace(bot_id)
+            if turn.waited and woken.is_set():  # queued while we waited: it may be more urgent than these
+                self._give_back(bot_id, turn)
+                await run(outbox.release, [row.id for _, later in sends[index:] for row in later])
+                self.more_due = True
+                return sent
+            if any(row.pledge_id for row in rows):  # its pledge may have been met since the claim
+                wanted = set(await run(outbox.still_wanted, [row.id for row in rows]))
+                rows = [row for row in rows if row.id in wanted]
+                if not rows:
+                    self._give_back(bot_id, turn)
+                    continue
+            ids = [row.id for row in rows]
             try:
-                message_id = await asyncio.wait_for(self.transport.send(bot_id, message),
-                                                    SEND_TIMEOUT_SECONDS)
+                message_id = await asyncio.wait_for(self.transport.send(bot_id, rows), SEND_TIMEOUT_SECONDS)
             except Exception as error:  # any failure is retried, never lost
-                failed = await run(outbox.mark_failed, message.id, now=clock.now(),
+                failed = await run(outbox.mark_failed, ids, now=clock.now(),
                                    error=f"{type(error).__name__}: {error}",
                                    max_attempts=self.runtime.settings.outbox_max_attempts)
-                log.warning("outbox %s failed (attempt %s, %s): %s", message.id, failed.attempts,
-                            failed.status, error)
+                for row in failed:
+                    log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error)
                 continue
-            await run(outbox.mark_sent, message.id, now=clock.now(), sent_message_id=message_id)
-            sent += 1
+            await run(outbox.mark_sent, ids, now=clock.now(), sent_message_id=message_id)
+            sent += len(rows)
         # a full batch that went out (or was tried) means more may be due; one given back
         # untouched (its bot went away) would only be claimed again at once
         self.more_due = len(batch) == size and released < len(batch)
         return sent
 
+    async def _idle(self) -> None:
+        """Wait the poll interval, or less: until a unit of work queues something."""
+        waits = [asyncio.ensure_future(self._sleep(self.runtime.settings.outbox_poll_seconds)),
+                 asyncio.ensure_future(self.runtime.outbox_wakeup().wait())]
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        for finished in done:
+            finished.result()
+
     async def run_forever(self) -> None:
-        """Passes back to back while the outbox has more due; the poll interval only when idle."""
+        """Passes back to back while the outbox has more due; when idle, until something is queued."""
         while True:
             self.more_due = False
             try:
@@ -146,4 +241,4 @@ class Sender:
             except Exception:
                 log.exception("outbox pass failed; trying again")
             if not self.more_due:
-                await self._sleep(self.runtime.settings.outbox_poll_seconds)
+                await self._idle()

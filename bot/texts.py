@@ -36,6 +36,18 @@ def acknowledgement(ticket_id: int, category: str, due: datetime, now: datetime,
     return text
 
 
+def acknowledgements_combined(count: int) -> str:
+    """The first line of several acknowledgements sent as one message; each follows, naming its ticket."""
+    return f"以下 {count} 条提问已分别登记为工单，客服会逐一回复："
+
+
+def escalation_digest(notices: list[str]) -> str:
+    """Several escalation notices for one recipient, sent as one message."""
+    lines = [f"【超时汇总】共 {len(notices)} 条"]
+    lines += [f"{number}. {notice}" for number, notice in enumerate(notices, start=1)]
+    return "\n".join(lines)
+
+
 PLEDGE_LABELS = {"reply": "回帖回复", "visit": "上门服务", "callback": "满意度回访"}
 NEXT_STEP = {
     "reply": "请在群里引用提问回复，或发送「#{ticket_id} 回复内容」；接手请发送「#{ticket_id} 接单」。",

@@ -25,6 +25,7 @@ from nonechat.model import DIRECT
 
 from bot.models import OutboxMessage
 from bot.runtime import get_runtime
+from bot.services import outbox
 from bot.services.guard import mask_personal_data
 from bot.services.intake import GroupMessage, PrivateMessage
 
@@ -136,23 +137,35 @@ async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str
     return _message_id(await bot.send(event, ConsoleMessage(text)))
 
 
-async def deliver(bot: Bot, message: OutboxMessage) -> str | None:
-    """Send one outbox row through a bot account."""
-    text = _for_group(message.text) if message.target_kind == "group" else message.text
+async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
+    """Send outbox rows through a bot account: one row as it is, several combined into one message."""
+    message = rows[0]
+    to_group = message.target_kind == "group"
+    lines = [(mention, _for_group(text) if to_group else text) for mention, text in outbox.compose(rows)]
     if isinstance(bot, OneBot):
-        body = _onebot_text(text, message.reply_to)
+        if len(rows) == 1:
+            body = _onebot_text(lines[0][1], message.reply_to)
+        else:  # several retailers at once: each part after a mention of its retailer
+            body = OneBotMessage()
+            for number, (mention, text) in enumerate(lines):
+                if number:
+                    body += OneBotSegment.text("\n")
+                if mention and mention.isdigit():
+                    body += OneBotSegment.at(int(mention)) + OneBotSegment.text(" ")
+                body += OneBotSegment.text(text)
         if message.image_url:  # a launch's picture, after its text
             body += OneBotSegment.image(message.image_url)
-        if message.target_kind == "group":
+        if to_group:
             result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
         else:
             via = {"group_id": int(message.via_group_id)} if message.via_group_id else {}
             result = await bot.send_private_msg(user_id=int(message.target_id), message=body, **via)
         return _message_id(result)
     if isinstance(bot, ConsoleBot):
+        text = "\n".join(text for _, text in lines)
         if message.image_url:
             text += f"\n[图片] {message.image_url}"
-        if message.target_kind == "group":
+        if to_group:
             return _message_id(await bot.send_message(message.target_id, ConsoleMessage(text)))
         return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(text)))
     raise TypeError(f"no way to send through {type(bot).__name__}")

@@ -77,5 +77,5 @@ def sent(session: Session, ticket_id: int, message_id: str, clock: ManualClock) 
 
     row = session.exec(select(OutboxMessage).where(OutboxMessage.ticket_id == ticket_id)
                        .order_by(col(OutboxMessage.id).desc())).first()
-    outbox.mark_sent(session, row.id, now=clock.now(), sent_message_id=message_id)
+    outbox.mark_sent(session, [row.id], now=clock.now(), sent_message_id=message_id)
     session.commit()

@@ -1,9 +1,12 @@
 """The sender drains the outbox through whatever bots are connected."""
 
+import asyncio
+import functools
+
 import pytest
 from sqlmodel import select
 
-from bot.models import OutboxMessage, OutboxStatus
+from bot.models import Lane, OutboxMessage, OutboxStatus
 from bot.sender import Sender
 from bot.services import outbox
 from tests.support.pacing import most_in_any_window, per_minute
@@ -19,11 +22,11 @@ class RecordingTransport:
     def connected(self):
         return self.bots
 
-    async def send(self, bot_id, message):
+    async def send(self, bot_id, rows):
         if self.fail_times:
             self.fail_times -= 1
             raise TimeoutError("no answer from the bot")
-        self.sent.append((bot_id, message.target_id, message.text))
+        self.sent.append((bot_id, rows[0].target_id, "\n".join(text for _, text in outbox.compose(rows))))
         return str(len(self.sent))
 
 
@@ -58,7 +61,8 @@ async def test_another_account_of_the_platform_takes_over(runtime, queued):
 
 async def test_a_failed_send_is_retried_later(runtime, session, clock, queued):
     transport = RecordingTransport(fail_times=1)
-    sender = Sender(runtime, transport)
+    virtual = VirtualTime()  # the retry waits for the account's next turn
+    sender = Sender(runtime, transport, monotonic=virtual.monotonic, sleep=virtual.sleep)
     assert await sender.deliver_due() == 0
     row = session.exec(select(OutboxMessage)).one()
     assert (row.status, row.attempts) == (OutboxStatus.PENDING, 1)
@@ -102,9 +106,9 @@ async def drain(runtime, bots=("20000",), **settings):
         await virtual.sleep(seconds)
 
     class StampingTransport(RecordingTransport):
-        async def send(self, bot_id, message):
+        async def send(self, bot_id, rows):
             stamps.append((bot_id, virtual.now))
-            return await super().send(bot_id, message)
+            return await super().send(bot_id, rows)
 
     original = runtime.settings
     runtime.settings = original.model_copy(update={"outbox_poll_seconds": POLL, **settings})
@@ -163,9 +167,9 @@ async def test_each_bot_account_is_paced_with_jitter(runtime, session, clock):
     virtual, stamps = VirtualTime(), []
 
     class StampingTransport(RecordingTransport):
-        async def send(self, bot_id, message):
+        async def send(self, bot_id, rows):
             stamps.append((bot_id, virtual.now))
-            return await super().send(bot_id, message)
+            return await super().send(bot_id, rows)
 
     original, runtime.settings = runtime.settings, paced
     try:
@@ -202,3 +206,225 @@ async def test_a_notice_broadcast_to_many_groups_goes_out_at_the_limit(runtime, 
     assert 0.95 * 20 <= per_minute(times) <= 20
     statuses = broadcast.deliveries(session, subject="supply", subject_id=notice.id)
     assert {item.status for item in statuses} == {"sent"} and len(statuses) == 40
+
+
+# -- lanes, combining, dropping and waking -------------------------------------------------------
+
+class Stop(Exception):
+    """Raised by a test's sleep hook to end `run_forever` once the outbox is drained."""
+
+
+def in_virtual_time(runtime, transport, **settings):
+    """A Sender on virtual time whose idle poll ends the run (raises Stop)."""
+    virtual = VirtualTime()
+
+    async def sleep(seconds):
+        if seconds >= POLL:
+            raise Stop
+        await virtual.sleep(seconds)
+
+    runtime.settings = runtime.settings.model_copy(update={"outbox_poll_seconds": POLL, **settings})
+    return Sender(runtime, transport, monotonic=virtual.monotonic, sleep=sleep), virtual
+
+
+@pytest.fixture
+def restore_settings(runtime):
+    original = runtime.settings
+    yield
+    runtime.settings = original
+
+
+class RowsTransport(RecordingTransport):
+    """Keeps what each send carried: (virtual time, rows)."""
+
+    def __init__(self, virtual_now=lambda: 0.0, on_send=None):
+        super().__init__()
+        self.sends, self.virtual_now, self.on_send = [], virtual_now, on_send
+
+    async def send(self, bot_id, rows):
+        self.sends.append((self.virtual_now(), rows))
+        if self.on_send:
+            await self.on_send(len(self.sends), rows)
+        return await super().send(bot_id, rows)
+
+
+async def test_a_reply_queued_behind_300_escalations_goes_out_at_the_next_turn(runtime, session, clock,
+                                                                              restore_settings):
+    outbox.enqueue_many(session, [dict(platform="qq", target_kind="private", target_id=str(31_000 + n),
+                                       text=f"【已超时】{n}", lane=Lane.ESCALATION, bot_id="20000")
+                                  for n in range(300)], now=clock.now())
+    session.commit()
+
+    async def agent_replies(count, rows):
+        if count == 3:  # while the third escalation is going out
+            await runtime.run(outbox.enqueue, now=clock.now(), platform="qq", target_kind="group",
+                              target_id="900001", text="【工单 #1 客服回复】已处理", bot_id="20000")
+
+    transport = RowsTransport(on_send=agent_replies)
+    sender, virtual = in_virtual_time(runtime, transport, outbox_rate_per_minute=30)
+    transport.virtual_now = virtual.monotonic
+    with pytest.raises(Stop):
+        await sender.run_forever()
+    texts = [rows[0].text for _, rows in transport.sends]
+    assert len(texts) == 301 and texts[3] == "【工单 #1 客服回复】已处理"
+    assert transport.sends[3][0] - transport.sends[2][0] == pytest.approx(2.0)  # one send interval at 30/min
+    times = [at for at, _ in transport.sends]
+    assert most_in_any_window(times, 60) <= 30  # the turn given back was not used twice
+    assert not session.exec(select(OutboxMessage).where(OutboxMessage.status != OutboxStatus.SENT)).all()
+
+
+def acknowledgements(session, clock, settings, count, group_id="900001"):
+    """`count` retailers' questions, each acknowledged through the outbox by intake."""
+    from tests import factories as make
+
+    rows = []
+    for n in range(count):
+        user = str(10_001 + n)
+        outcome = make.post(session, clock, settings, f"扫码枪扫不出来怎么办{n}", user_id=user, group_id=group_id,
+                            message_id=str(600_000 + n))
+        rows.append(session.exec(select(OutboxMessage).where(OutboxMessage.ticket_id == outcome.ticket_id,
+                                                             OutboxMessage.kind == outbox.ACK)).one())
+    return rows
+
+
+async def test_acknowledgements_in_a_burst_go_as_one_message_naming_each(runtime, session, clock,
+                                                                          restore_settings):
+    from tests import factories as make
+
+    make.group(session, clock)
+    acks = acknowledgements(session, clock, runtime.settings, 12)
+    transport = RowsTransport()
+    sender, virtual = in_virtual_time(runtime, transport, outbox_rate_per_minute=30)
+    transport.virtual_now = virtual.monotonic
+    assert await sender.deliver_due() == 12
+    assert [len(rows) for _, rows in transport.sends] == [10, 2]  # at most 10 to a message
+    assert transport.sends[1][0] - transport.sends[0][0] == pytest.approx(2.0)  # each counted as one send
+    lines = outbox.compose(transport.sends[0][1])
+    assert lines[0] == (None, "以下 10 条提问已分别登记为工单，客服会逐一回复：")
+    assert lines[1:] == [(ack.mention_user_id, ack.text) for ack in acks[:10]]
+    session.expire_all()
+    stored = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(m.status, m.sent_message_id) for m in stored] == [(OutboxStatus.SENT, "1")] * 10 + [
+        (OutboxStatus.SENT, "2")] * 2
+    assert outbox.tickets_of_sent_message(session, target_id="900001", sent_message_id="1") == [
+        ack.ticket_id for ack in acks[:10]]
+    assert outbox.tickets_of_sent_message(session, target_id="900002", sent_message_id="1") == []
+
+
+async def test_a_single_acknowledgement_goes_as_it_is_quoting_the_retailer(runtime, session, clock,
+                                                                          restore_settings):
+    from tests import factories as make
+
+    make.group(session, clock)
+    make.group(session, clock, "900002")
+    [one] = acknowledgements(session, clock, runtime.settings, 1)
+    [other] = acknowledgements(session, clock, runtime.settings, 1, group_id="900002")
+    transport = RowsTransport()
+    sender, _ = in_virtual_time(runtime, transport)
+    assert await sender.deliver_due() == 2
+    assert [[row.id for row in rows] for _, rows in transport.sends] == [[one.id], [other.id]]
+    assert transport.sends[0][1][0].reply_to == one.reply_to
+    assert transport.sent[0][2] == one.text
+    assert outbox.tickets_of_sent_message(session, target_id="900001", sent_message_id="1") == [one.ticket_id]
+
+
+async def test_escalations_for_one_recipient_within_a_minute_go_as_one_digest(runtime, session, clock,
+                                                                             restore_settings):
+    def escalate(target, text):
+        return outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id=target,
+                              text=text, lane=Lane.ESCALATION, kind=outbox.ESCALATION, bot_id="20000")
+
+    first = escalate("41001", "【超时上报·第1级】工单 #1")
+    other = escalate("41002", "【超时上报·第1级】工单 #2")
+    clock.advance(seconds=30)
+    second = escalate("41001", "【超时上报·第1级】工单 #3")
+    clock.advance(seconds=30)
+    third = escalate("41001", "【超时上报·第1级】工单 #4")
+    clock.advance(minutes=2)
+    later = escalate("41001", "【超时上报·第2级】工单 #1")
+    session.commit()
+    transport = RowsTransport()
+    sender, _ = in_virtual_time(runtime, transport)
+    assert await sender.deliver_due() == 5
+    assert [[row.id for row in rows] for _, rows in transport.sends] == [
+        [first.id, second.id, third.id], [other.id], [later.id]]
+    assert transport.sent[0] == ("20000", "41001", "【超时汇总】共 3 条\n1. 【超时上报·第1级】工单 #1\n"
+                                                   "2. 【超时上报·第1级】工单 #3\n3. 【超时上报·第1级】工单 #4")
+    assert transport.sent[2][2] == "【超时上报·第2级】工单 #1"
+    session.expire_all()
+    assert {m.status for m in session.exec(select(OutboxMessage))} == {OutboxStatus.SENT}
+
+
+async def test_an_escalation_whose_pledge_is_met_while_it_waits_is_not_sent(runtime, session, clock,
+                                                                           restore_settings):
+    from bot.models import Pledge, Role, StaffMember, Ticket
+    from bot.policy import Policies
+    from bot.services import intake
+    from tests import factories as make
+
+    make.group(session, clock)
+    outcome = make.post(session, clock, runtime.settings, "扫码枪扫不出来怎么办")
+    make.sent(session, outcome.ticket_id, "ack-1", clock)
+    pledge = session.exec(select(Pledge).where(Pledge.ticket_id == outcome.ticket_id)).one()
+    agent = make.staff(session, clock, Role.AGENT, chat_user_id="31001")
+    first = outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id="32001",
+                           text="【回访任务】工单 #9", lane=Lane.STAFF, bot_id="20000")
+    stale = outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id="31001",
+                           text="【已超时】工单 #1", lane=Lane.ESCALATION, kind=outbox.ESCALATION,
+                           pledge_id=pledge.id, ticket_id=outcome.ticket_id, bot_id="20000")
+    session.commit()
+
+    def reply_in_the_group(session):  # meets the pledge and queues nothing
+        intake.record_reply(session, session.get(Ticket, outcome.ticket_id), session.get(StaffMember, agent.id),
+                            "已处理", now=clock.now(), policies=Policies(), tz=runtime.settings.tz, via="chat",
+                            post=False)
+
+    async def agent_replies(count, rows):  # while the first notice goes out, both already claimed
+        if count == 1:
+            await runtime.run(reply_in_the_group)
+
+    transport = RowsTransport(on_send=agent_replies)
+    sender, _ = in_virtual_time(runtime, transport)
+    assert await sender.deliver_due() == 1
+    assert [rows[0].id for _, rows in transport.sends] == [first.id]
+    session.expire_all()
+    dropped = session.get(OutboxMessage, stale.id)
+    assert (dropped.status, dropped.attempts, dropped.sent_at) == (OutboxStatus.DROPPED, 0, None)
+    assert "met" in dropped.last_error
+
+
+@pytest.mark.parametrize("through", ["event loop", "worker thread"])
+async def test_a_commit_that_queued_something_wakes_the_idle_sender(runtime, clock, through):
+    """The sender waits on an hour-long poll; the enqueue alone must bring it back."""
+    idle, delivered = asyncio.Event(), asyncio.Event()
+
+    async def sleep(seconds):
+        if seconds >= POLL:
+            idle.set()
+            await asyncio.Future()  # the poll never ends by itself
+        # otherwise a pacing wait, which one send never needs
+
+    class Signalling(RecordingTransport):
+        async def send(self, bot_id, rows):
+            delivered.set()
+            return await super().send(bot_id, rows)
+
+    original = runtime.settings
+    runtime.settings = original.model_copy(update={"outbox_poll_seconds": POLL})
+    transport = Signalling()
+    task = asyncio.create_task(Sender(runtime, transport, monotonic=VirtualTime().monotonic, sleep=sleep)
+                               .run_forever())
+    try:
+        await asyncio.wait_for(idle.wait(), timeout=30)
+        queue_one = functools.partial(outbox.enqueue, now=clock.now(), platform="qq", target_kind="group",
+                                      target_id="900001", text="收到，已登记为工单 #1。", kind=outbox.ACK)
+        if through == "event loop":
+            await runtime.run(queue_one)
+        else:  # FastAPI runs a sync route's unit of work in a worker thread
+            await asyncio.to_thread(runtime.unit_of_work, queue_one)
+        await asyncio.wait_for(delivered.wait(), timeout=30)  # a guard only: it comes at once
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        runtime.settings = original
+    assert transport.sent == [("20000", "900001", "收到，已登记为工单 #1。")]

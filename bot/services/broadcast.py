@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
-from bot.models import Broadcast, ChatGroup, Delivery, OutboxMessage, OutboxStatus
+from bot.models import Broadcast, ChatGroup, Delivery, Lane, OutboxMessage, OutboxStatus
+from bot.services import outbox
 
 PART_LIMIT = 1200  # characters per message: readable on a phone, far below QQ's cap
 
@@ -67,16 +68,11 @@ def send(session: Session, *, subject: str, subject_id: int, purpose: str, revis
                   for group in groups]
     session.add_all(deliveries)
     session.flush()
-    rows = []
-    for group, delivery in zip(groups, deliveries, strict=True):
-        for number, part in enumerate(parts):
-            rows.append(OutboxMessage(
-                platform=group.platform, bot_id=group.bot_id, target_kind="group", target_id=group.group_id,
-                text=part, image_url=image_url if number == len(parts) - 1 else None,
-                delivery_id=delivery.id, next_attempt_at=now, created_at=now,
-                dedupe_key=f"bc:{subject}:{subject_id}:{purpose}:{revision}:{group.id}:{number}"))
-    session.add_all(rows)
-    session.flush()
+    outbox.enqueue_many(session, [
+        dict(platform=group.platform, bot_id=group.bot_id, target_kind="group", target_id=group.group_id,
+             text=part, image_url=image_url if number == len(parts) - 1 else None, lane=Lane.BROADCAST,
+             delivery_id=delivery.id, dedupe_key=f"bc:{subject}:{subject_id}:{purpose}:{revision}:{group.id}:{number}")
+        for group, delivery in zip(groups, deliveries, strict=True) for number, part in enumerate(parts)], now=now)
     return broadcast
 
 

@@ -159,6 +159,6 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
     reply = supply.quota_reply(notice, items, retailer.grade, named, tz)
     if asker.group is None or (policies.quota_in_group and _IN_GROUP.search(text)):
         return Answer(ask, text=reply)
-    outbox.enqueue(session, now=now, platform=asker.platform, target_kind="private", target_id=asker.user_id, lane=Lane.REPLY,
-                   text=reply, bot_id=asker.group.bot_id, via_group_id=asker.group.group_id)
+    outbox.enqueue(session, now=now, platform=asker.platform, target_kind="private", target_id=asker.user_id,
+                   text=reply, lane=Lane.REPLY, bot_id=asker.group.bot_id, via_group_id=asker.group.group_id)
     return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY)

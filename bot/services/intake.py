@@ -249,8 +249,8 @@ def _continues(ticket: Ticket, analysis: classify.Analysis, found: KnowledgeResu
         return True
     if ticket.category != Category.OTHER and analysis.category not in (Category.OTHER, ticket.category):
         return False  # another column's question
-    if known and found.best.id != ticket.knowledge_entry_id:
-        return False  # the knowledge base knows it as a question of its own
+    # a question about something the ticket never mentioned is a request of its own (返利什么时候到账
+    # after 终端开不了机); one with nothing but question words (怎么办啊) continues it
     about = classify.content_words(text)
     return not about or bool(about & classify.content_words(f"{ticket.text} {ticket.latest_text or ''}"))
 

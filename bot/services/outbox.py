@@ -1,63 +1,110 @@
 """The outbox: proactive messages are stored first, then delivered by one sender.
 
-Rows are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (a no-op on
-SQLite, whose single writer serialises claims anyway) and a conditional
-update, so two service instances never send the same row. A claim that is
-never finished (the process died mid-send) is taken up again after a lease.
+This module is the only writer of outbox rows. Rows are claimed with
+`FOR UPDATE SKIP LOCKED` on PostgreSQL (a no-op on SQLite, whose single writer
+serialises claims anyway) and a conditional update, so two service instances
+never send the same row. A claim that is never finished (the process died
+mid-send) is taken up again after a lease.
+
+Rows go out by lane (`Lane`): an answer to a retailer never waits behind a
+backlog of escalations or a broadcast. A notice about a pledge that has since
+been met or restarted is dropped instead of sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, case, exists, literal, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bot.models import OutboxMessage, OutboxStatus
+from bot import texts
+from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState
 
 CLAIM_LEASE = timedelta(minutes=2)
+ENQUEUED = "outbox_enqueued"  # set in session.info: the runtime wakes the sender when the session commits
+ACK, ESCALATION = "ack", "escalation"  # kinds the sender may combine into one message
+_OPTIONAL = ("kind", "pledge_id", "mention_user_id", "bot_id", "reply_to", "ticket_id", "dedupe_key",
+             "via_group_id", "image_url", "delivery_id")
+_FIELDS = frozenset({"platform", "target_kind", "target_id", "text", "lane", *_OPTIONAL})
 
 
-def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str, target_id: str,
-            text: str, lane: int, kind: str | None = None, pledge_id: int | None = None,
+def _row(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
+    unknown = fields.keys() - _FIELDS
+    if unknown:
+        raise TypeError(f"not an outbox field: {', '.join(sorted(unknown))}")
+    row = {name: None for name in _OPTIONAL} | fields
+    row["lane"] = int(row.get("lane", Lane.REPLY))
+    return row | {"status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
+def _insert(session: Session):
+    """An INSERT that skips a row whose dedupe key is already stored, on either database."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str, target_id: str, text: str,
+            lane: Lane = Lane.REPLY, kind: str | None = None, pledge_id: int | None = None,
             mention_user_id: str | None = None, bot_id: str | None = None, reply_to: str | None = None,
-            ticket_id: int | None = None, dedupe_key: str | None = None,
-            via_group_id: str | None = None) -> OutboxMessage | None:
-    """`via_group_id`: a private message to someone met in that group (QQ's temporary chat, no friendship needed)."""
-    if dedupe_key and session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first():
-        return None
-    message = OutboxMessage(platform=platform, bot_id=bot_id, target_kind=target_kind,
-                            target_id=target_id, text=text, reply_to=reply_to, lane=lane, kind=kind,
-                            pledge_id=pledge_id, mention_user_id=mention_user_id,
-                            ticket_id=ticket_id, dedupe_key=dedupe_key, via_group_id=via_group_id,
-                            next_attempt_at=now, created_at=now)
-    session.add(message)
-    session.flush()
+            ticket_id: int | None = None, dedupe_key: str | None = None, via_group_id: str | None = None,
+            image_url: str | None = None, delivery_id: int | None = None) -> OutboxMessage | None:
+    """Queue one message; None (and nothing written) when its `dedupe_key` is already queued.
+
+    `lane` defaults to REPLY because every caller that does not name one answers a retailer.
+    `pledge_id`: the pledge whose running is the reason for the notice; it is dropped once that is met.
+    `via_group_id`: a private message to someone met in that group (QQ's temporary chat, no friendship needed).
+    """
+    fields = {name: value for name, value in locals().items() if name in _FIELDS}
+    message = session.scalars(_insert(session).values(_row(fields, now)).returning(OutboxMessage)).first()
+    if message is not None:
+        session.info[ENQUEUED] = True
     return message
 
 
-def enqueue_many(session: Session, rows: list[dict], *, now: datetime) -> None:
-    keys = [row["dedupe_key"] for row in rows if row.get("dedupe_key")]
-    present = set(session.exec(select(OutboxMessage.dedupe_key).where(col(OutboxMessage.dedupe_key).in_(keys))))
-    for row in rows:
-        if row.get("dedupe_key") not in present:
-            session.add(OutboxMessage(**row, next_attempt_at=now, created_at=now))
-    session.flush()
+def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime) -> None:
+    """Queue many messages in one statement; each row takes `enqueue`'s keywords. Keys already queued are skipped."""
+    if not rows:
+        return
+    session.execute(_insert(session), [_row(row, now) for row in rows])
+    session.info[ENQUEUED] = True
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == OutboxStatus.SENDING, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE),
+    )
+
+
+def _drop_stale(session: Session, scope) -> None:
+    """Drop the rows in `scope` whose pledge is no longer running, or was restarted after they were queued."""
+    of_row = Pledge.id == OutboxMessage.pledge_id
+    state = select(Pledge.state).where(of_row).scalar_subquery()
+    session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(scope, col(OutboxMessage.pledge_id).is_not(None),
+               exists().where(of_row, or_(Pledge.state != PledgeState.PENDING,
+                                          col(Pledge.started_at) > OutboxMessage.created_at)))
+        .values(status=OutboxStatus.DROPPED, claimed_by=None, claimed_at=None,
+                last_error=case((state != PledgeState.PENDING, literal("dropped: its pledge was ") + state),
+                                else_=literal("dropped: its pledge was restarted after it was queued"))))
 
 
 def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
               limit: int = 20) -> list[OutboxMessage]:
+    """Claim up to `limit` due rows, lowest lane first, then oldest; stale notices are dropped, not claimed."""
     if not platforms:
         return []
-    due = or_(
-        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == OutboxStatus.SENDING,
-             col(OutboxMessage.claimed_at) < now - CLAIM_LEASE),
-    )
+    due = _due(now)
+    _drop_stale(session, and_(due, col(OutboxMessage.platform).in_(platforms)))
     candidates = session.exec(
         select(OutboxMessage)
         .where(due, col(OutboxMessage.platform).in_(platforms))
-        .order_by(col(OutboxMessage.id))
+        .order_by(col(OutboxMessage.lane), col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
@@ -74,36 +121,74 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
     return claimed
 
 
-def mark_sent(session: Session, message_id: int, *, now: datetime, sent_message_id: str | None
+def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
+    """Just before a claimed row goes out: drop it if its pledge was met meanwhile; the ids left to send."""
+    mine = and_(col(OutboxMessage.id).in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
+    _drop_stale(session, mine)
+    return list(session.exec(select(OutboxMessage.id).where(mine).order_by(col(OutboxMessage.id))))
+
+
+def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
+    """What one send says, as lines: (the chat user to mention before it, or None; its text).
+
+    One row is its own text; several acknowledgements become one message naming each retailer;
+    several escalation notices one digest.
+    """
+    if len(rows) == 1:
+        return [(None, rows[0].text)]
+    if all(row.kind == ACK for row in rows):
+        return [(None, texts.acknowledgements_combined(len(rows)))] + [(row.mention_user_id, row.text)
+                                                                       for row in rows]
+    if all(row.kind == ESCALATION for row in rows):
+        return [(None, texts.escalation_digest([row.text for row in rows]))]
+    raise ValueError("only acknowledgements or escalation notices are sent together")
+
+
+def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None
               ) -> None:
-    message = session.get(OutboxMessage, message_id)
-    message.status, message.sent_at = OutboxStatus.SENT, now
-    message.sent_message_id = sent_message_id
-    message.attempts += 1
-    session.add(message)
+    """The rows went out as one platform message (several when they were combined)."""
+    session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(message_ids)))
+        .values(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
+                attempts=OutboxMessage.attempts + 1))
 
 
-def mark_failed(session: Session, message_id: int, *, now: datetime, error: str,
-                max_attempts: int) -> OutboxMessage:
-    """Back off exponentially; after `max_attempts` the row is a dead letter."""
-    message = session.get(OutboxMessage, message_id)
-    message.attempts += 1
-    message.last_error = error[:2000]
-    if message.attempts >= max_attempts:
-        message.status = OutboxStatus.DEAD
-    else:
-        message.status = OutboxStatus.PENDING
-        message.next_attempt_at = now + timedelta(seconds=min(600, 5 * 2 ** (message.attempts - 1)))
-    message.claimed_by = message.claimed_at = None
-    session.add(message)
-    return message
+def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, error: str,
+                max_attempts: int) -> list[OutboxMessage]:
+    """Back off exponentially; after `max_attempts` a row is a dead letter."""
+    failed = []
+    for message_id in message_ids:
+        message = session.get(OutboxMessage, message_id)
+        message.attempts += 1
+        message.last_error = error[:2000]
+        if message.attempts >= max_attempts:
+            message.status = OutboxStatus.DEAD
+        else:
+            message.status = OutboxStatus.PENDING
+            message.next_attempt_at = now + timedelta(seconds=min(600, 5 * 2 ** (message.attempts - 1)))
+        message.claimed_by = message.claimed_at = None
+        session.add(message)
+        failed.append(message)
+    return failed
 
 
-def release(session: Session, message_id: int) -> None:
-    """Give a claim back untouched (no bot could take it), costing no attempt."""
-    message = session.get(OutboxMessage, message_id)
-    message.status, message.claimed_by, message.claimed_at = OutboxStatus.PENDING, None, None
-    session.add(message)
+def release(session: Session, message_ids: Iterable[int]) -> None:
+    """Give claims back untouched (no bot could take them, or a more urgent row came), costing no attempt."""
+    session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(message_ids)), OutboxMessage.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None))
+
+
+def tickets_of_sent_message(session: Session, *, target_id: str, sent_message_id: str) -> list[int]:
+    """The tickets a bot message in that chat was about (a combined acknowledgement names several)."""
+    found = session.exec(
+        select(OutboxMessage.ticket_id)
+        .where(OutboxMessage.target_id == target_id, OutboxMessage.sent_message_id == sent_message_id,
+               col(OutboxMessage.ticket_id).is_not(None))
+        .order_by(col(OutboxMessage.id)))
+    return list(dict.fromkeys(found))
 
 
 def list_messages(session: Session, *, status: str | None, offset: int, limit: int

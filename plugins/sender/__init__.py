@@ -21,8 +21,8 @@ class NoneBotTransport:
         return {bot_id: platform for bot_id, bot in nonebot.get_bots().items()
                 if (platform := chat.platform_of(bot))}
 
-    async def send(self, bot_id: str, message: OutboxMessage) -> str | None:
-        return await chat.deliver(nonebot.get_bot(bot_id), message)
+    async def send(self, bot_id: str, rows: list[OutboxMessage]) -> str | None:
+        return await chat.deliver(nonebot.get_bot(bot_id), rows)
 
 
 @driver.on_startup

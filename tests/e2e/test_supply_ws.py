@@ -50,7 +50,7 @@ async def test_publish_then_a_retailer_asks_for_their_quota(service, admin):
                        == "sent")
 
         await napcat.group_message(group, retailer_qq, "老师 软中华我能订几条")
-        said = await napcat.next_call("send", to=group)
+        said = await napcat.next_call("send_group_msg", to=group)
         assert "私信" in text_of(said)
         private = await napcat.next_call("send_private_msg")
         assert private["params"]["user_id"] == retailer_qq

@@ -119,7 +119,7 @@ def test_retailers_ask_for_new_products_and_answer_a_post(session, clock, runtim
     clock.advance(minutes=1)
     launches.posts_due(session, now=clock.now(), tz=tz)
     post = session.exec(select(OutboxMessage)).one()
-    outbox.mark_sent(session, post.id, now=clock.now(), sent_message_id="555")
+    outbox.mark_sent(session, [post.id], now=clock.now(), sent_message_id="555")
     session.commit()
 
     def ask(text, user="10001", reply_to=None):

@@ -2,13 +2,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.db import make_engine
+from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, Role, Ticket
+from bot.policy import Policies
+from bot.services import intake, outbox, pledges
 from tests.support.databases import ON_POSTGRES
-
-from bot.models import OutboxMessage, OutboxStatus
-from bot.services import outbox
 
 
 def queue(session, clock, n=1, platform="qq"):
@@ -37,7 +37,7 @@ def test_failures_back_off_then_become_dead_letters(session, clock):
     [message] = queue(session, clock)
     for attempt in range(1, 4):
         [claimed] = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
-        failed = outbox.mark_failed(session, claimed.id, now=clock.now(), error="timeout", max_attempts=3)
+        [failed] = outbox.mark_failed(session, [claimed.id], now=clock.now(), error="timeout", max_attempts=3)
         session.commit()
         if attempt < 3:
             assert failed.status == OutboxStatus.PENDING
@@ -84,3 +84,144 @@ def test_two_instances_claiming_at_once_never_take_the_same_row(session, clock, 
     assert {worker for worker, _ in claimed} == {"w0", "w1"}
     for engine in engines:
         engine.dispose()
+
+
+# -- lanes, dedupe, stale notices ------------------------------------------------------------
+
+def notice(session, clock, target_id, *, lane=Lane.ESCALATION, **extra):
+    return outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id=target_id,
+                          text=f"【已超时】通知 {target_id}", lane=lane, **extra)
+
+
+def test_enqueue_writes_nothing_for_a_dedupe_key_already_queued(session, clock):
+    first = notice(session, clock, "31001", dedupe_key="pledge:1:breach")
+    session.commit()
+    assert notice(session, clock, "31001", dedupe_key="pledge:1:breach") is None
+    session.commit()  # no IntegrityError, nothing half-written
+    assert [m.id for m in session.exec(select(OutboxMessage))] == [first.id]
+
+
+def test_enqueue_many_skips_keys_already_queued_or_repeated(session, clock):
+    notice(session, clock, "31001", dedupe_key="a")
+    rows = [dict(platform="qq", target_kind="group", target_id="900001", text=f"第{n}部分", lane=Lane.BROADCAST,
+                 dedupe_key=key) for n, key in enumerate(["a", "b", "b", "c"])]
+    rows.append(dict(platform="qq", target_kind="group", target_id="900001", text="无键", lane=Lane.BROADCAST))
+    outbox.enqueue_many(session, rows, now=clock.now())
+    session.commit()
+    stored = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(m.dedupe_key, m.text, m.lane) for m in stored] == [
+        ("a", "【已超时】通知 31001", Lane.ESCALATION), ("b", "第1部分", Lane.BROADCAST),
+        ("c", "第3部分", Lane.BROADCAST), (None, "无键", Lane.BROADCAST)]
+    assert all(m.status == OutboxStatus.PENDING and m.next_attempt_at == clock.now() for m in stored)
+
+
+def test_enqueue_many_refuses_a_field_the_outbox_does_not_have(session, clock):
+    with pytest.raises(TypeError, match="colour"):
+        outbox.enqueue_many(session, [dict(platform="qq", target_kind="group", target_id="1", text="x",
+                                           colour="red")], now=clock.now())
+
+
+def test_a_reply_queued_after_300_escalations_is_claimed_first(session, clock):
+    rows = [dict(platform="qq", target_kind="private", target_id=str(31_000 + n), text=f"【已超时】{n}",
+                 lane=Lane.ESCALATION) for n in range(300)]
+    rows += [dict(platform="qq", target_kind="group", target_id="900001", text=f"货源{n}", lane=Lane.BROADCAST)
+             for n in range(5)]
+    outbox.enqueue_many(session, rows, now=clock.now())
+    staff = notice(session, clock, "32001", lane=Lane.STAFF)
+    reply = outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id="900001",
+                           text="【工单 #1 客服回复】已处理", lane=Lane.REPLY)
+    session.commit()
+    claimed = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a", limit=20)
+    assert [m.id for m in claimed[:2]] == [reply.id, staff.id]
+    assert [m.lane for m in claimed[2:]] == [Lane.ESCALATION] * 18
+    assert [m.text for m in claimed[2:4]] == ["【已超时】0", "【已超时】1"]  # then oldest first
+
+
+@pytest.fixture
+def ticket(session, clock, runtime):
+    from tests import factories as make
+
+    make.group(session, clock)
+    outcome = make.post(session, clock, runtime.settings, "扫码枪扫不出来怎么办")
+    make.sent(session, outcome.ticket_id, "ack-1", clock)  # the acknowledgement went out: only notices are queued
+    pledge = session.exec(select(Pledge).where(Pledge.ticket_id == outcome.ticket_id)).one()
+    return outcome.ticket_id, pledge.id
+
+
+def _meet(session, clock, runtime, ticket_id):
+    from tests import factories as make
+
+    agent = make.staff(session, clock, Role.AGENT, chat_user_id="31001")
+    intake.reply_via_api(session, ticket_id, agent, "已处理", now=clock.now(), policies=Policies(),
+                         tz=runtime.settings.tz)
+
+
+def _restart(session, clock, runtime, ticket_id):
+    pledges.reopen(session, session.get(Ticket, ticket_id), reason="staff", now=clock.now(), policies=Policies(),
+                   tz=runtime.settings.tz, actor_kind="staff", actor_id=None)
+
+
+def _pause(session, clock, runtime, ticket_id):
+    pledge = session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id)).one()
+    pledges.pause(session, pledge, now=clock.now(), policies=Policies(), tz=runtime.settings.tz)
+
+
+@pytest.mark.parametrize("change, why", [(_meet, "met"), (_restart, "restarted"), (_pause, "paused")])
+def test_a_notice_whose_pledge_is_no_longer_running_is_dropped_not_claimed(session, clock, runtime, ticket,
+                                                                           change, why):
+    ticket_id, pledge_id = ticket
+    queued = [notice(session, clock, "31001", pledge_id=pledge_id, ticket_id=ticket_id, kind="escalation"),
+              notice(session, clock, "32001", lane=Lane.STAFF, pledge_id=pledge_id, ticket_id=ticket_id)]
+    other = notice(session, clock, "33001")
+    session.commit()
+    clock.advance(minutes=5)
+    change(session, clock, runtime, ticket_id)
+    session.commit()
+    claimed = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
+    session.commit()
+    assert other.id in [m.id for m in claimed]
+    assert not {m.id for m in queued} & {m.id for m in claimed}
+    for message in queued:
+        stored = session.get(OutboxMessage, message.id)
+        session.refresh(stored)
+        assert stored.status == OutboxStatus.DROPPED and stored.sent_at is None
+        assert why in stored.last_error
+
+
+def test_a_notice_queued_after_a_restart_is_kept(session, clock, runtime, ticket):
+    ticket_id, pledge_id = ticket
+    clock.advance(minutes=5)
+    _restart(session, clock, runtime, ticket_id)
+    session.commit()
+    fresh = notice(session, clock, "31001", pledge_id=pledge_id, ticket_id=ticket_id)
+    session.commit()
+    assert [m.id for m in outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")] == [fresh.id]
+
+
+def test_a_claimed_notice_is_dropped_if_its_pledge_is_met_before_it_goes_out(session, clock, runtime, ticket):
+    ticket_id, pledge_id = ticket
+    stale = notice(session, clock, "31001", pledge_id=pledge_id, ticket_id=ticket_id)
+    plain = notice(session, clock, "32001")
+    session.commit()
+    claimed = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
+    session.commit()
+    assert {m.id for m in claimed} == {stale.id, plain.id}
+    assert outbox.still_wanted(session, [stale.id, plain.id]) == [stale.id, plain.id]
+    _meet(session, clock, runtime, ticket_id)
+    session.commit()
+    assert outbox.still_wanted(session, [stale.id, plain.id]) == [plain.id]
+    session.commit()
+    assert session.get(OutboxMessage, stale.id).status == OutboxStatus.DROPPED
+
+
+def test_a_unit_of_work_that_queued_something_says_so(runtime, clock):
+    def queue_one(session):
+        notice(session, clock, "31001")
+        return session.info
+
+    def read_only(session):
+        outbox.list_messages(session, status=None, offset=0, limit=1)
+        return session.info
+
+    assert runtime.unit_of_work(queue_one).get(outbox.ENQUEUED) is True
+    assert not runtime.unit_of_work(read_only).get(outbox.ENQUEUED)

@@ -143,7 +143,7 @@ def test_withdrawn_while_sending_stops_the_rest_and_tells_who_had_it(session, cl
     notice = notice_of()
     supply.publish(session, notice.id, now=clock.now(), tz=runtime.settings.tz)
     first = session.exec(select(OutboxMessage).where(OutboxMessage.target_id == "900001")).one()
-    outbox.mark_sent(session, first.id, now=clock.now(), sent_message_id="77")
+    outbox.mark_sent(session, [first.id], now=clock.now(), sent_message_id="77")
     supply.withdraw(session, notice.id, "数量有误", now=clock.now())
     session.commit()
     statuses = {(item.purpose, item.group_id): item.status

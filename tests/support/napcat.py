@@ -21,6 +21,7 @@ class NapCat:
         self.sent_at: dict[int, float] = {}  # our message id -> when we sent it
         self._socket: websockets.ClientConnection | None = None
         self._reader: asyncio.Task | None = None
+        self._passed_over: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> NapCat:
         headers = {"X-Self-ID": self.self_id, "X-Client-Role": "Universal",
@@ -97,13 +98,21 @@ class NapCat:
                         to: int | None = None) -> dict[str, Any]:
         """The next API call the bot made whose action starts with the prefix (and, with `to`, that
         goes to that group or user: tests sharing a service see each other's notices)."""
+        def wanted(call: dict[str, Any]) -> bool:
+            params = call.get("params", {})
+            return call.get("action", "").startswith(action_prefix) and (
+                to is None or to in (params.get("group_id"), params.get("user_id")))
+
+        for index, call in enumerate(self._passed_over):  # a call another wait skipped is not lost
+            if wanted(call):
+                return self._passed_over.pop(index)
         async with asyncio.timeout(timeout):
             while True:
                 call = await self.calls.get()
-                params = call.get("params", {})
-                if call.get("action", "").startswith(action_prefix) and (
-                        to is None or to in (params.get("group_id"), params.get("user_id"))):
+                if wanted(call):
                     return call
+                if to is not None:
+                    self._passed_over.append(call)
 
     def drain(self) -> list[dict[str, Any]]:
         calls = []
