@@ -36,7 +36,7 @@ binding = on_message(rule=chat.is_private_message, priority=10, block=False)
 
 @binding.handle()
 async def handle_private_message(bot: Bot, event: Event) -> None:
-    text = event.get_plaintext().strip()
+    text = chat.plain_text(event).strip()
     runtime = get_runtime()
     platform, user_id = chat.platform_of(bot), event.get_user_id()
     if text.startswith("上门"):
