@@ -13,6 +13,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
+from bot.services import staff as staff_service
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.models import (
     BindAttempt,
@@ -200,6 +201,7 @@ def create_staff(session: Session, data: dict[str, Any], *, now: datetime) -> St
 
 def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> StaffMember:
     staff = get_or_404(session, StaffMember, staff_id, "员工")
+    staff_service.check_admin_remains(session, staff, changes)
     if changes.get("chat_user_id") not in (None, staff.chat_user_id):
         _check_chat_account_free(session, changes["chat_user_id"])
     return update_row(session, StaffMember, staff_id, "员工", changes)
