@@ -3,6 +3,7 @@
     python -m bot                         serve (OneBot v11, admin API, outbox sender)
     python -m bot console                 a terminal chat as a retailer, on the same database
     python -m bot import-retailers FILE   load the customer export (XLSX or CSV) into the directory
+    python -m bot create-admin [--name 名字]  create an admin (or re-issue their token) and print the token once
 """
 
 from __future__ import annotations
@@ -66,6 +67,28 @@ def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool)
     return 0
 
 
+def _create_admin(settings: Settings, name: str | None) -> int:
+    """The first admin without ADMIN_TOKEN, or the way back in when every admin's token is lost."""
+    from bot.db import migrate
+    from bot.runtime import Runtime
+    from bot.services import staff
+    from bot.services.errors import ServiceError
+
+    runtime = Runtime(settings)
+    migrate(runtime.engine)
+    try:
+        admin, token = runtime.unit_of_work(staff.create_admin, name or staff.FIRST_ADMIN_NAME,
+                                            now=runtime.clock.now())
+    except ServiceError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    finally:
+        runtime.close()
+    print(f"管理员「{admin.name}」（编号 {admin.id}）的令牌如下，只显示这一次，请妥善保存：")
+    print(token)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -75,10 +98,14 @@ def main(argv: list[str]) -> int:
     load.add_argument("file", type=Path)
     load.add_argument("--dry-run", action="store_true", help="report only, change nothing")
     load.add_argument("--full", action="store_true", help="mark retailers absent from the file inactive")
+    admin = commands.add_parser("create-admin", help="create an admin (or re-issue their token); prints it once")
+    admin.add_argument("--name", help="the admin's name (default 管理员)")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "import-retailers":
         return _import_retailers(settings, args.file, args.dry_run, args.full)
+    if args.command == "create-admin":
+        return _create_admin(settings, args.name)
     return _serve(settings, console=args.command == "console")
 
 

@@ -18,6 +18,7 @@ from bot.services.knowledge import KnowledgeBase
 
 PLUGINS = ("plugins.private_chat", "plugins.intake", "plugins.sender", "plugins.scheduler")
 CONSOLE_GROUP = "general"  # the console adapter's default channel plays the group
+log = logging.getLogger(__name__)
 
 
 def _route_logs_to_nonebot(level: str) -> None:
@@ -32,12 +33,15 @@ def _route_logs_to_nonebot(level: str) -> None:
 
 
 def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    """Open and migrate the store, make ADMIN_TOKEN's admin, warm the classifier."""
+    """Open and migrate the store, make ADMIN_TOKEN's admin (or warn that nobody can administer), warm
+    the classifier."""
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
     migrate(runtime.engine)
     runtime.knowledge = KnowledgeBase(Path(settings.knowledge_dir))
     runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
+    if not runtime.unit_of_work(staff.has_active_admin):
+        log.warning(staff.NO_ADMIN_WARNING)
     classify.warm_up()
     set_runtime(runtime)
     return runtime

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from nonebot.adapters import Bot, Event
@@ -38,7 +39,9 @@ class _SkipMalformedFrames:
 
     The stock adapter closes the whole connection on one undecodable frame,
     which would take the QQ account offline; here the frame is logged and
-    the connection carries on.
+    the connection carries on. Any failure to parse counts: nesting too deep
+    for the parser (`[[[…]]]`) raises RecursionError, not ValueError. (The
+    adapter catches what goes wrong after parsing itself.)
     """
 
     def __init__(self, websocket: Any) -> None:
@@ -52,8 +55,8 @@ class _SkipMalformedFrames:
             data = await self._websocket.receive()
             try:
                 json.loads(data)
-            except ValueError:
-                log.warning("skipped a malformed OneBot frame of %d bytes", len(data))
+            except Exception as error:  # noqa: BLE001 - whatever the frame, the connection stays
+                log.warning("skipped a malformed OneBot frame of %d bytes (%s)", len(data), type(error).__name__)
                 continue
             return data
 
@@ -86,24 +89,41 @@ async def is_private_message(event: Event) -> bool:
     )
 
 
+# NUL and the other C0 controls but tab and newline; lone surrogates (JSON may carry "\ud800").
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b-\x1f]|([\ud800-\udfff])")
+
+
+def clean_text(text: str | None) -> str | None:
+    """Text as it can be stored and answered: PostgreSQL refuses NUL, UTF-8 cannot carry a lone
+    surrogate, so the first is dropped and the second becomes U+FFFD."""
+    if not text:
+        return text
+    return _UNSTORABLE.sub(lambda match: "\ufffd" if match.group(1) else "", text)
+
+
+def plain_text(event: Event) -> str:
+    """A chat event's text, cleaned: every message we store or answer comes through here."""
+    return clean_text(event.get_plaintext())
+
+
 def group_message(event: Event) -> GroupMessage:
     if isinstance(event, GroupMessageEvent):
         reply = next((seg for seg in event.original_message if seg.type == "reply"), None)
         return GroupMessage(
             platform=QQ, group_id=str(event.group_id), user_id=str(event.user_id),
-            text=event.get_plaintext(), message_id=str(event.message_id),
-            sender_name=event.sender.card or event.sender.nickname,
+            text=plain_text(event), message_id=str(event.message_id),
+            sender_name=clean_text(event.sender.card or event.sender.nickname),
             reply_to=str(reply.data.get("id")) if reply else None, self_id=str(event.self_id),
         )
     assert isinstance(event, ConsoleMessageEvent)
     return GroupMessage(platform=CONSOLE, group_id=event.channel.id, user_id=event.user.id,
-                        text=event.get_plaintext(), message_id=event.message_id,
-                        sender_name=event.user.nickname, self_id=event.self_id)
+                        text=plain_text(event), message_id=event.message_id,
+                        sender_name=clean_text(event.user.nickname), self_id=event.self_id)
 
 
 def private_message(bot: Bot, event: Event) -> PrivateMessage:
     message_id = getattr(event, "message_id", None)
-    return PrivateMessage(platform=platform_of(bot) or QQ, user_id=event.get_user_id(), text=event.get_plaintext(),
+    return PrivateMessage(platform=platform_of(bot) or QQ, user_id=event.get_user_id(), text=plain_text(event),
                           message_id=None if message_id is None else str(message_id))
 
 

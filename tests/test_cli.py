@@ -1,7 +1,10 @@
-"""`python -m bot import-retailers` for the first load."""
+"""`python -m bot import-retailers` for the first load; `python -m bot create-admin` for the first admin."""
 
 import subprocess
 import sys
+
+from tests.support.databases import fresh_database
+from tests.support.service import start_service
 
 
 def run(tmp_path, *args):
@@ -29,3 +32,29 @@ def test_a_bad_file_changes_nothing_and_lists_each_row(tmp_path):
     assert "第 2 行 [档位]" in result.stderr and "第 3 行 [许可证号]" in result.stderr
     assert "未做任何修改" in result.stderr
     assert run(tmp_path, str(tmp_path / "missing.csv")).returncode == 2
+
+
+def test_without_admin_token_the_service_warns_and_create_admin_lets_an_admin_in(tmp_path):
+    with fresh_database(tmp_path, "cli") as url:
+        service = start_service(url, tmp_path, ADMIN_TOKEN="")
+        try:
+            assert "python -m bot create-admin" in service.log() and "ADMIN_TOKEN" in service.log()
+            created = subprocess.run([sys.executable, "-m", "bot", "create-admin", "--name", "王管理员"],
+                                     cwd=tmp_path, env={"PATH": "", "DATABASE_URL": url},
+                                     capture_output=True, text=True, timeout=120)
+            assert created.returncode == 0, created.stderr
+            token = created.stdout.strip().splitlines()[-1]
+            with service.client(token=token) as api:
+                me = api.get("/api/v1/staff/me").json()
+                assert me["name"] == "王管理员" and me["roles"] == ["admin"]
+                # the only admin cannot lock everyone out: no self-rotation, deactivation or demotion
+                assert api.post(f"/api/v1/staff/{me['id']}/token").status_code == 409
+                assert api.patch(f"/api/v1/staff/{me['id']}", json={"active": False}).status_code == 409
+                assert api.patch(f"/api/v1/staff/{me['id']}", json={"roles": ["agent"]}).status_code == 409
+                assert api.get("/api/v1/staff/me").json()["roles"] == ["admin"]
+            bad = subprocess.run([sys.executable, "-m", "bot", "create-admin", "--name", " "], cwd=tmp_path,
+                                 env={"PATH": "", "DATABASE_URL": url}, capture_output=True, text=True,
+                                 timeout=120)
+            assert bad.returncode == 2 and "名字" in bad.stderr
+        finally:
+            service.stop()

@@ -46,12 +46,12 @@ def update(staff_id: int, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
 
 
 @router.post("/{staff_id}/token", response_model=StaffWithToken)
-def rotate_token(staff_id: int, runtime: RuntimeDep, _: AdminDep):
-    """Issue a new token; the old one stops working at once."""
+def rotate_token(staff_id: int, runtime: RuntimeDep, caller: AdminDep):
+    """Issue a new token; the old one stops working at once (the only admin cannot rotate their own)."""
 
     def rotate(session):
         member = directory.get_or_404(session, StaffMember, staff_id, "员工")
-        return member, staff_service.issue_token(session, member)
+        return member, staff_service.rotate_token(session, member, caller=caller)
 
     member, token = runtime.unit_of_work(rotate)
     return StaffWithToken(**StaffOut.model_validate(member).model_dump(), token=token)

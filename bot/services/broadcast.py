@@ -10,6 +10,7 @@ is read from its outbox rows: sent, pending, retrying, failed or cancelled.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +33,17 @@ def target_groups(session: Session, districts: list[str], group_ids: list[int]) 
 
 def reaches(group: ChatGroup, districts: list[str], group_ids: list[int]) -> bool:
     return not (districts or group_ids) or group.id in group_ids or group.district in districts
+
+
+def reaches_privately(districts: list[str], group_ids: list[int], *, district: str | None,
+                      groups: Sequence[ChatGroup]) -> bool:
+    """Whether a notice is meant for someone asking in private: untargeted, or for their district; when
+    their district is unknown, for a group they post in (it is what they read there)."""
+    if not (districts or group_ids):
+        return True
+    if district is not None:
+        return district in districts
+    return any(reaches(group, districts, group_ids) for group in groups)
 
 
 def split(text: str, limit: int = PART_LIMIT) -> list[str]:

@@ -16,10 +16,10 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
 
 from bot import texts
-from bot.models import ChatBinding, ChatGroup, Lane, Retailer
+from bot.models import ChatBinding, ChatGroup, Interest, Lane, Retailer, Ticket
 from bot.policy import Policies
 from bot.services import broadcast, interest, launches, outbox, products, supply
 
@@ -100,6 +100,23 @@ def _retailer(session: Session, asker: Asker) -> Retailer | None:
     return session.get(Retailer, binding.retailer_id) if binding else None
 
 
+def _groups_posted_in(session: Session, asker: Asker, retailer: Retailer | None) -> list[ChatGroup]:
+    """Active groups the asker has posted in: their tickets (or their retailer's) and supply questions.
+
+    Read from what is stored anyway, so the group path writes nothing more per message; an account
+    that has only chatted (greetings are not stored) is not found, and gets the untargeted notices.
+    """
+    by_ticket = select(Ticket.chat_group_id).where(
+        or_(Ticket.sender_user_id == asker.user_id, Ticket.retailer_id == retailer.id) if retailer
+        else Ticket.sender_user_id == asker.user_id)
+    by_question = select(Interest.chat_group_id).where(
+        Interest.platform == asker.platform, Interest.chat_user_id == asker.user_id,
+        col(Interest.chat_group_id).is_not(None))
+    return list(session.exec(select(ChatGroup).where(
+        ChatGroup.active, ChatGroup.platform == asker.platform,
+        or_(col(ChatGroup.id).in_(by_ticket), col(ChatGroup.id).in_(by_question)))))
+
+
 def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: ZoneInfo, policies: Policies
            ) -> Answer | None:
     """The answer to a supply or launch question, or None when the text is not one."""
@@ -111,6 +128,8 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
     retailer = _retailer(session, asker)
     today = now.astimezone(tz).date()
     district = retailer.district if retailer else None
+    asker_groups = (_groups_posted_in(session, asker, retailer) if asker.group is None and district is None
+                    else [])
 
     def count(subject: str, subject_id: int, kind: str = "asked", product_id: int | None = None) -> None:
         interest.record_interest(
@@ -119,7 +138,8 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
             retailer_id=retailer.id if retailer else None, product_id=product_id, now=now)
 
     if ask in (Ask.LAUNCHES, Ask.PRODUCT, Ask.FEEDBACK):
-        found = launches.current_launches(session, group=asker.group, district=district, today=today)
+        found = launches.current_launches(session, group=asker.group, district=district, today=today,
+                                           asker_groups=asker_groups)
         if ask == Ask.LAUNCHES:
             for launch, _ in found:
                 count(launches.SUBJECT, launch.id)
@@ -141,7 +161,8 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
         return Answer(ask, text=texts.FEEDBACK_NOTED.format(product=product.name,
                                                                   choice=interest.FEEDBACK[kind]))
 
-    notice = supply.current_notice(session, group=asker.group, district=district, today=today)
+    notice = supply.current_notice(session, group=asker.group, district=district, today=today,
+                                   asker_groups=asker_groups)
     if notice is None:
         return Answer(ask, text=texts.NO_SUPPLY_NOTICE)
     items = supply.items_of(session, notice.id)

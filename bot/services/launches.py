@@ -9,6 +9,7 @@ the district writes itself is approved as it is made.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -165,16 +166,18 @@ def list_launches(session: Session, *, approval: str | None = None) -> list[tupl
     return list(session.exec(query).all())
 
 
-def current_launches(session: Session, *, group: ChatGroup | None, district: str | None, today: date
-                     ) -> list[tuple[Launch, Product]]:
-    """Approved launches of the last two months and those coming, that reach this group or district."""
+def current_launches(session: Session, *, group: ChatGroup | None, district: str | None, today: date,
+                     asker_groups: Sequence[ChatGroup] = ()) -> list[tuple[Launch, Product]]:
+    """Approved launches of the last two months and those coming, that reach this group, or in private
+    this district (without one, the groups the asker posts in)."""
     found = session.exec(
         select(Launch, Product).join(Product, Product.id == Launch.product_id)
         .where(Launch.approval == Approval.APPROVED, Launch.launch_date >= today - RECENT)
         .order_by(col(Launch.launch_date).desc())).all()
     return [(launch, product) for launch, product in found
             if (broadcast.reaches(group, launch.districts, launch.group_ids) if group is not None
-                else not (launch.districts or launch.group_ids) or district in launch.districts)]
+                else broadcast.reaches_privately(launch.districts, launch.group_ids, district=district,
+                                                 groups=asker_groups))]
 
 
 def list_reply(found: list[tuple[Launch, Product]]) -> str:

@@ -16,9 +16,15 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.models import Role, StaffMember
-from bot.services.errors import Conflict, NotFound
+from bot.services.errors import Conflict, NotFound, ServiceError
 
 FIRST_ADMIN_NAME = "管理员"
+NAME_LIMIT = 64
+NO_ADMIN_WARNING = (
+    "没有可用的管理员：请设置 ADMIN_TOKEN 后重启，或运行 `python -m bot create-admin --name 名字` "
+    "生成管理员令牌。 / No active admin: set ADMIN_TOKEN and restart, or run "
+    "`python -m bot create-admin [--name NAME]` to create one and print its token."
+)
 
 
 def hash_token(token: str) -> str:
@@ -75,6 +81,7 @@ def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> St
     staff = session.get(StaffMember, staff_id)
     if staff is None:
         raise NotFound(f"员工 {staff_id} 不存在")
+    check_admin_remains(session, staff, changes)
     if changes.get("chat_user_id") not in (None, staff.chat_user_id):
         _check_chat_account_free(session, changes["chat_user_id"])
     for field, value in changes.items():
@@ -88,3 +95,50 @@ def _check_chat_account_free(session: Session, chat_user_id: str | None) -> None
         select(StaffMember.id).where(StaffMember.chat_user_id == chat_user_id)
     ).first():
         raise Conflict(f"聊天账号 {chat_user_id} 已属于另一位员工")
+
+
+def _active_admins(session: Session) -> list[StaffMember]:
+    """Active admins, their rows locked so two requests cannot each remove "the other" admin."""
+    rows = session.exec(select(StaffMember).where(StaffMember.active).with_for_update()
+                        .order_by(col(StaffMember.id))).all()
+    return [row for row in rows if Role.ADMIN in row.roles]
+
+
+def has_active_admin(session: Session) -> bool:
+    return bool(_active_admins(session))
+
+
+def create_admin(session: Session, name: str = FIRST_ADMIN_NAME, *, now: datetime) -> tuple[StaffMember, str]:
+    """An admin of that name with a fresh token (made, or re-issued and re-activated if the name exists):
+    the way back in when no admin can sign in."""
+    name = name.strip()
+    if not name or len(name) > NAME_LIMIT:
+        raise ServiceError(f"名字须为 1-{NAME_LIMIT} 个字符")
+    admin = session.exec(select(StaffMember).where(StaffMember.name == name)
+                         .order_by(col(StaffMember.id))).first()
+    if admin is None:
+        admin = StaffMember(name=name, roles=[Role.ADMIN], created_at=now)
+    elif Role.ADMIN not in admin.roles:
+        admin.roles = [*admin.roles, Role.ADMIN]
+    admin.active = True
+    token = issue_token(session, admin)
+    session.flush()
+    return admin, token
+
+
+def check_admin_remains(session: Session, member: StaffMember, changes: dict) -> None:
+    """Refuse a change that would leave no active admin (deactivating or demoting the last one)."""
+    active = member.active if changes.get("active") is None else changes["active"]
+    stays_admin = active and Role.ADMIN in (changes.get("roles") or member.roles)
+    if stays_admin or [admin.id for admin in _active_admins(session)] != [member.id]:
+        return
+    raise Conflict(f"{member.name} 是唯一在用的管理员：停用或取消其管理员角色后将无人能管理，请先指定另一位管理员")
+
+
+def rotate_token(session: Session, member: StaffMember, *, caller: StaffMember) -> str:
+    """A new token for the member. The only active admin may not rotate their own through the API:
+    a lost answer would leave nobody able to sign in (`python -m bot create-admin` re-issues it)."""
+    if member.id == caller.id and [admin.id for admin in _active_admins(session)] == [member.id]:
+        raise Conflict("你是唯一在用的管理员，不能通过接口更换自己的令牌（回复丢失将无人能登录）："
+                       "请先创建另一位管理员，或在服务器上运行 python -m bot create-admin 重新签发")
+    return issue_token(session, member)

@@ -10,6 +10,7 @@ from the retailer's own grade (see `bot.services.inquiries`).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -412,16 +413,18 @@ def list_notices(session: Session, *, state: str | None, offset: int, limit: int
     return list(session.exec(query))
 
 
-def current_notice(session: Session, *, group: ChatGroup | None, district: str | None, today: date
-                   ) -> SupplyNotice | None:
-    """The newest live notice still running that reaches this group (or, in private, this district)."""
+def current_notice(session: Session, *, group: ChatGroup | None, district: str | None, today: date,
+                   asker_groups: Sequence[ChatGroup] = ()) -> SupplyNotice | None:
+    """The newest live notice still running that reaches this group (or, in private, this district, or
+    without a district the groups the asker posts in)."""
     live = session.exec(
         select(SupplyNotice).where(col(SupplyNotice.state).in_(LIVE), SupplyNotice.period_end >= today)
         .order_by(col(SupplyNotice.published_at).desc(), col(SupplyNotice.id).desc())).all()
     for notice in live:
         if group is not None and broadcast.reaches(group, notice.districts, notice.group_ids):
             return notice
-        if group is None and (not (notice.districts or notice.group_ids) or district in notice.districts):
+        if group is None and broadcast.reaches_privately(notice.districts, notice.group_ids, district=district,
+                                                         groups=asker_groups):
             return notice
     return None
 

@@ -25,6 +25,7 @@ def test_health_reports_the_database_and_connected_bots(service):
         health = anonymous.get("/healthz")
     assert health.status_code == 200
     assert health.json()["database"] is True and isinstance(health.json()["bots"], list)
+    assert "create-admin" not in service.log()  # ADMIN_TOKEN made an admin: no warning
 
 
 def test_openapi_and_docs_are_served(service):

@@ -150,3 +150,29 @@ async def test_no_personal_number_reaches_the_group(napcat, admin, group_id, age
     for text in (text_of(ack), text_of(posted)):
         assert "13912345678" not in text and "430102100001" not in text and "43010219900101123X" not in text
     assert "139****5678" in text_of(posted)
+
+
+async def test_a_nul_or_a_lone_surrogate_is_cleaned_and_the_message_kept(napcat, admin, group_id):
+    await napcat.group_message(group_id, 10011, "终端\x00坏了\ud800怎么办\x07\n请尽快", nickname="王\ud800老板",
+                               ascii_json=True)
+    ack = await napcat.next_call(to=group_id)
+    assert "#" in text_of(ack)
+    [ticket] = tickets_of(admin, group_id)
+    assert ticket["text"] == "终端坏了\ufffd怎么办\n请尽快"
+    assert ticket["sender_name"] == "王\ufffd老板"
+
+
+async def test_a_nul_in_a_private_message_is_dropped_before_it_is_read(napcat):
+    await napcat.private_message(10012, "我的信息\x00", ascii_json=True)
+    answer = await napcat.next_call("send", to=10012)
+    assert "还没有绑定" in text_of(answer)
+
+
+async def test_a_frame_nested_too_deep_is_skipped_and_the_connection_kept(napcat, admin, group_id, service):
+    await napcat.send_raw("[" * 100_000 + "]" * 100_000)
+    await napcat.send_raw('{"a":' * 100_000 + "1" + "}" * 100_000)
+    await napcat.group_message(group_id, 10013, "扫码枪扫不出来怎么办")
+    ack = await napcat.next_call(to=group_id)  # answered on the same connection
+    assert "#" in text_of(ack)
+    assert "20000" in admin.get("/healthz").json()["bots"]
+    assert "RecursionError" in service.log()

@@ -52,7 +52,7 @@ async def test_publish_then_a_retailer_asks_for_their_quota(service, admin):
         await napcat.group_message(group, retailer_qq, "老师 软中华我能订几条")
         said = await napcat.next_call("send_group_msg", to=group)
         assert "私信" in text_of(said)
-        private = await napcat.next_call("send_private_msg")
+        private = await napcat.next_call("send_private_msg", to=retailer_qq)
         assert private["params"]["user_id"] == retailer_qq
         assert private["params"]["group_id"] == group  # QQ's temporary chat: no friendship needed
         assert text_of(private).endswith("中华(软)（紧俏）：3 条")

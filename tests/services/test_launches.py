@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from bot.models import Approval, Interest, OutboxMessage, Product
+from bot.models import Approval, ChatBinding, Interest, OutboxMessage, Product
 from bot.policy import Policies
 from bot.services import inquiries, interest, launches, outbox, products
 from bot.services.errors import Conflict
@@ -140,3 +140,21 @@ def test_retailers_ask_for_new_products_and_answer_a_post(session, clock, runtim
     assert counts == {"asked": 2, "not_interested": 1, "want": 1}
     assert session.exec(select(Interest).where(Interest.chat_user_id == "10001",
                                                Interest.kind == "want")).all() == []
+
+
+def test_in_private_a_retailer_without_a_district_hears_of_launches_for_their_groups(session, clock, runtime,
+                                                                                     launch_of):
+    group = make.group(session, clock, district="城东")
+    shop = make.retailer(session, clock)  # no district on record
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    session.commit()
+    launch_of(districts=["城东"])
+
+    def ask(user):
+        return inquiries.answer(session, inquiries.Asker("qq", user, None), "有什么新品", now=clock.now(),
+                                tz=runtime.settings.tz, policies=Policies()).text
+
+    assert ask("10001").startswith("最近没有新品")
+    make.post(session, clock, runtime.settings, "终端坏了怎么办", user_id="10001", group_id=group.group_id)
+    assert "黄鹤楼(硬峡谷柔情)" in ask("10001")
+    assert ask("10002").startswith("最近没有新品")  # posted nowhere

@@ -279,3 +279,26 @@ def test_two_instances_publishing_at_once_send_each_notice_once(session, clock, 
 ])
 def test_supply_and_launch_questions_are_told_apart_from_the_rest(text, ask):
     assert inquiries.classify(text) == ask
+
+
+def test_a_retailer_without_a_district_gets_the_notices_of_the_groups_they_post_in(session, clock, runtime,
+                                                                                   notice_of):
+    east = make.group(session, clock, "900001", district="城东", bot_id="20000")
+    west = make.group(session, clock, "900002", district="城西", bot_id="20000")
+    bound_retailer(session, clock, user="10001", grade=22)  # imported without a 片区 column
+    bound_retailer(session, clock, user="10002", grade=22)
+    make.post(session, clock, runtime.settings, "终端坏了怎么办", user_id="10001", group_id="900001")
+    make.post(session, clock, runtime.settings, "终端坏了怎么办", user_id="10002", group_id="900002")
+    supply.publish(session, notice_of(districts=["城东"]).id, now=clock.now(), tz=runtime.settings.tz)
+    supply.publish(session, notice_of(title="城西专供", group_ids=[west.id]).id, now=clock.now(),
+                   tz=runtime.settings.tz)
+    ask(session, clock, runtime, "订货截止", user="10003", group=west)  # an unbound account asked there
+
+    assert ask(session, clock, runtime, "本周货源", user="10001").text.startswith("第48周货源")
+    assert "22 档" in ask(session, clock, runtime, "我能订多少", user="10001").text
+    assert "城西专供" in ask(session, clock, runtime, "本周货源", user="10002").text
+    assert "城西专供" in ask(session, clock, runtime, "本周货源", user="10003").text
+    assert ask(session, clock, runtime, "本周货源", user="10004").text.startswith("本期货源通知还没有发布")
+    bound_retailer(session, clock, user="10005", district="城北")  # a district decides, not the groups
+    make.post(session, clock, runtime.settings, "终端黑屏了", user_id="10005", group_id="900001")
+    assert ask(session, clock, runtime, "本周货源", user="10005").text.startswith("本期货源通知还没有发布")

@@ -67,7 +67,9 @@ class NapCat:
 
     async def group_message(self, group_id: int, user_id: int, text: str, *,
                             reply_to: int | None = None, segments: list[dict] | None = None,
-                            role: str = "member") -> int:
+                            role: str = "member", nickname: str | None = None, ascii_json: bool = False) -> int:
+        """Post a group message event; `ascii_json` escapes the frame as json.dumps does by default
+        (so a lone surrogate travels as a `\\ud800` escape, as some clients send it)."""
         message_id = next(_message_ids)
         message = list(segments or [])
         if reply_to is not None:
@@ -75,23 +77,25 @@ class NapCat:
         if text:
             message.append({"type": "text", "data": {"text": text}})
         self.sent_at[message_id] = time.perf_counter()
-        await self.send_raw({
+        frame = {
             "time": int(time.time()), "self_id": int(self.self_id), "post_type": "message",
             "message_type": "group", "sub_type": "normal", "message_id": message_id,
             "group_id": group_id, "user_id": user_id, "message": message,
             "raw_message": text, "font": 0,
-            "sender": {"user_id": user_id, "nickname": f"用户{user_id}", "card": "", "role": role},
-        })
+            "sender": {"user_id": user_id, "nickname": nickname or f"用户{user_id}", "card": "", "role": role},
+        }
+        await self.send_raw(json.dumps(frame) if ascii_json else frame)
         return message_id
 
-    async def private_message(self, user_id: int, text: str) -> int:
+    async def private_message(self, user_id: int, text: str, *, ascii_json: bool = False) -> int:
         message_id = next(_message_ids)
-        await self.send_raw({
+        frame = {
             "time": int(time.time()), "self_id": int(self.self_id), "post_type": "message",
             "message_type": "private", "sub_type": "friend", "message_id": message_id,
             "user_id": user_id, "message": [{"type": "text", "data": {"text": text}}],
             "raw_message": text, "font": 0, "sender": {"user_id": user_id, "nickname": "零售户"},
-        })
+        }
+        await self.send_raw(json.dumps(frame) if ascii_json else frame)
         return message_id
 
     async def next_call(self, action_prefix: str = "send", timeout: float = 10, *,
