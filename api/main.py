@@ -6,21 +6,56 @@ import logging
 from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
-from api.schemas import HealthOut
-from bot.runtime import get_runtime
+from api.schemas import ErrorOut, HealthOut
+from bot.runtime import get_runtime, is_transient
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 
 api_router = APIRouter(prefix="/api/v1")
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _declare_errors(route: APIRoute) -> None:
+    """Declare the error answers an operation can give, all in the one `ErrorOut` body: 401 without a
+    valid token, 403 for a missing role, 404 for an id in the path, 409 for a write that meets the
+    current state, 422 for a bad request (replacing FastAPI's own schema), 503 while the database is away."""
+    has_path_id = bool(route.param_convertors)
+    calls = {dependency.call for dependency in _all_dependencies(route.dependant)}
+    codes = {status.HTTP_503_SERVICE_UNAVAILABLE}
+    if current_staff in calls:
+        codes.add(status.HTTP_401_UNAUTHORIZED)
+    if any(getattr(call, "roles", None) for call in calls):
+        codes.add(status.HTTP_403_FORBIDDEN)
+    if has_path_id:
+        codes.add(status.HTTP_404_NOT_FOUND)
+    if route.methods & _WRITES:
+        codes |= {status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT}
+    if get_flat_params(route.dependant) or route.body_field:
+        codes.add(status.HTTP_422_UNPROCESSABLE_CONTENT)
+    for code in codes:
+        route.responses.setdefault(code, {}).setdefault("model", ErrorOut)
+
+
+def _all_dependencies(dependant):
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _all_dependencies(dependency)
+
+
 for module in (tickets, pledges, staff, groups, retailers, knowledge, outbox, supply, launches):
+    for route in module.router.routes:
+        _declare_errors(route)
     api_router.include_router(module.router)
 
 
@@ -41,7 +76,10 @@ async def _validation_error(_: Request, error: RequestValidationError) -> JSONRe
                   errors=jsonable_encoder(error.errors(), exclude={"input", "ctx"}))
 
 
-async def _database_error(_: Request, error: DBAPIError) -> JSONResponse:
+async def _database_error(request: Request, error: DBAPIError) -> JSONResponse:
+    """Only a lost connection or a locked file is an outage; a statement the database refuses is a bug."""
+    if not is_transient(error):
+        return await _unexpected(request, error)
     log.warning("database unavailable: %s", error)
     return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "数据库暂时不可用，请稍后重试")
 
@@ -55,11 +93,11 @@ def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
-    @app.get("/healthz", response_model=HealthOut, tags=["health"])
+    @app.get("/healthz", response_model=HealthOut, tags=["health"],
+             responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": HealthOut, "description": "数据库不可用"}})
     def healthz() -> JSONResponse:
         """Database reachable and which bot accounts are connected (no token needed)."""
         try:
