@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
+from starlette.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError
 
 from api.deps import current_staff
@@ -27,12 +28,14 @@ _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _declare_errors(route: APIRoute) -> None:
-    """Declare the error answers an operation can give, all in the one `ErrorOut` body: 401 without a
-    valid token, 403 for a missing role, 404 for an id in the path, 409 for a write that meets the
+    """Declare the error answers an operation can give, all in the one `ErrorOut` body: 400 for a body
+    that cannot be parsed, 401 without a valid token, 403 for a missing role, 404 for an id in the path, 409 for a write that meets the
     current state, 422 for a bad request (replacing FastAPI's own schema), 503 while the database is away."""
     has_path_id = bool(route.param_convertors)
     calls = {dependency.call for dependency in _all_dependencies(route.dependant)}
     codes = {status.HTTP_503_SERVICE_UNAVAILABLE}
+    if route.body_field:
+        codes.add(status.HTTP_400_BAD_REQUEST)
     if current_staff in calls:
         codes.add(status.HTTP_401_UNAUTHORIZED)
     if any(getattr(call, "roles", None) for call in calls):
@@ -63,6 +66,19 @@ def _error(status_code: int, detail: str, **extra) -> JSONResponse:
     return JSONResponse(status_code=status_code, content={"detail": detail, **extra})
 
 
+_IN_CHINESE = {  # FastAPI's and Starlette's own refusals
+    "There was an error parsing the body": "请求体无法解析：须是 UTF-8 编码的 JSON（上传文件用 multipart/form-data）",
+    "Not Found": "接口不存在",
+    "Method Not Allowed": "接口不支持此请求方法",
+}
+
+
+async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
+    response = _error(error.status_code, _IN_CHINESE.get(error.detail, error.detail))
+    response.headers.update(error.headers or {})
+    return response
+
+
 async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
     code = {NotFound: status.HTTP_404_NOT_FOUND, Conflict: status.HTTP_409_CONFLICT}
     return _error(code.get(type(error), status.HTTP_422_UNPROCESSABLE_CONTENT), str(error))
@@ -91,6 +107,7 @@ async def _unexpected(_: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)

@@ -22,22 +22,25 @@ from pydantic_core import CoreSchema, PydanticCustomError
 from sqlmodel import SQLModel
 
 INT32_MAX = 2**31 - 1  # PostgreSQL INTEGER, the id columns' type
-FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 Id = Annotated[int, Field(ge=1, le=INT32_MAX, description="记录编号")]
 Offset = Annotated[int, Field(ge=0, le=INT32_MAX)]
 Price = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]  # NUMERIC(10, 2)
 
 
-def _in_years(value: date) -> date:
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise PydanticCustomError("year_range", "年份须在 {first} 到 {last} 之间",
-                                  {"first": FIRST_YEAR, "last": LAST_YEAR})
-    return value
+def _years(first: int, last: int) -> AfterValidator:
+    def check(value: date) -> date:
+        if not first <= value.year <= last:
+            raise PydanticCustomError("year_range", "年份须在 {first} 到 {last} 之间", {"first": first, "last": last})
+        return value
+
+    return AfterValidator(check)
 
 
-Day = Annotated[date, AfterValidator(_in_years)]
-Moment = Annotated[datetime, AfterValidator(_in_years)]
+# A business day; the moments around it (a publicity plan's posts, a week either side) stay well
+# inside what dates, time zones and the store can count.
+Day = Annotated[date, _years(2000, 2099)]
+Moment = Annotated[datetime, _years(1970, 2199)]
 
 
 def _no_nul(value: str) -> str:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import (
@@ -108,8 +109,22 @@ def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] 
                     headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
 
 
-@router.post("/import", responses={413: {"model": ErrorOut, "description": "the file is over 30 MB"},
-                        422: {"description": "a row-by-row report; nothing was changed"}})
+class RowProblemOut(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class ImportRefusedOut(BaseModel):
+    """A refused import's row-by-row report (with the counts of `ImportReport`): nothing was changed."""
+
+    detail: str
+    errors: list[RowProblemOut]
+
+
+@router.post("/import", responses={
+    413: {"model": ErrorOut, "description": "the file is over 30 MB"},
+    422: {"model": ErrorOut | ImportRefusedOut, "description": "a bad request, or a row-by-row report; nothing was changed"}})
 async def import_file(runtime: RuntimeDep, staff: AdminDep,
                       file: Annotated[UploadFile, File(description="XLSX or CSV (UTF-8 or GBK)")],
                       dry_run: bool = False,
