@@ -6,26 +6,77 @@ import logging
 from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
+from sqlalchemy.exc import DBAPIError
 
+from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
-from api.schemas import HealthOut
-from bot.runtime import get_runtime
+from api.schemas import ErrorOut, HealthOut
+from bot.runtime import get_runtime, is_transient
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 log = logging.getLogger(__name__)
 
 api_router = APIRouter(prefix="/api/v1")
+_WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _declare_errors(route: APIRoute) -> None:
+    """Declare the error answers an operation can give, all in the one `ErrorOut` body: 400 for a body
+    that cannot be parsed, 401 without a valid token, 403 for a missing role, 404 for an id in the path, 409 for a write that meets the
+    current state, 422 for a bad request (replacing FastAPI's own schema), 503 while the database is away."""
+    has_path_id = bool(route.param_convertors)
+    calls = {dependency.call for dependency in _all_dependencies(route.dependant)}
+    codes = {status.HTTP_503_SERVICE_UNAVAILABLE}
+    if route.body_field:
+        codes.add(status.HTTP_400_BAD_REQUEST)
+    if current_staff in calls:
+        codes.add(status.HTTP_401_UNAUTHORIZED)
+    if any(getattr(call, "roles", None) for call in calls):
+        codes.add(status.HTTP_403_FORBIDDEN)
+    if has_path_id:
+        codes.add(status.HTTP_404_NOT_FOUND)
+    if route.methods & _WRITES:
+        codes |= {status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT}
+    if get_flat_params(route.dependant) or route.body_field:
+        codes.add(status.HTTP_422_UNPROCESSABLE_CONTENT)
+    for code in codes:
+        route.responses.setdefault(code, {}).setdefault("model", ErrorOut)
+
+
+def _all_dependencies(dependant):
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _all_dependencies(dependency)
+
+
 for module in (tickets, pledges, staff, groups, retailers, knowledge, outbox, supply, launches):
+    for route in module.router.routes:
+        _declare_errors(route)
     api_router.include_router(module.router)
 
 
 def _error(status_code: int, detail: str, **extra) -> JSONResponse:
     return JSONResponse(status_code=status_code, content={"detail": detail, **extra})
+
+
+_IN_CHINESE = {  # FastAPI's and Starlette's own refusals
+    "There was an error parsing the body": "请求体无法解析：须是 UTF-8 编码的 JSON（上传文件用 multipart/form-data）",
+    "Not Found": "接口不存在",
+    "Method Not Allowed": "接口不支持此请求方法",
+}
+
+
+async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
+    response = _error(error.status_code, _IN_CHINESE.get(error.detail, error.detail))
+    response.headers.update(error.headers or {})
+    return response
 
 
 async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
@@ -41,7 +92,10 @@ async def _validation_error(_: Request, error: RequestValidationError) -> JSONRe
                   errors=jsonable_encoder(error.errors(), exclude={"input", "ctx"}))
 
 
-async def _database_error(_: Request, error: DBAPIError) -> JSONResponse:
+async def _database_error(request: Request, error: DBAPIError) -> JSONResponse:
+    """Only a lost connection or a locked file is an outage; a statement the database refuses is a bug."""
+    if not is_transient(error):
+        return await _unexpected(request, error)
     log.warning("database unavailable: %s", error)
     return _error(status.HTTP_503_SERVICE_UNAVAILABLE, "数据库暂时不可用，请稍后重试")
 
@@ -53,13 +107,14 @@ async def _unexpected(_: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
-    @app.get("/healthz", response_model=HealthOut, tags=["health"])
+    @app.get("/healthz", response_model=HealthOut, tags=["health"],
+             responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": HealthOut, "description": "数据库不可用"}})
     def healthz() -> JSONResponse:
         """Database reachable and which bot accounts are connected (no token needed)."""
         try:

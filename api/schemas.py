@@ -7,7 +7,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.models import Role
+from bot.fields import Body, Id, Moment
+from bot.models import CallbackRecord, ChatGroup, Retailer, Role, StaffMember
 
 T = TypeVar("T")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -16,8 +17,7 @@ ChatId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\d\- +]{5,20}$")]
 
 
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Input = Body
 
 
 class Output(BaseModel):
@@ -39,11 +39,13 @@ class ClaimIn(Input):
 
 
 class AssignIn(Input):
-    staff_id: int = Field(ge=1, le=2**31 - 1)
+    staff_id: Id
     kind: Literal["reply", "visit", "callback"] = "reply"
 
 
 class CloseIn(Input):
+    nullable = frozenset({"note"})
+
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None
 
 
@@ -100,6 +102,8 @@ class TicketDetailOut(TicketOut):
 
 
 class StaffIn(Input):
+    stored_as = StaffMember
+
     name: Name
     work_no: Annotated[str, StringConstraints(max_length=32)] | None = None
     roles: list[Role] = Field(min_length=1)
@@ -107,6 +111,8 @@ class StaffIn(Input):
 
 
 class StaffUpdate(Input):
+    stored_as = StaffMember
+
     name: Name | None = None
     work_no: Annotated[str, StringConstraints(max_length=32)] | None = None
     roles: list[Role] | None = Field(default=None, min_length=1)
@@ -128,6 +134,8 @@ class StaffWithToken(StaffOut):
 
 
 class GroupIn(Input):
+    stored_as = ChatGroup
+
     platform: Annotated[str, StringConstraints(pattern=r"^(qq|console)$")] = "qq"
     group_id: ChatId
     name: Annotated[str, StringConstraints(max_length=128)] | None = None
@@ -135,6 +143,8 @@ class GroupIn(Input):
 
 
 class GroupUpdate(Input):
+    stored_as = ChatGroup
+
     name: Annotated[str, StringConstraints(max_length=128)] | None = None
     district: Annotated[str, StringConstraints(max_length=64)] | None = None
     active: bool | None = None
@@ -151,6 +161,8 @@ class GroupOut(Output):
 
 
 class RetailerFields(Input):
+    stored_as = Retailer
+
     customer_code: Annotated[str, StringConstraints(max_length=32)] | None = None
     store_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] | None = None
     owner_name: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -159,7 +171,7 @@ class RetailerFields(Input):
     district: Annotated[str, StringConstraints(max_length=64)] | None = None
     grade: Annotated[int, Field(ge=1, le=30)] | None = None
     business_type: Annotated[str, StringConstraints(max_length=32)] | None = None
-    manager_id: int | None = None
+    manager_id: Id | None = None
     ordering_day: Annotated[str, StringConstraints(max_length=64)] | None = None
     delivery_day: Annotated[str, StringConstraints(max_length=64)] | None = None
     visit_cycle: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -217,10 +229,14 @@ class RetailerChangeOut(Output):
 
 
 class TerritoryTransferIn(Input):
-    from_manager_id: int
-    to_manager_id: int
+    """`district` or `retailer_ids` left out or null: the whole territory."""
+
+    nullable = frozenset({"district", "retailer_ids"})
+
+    from_manager_id: Id
+    to_manager_id: Id
     district: Annotated[str, StringConstraints(max_length=64)] | None = None
-    retailer_ids: list[int] | None = Field(default=None, max_length=10_000)
+    retailer_ids: list[Id] | None = Field(default=None, max_length=10_000)
 
 
 class TerritoryTransferOut(BaseModel):
@@ -273,13 +289,19 @@ class PledgeListOut(PledgeOut):
 
 
 class VisitNeededIn(Input):
+    nullable = frozenset({"note"})
+
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
 class VisitIn(Input):
+    """`visited_at` null or left out: now."""
+
+    nullable = frozenset({"notes", "visited_at"})
+
     action: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    visited_at: datetime | None = None
+    visited_at: Moment | None = None
 
 
 class VisitOut(Output):
@@ -292,6 +314,8 @@ class VisitOut(Output):
 
 
 class CallbackIn(Input):
+    stored_as = CallbackRecord
+
     reached: bool
     score: Annotated[int, Field(ge=1, le=5)] | None = None
     reply_in_time: bool | None = Field(None, description="the retailer confirms the reply came in time")
@@ -312,4 +336,17 @@ class CallbackOut(Output):
 
 
 class ReassignIn(Input):
-    staff_id: int
+    staff_id: Id
+
+
+class FieldError(BaseModel):
+    type: str
+    loc: list[str | int] = Field(description="出错的位置，如 [\"body\", \"roles\"]")
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    """Every refusal and failure: a Chinese `detail`; a 422 also lists each field's problem."""
+
+    detail: str
+    errors: list[FieldError] = Field(default_factory=list)

@@ -56,7 +56,7 @@ class _Job:
     future: asyncio.Future = field(repr=False)
 
 
-def _is_transient(error: BaseException) -> bool:
+def is_transient(error: BaseException) -> bool:
     """A lost connection or a locked SQLite file, not a bad statement."""
     if isinstance(error, OperationalError):
         return True
@@ -73,7 +73,7 @@ class Runtime:
         self.engine = engine or make_engine(settings.database_url)
         self.clock = clock or SystemClock()
         self._retry_policy = dict(
-            retry=retry_if_exception(_is_transient),
+            retry=retry_if_exception(is_transient),
             wait=wait_exponential(multiplier=0.05, max=2),
             stop=stop_after_delay(outage_seconds),
             before_sleep=before_sleep_log(log, logging.WARNING),
@@ -173,7 +173,7 @@ class Runtime:
     @staticmethod
     def _raise_unless_transient(error: Exception) -> None:
         # The first try runs bare: the retry machinery costs more than the unit itself.
-        if not _is_transient(error):
+        if not is_transient(error):
             raise error
         log.warning("database unavailable, retrying: %s", error)
 

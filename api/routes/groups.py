@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from api.deps import AdminDep, RuntimeDep
 from api.schemas import GroupIn, GroupOut, GroupUpdate
+from bot.fields import Id
 from bot.models import ChatGroup
 from bot.services import directory
 
@@ -22,11 +23,11 @@ def list_groups(runtime: RuntimeDep, _: AdminDep):
 
 
 @router.get("/{group_id}", response_model=GroupOut)
-def read(group_id: int, runtime: RuntimeDep, _: AdminDep):
+def read(group_id: Id, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(directory.get_or_404, ChatGroup, group_id, "群")
 
 
 @router.patch("/{group_id}", response_model=GroupOut)
-def update(group_id: int, body: GroupUpdate, runtime: RuntimeDep, _: AdminDep):
+def update(group_id: Id, body: GroupUpdate, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(directory.update_row, ChatGroup, group_id, "群",
                                 body.model_dump(exclude_unset=True))

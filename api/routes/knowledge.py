@@ -6,9 +6,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
+from api.schemas import Input
+from bot.fields import Id
 from bot.models import Role, StaffMember
 from bot.services import tickets
 from bot.services.errors import ServiceError
@@ -67,8 +69,8 @@ class EntryOut(BaseModel):
 Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 
 
-class EntryPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EntryPatch(Input):
+    nullable = frozenset({"personal_answer"})
 
     question: Line | None = None
     similar: list[Line] | None = Field(None, min_length=1)
@@ -85,13 +87,11 @@ class EntryIn(EntryPatch):
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=600)]
 
 
-class WordingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WordingIn(Input):
     text: Line
 
 
-class FromTicketIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FromTicketIn(Input):
     entry_id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
 
 
@@ -134,7 +134,7 @@ def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator)
 
 
 @router.post("/from-ticket/{ticket_id}", response_model=EntryOut)
-def from_ticket(ticket_id: int, body: FromTicketIn, runtime: RuntimeDep, _: Curator):
+def from_ticket(ticket_id: Id, body: FromTicketIn, runtime: RuntimeDep, _: Curator):
     """The ticket's question joins an entry; if the entry does not exist yet, the agent's reply
     on the ticket becomes its answer."""
     question, reply = runtime.unit_of_work(tickets.knowledge_source, ticket_id)

@@ -13,7 +13,8 @@ from pydantic import AnyHttpUrl, Field
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.routes.supply import DeliveryOut, InterestOut
 from api.schemas import Input, Name, Output
-from bot.models import Role, StaffMember
+from bot.fields import Day, Id, Price, SearchText
+from bot.models import Approval, Product, Role, StaffMember
 from bot.services import launches, products
 from bot.services.launches import PostIn
 
@@ -22,21 +23,25 @@ PublisherDep = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.MARKETING
 
 
 class ProductIn(Input):
+    stored_as = Product
+
     name: Annotated[str, Field(min_length=1, max_length=64, description="如 中华(软)")]
     brand: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     spec: Annotated[str, Field(max_length=64)] | None = None
     aliases: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list, max_length=20)
-    wholesale_price: Annotated[Decimal, Field(ge=0, le=100_000)] | None = None
-    retail_price: Annotated[Decimal, Field(ge=0, le=10_000)] | None = None
+    wholesale_price: Annotated[Price, Field(le=100_000)] | None = None
+    retail_price: Annotated[Price, Field(le=10_000)] | None = None
     price_class: Annotated[str, Field(pattern="^[ABCD]$")] | None = None
     manufacturer: Annotated[str, Field(max_length=64)] | None = None
 
 
 class ProductUpdate(Input):
+    stored_as = Product
+
     spec: Annotated[str, Field(max_length=64)] | None = None
     aliases: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(None, max_length=20)
-    wholesale_price: Annotated[Decimal, Field(ge=0, le=100_000)] | None = None
-    retail_price: Annotated[Decimal, Field(ge=0, le=10_000)] | None = None
+    wholesale_price: Annotated[Price, Field(le=100_000)] | None = None
+    retail_price: Annotated[Price, Field(le=10_000)] | None = None
     price_class: Annotated[str, Field(pattern="^[ABCD]$")] | None = None
     manufacturer: Annotated[str, Field(max_length=64)] | None = None
 
@@ -54,13 +59,17 @@ class ProductOut(Output):
 
 
 class LaunchIn(Input):
+    """`plan` left out or null: the default plan."""
+
+    nullable = frozenset({"image_url", "plan"})
+
     product: ProductIn
-    launch_date: date
+    launch_date: Day
     selling_points: Annotated[str, Field(min_length=1, max_length=500)]
     image_url: AnyHttpUrl | None = None
     source: Annotated[str, Field(pattern="^(district|manufacturer)$")] = "district"
-    districts: list[Name] = Field(default_factory=list)
-    group_ids: list[int] = Field(default_factory=list)
+    districts: list[Name] = Field(default_factory=list, max_length=500)
+    group_ids: list[Id] = Field(default_factory=list, max_length=500)
     plan: list[PostIn] | None = Field(None, max_length=20, description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
 
 
@@ -99,12 +108,12 @@ def create_product(body: ProductIn, runtime: RuntimeDep, _: PublisherDep):
 
 
 @router.get("/products", response_model=list[ProductOut])
-def list_products(runtime: RuntimeDep, _: CurrentStaff, q: str | None = None):
+def list_products(runtime: RuntimeDep, _: CurrentStaff, q: SearchText | None = None):
     return runtime.unit_of_work(products.list_products, q=q)
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
-def update_product(product_id: int, body: ProductUpdate, runtime: RuntimeDep, _: PublisherDep):
+def update_product(product_id: Id, body: ProductUpdate, runtime: RuntimeDep, _: PublisherDep):
     return runtime.unit_of_work(products.update_product, product_id, body.model_dump(exclude_unset=True))
 
 
@@ -115,7 +124,7 @@ def _view(session, launch, product, tz) -> LaunchOut:
     return body
 
 
-def _out(runtime, launch_id: int) -> LaunchOut:
+def _out(runtime, launch_id: Id) -> LaunchOut:
     return runtime.unit_of_work(lambda session: _view(session, *launches.get_launch(session, launch_id),
                                                       runtime.settings.tz))
 
@@ -137,19 +146,19 @@ def create_launch(body: LaunchIn, runtime: RuntimeDep, staff: PublisherDep):
 
 
 @router.get("/launches", response_model=list[LaunchOut])
-def list_launches(runtime: RuntimeDep, _: CurrentStaff, approval: str | None = None):
+def list_launches(runtime: RuntimeDep, _: CurrentStaff, approval: Approval | None = None):
     return runtime.unit_of_work(lambda session: [
         _view(session, launch, product, runtime.settings.tz)
         for launch, product in launches.list_launches(session, approval=approval)])
 
 
 @router.get("/launches/{launch_id}", response_model=LaunchOut)
-def read_launch(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def read_launch(launch_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     return _out(runtime, launch_id)
 
 
 @router.put("/launches/{launch_id}/plan", response_model=LaunchOut)
-def replace_plan(launch_id: int, body: Annotated[list[PostIn], Field(max_length=20)], runtime: RuntimeDep,
+def replace_plan(launch_id: Id, body: Annotated[list[PostIn], Field(max_length=20)], runtime: RuntimeDep,
                  _: PublisherDep):
     """Replace the posts not sent yet (times without an offset are local)."""
     runtime.unit_of_work(launches.set_plan, launch_id, _local(body, runtime.settings.tz), now=runtime.clock.now())
@@ -157,7 +166,7 @@ def replace_plan(launch_id: int, body: Annotated[list[PostIn], Field(max_length=
 
 
 @router.post("/launches/{launch_id}/approval", response_model=LaunchOut)
-def decide(launch_id: int, body: DecisionIn, runtime: RuntimeDep, staff: PublisherDep):
+def decide(launch_id: Id, body: DecisionIn, runtime: RuntimeDep, staff: PublisherDep):
     """Approve a manufacturer's publicity (its posts may go out) or reject it (they never will)."""
     runtime.unit_of_work(launches.decide, launch_id, approve=body.approve, staff_id=staff.id,
                          now=runtime.clock.now())
@@ -165,11 +174,11 @@ def decide(launch_id: int, body: DecisionIn, runtime: RuntimeDep, staff: Publish
 
 
 @router.get("/launches/{launch_id}/deliveries", response_model=list[DeliveryOut])
-def deliveries(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def deliveries(launch_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     return runtime.unit_of_work(launches.deliveries, launch_id)
 
 
 @router.get("/launches/{launch_id}/interest", response_model=list[InterestOut])
-def interest_counts(launch_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def interest_counts(launch_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     """Who asked about the product, and the 想订 / 不感兴趣 answers, per group."""
     return runtime.unit_of_work(launches.interest_counts, launch_id)

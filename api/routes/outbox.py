@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.deps import RuntimeDep, require
 from api.schemas import OutboxOut
+from bot.fields import Offset
 from bot.models import OutboxStatus, Role
 from bot.services import outbox
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/outbox", tags=["outbox"],
 @router.get("", response_model=list[OutboxOut])
 def list_outbox(runtime: RuntimeDep,
                 status_: Annotated[OutboxStatus | None, Query(alias="status")] = None,
-                offset: Annotated[int, Query(ge=0)] = 0,
+                offset: Annotated[Offset, Query()] = 0,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50):
     """Proactive messages; `status=dead` lists the dead letters."""
     return runtime.unit_of_work(outbox.list_messages, status=status_, offset=offset, limit=limit)

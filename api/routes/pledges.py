@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -18,6 +17,7 @@ from api.schemas import (
     VisitNeededIn,
     VisitOut,
 )
+from bot.fields import Id, Moment, Offset
 from bot.models import PledgeKind, PledgeState, Role, StaffMember
 from bot.services import pledges
 
@@ -34,10 +34,10 @@ _ROLE_KINDS = {Role.AGENT: (PledgeKind.REPLY, PledgeKind.VISIT), Role.CALLBACK: 
 @router.get("/pledges", response_model=Page[PledgeListOut])
 def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
                  kind: PledgeKind | None = None, state: PledgeState | None = None,
-                 owner_staff_id: int | None = None, breached: bool | None = None,
-                 due_before: Annotated[datetime | None, Query(description="due at or before")] = None,
-                 due_after: Annotated[datetime | None, Query(description="due at or after")] = None,
-                 offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 50):
+                 owner_staff_id: Id | None = None, breached: bool | None = None,
+                 due_before: Annotated[Moment | None, Query(description="due at or before")] = None,
+                 due_after: Annotated[Moment | None, Query(description="due at or after")] = None,
+                 offset: Annotated[Offset, Query()] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 50):
     """Due soon (`due_before`), in a window (`due_after`), breached, by state, owner and kind. Each role
     lists the kinds it works on: agents replies and visits, callback staff callbacks, an account manager
     only their own visits; supervisors and admins everything."""
@@ -57,7 +57,7 @@ def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
     return Page[PledgeListOut](total=total, items=[PledgeListOut.model_validate(row) for row in rows])
 
 
-def _change_clock(runtime, pledge_id: int, change) -> PledgeListOut:
+def _change_clock(runtime, pledge_id: Id, change) -> PledgeListOut:
     def apply(session):
         pledge = pledges.get(session, pledge_id)
         change(session, pledge, now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
@@ -67,24 +67,24 @@ def _change_clock(runtime, pledge_id: int, change) -> PledgeListOut:
 
 
 @router.post("/pledges/{pledge_id}/pause", response_model=PledgeListOut)
-def pause(pledge_id: int, runtime: RuntimeDep, _: Serving):
+def pause(pledge_id: Id, runtime: RuntimeDep, _: Serving):
     """Stop the clock while the ticket waits for the retailer."""
     return _change_clock(runtime, pledge_id, pledges.pause)
 
 
 @router.post("/pledges/{pledge_id}/resume", response_model=PledgeListOut)
-def resume(pledge_id: int, runtime: RuntimeDep, _: Serving):
+def resume(pledge_id: Id, runtime: RuntimeDep, _: Serving):
     return _change_clock(runtime, pledge_id, pledges.resume)
 
 
 @router.post("/pledges/{pledge_id}/reassign", response_model=PledgeListOut)
-def reassign(pledge_id: int, body: ReassignIn, runtime: RuntimeDep, supervisor: Supervising):
+def reassign(pledge_id: Id, body: ReassignIn, runtime: RuntimeDep, supervisor: Supervising):
     return runtime.unit_of_work(pledges.reassign, pledge_id, body.staff_id, now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz, by_staff_id=supervisor.id)
 
 
 @router.post("/tickets/{ticket_id}/visit", response_model=PledgeListOut, status_code=status.HTTP_201_CREATED)
-def order_visit(ticket_id: int, runtime: RuntimeDep, staff: Serving, body: VisitNeededIn | None = None):
+def order_visit(ticket_id: Id, runtime: RuntimeDep, staff: Serving, body: VisitNeededIn | None = None):
     """Mark that the ticket needs a visit: the task goes to the retailer's own account manager (to the
     supervisors when there is none; for an unbound sender an agent is first asked to identify the shop)."""
     ordered = runtime.unit_of_work(pledges.need_visit, ticket_id, note=body.note if body else None,
@@ -94,14 +94,14 @@ def order_visit(ticket_id: int, runtime: RuntimeDep, staff: Serving, body: Visit
 
 
 @router.post("/tickets/{ticket_id}/visits", response_model=VisitOut, status_code=status.HTTP_201_CREATED)
-def record_visit(ticket_id: int, body: VisitIn, runtime: RuntimeDep, staff: Visiting):
+def record_visit(ticket_id: Id, body: VisitIn, runtime: RuntimeDep, staff: Visiting):
     return runtime.unit_of_work(pledges.record_visit, ticket_id, staff, action=body.action, notes=body.notes,
                                 visited_at=body.visited_at, now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz)
 
 
 @router.post("/tickets/{ticket_id}/callbacks", response_model=CallbackOut, status_code=status.HTTP_201_CREATED)
-def record_callback(ticket_id: int, body: CallbackIn, runtime: RuntimeDep, staff: Calling):
+def record_callback(ticket_id: Id, body: CallbackIn, runtime: RuntimeDep, staff: Calling):
     """One call: reached (with a 1-5 score) or not. A score of 2 or lower reopens the ticket."""
     return runtime.unit_of_work(pledges.record_callback, ticket_id, staff, reached=body.reached,
                                 score=body.score, reply_in_time=body.reply_in_time,

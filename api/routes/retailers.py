@@ -9,9 +9,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import (
+    ErrorOut,
     BindingIn,
     BindingOut,
     Page,
@@ -24,6 +26,7 @@ from api.schemas import (
     TerritoryTransferIn,
     TerritoryTransferOut,
 )
+from bot.fields import Id, Offset, SearchText
 from bot.models import Retailer, Role, StaffMember
 from bot.services import directory, retailer_import
 
@@ -46,7 +49,7 @@ def _own_only(staff: StaffMember) -> int | None:
     return staff.id if staff.has_role(Role.MANAGER) else None
 
 
-def _readable(runtime, staff: StaffMember, retailer_id: int) -> Retailer:
+def _readable(runtime, staff: StaffMember, retailer_id: Id) -> Retailer:
     retailer = runtime.unit_of_work(directory.get_or_404, Retailer, retailer_id, "零售客户")
     own = _own_only(staff)
     if own is not None and retailer.manager_id != own:
@@ -66,10 +69,10 @@ def create(body: RetailerIn, runtime: RuntimeDep, _: AdminDep):
 
 @router.get("", response_model=Page[RetailerOut] | Page[RetailerForCallback] | Page[RetailerForAgent])
 def list_retailers(runtime: RuntimeDep, staff: Reader,
-                   district: str | None = None, manager_id: int | None = None,
+                   district: SearchText | None = None, manager_id: Id | None = None,
                    active: bool | None = None,
-                   q: Annotated[str | None, Query(max_length=64, description="店名或许可证号")] = None,
-                   offset: Annotated[int, Query(ge=0)] = 0,
+                   q: Annotated[SearchText | None, Query(description="店名或许可证号")] = None,
+                   offset: Annotated[Offset, Query()] = 0,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50):
     own = _own_only(staff)
     total, rows = runtime.unit_of_work(
@@ -82,8 +85,8 @@ def list_retailers(runtime: RuntimeDep, staff: Reader,
 @router.get("/export", response_class=Response,
             responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] = "csv",
-           district: str | None = None, manager_id: int | None = None, active: bool | None = None,
-           q: Annotated[str | None, Query(max_length=64)] = None):
+           district: SearchText | None = None, manager_id: Id | None = None, active: bool | None = None,
+           q: SearchText | None = None):
     """The filtered list as a spreadsheet (a manager gets only their own retailers)."""
     header, *rows = runtime.unit_of_work(directory.export_rows, district=district,
                                          manager_id=_own_only(staff) or manager_id, active=active, q=q)
@@ -106,7 +109,22 @@ def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] 
                     headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
 
 
-@router.post("/import", responses={422: {"description": "a row-by-row report; nothing was changed"}})
+class RowProblemOut(BaseModel):
+    row: int
+    column: str
+    message: str
+
+
+class ImportRefusedOut(BaseModel):
+    """A refused import's row-by-row report (with the counts of `ImportReport`): nothing was changed."""
+
+    detail: str
+    errors: list[RowProblemOut]
+
+
+@router.post("/import", responses={
+    413: {"model": ErrorOut, "description": "the file is over 30 MB"},
+    422: {"model": ErrorOut | ImportRefusedOut, "description": "a bad request, or a row-by-row report; nothing was changed"}})
 async def import_file(runtime: RuntimeDep, staff: AdminDep,
                       file: Annotated[UploadFile, File(description="XLSX or CSV (UTF-8 or GBK)")],
                       dry_run: bool = False,
@@ -136,34 +154,34 @@ def transfer(body: TerritoryTransferIn, runtime: RuntimeDep, staff: CurrentStaff
 
 
 @router.get("/{retailer_id}", response_model=RetailerOut | RetailerForCallback | RetailerForAgent)
-def read(retailer_id: int, runtime: RuntimeDep, staff: Reader):
+def read(retailer_id: Id, runtime: RuntimeDep, staff: Reader):
     return _view(staff).model_validate(_readable(runtime, staff, retailer_id))
 
 
 @router.get("/{retailer_id}/history", response_model=list[RetailerChangeOut])
-def history(retailer_id: int, runtime: RuntimeDep, staff: Exporter):
+def history(retailer_id: Id, runtime: RuntimeDep, staff: Exporter):
     _readable(runtime, staff, retailer_id)
     return runtime.unit_of_work(directory.history_of, retailer_id)
 
 
 @router.patch("/{retailer_id}", response_model=RetailerOut)
-def update(retailer_id: int, body: RetailerUpdate, runtime: RuntimeDep, staff: AdminDep):
+def update(retailer_id: Id, body: RetailerUpdate, runtime: RuntimeDep, staff: AdminDep):
     return runtime.unit_of_work(directory.update_retailer, retailer_id,
                                 body.model_dump(exclude_unset=True), now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz, staff_id=staff.id)
 
 
 @router.get("/{retailer_id}/bindings", response_model=list[BindingOut])
-def list_bindings(retailer_id: int, runtime: RuntimeDep, _: AdminDep):
+def list_bindings(retailer_id: Id, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(directory.bindings_of, retailer_id)
 
 
 @router.post("/{retailer_id}/bindings", response_model=BindingOut, status_code=status.HTTP_201_CREATED)
-def bind(retailer_id: int, body: BindingIn, runtime: RuntimeDep, staff: AdminDep):
+def bind(retailer_id: Id, body: BindingIn, runtime: RuntimeDep, staff: AdminDep):
     return runtime.unit_of_work(directory.staff_bind, retailer_id, platform=body.platform,
                                 chat_user_id=body.chat_user_id, staff=staff, now=runtime.clock.now())
 
 
 @router.delete("/{retailer_id}/bindings/{binding_id}", status_code=status.HTTP_204_NO_CONTENT)
-def unbind(retailer_id: int, binding_id: int, runtime: RuntimeDep, _: AdminDep):
+def unbind(retailer_id: Id, binding_id: Id, runtime: RuntimeDep, _: AdminDep):
     runtime.unit_of_work(directory.staff_unbind, retailer_id, binding_id)

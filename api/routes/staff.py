@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep
 from api.schemas import StaffIn, StaffOut, StaffUpdate, StaffWithToken
+from bot.fields import Id
 from bot.models import StaffMember
 from bot.services import directory
 from bot.services import staff as staff_service
@@ -35,18 +36,18 @@ def list_staff(runtime: RuntimeDep, _: AdminDep):
 
 
 @router.get("/{staff_id}", response_model=StaffOut)
-def read(staff_id: int, runtime: RuntimeDep, _: AdminDep):
+def read(staff_id: Id, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(directory.get_or_404, StaffMember, staff_id, "员工")
 
 
 @router.patch("/{staff_id}", response_model=StaffOut)
-def update(staff_id: int, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
+def update(staff_id: Id, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(staff_service.update_staff, staff_id,
                                 body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.post("/{staff_id}/token", response_model=StaffWithToken)
-def rotate_token(staff_id: int, runtime: RuntimeDep, caller: AdminDep):
+def rotate_token(staff_id: Id, runtime: RuntimeDep, caller: AdminDep):
     """Issue a new token; the old one stops working at once (the only admin cannot rotate their own)."""
 
     def rotate(session):

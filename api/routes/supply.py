@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
-from api.schemas import Input, Name, Output
-from bot.models import Role, StaffMember
+from api.schemas import ErrorOut, Input, Name, Output
+from bot.fields import Day, Id, Moment, Offset
+from bot.models import NoticeState, Role, StaffMember, SupplyNotice
 from bot.services import supply
 from bot.services.supply import ItemIn, QuotaBand
 
@@ -23,26 +24,31 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 class NoticeIn(Input):
+    stored_as = SupplyNotice
+
     title: Annotated[str, Field(min_length=1, max_length=128)]
-    period_start: date
-    period_end: date
-    order_opens_at: datetime = Field(description="无时区时按本地时间")
-    order_closes_at: datetime
+    period_start: Day
+    period_end: Day
+    order_opens_at: Moment = Field(description="无时区时按本地时间")
+    order_closes_at: Moment
     notes: Annotated[str, Field(max_length=2000)] | None = None
-    districts: list[Name] = Field(default_factory=list, description="目标区域；与 group_ids 都为空时发往所有群")
-    group_ids: list[int] = Field(default_factory=list, description="目标群（群的编号）")
+    districts: list[Name] = Field(default_factory=list, max_length=500,
+                                  description="目标区域；与 group_ids 都为空时发往所有群")
+    group_ids: list[Id] = Field(default_factory=list, max_length=500, description="目标群（群的编号）")
     items: list[ItemIn] = Field(default_factory=list, max_length=supply.MAX_ITEMS)
 
 
 class NoticeUpdate(Input):
+    stored_as = SupplyNotice
+
     title: Annotated[str, Field(min_length=1, max_length=128)] | None = None
-    period_start: date | None = None
-    period_end: date | None = None
-    order_opens_at: datetime | None = None
-    order_closes_at: datetime | None = None
+    period_start: Day | None = None
+    period_end: Day | None = None
+    order_opens_at: Moment | None = None
+    order_closes_at: Moment | None = None
     notes: Annotated[str, Field(max_length=2000)] | None = None
-    districts: list[Name] | None = None
-    group_ids: list[int] | None = None
+    districts: list[Name] | None = Field(None, max_length=500)
+    group_ids: list[Id] | None = Field(None, max_length=500)
 
 
 class CorrectionIn(NoticeUpdate):
@@ -56,10 +62,12 @@ class CorrectionIn(NoticeUpdate):
 
 
 class ScheduleIn(Input):
-    publish_at: datetime
+    publish_at: Moment
 
 
 class WithdrawIn(Input):
+    nullable = frozenset({"reason"})
+
     reason: Annotated[str, Field(max_length=200)] | None = None
 
 
@@ -117,7 +125,7 @@ class InterestOut(BaseModel):
     count: int
 
 
-def _out(runtime, notice_id: int) -> NoticeOut:
+def _out(runtime, notice_id: Id) -> NoticeOut:
     notice, items = runtime.unit_of_work(supply.get_notice, notice_id)
     body = NoticeOut.model_validate(notice)
     body.items = [ItemOut(product_id=product.id, product=product.name, brand=product.brand,
@@ -142,19 +150,19 @@ def create(body: NoticeIn, runtime: RuntimeDep, staff: PublisherDep):
 
 
 @router.get("", response_model=list[NoticeOut])
-def list_notices(runtime: RuntimeDep, _: CurrentStaff, state: str | None = None,
-                 offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 50):
+def list_notices(runtime: RuntimeDep, _: CurrentStaff, state: NoticeState | None = None,
+                 offset: Annotated[Offset, Query()] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 50):
     return runtime.unit_of_work(supply.list_notices, state=state, offset=offset, limit=limit)
 
 
 @router.get("/{notice_id}", response_model=NoticeOut)
-def read(notice_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def read(notice_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     """The notice with its items and the text the groups see."""
     return _out(runtime, notice_id)
 
 
 @router.patch("/{notice_id}", response_model=NoticeOut)
-def update(notice_id: int, body: NoticeUpdate, runtime: RuntimeDep, _: PublisherDep):
+def update(notice_id: Id, body: NoticeUpdate, runtime: RuntimeDep, _: PublisherDep):
     """Edit a draft or scheduled notice (a published one is changed by a correction)."""
     changes = _local(body.model_dump(exclude_unset=True), runtime.settings.tz)
     runtime.unit_of_work(supply.update_notice, notice_id, changes, now=runtime.clock.now())
@@ -162,7 +170,7 @@ def update(notice_id: int, body: NoticeUpdate, runtime: RuntimeDep, _: Publisher
 
 
 @router.put("/{notice_id}/items", response_model=NoticeOut)
-def replace_items(notice_id: int, body: Annotated[list[ItemIn], Field(max_length=supply.MAX_ITEMS)],
+def replace_items(notice_id: Id, body: Annotated[list[ItemIn], Field(max_length=supply.MAX_ITEMS)],
                   runtime: RuntimeDep, _: PublisherDep):
     """Replace the whole item table of a draft or scheduled notice."""
     runtime.unit_of_work(supply.set_items, notice_id, body, now=runtime.clock.now())
@@ -170,8 +178,9 @@ def replace_items(notice_id: int, body: Annotated[list[ItemIn], Field(max_length
 
 
 @router.post("/{notice_id}/items/upload", response_model=NoticeOut,
-             responses={422: {"description": "a row-by-row report; nothing was changed"}})
-async def upload_items(notice_id: int, runtime: RuntimeDep, _: PublisherDep,
+             responses={413: {"model": ErrorOut, "description": "the file is over 5 MB"},
+                        422: {"description": "a row-by-row report; nothing was changed"}})
+async def upload_items(notice_id: Id, runtime: RuntimeDep, _: PublisherDep,
                        file: Annotated[UploadFile, File(description="XLSX 或 CSV：品规、批发价、建议零售价、紧俏、各档位列（如 11-20档）")]):
     """The item table from a spreadsheet: every row valid, or nothing changes and each bad row is named."""
     content = await file.read(MAX_UPLOAD_BYTES + 1)
@@ -187,7 +196,7 @@ async def upload_items(notice_id: int, runtime: RuntimeDep, _: PublisherDep,
 
 
 @router.post("/{notice_id}/schedule", response_model=NoticeOut)
-def schedule(notice_id: int, body: ScheduleIn, runtime: RuntimeDep, _: PublisherDep):
+def schedule(notice_id: Id, body: ScheduleIn, runtime: RuntimeDep, _: PublisherDep):
     """Publish automatically at `publish_at` (local time when no offset is given)."""
     runtime.unit_of_work(supply.schedule, notice_id, in_local_zone(body.publish_at, runtime.settings.tz),
                          now=runtime.clock.now())
@@ -195,14 +204,14 @@ def schedule(notice_id: int, body: ScheduleIn, runtime: RuntimeDep, _: Publisher
 
 
 @router.post("/{notice_id}/publish", response_model=NoticeOut)
-def publish(notice_id: int, runtime: RuntimeDep, _: PublisherDep):
+def publish(notice_id: Id, runtime: RuntimeDep, _: PublisherDep):
     """Send now to every target group, through the rate-limited outbox."""
     runtime.unit_of_work(supply.publish, notice_id, now=runtime.clock.now(), tz=runtime.settings.tz)
     return _out(runtime, notice_id)
 
 
 @router.post("/{notice_id}/correct", response_model=NoticeOut)
-def correct(notice_id: int, body: CorrectionIn, runtime: RuntimeDep, _: PublisherDep):
+def correct(notice_id: Id, body: CorrectionIn, runtime: RuntimeDep, _: PublisherDep):
     """Change a published notice; the groups get a short 更正 saying what changed."""
     changes = _local(body.model_dump(exclude_unset=True, exclude={"items"}), runtime.settings.tz)
     runtime.unit_of_work(supply.correct, notice_id, changes, body.items, now=runtime.clock.now(),
@@ -211,19 +220,19 @@ def correct(notice_id: int, body: CorrectionIn, runtime: RuntimeDep, _: Publishe
 
 
 @router.post("/{notice_id}/withdraw", response_model=NoticeOut)
-def withdraw(notice_id: int, body: WithdrawIn, runtime: RuntimeDep, _: PublisherDep):
+def withdraw(notice_id: Id, body: WithdrawIn, runtime: RuntimeDep, _: PublisherDep):
     """Stop the notice: unsent parts are cancelled; groups that already have it are told."""
     runtime.unit_of_work(supply.withdraw, notice_id, body.reason, now=runtime.clock.now())
     return _out(runtime, notice_id)
 
 
 @router.get("/{notice_id}/deliveries", response_model=list[DeliveryOut])
-def deliveries(notice_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def deliveries(notice_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     """Per group and broadcast (notice, corrections, withdrawal): sent, pending, retrying, failed or cancelled."""
     return runtime.unit_of_work(supply.deliveries, notice_id)
 
 
 @router.get("/{notice_id}/interest", response_model=list[InterestOut])
-def interest_counts(notice_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def interest_counts(notice_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     """How many retailers asked about the notice, per group and product."""
     return runtime.unit_of_work(supply.interest_counts, notice_id)

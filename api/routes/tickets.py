@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from typing import Annotated
 
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Body, Depends, Query, status
 
 from api.deps import CurrentStaff, ReplierDep, RuntimeDep, in_local_zone, require
 from api.schemas import AssignIn, ClaimIn, CloseIn, Page, PledgeListOut, ReplyIn, TicketDetailOut, TicketOut
+from bot.fields import Id, Moment, Offset
 from bot.models import Category, Role, StaffMember, TicketStatus
 from bot.services import intake, pledges, tickets
 from bot.services.errors import ServiceError
@@ -21,12 +21,12 @@ def list_tickets(
     runtime: RuntimeDep, _: CurrentStaff,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
     category: Category | None = None,
-    group_id: Annotated[int | None, Query(description="chat group record id")] = None,
-    retailer_id: int | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    group_id: Annotated[Id | None, Query(description="chat group record id")] = None,
+    retailer_id: Id | None = None,
+    created_from: Moment | None = None,
+    created_to: Moment | None = None,
     q: Annotated[str | None, Query(max_length=100, description="words in the request")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     aware = partial(in_local_zone, tz=runtime.settings.tz)
@@ -38,7 +38,7 @@ def list_tickets(
 
 
 @router.get("/{ticket_id}", response_model=TicketDetailOut)
-def get_ticket(ticket_id: int, runtime: RuntimeDep, _: CurrentStaff):
+def get_ticket(ticket_id: Id, runtime: RuntimeDep, _: CurrentStaff):
     ticket, messages, events, pledges_ = runtime.unit_of_work(tickets.ticket_detail, ticket_id)
     return TicketDetailOut.model_validate(
         {**ticket.model_dump(), "messages": messages, "events": events, "pledges": pledges_}
@@ -46,7 +46,7 @@ def get_ticket(ticket_id: int, runtime: RuntimeDep, _: CurrentStaff):
 
 
 @router.post("/{ticket_id}/replies", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
-def reply(ticket_id: int, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
+def reply(ticket_id: Id, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
     """Record the reply (meeting the reply pledge) and post it to the retailer, quoting their question.
     A ticket another agent has taken answers 409 unless `confirm` is true."""
     return runtime.unit_of_work(intake.reply_via_api, ticket_id, staff, body.text, confirm=body.confirm,
@@ -54,7 +54,7 @@ def reply(ticket_id: int, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep)
 
 
 @router.post("/{ticket_id}/claim", response_model=PledgeListOut)
-def claim(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep, body: Annotated[ClaimIn | None, Body()] = None):
+def claim(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep, body: Annotated[ClaimIn | None, Body()] = None):
     """Take the ticket: its reply pledge becomes yours. Taking another agent's needs `confirm`."""
 
     def take(session):
@@ -65,7 +65,7 @@ def claim(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep, body: Annotate
 
 
 @router.post("/{ticket_id}/assign", response_model=PledgeListOut)
-def assign(ticket_id: int, body: AssignIn, runtime: RuntimeDep, supervisor: Supervising):
+def assign(ticket_id: Id, body: AssignIn, runtime: RuntimeDep, supervisor: Supervising):
     """A supervisor gives the ticket's reply (or visit or callback) pledge to someone, who is told."""
 
     def give(session):
@@ -79,14 +79,14 @@ def assign(ticket_id: int, body: AssignIn, runtime: RuntimeDep, supervisor: Supe
 
 
 @router.post("/{ticket_id}/close", response_model=TicketOut)
-def close(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep,
+def close(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
           body: Annotated[CloseIn | None, Body()] = None):
     return runtime.unit_of_work(intake.close_ticket, ticket_id, staff, body.note if body else None,
                                 now=runtime.clock.now())
 
 
 @router.post("/{ticket_id}/reopen", response_model=TicketOut)
-def reopen(ticket_id: int, runtime: RuntimeDep, staff: ReplierDep,
+def reopen(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
            body: Annotated[CloseIn | None, Body()] = None):
     """The request is not solved: a fresh reply clock for the agent who had it; the callback waits
     for the new reply."""

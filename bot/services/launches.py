@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.fields import Body, Moment
 from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost
 from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
@@ -26,10 +27,10 @@ RECENT = timedelta(days=60)  # a launch counts as new for this long
 _HEADINGS = {"before": "【新品预告】", "launch_day": "【新品上市】", "after": "【新品回顾】"}
 
 
-class PostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PostIn(Body):
+    nullable = frozenset({"note"})
 
-    send_at: datetime
+    send_at: Moment
     kind: str = Field(pattern="^(before|launch_day|after)$")
     note: str | None = Field(None, max_length=256)
 

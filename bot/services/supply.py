@@ -16,10 +16,11 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot.fields import Body, Price
 from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice
 from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
@@ -32,10 +33,8 @@ LIVE = (NoticeState.PUBLISHED, NoticeState.CORRECTED)
 MAX_ITEMS = 300
 
 
-class QuotaBand(BaseModel):
+class QuotaBand(Body):
     """Grades `min_grade` to `max_grade` (inclusive) may order `cartons` cartons; 0 means none."""
-
-    model_config = ConfigDict(extra="forbid")
 
     min_grade: int = Field(ge=1, le=MAX_GRADE)
     max_grade: int = Field(ge=1, le=MAX_GRADE)
@@ -48,14 +47,15 @@ class QuotaBand(BaseModel):
         return self
 
 
-class ItemIn(BaseModel):
+class ItemIn(Body):
     """One row of a notice's item table."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(str_strip_whitespace=True)
+    nullable = frozenset({"wholesale_price", "retail_price", "price_class", "note"})
 
     product: str = Field(min_length=1, max_length=64, description="品规名称，如 中华(软)")
-    wholesale_price: Decimal | None = Field(None, ge=0, le=100_000, description="批发价（元/条）")
-    retail_price: Decimal | None = Field(None, ge=0, le=10_000, description="建议零售价（元/包）")
+    wholesale_price: Price | None = Field(None, le=100_000, description="批发价（元/条）")
+    retail_price: Price | None = Field(None, le=10_000, description="建议零售价（元/包）")
     price_class: str | None = Field(None, pattern="^[ABCD]$")
     scarce: bool = False
     quotas: list[QuotaBand] = Field(min_length=1)

@@ -116,7 +116,10 @@ def test_malformed_json_and_unknown_ids_are_json_errors(admin):
     assert admin.get("/api/v1/tickets/987654").status_code == 404
     assert "不存在" in admin.get("/api/v1/tickets/987654").json()["detail"]
     assert admin.get("/api/v1/retailers/abc").status_code == 422
-    assert admin.get("/api/v1/no-such-route").json() == {"detail": "Not Found"}
+    assert admin.get("/api/v1/no-such-route").json() == {"detail": "接口不存在"}
+    undecodable = admin.post("/api/v1/groups", content=b'{"group_id": "\xff"}',
+                             headers={"Content-Type": "application/json"})
+    assert undecodable.status_code == 400 and "UTF-8" in undecodable.json()["detail"]
 
 
 def test_staff_bind_and_unbind_chat_accounts(admin):

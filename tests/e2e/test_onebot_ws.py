@@ -28,6 +28,10 @@ async def napcat(service, admin):
     async with NapCat(service.ws_url, self_id="20000", token=ACCESS_TOKEN) as client:
         await wait_for(lambda: "20000" in admin.get("/healthz").json()["bots"])
         yield client
+        # the tests share a service: what this one queued (staff notices too) goes out before the
+        # connection closes, so no send is left waiting on a closed socket for the next test
+        await wait_for(lambda: not any(admin.get("/api/v1/outbox", params={"status": status}).json()
+                                       for status in ("pending", "sending")), timeout=30)
 
 
 def tickets_of(admin, group_id):
