@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
 from api.schemas import HealthOut
 from bot.runtime import get_runtime
-from bot.services.errors import Conflict, NotFound, ServiceError
+from bot.services.errors import Conflict, NotFound, ServiceError, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,10 @@ def _error(status_code: int, detail: str, **extra) -> JSONResponse:
 
 
 async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
-    code = {NotFound: status.HTTP_404_NOT_FOUND, Conflict: status.HTTP_409_CONFLICT}
-    return _error(code.get(type(error), status.HTTP_422_UNPROCESSABLE_CONTENT), str(error))
+    codes = ((NotFound, status.HTTP_404_NOT_FOUND), (Conflict, status.HTTP_409_CONFLICT),
+             (TooLarge, status.HTTP_413_CONTENT_TOO_LARGE))
+    code = next((code for kind, code in codes if isinstance(error, kind)), status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return _error(code, str(error))
 
 
 async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
