@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 
-def run(tmp_path, *args):
-    env = {"PATH": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+def run(tmp_path, *args, **env):
+    env = {"PATH": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **env}
     return subprocess.run([sys.executable, "-m", "bot", "import-retailers", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -29,3 +29,13 @@ def test_a_bad_file_changes_nothing_and_lists_each_row(tmp_path):
     assert "第 2 行 [档位]" in result.stderr and "第 3 行 [许可证号]" in result.stderr
     assert "未做任何修改" in result.stderr
     assert run(tmp_path, str(tmp_path / "missing.csv")).returncode == 2
+
+
+def test_the_command_line_reads_the_policy_files_directory_names(tmp_path):
+    policy = tmp_path / "policies.toml"
+    policy.write_text('[directory.header_aliases]\nlicense_no = ["证号"]\nstore_name = ["户名"]\n', encoding="utf-8")
+    export = tmp_path / "客户.csv"
+    export.write_bytes("证号,户名,业态\n430102100001,甲店,名烟名酒\n".encode("gbk"))
+    assert run(tmp_path, str(export)).returncode == 1  # without the policy 证号 and 户名 are unknown
+    done = run(tmp_path, str(export), POLICY_FILE=str(policy))
+    assert done.returncode == 0 and '"created": 1' in done.stdout, done.stderr
