@@ -3,8 +3,6 @@ callback staff see whom to call; agents see what serving a ticket needs."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
@@ -84,26 +82,12 @@ def list_retailers(runtime: RuntimeDep, staff: Reader,
 def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] = "csv",
            district: str | None = None, manager_id: int | None = None, active: bool | None = None,
            q: Annotated[str | None, Query(max_length=64)] = None):
-    """The filtered list as a spreadsheet (a manager gets only their own retailers)."""
-    header, *rows = runtime.unit_of_work(directory.export_rows, district=district,
-                                         manager_id=_own_only(staff) or manager_id, active=active, q=q)
-    if format == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("零售客户")
-        sheet.append(header)
-        for row in rows:
-            sheet.append(row)
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        body, media = buffer.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        text = io.StringIO()
-        csv.writer(text).writerows([header, *rows])
-        body, media = text.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
+    """The filtered list as a spreadsheet (a manager gets only their own retailers); cells that
+    a spreadsheet program would run as formulas are written as text."""
+    rows = runtime.unit_of_work(directory.export_rows, district=district,
+                                manager_id=_own_only(staff) or manager_id, active=active, q=q)
+    return Response(spreadsheets.write_table(rows, format, "零售客户"),
+                    media_type=spreadsheets.MEDIA_TYPES[format], headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
 
 
 @router.post("/import", responses={413: {"description": "the file is over a size limit, which the detail names"},

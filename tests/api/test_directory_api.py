@@ -131,6 +131,33 @@ def test_uploads_that_are_not_tables_get_a_clear_error(admin):
     assert missing.status_code == 422
 
 
+HOSTILE = {"store_name": '=HYPERLINK("http://x","点我")', "address": "+cmd|' /C calc'!A0", "owner": "@SUM(1+1)"}
+
+
+def test_exports_write_formula_like_cells_as_text(admin):
+    district = f"区{unique_number(0)}"
+    license_no = f"43030{unique_number(7_000_000)}"
+    upload = io.StringIO()
+    csv.writer(upload).writerows([["许可证号", "客户名称", "经营地址", "经营者", "联系电话", "市场部"],
+                                  [license_no, HOSTILE["store_name"], HOSTILE["address"], HOSTILE["owner"], "-",
+                                   district]])
+    upload = upload.getvalue()
+    assert admin.post("/api/v1/retailers/import", files={"file": ("客户.csv", upload.encode(), "text/csv")}
+                      ).status_code == 200
+
+    exported = admin.get("/api/v1/retailers/export", params={"district": district})
+    header, row = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"), newline="")))
+    cells = dict(zip(header, row))
+    assert (cells["客户名称"], cells["经营地址"], cells["经营者"]) == tuple("'" + text for text in HOSTILE.values())
+    assert cells["联系电话"] == "" and cells["许可证号"] == license_no
+
+    workbook = admin.get("/api/v1/retailers/export", params={"district": district, "format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)
+    assert [cell.value for cell in sheet[2]][2:6] == [HOSTILE["store_name"], HOSTILE["owner"], None,
+                                                      HOSTILE["address"]]
+
+
 def test_everyday_business_type_names_are_stored_as_the_canonical_type(admin):
     license_no = f"43040{unique_number(7_000_000)}"
     upload = f"许可证号,客户名称,业态\n{license_no},老街烟酒,烟酒店\n".encode("gbk")
