@@ -51,6 +51,19 @@ def test_cells_without_references_are_counted_where_they_fall():
         rows(xlsx(sheet))
 
 
+@pytest.mark.parametrize("cell", ['<c a=">" r="XFD1"/>', "<x:c r='XFD1'/>", '<c\n r="XFD1" t="s"/>'])
+def test_a_cell_cannot_hide_its_place_from_the_scan(cell):
+    sheet = sheet_xml(HEADER).replace("</row>", f"{cell}</row>")
+    with pytest.raises(TableTooLarge, match="列数过多"):
+        rows(xlsx(sheet))
+
+
+def test_a_cell_with_two_places_is_malformed():
+    sheet = sheet_xml(HEADER).replace("</row>", '<c r="C1" r="XFD1"/></row>')
+    with pytest.raises(TableError, match="单元格位置重复"):
+        rows(xlsx(sheet))
+
+
 def test_a_worksheet_wherever_the_workbook_puts_it_is_checked():
     content = xlsx(sheet_xml({"A1": "x", "XFD1": "y"}), target="elsewhere/data.xml")
     with pytest.raises(TableTooLarge):
