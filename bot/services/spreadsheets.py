@@ -221,13 +221,13 @@ def _check_xls(content: bytes, limits: Limits) -> None:
     import olefile
 
     try:
-        with olefile.OleFileIO(content) as ole:
+        with olefile.OleFileIO(io.BytesIO(content)) as ole:
             stream = next((name for name in ("Workbook", "Book") if ole.exists(name)), None)
-            if stream is None:
-                raise TableError("无法读取 Excel 文件：不是 XLS 工作簿")
-            data = ole.openstream(stream).read(limits.unpacked + 1)
-    except OSError as error:  # olefile's damage is an OSError
+            data = ole.openstream(stream).read(limits.unpacked + 1) if stream else b""
+    except Exception as error:  # a damaged compound file fails in many ways, all of them malformed
         raise TableError("无法读取 Excel 文件：文件已损坏或不是工作簿（支持 XLSX、XLS）") from error
+    if not data:
+        raise TableError("无法读取 Excel 文件：不是 XLS 工作簿")
     if len(data) > limits.unpacked:
         raise TableTooLarge(f"文件解压后过大：最多 {limits.unpacked // (1024 * 1024)} MB")
     position = rows = columns = cells = 0
