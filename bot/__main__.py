@@ -2,7 +2,7 @@
 
     python -m bot                         serve (OneBot v11, admin API, outbox sender)
     python -m bot console                 a terminal chat as a retailer, on the same database
-    python -m bot import-retailers FILE   load the customer export (XLSX or CSV) into the directory
+    python -m bot import-retailers FILE   load the customer export (XLSX, XLS or CSV) into the directory
     python -m bot create-admin [--name 名字]  create an admin (or re-issue their token) and print the token once
 """
 
@@ -41,7 +41,8 @@ def _serve(settings: Settings, console: bool) -> int:
 def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool) -> int:
     from bot.db import migrate
     from bot.runtime import Runtime
-    from bot.services.retailer_import import ImportFileError, import_retailers
+    from bot.services.retailer_import import import_retailers
+    from bot.services.spreadsheets import TableError
 
     if not path.is_file():
         print(f"找不到文件：{path}", file=sys.stderr)
@@ -49,9 +50,10 @@ def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool)
     runtime = Runtime(settings)
     migrate(runtime.engine)
     try:
-        report = runtime.unit_of_work(import_retailers, path.read_bytes(), path.name, dry_run=dry_run,
-                                      full=full, staff_id=None, now=runtime.clock.now())
-    except ImportFileError as error:
+        report = runtime.unit_of_work(import_retailers, path.read_bytes(), path.name,
+                                      policy=runtime.policies.directory, dry_run=dry_run, full=full,
+                                      staff_id=None, now=runtime.clock.now())
+    except TableError as error:
         print(str(error), file=sys.stderr)
         return 1
     finally:

@@ -114,6 +114,57 @@ def _default_pledges() -> dict[str, PledgePolicy]:
     }
 
 
+def _default_business_types() -> dict[str, list[str]]:
+    return {
+        "烟酒商店": ["烟酒店", "烟酒行", "名烟名酒", "烟酒", "烟酒专卖店"],
+        "食杂店": ["食杂", "杂货店", "小卖部", "副食店", "小卖店"],
+        "便利店": ["便利", "连锁便利店"],
+        "超市": ["大卖场", "商超", "超级市场"],
+        "商场": ["百货", "购物中心"],
+        "娱乐服务类": ["娱乐", "网吧", "KTV", "酒店宾馆", "宾馆", "酒店", "旅馆", "茶楼", "棋牌室"],
+        "其他": ["其它"],
+    }
+
+
+class DirectoryPolicy(Strict):
+    """What the directory import accepts: business types (业态) with their everyday names,
+    and extra header spellings of a customer export."""
+
+    business_types: dict[str, list[str]] = Field(
+        default_factory=_default_business_types, description="canonical 业态 -> other names for it")
+    header_aliases: dict[str, list[str]] = Field(
+        default_factory=dict, description="field (license_no, store_name, ...) -> extra header spellings")
+
+    @field_validator("business_types")
+    @classmethod
+    def _types(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        seen: dict[str, str] = {}
+        for canonical, aliases in value.items():
+            for name in (canonical, *aliases):
+                key = business_type_key(name)
+                if seen.setdefault(key, canonical) != canonical:
+                    raise ValueError(f"业态别名「{name}」同时属于「{seen[key]}」和「{canonical}」")
+        return value
+
+    @field_validator("header_aliases")
+    @classmethod
+    def _fields(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from bot.services.retailer_import import HEADERS
+
+        if unknown := sorted(set(value) - set(HEADERS)):
+            raise ValueError(f"unknown directory fields {unknown}: use {', '.join(HEADERS)}")
+        return value
+
+    def business_type_names(self) -> dict[str, str]:
+        """Every accepted name (as `business_type_key` writes it) -> its canonical type."""
+        return {business_type_key(name): canonical for canonical, aliases in self.business_types.items()
+                for name in (canonical, *aliases)}
+
+
+def business_type_key(text: str) -> str:
+    return re.sub(r"\s", "", text).casefold()
+
+
 class Policies(Strict):
     calendars: dict[str, CalendarPolicy] = {
         "desk": CalendarPolicy(),
@@ -138,6 +189,7 @@ class Policies(Strict):
         True, description="a knowledge-base answer keeps the reply pledge (转人工 reopens it)")
     quota_in_group: bool = Field(
         False, description="a retailer who asks for it (群里回) may get their quota in the group, not privately")
+    directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
     def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
         return _build(self.calendars[self.pledges[kind].calendar], tz)

@@ -7,8 +7,8 @@ from tests.support.databases import fresh_database
 from tests.support.service import start_service
 
 
-def run(tmp_path, *args):
-    env = {"PATH": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+def run(tmp_path, *args, **env):
+    env = {"PATH": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", **env}
     return subprocess.run([sys.executable, "-m", "bot", "import-retailers", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -58,3 +58,13 @@ def test_without_admin_token_the_service_warns_and_create_admin_lets_an_admin_in
             assert bad.returncode == 2 and "名字" in bad.stderr
         finally:
             service.stop()
+
+
+def test_the_command_line_reads_the_policy_files_directory_names(tmp_path):
+    policy = tmp_path / "policies.toml"
+    policy.write_text('[directory.header_aliases]\nlicense_no = ["证号"]\nstore_name = ["户名"]\n', encoding="utf-8")
+    export = tmp_path / "客户.csv"
+    export.write_bytes("证号,户名,业态\n430102100001,甲店,名烟名酒\n".encode("gbk"))
+    assert run(tmp_path, str(export)).returncode == 1  # without the policy 证号 and 户名 are unknown
+    done = run(tmp_path, str(export), POLICY_FILE=str(policy))
+    assert done.returncode == 0 and '"created": 1' in done.stdout, done.stderr

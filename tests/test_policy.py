@@ -42,3 +42,22 @@ def test_a_file_overrides_only_what_it_names(tmp_path):
     assert policies.pledges["reply"].ladder == Policies().pledges["reply"].ladder
     assert policies.pledges["visit"] == Policies().pledges["visit"]
     assert policies.needs_visit("delivery", "x") and policies.needs_visit("complaint", "x")
+
+
+def test_directory_names_are_checked_when_the_file_is_loaded(tmp_path):
+    wrong = tmp_path / "p.toml"
+    wrong.write_text('[directory.header_aliases]\nlicence = ["证号"]\n', encoding="utf-8")
+    with pytest.raises(ValidationError, match="unknown directory fields"):
+        load_policies(str(wrong))
+    wrong.write_text('[directory.business_types]\n"住宿" = ["酒店"]\n', encoding="utf-8")
+    with pytest.raises(ValidationError, match="同时属于「娱乐服务类」和「住宿」"):
+        load_policies(str(wrong))
+
+
+def test_a_business_type_named_in_the_file_replaces_only_its_own_names(tmp_path):
+    partial = tmp_path / "p.toml"
+    partial.write_text('[directory.business_types]\n"便利店" = ["便民店"]\n"批发部" = []\n', encoding="utf-8")
+    names = load_policies(str(partial)).directory.business_type_names()
+    assert (names["便民店"], names["批发部"], names["烟酒店"], names["ktv"]) == ("便利店", "批发部", "烟酒商店",
+                                                                            "娱乐服务类")
+    assert "便利" not in names

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
@@ -20,7 +21,6 @@ from bot.services.supply import ItemIn, QuotaBand
 
 router = APIRouter(prefix="/supply/notices", tags=["supply"])
 PublisherDep = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.MARKETING))]
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 class NoticeIn(Input):
@@ -178,21 +178,21 @@ def replace_items(notice_id: Id, body: Annotated[list[ItemIn], Field(max_length=
 
 
 @router.post("/{notice_id}/items/upload", response_model=NoticeOut,
-             responses={413: {"model": ErrorOut, "description": "the file is over 5 MB"},
+             responses={413: {"model": ErrorOut, "description": "the file is over a size limit, which the detail names"},
                         422: {"description": "a row-by-row report; nothing was changed"}})
 async def upload_items(notice_id: Id, runtime: RuntimeDep, _: PublisherDep,
                        file: Annotated[UploadFile, File(description="XLSX 或 CSV：品规、批发价、建议零售价、紧俏、各档位列（如 11-20档）")]):
-    """The item table from a spreadsheet: every row valid, or nothing changes and each bad row is named."""
-    content = await file.read(MAX_UPLOAD_BYTES + 1)
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "文件超过 5 MB")
-    table = supply.parse_item_table(content, file.filename or "")
+    """The item table from a spreadsheet: every row valid, or nothing changes and each bad row is named.
+    The file is read in a worker thread, off the event loop."""
+    content = await file.read(supply.ITEM_TABLE_LIMITS.bytes + 1)
+    table = await run_in_threadpool(supply.parse_item_table, content, file.filename or "")
     if table.problems:
         problems = [{"row": problem.row, "message": problem.message} for problem in table.problems]
         return JSONResponse({"detail": f"品规表未导入：{len(problems)} 处错误，请修改后重新上传",
                              "problems": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-    runtime.unit_of_work(supply.set_items, notice_id, table.items, now=runtime.clock.now())
-    return _out(runtime, notice_id)
+    await run_in_threadpool(runtime.unit_of_work, supply.set_items, notice_id, table.items,
+                            now=runtime.clock.now())
+    return await run_in_threadpool(_out, runtime, notice_id)
 
 
 @router.post("/{notice_id}/schedule", response_model=NoticeOut)

@@ -11,3 +11,7 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     pass
+
+
+class TooLarge(ServiceError):
+    """The request is over a size limit (answered as 413)."""

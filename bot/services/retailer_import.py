@@ -8,10 +8,8 @@ Grade and account-manager changes are kept as history.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,12 +18,9 @@ from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from bot.models import Retailer, RetailerChange, Role, StaffMember
+from bot.policy import DirectoryPolicy, business_type_key
 from bot.services.directory import HISTORY_FIELDS
-from bot.services.errors import ServiceError
-
-MAX_ROWS = 100_000
-BUSINESS_TYPES = ("食杂店", "便利店", "超市", "商场", "烟酒商店", "娱乐服务类", "其他")
-
+from bot.services.spreadsheets import TableError, read_rows
 
 # Canonical field -> the headers staff exports use for it (compared without spaces and brackets).
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -45,17 +40,11 @@ HEADERS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("license_no", "store_name")
 LABELS = {name: aliases[0] for name, aliases in HEADERS.items()}
-_ALIAS_TO_FIELD = {re.sub(r"[\s()（）*]", "", alias): name
-                   for name, aliases in HEADERS.items() for alias in aliases}
 _LICENSE = re.compile(r"^[0-9A-Za-z]{6,32}$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}\d{7,8}$")
 _LENGTHS = {"customer_code": 32, "store_name": 128, "owner_name": 64, "address": 256,
             "ordering_day": 64, "delivery_day": 64, "visit_cycle": 64, "district": 64}
-
-
-class ImportFileError(ServiceError):
-    """The file itself cannot be read as a table."""
 
 
 @dataclass
@@ -90,50 +79,17 @@ class ImportReport:
         return asdict(self)
 
 
-# -- reading -------------------------------------------------------------------------------
+@dataclass
+class DirectoryFile:
+    """A customer export read and checked row by row, without the database (so it can be
+    done off the event loop); account managers are resolved when it is applied."""
 
-def _cell(value: Any) -> str:
-    """Spreadsheet cells as text; Excel keeps licence numbers as floats (430102100001.0)."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _decode(content: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030, a superset of what Excel writes as GBK."""
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return content.decode("gb18030")
-        except UnicodeDecodeError as error:
-            raise ImportFileError("文件编码无法识别：请另存为 UTF-8 或 GBK 编码的 CSV，或 XLSX") from error
-
-
-_WORKBOOK_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # XLSX/ODS (zip), XLS (OLE)
-_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
-
-
-def read_table(content: bytes, filename: str = "") -> Iterator[list[str]]:
-    """Rows of cells as text, header first, from an XLSX/XLS or CSV export."""
-    if content.startswith(_WORKBOOK_MAGIC) or filename.lower().endswith(_WORKBOOK_SUFFIXES):
-        # calamine reads a 30,000-row workbook in about 0.5 s; openpyxl took 9 s
-        from python_calamine import CalamineWorkbook
-
-        try:
-            sheet = CalamineWorkbook.from_filelike(io.BytesIO(content)).get_sheet_by_index(0)
-            values = sheet.to_python(skip_empty_area=False)
-        except Exception as error:  # calamine raises its own types for every kind of damage
-            raise ImportFileError("无法读取 Excel 文件：文件已损坏或不是工作簿（支持 XLSX、XLS）") from error
-        for cells in values:
-            yield [_cell(value) for value in cells]
-        return
-    try:
-        yield from csv.reader(io.StringIO(_decode(content), newline=""))
-    except csv.Error as error:
-        raise ImportFileError(f"无法读取 CSV 文件：{error}") from error
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    unknown_columns: list[str] = field(default_factory=list)
+    retailers: dict[str, dict[str, Any]] = field(default_factory=dict)  # licence -> values
+    lines: dict[str, int] = field(default_factory=dict)  # licence -> row number in the file
+    managers: dict[int, str] = field(default_factory=dict)  # row number -> 客户经理 as written
 
 
 # -- validating ----------------------------------------------------------------------------
@@ -168,7 +124,12 @@ class _Managers:
         return None, f"客户经理「{value}」不在员工名单中"
 
 
-def _validate_row(cells: dict[str, str], managers: _Managers) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+def _header_key(title: str) -> str:
+    return re.sub(r"[\s()（）*]", "", title.lstrip("\ufeff"))
+
+
+def _validate_row(cells: dict[str, str], business_types: dict[str, str]
+                  ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for name, raw in cells.items():
@@ -199,16 +160,13 @@ def _validate_row(cells: dict[str, str], managers: _Managers) -> tuple[dict[str,
                 problems.append((name, f"电话「{raw}」格式不对：应为 11 位手机号或带区号的座机"))
             values[name] = digits or None
         elif name == "business_type":
-            if raw and raw not in BUSINESS_TYPES:
-                problems.append((name, f"未知业态「{raw}」，可选：{'、'.join(BUSINESS_TYPES)}"))
-            values[name] = raw or None
+            canonical = business_types.get(business_type_key(raw)) if raw else None
+            if raw and canonical is None:
+                choices = "、".join(dict.fromkeys(business_types.values()))
+                problems.append((name, f"未知业态「{raw}」，可选：{choices}"))
+            values[name] = canonical
         elif name == "manager":
-            manager_id = None
-            if raw:
-                manager_id, problem = managers.resolve(raw)
-                if problem:
-                    problems.append((name, problem))
-            values["manager_id"] = manager_id
+            values[name] = raw
         else:
             if len(raw) > _LENGTHS[name]:
                 problems.append((name, f"内容过长（最多 {_LENGTHS[name]} 字）"))
@@ -216,8 +174,13 @@ def _validate_row(cells: dict[str, str], managers: _Managers) -> tuple[dict[str,
     return values, problems
 
 
-def _parse(rows: Iterable[list[str]], managers: _Managers, report: ImportReport
-           ) -> dict[str, dict[str, Any]]:
+def read_directory(content: bytes, filename: str, policy: DirectoryPolicy) -> DirectoryFile:
+    """Read and check every row of a customer export; raises TableError if it is no table at all."""
+    return _parse(read_rows(content, filename), policy)
+
+
+def _parse(rows: Iterable[list[str]], policy: DirectoryPolicy) -> DirectoryFile:
+    table = DirectoryFile()
     rows = iter(rows)
     header: list[str] | None = None
     for header_cells in rows:
@@ -225,40 +188,59 @@ def _parse(rows: Iterable[list[str]], managers: _Managers, report: ImportReport
             header = header_cells
             break
     if header is None:
-        raise ImportFileError("文件是空的：第一行应为表头（许可证号、客户名称……）")
+        raise TableError("文件是空的：第一行应为表头（许可证号、客户名称……）")
+    aliases = {_header_key(alias): name for name, names in HEADERS.items() for alias in names}
+    aliases |= {_header_key(alias): name for name, names in policy.header_aliases.items() for alias in names}
+    business_types = policy.business_type_names()
     columns: dict[int, str] = {}
     for index, title in enumerate(header):
-        key = _ALIAS_TO_FIELD.get(re.sub(r"[\s()（）*]", "", title.lstrip("\ufeff")))
+        key = aliases.get(_header_key(title))
         if key is None or key in columns.values():
             if title:
-                report.unknown_columns.append(title)
+                table.unknown_columns.append(title)
             continue
         columns[index] = key
     missing = [LABELS[name] for name in REQUIRED if name not in columns.values()]
     if missing:
-        report.errors.append(RowError(1, "表头", f"缺少必需的列：{'、'.join(missing)}"))
-        return {}
+        table.errors.append(RowError(1, "表头", f"缺少必需的列：{'、'.join(missing)}"))
+        return table
 
-    parsed: dict[str, dict[str, Any]] = {}
-    first_row: dict[str, int] = {}
     for number, cells in enumerate(rows, start=2):
         if not any(cells):
             continue
-        report.rows += 1
-        if report.rows > MAX_ROWS:
-            raise ImportFileError(f"文件超过 {MAX_ROWS} 行，请分批导入")
+        table.rows += 1
         values, problems = _validate_row(
             {name: cells[index] if index < len(cells) else "" for index, name in columns.items()},
-            managers)
+            business_types)
+        if values.get("manager"):
+            table.managers[number] = values["manager"]
         license_no = values.get("license_no")
-        if license_no and license_no in first_row:
-            problems.append(("license_no", f"许可证号 {license_no} 与第 {first_row[license_no]} 行重复"))
+        if license_no and license_no in table.lines:
+            problems.append(("license_no", f"许可证号 {license_no} 与第 {table.lines[license_no]} 行重复"))
         for column, message in problems:
-            report.errors.append(RowError(number, LABELS[column], message))
+            table.errors.append(RowError(number, LABELS[column], message))
         if not problems:
-            first_row[license_no] = number
-            parsed[license_no] = values
-    return parsed
+            table.lines[license_no] = number
+            table.retailers[license_no] = values
+    return table
+
+
+def _resolve_managers(session: Session, table: DirectoryFile, errors: list[RowError]
+                      ) -> dict[str, dict[str, Any]]:
+    managers = _Managers.load(session)
+    found = {raw: managers.resolve(raw) for raw in set(table.managers.values())}
+    for number, raw in table.managers.items():
+        if problem := found[raw][1]:
+            errors.append(RowError(number, LABELS["manager"], problem))
+    errors.sort(key=lambda error: error.row)
+    resolved = {}
+    for license_no, values in table.retailers.items():
+        if "manager" in values:
+            values = dict(values)
+            raw = values.pop("manager")
+            values["manager_id"] = found[raw][0] if raw else None
+        resolved[license_no] = values
+    return resolved
 
 
 # -- applying ------------------------------------------------------------------------------
@@ -269,10 +251,19 @@ _INSERT_RETAILER = insert(Retailer.__table__)
 _INSERT_CHANGE = insert(RetailerChange.__table__)
 
 
-def import_retailers(session: Session, content: bytes, filename: str = "", *, dry_run: bool,
-                     full: bool, staff_id: int | None, now: datetime) -> ImportReport:
-    report = ImportReport(dry_run=dry_run, full=full)
-    parsed = _parse(read_table(content, filename), _Managers.load(session), report)
+def import_retailers(session: Session, content: bytes, filename: str = "", *, policy: DirectoryPolicy,
+                     dry_run: bool, full: bool, staff_id: int | None, now: datetime) -> ImportReport:
+    """Read, check and apply a customer export in one go (the command line does this)."""
+    return apply_directory(session, read_directory(content, filename, policy), dry_run=dry_run, full=full,
+                           staff_id=staff_id, now=now)
+
+
+def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, full: bool,
+                    staff_id: int | None, now: datetime) -> ImportReport:
+    """Upsert a checked file by licence number, all rows or none; the report says what changed."""
+    report = ImportReport(dry_run=dry_run, full=full, rows=table.rows, errors=list(table.errors),
+                          unknown_columns=table.unknown_columns)
+    parsed = _resolve_managers(session, table, report.errors)
     if report.errors:
         return report
 

@@ -24,13 +24,16 @@ from bot.fields import Body, Price
 from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice
 from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
-from bot.services.retailer_import import read_table
+from bot.services.spreadsheets import Limits, read_rows
 
 SUBJECT = "supply"
 MAX_GRADE = 99
 EDITABLE = (NoticeState.DRAFT, NoticeState.SCHEDULED)
 LIVE = (NoticeState.PUBLISHED, NoticeState.CORRECTED)
 MAX_ITEMS = 300
+# An item table is a few hundred products by a few grade ranges; anything far bigger is refused unread.
+ITEM_TABLE_LIMITS = Limits(bytes=5 * 1024 * 1024, unpacked=64 * 1024 * 1024, rows=1_000, columns=100,
+                           cells=100_000)
 
 
 class QuotaBand(Body):
@@ -206,9 +209,10 @@ def _band(header: str) -> tuple[int, int] | None:
 def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
     """Items from a CSV or workbook: one row per product, one column per grade range (如 11-20档).
 
-    Every row is checked and every problem reported; the caller writes nothing if there is one."""
+    Every row is checked and every problem reported; the caller writes nothing if there is one.
+    A file over ITEM_TABLE_LIMITS, or no table at all, raises spreadsheets.TableError."""
     table = ItemTable()
-    rows = iter(read_table(content, filename))
+    rows = read_rows(content, filename, ITEM_TABLE_LIMITS)
     header = next(rows, None)
     if header is None:
         table.problems.append(RowProblem(1, "文件是空的"))

@@ -1,12 +1,17 @@
 """The retailer directory over real HTTP: roles, import, export, history, transfer."""
 
+import asyncio
 import csv
 import io
+import time
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 
 from tests.support.fixtures import unique_number
+from tests.support.service import ADMIN_TOKEN
+from tests.support.sheets import sheet_xml, xlsx
 
 
 def bearer(member):
@@ -124,3 +129,73 @@ def test_uploads_that_are_not_tables_get_a_clear_error(admin):
     assert broken.status_code == 422 and "Excel" in broken.json()["detail"]
     missing = admin.post("/api/v1/retailers/import")
     assert missing.status_code == 422
+
+
+HOSTILE = {"store_name": '=HYPERLINK("http://x","点我")', "address": "+cmd|' /C calc'!A0", "owner": "@SUM(1+1)"}
+
+
+def test_exports_write_formula_like_cells_as_text(admin):
+    district = f"区{unique_number(0)}"
+    license_no = f"43030{unique_number(7_000_000)}"
+    upload = io.StringIO()
+    csv.writer(upload).writerows([["许可证号", "客户名称", "经营地址", "经营者", "联系电话", "市场部"],
+                                  [license_no, HOSTILE["store_name"], HOSTILE["address"], HOSTILE["owner"], "-",
+                                   district]])
+    upload = upload.getvalue()
+    assert admin.post("/api/v1/retailers/import", files={"file": ("客户.csv", upload.encode(), "text/csv")}
+                      ).status_code == 200
+
+    exported = admin.get("/api/v1/retailers/export", params={"district": district})
+    header, row = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"), newline="")))
+    cells = dict(zip(header, row))
+    assert (cells["客户名称"], cells["经营地址"], cells["经营者"]) == tuple("'" + text for text in HOSTILE.values())
+    assert cells["联系电话"] == "" and cells["许可证号"] == license_no
+
+    workbook = admin.get("/api/v1/retailers/export", params={"district": district, "format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)
+    assert [cell.value for cell in sheet[2]][2:6] == [HOSTILE["store_name"], HOSTILE["owner"], None,
+                                                      HOSTILE["address"]]
+
+
+def test_everyday_business_type_names_are_stored_as_the_canonical_type(admin):
+    license_no = f"43040{unique_number(7_000_000)}"
+    upload = f"许可证号,客户名称,业态\n{license_no},老街烟酒,烟酒店\n".encode("gbk")
+    assert admin.post("/api/v1/retailers/import", files={"file": ("客户.csv", upload)}).status_code == 200
+    assert admin.get("/api/v1/retailers", params={"q": license_no}).json()["items"][0]["business_type"] == "烟酒商店"
+
+
+def test_hostile_or_oversized_workbooks_are_refused_and_change_nothing(admin):
+    license_no = f"43050{unique_number(7_000_000)}"
+    far = xlsx(sheet_xml({"A1": "许可证号", "B1": "客户名称", "A2": license_no, "B2": "甲店", "XFD1048576": "x"}))
+    refused = admin.post("/api/v1/retailers/import", files={"file": ("客户.xlsx", far)})
+    assert refused.status_code == 413 and refused.json()["detail"] == "表格过大：最多 100000 行（不含表头）"
+    wide = xlsx(sheet_xml({"A1": "许可证号", "B1": "客户名称", "A2": license_no, "B2": "甲店", "ZZ100000": "x"}))
+    refused = admin.post("/api/v1/retailers/import", files={"file": ("客户.xlsx", wide)})
+    assert refused.status_code == 413 and "列数过多：最多 200 列" in refused.json()["detail"]
+    huge = admin.post("/api/v1/retailers/import", files={"file": ("客户.csv", b"x" * (30 * 1024 * 1024 + 1))})
+    assert huge.status_code == 413 and "30 MB" in huge.json()["detail"]
+    assert admin.get("/api/v1/retailers", params={"q": license_no}).json()["total"] == 0
+    assert admin.get("/healthz").status_code == 200
+
+
+async def test_a_large_import_is_read_off_the_event_loop(service):
+    """30,000 rows take seconds to read and check; the loop keeps answering meanwhile."""
+    header = "许可证号,客户名称,经营者,联系电话,经营地址,业态,档位,市场部\n"
+    body = "".join(f"4306{n:08d},便民店{n},经营者{n},139{n:08d},芙蓉路{n}号,便利店,{n % 30 + 1},片区{n % 12}\n"
+                   for n in range(30_000))
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=120,
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
+        started = time.perf_counter()
+        importing = asyncio.create_task(client.post(
+            "/api/v1/retailers/import", params={"dry_run": "true"},
+            files={"file": ("客户.csv", (header + body).encode("gbk"))}))
+        gaps, last = [], started
+        while not importing.done():
+            assert (await client.get("/healthz")).status_code == 200
+            gaps.append(time.perf_counter() - last)
+            last = time.perf_counter()
+        report = importing.result().json()
+        elapsed = time.perf_counter() - started
+    assert report["created"] == 30_000 and report["applied"] is False
+    assert max(gaps) < elapsed / 3, (max(gaps), elapsed)  # on the loop, one gap was the whole import

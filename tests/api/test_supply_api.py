@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from openpyxl import Workbook
 
 from tests.support.fixtures import unique_number
+from tests.support.sheets import sheet_xml, xlsx
 
 
 def notice_body(**extra):
@@ -98,4 +99,15 @@ def test_oversized_or_overlong_item_tables_are_refused_whole(admin):
     assert too_many.status_code == 422 and "300" in too_many.json()["problems"][-1]["message"]
     hostile = "品规,1-30档\n" + "中" * 5000 + ",1\n"
     assert admin.post(upload, files={"file": ("items.csv", hostile.encode())}).status_code == 422
+    assert admin.get(f"/api/v1/supply/notices/{notice['id']}").json()["items"] == []
+
+
+def test_a_hostile_item_table_is_refused_unread(admin):
+    notice = admin.post("/api/v1/supply/notices", json=notice_body()).json()
+    upload = f"/api/v1/supply/notices/{notice['id']}/items/upload"
+    far = xlsx(sheet_xml({"A1": "品规", "B1": "1-30档", "A2": "中华(软)", "B2": "1", "XFD1048576": "x"}))
+    refused = admin.post(upload, files={"file": ("items.xlsx", far)})
+    assert refused.status_code == 413 and refused.json()["detail"] == "表格过大：最多 1000 行（不含表头）"
+    wide = admin.post(upload, files={"file": ("items.csv", ("品规," + "1-30档," * 120 + "\n").encode())})
+    assert wide.status_code == 413 and "列数过多：最多 100 列" in wide.json()["detail"]
     assert admin.get(f"/api/v1/supply/notices/{notice['id']}").json()["items"] == []

@@ -7,7 +7,9 @@ from openpyxl import Workbook
 from sqlmodel import select
 
 from bot.models import Retailer, RetailerChange, Role
-from bot.services.retailer_import import ImportFileError, import_retailers
+from bot.policy import DirectoryPolicy
+from bot.services.retailer_import import import_retailers
+from bot.services.spreadsheets import TableError
 from tests import factories as make
 
 HEADER = ["许可证号", "客户编码", "客户名称", "经营者", "联系电话", "经营地址", "业态", "档位", "客户经理",
@@ -46,9 +48,9 @@ def manager(session, clock):
 
 @pytest.fixture
 def load(session, clock, manager):
-    def run(content, filename="客户.csv", dry_run=False, full=False):
-        report = import_retailers(session, content, filename, dry_run=dry_run, full=full, staff_id=None,
-                                  now=clock.now())
+    def run(content, filename="客户.csv", dry_run=False, full=False, policy=DirectoryPolicy()):
+        report = import_retailers(session, content, filename, policy=policy, dry_run=dry_run, full=full,
+                                  staff_id=None, now=clock.now())
         session.commit()
         return report
 
@@ -91,7 +93,7 @@ def test_every_bad_row_is_reported_and_nothing_is_written(load, session):
         row(""),                                     # 3: missing licence
         row("430102100001", name="重复"),             # 4: duplicate of row 2
         row("430102100004", grade="31"),             # 5: grade out of range
-        row("430102100005", kind="网吧"),             # 6: unknown business type
+        row("430102100005", kind="加油站"),           # 6: unknown business type
         row("430102100006", manager="张三"),          # 7: not on staff
         row("430102100007", phone="12345"),          # 8: malformed phone
     ]
@@ -145,5 +147,29 @@ def test_managers_with_the_same_name_must_be_given_by_work_number(load, session,
     (b"", "empty.csv"), (b"PK\x03\x04 not really a workbook", "broken.xlsx"), (b"\xff\xfe\x00\xd8" * 20, "x.csv"),
 ])
 def test_unreadable_files_get_a_clear_error(load, content, filename):
-    with pytest.raises(ImportFileError):
+    with pytest.raises(TableError):
         load(content, filename)
+
+
+def test_business_types_are_stored_by_their_canonical_name(load, session):
+    rows = [row("430102100001", kind="烟酒店"), row("430102100002", kind=" ktv "), row("430102100003", kind="超市")]
+    assert load(csv_bytes(rows)).created == 3
+    assert {r.license_no: r.business_type for r in retailers(session).values()} == {
+        "430102100001": "烟酒商店", "430102100002": "娱乐服务类", "430102100003": "超市"}
+
+
+def test_the_policy_adds_header_spellings_and_business_types(load, session):
+    policy = DirectoryPolicy(header_aliases={"license_no": ["证号"], "grade": ["星级"]},
+                             business_types={"批发部": ["二批"]})
+    content = csv_bytes([["430102100001", "甲店", "二批", "7"]], header=["证号", "户名", "业态", "星级"])
+    assert [e.message for e in load(content, policy=policy).errors] == ["缺少必需的列：客户名称"]
+    content = csv_bytes([["430102100001", "甲店", "二批", "7"]], header=["证号", "店名", "业态", "星级"])
+    report = load(content, policy=policy)
+    assert report.created == 1 and not report.unknown_columns
+    shop = retailers(session)["430102100001"]
+    assert (shop.business_type, shop.grade) == ("批发部", 7)
+
+
+def test_a_manager_problem_is_reported_with_the_rows_other_problems(load, session):
+    report = load(csv_bytes([row("430102100001", grade="99", manager="张三")]))
+    assert {(e.row, e.column) for e in report.errors} == {(2, "档位"), (2, "客户经理")}
