@@ -33,7 +33,7 @@ from sqlmodel import Session, func, select  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.db import migrate  # noqa: E402
-from bot.models import OutboxMessage, OutboxStatus  # noqa: E402
+from bot.models import Lane, OutboxMessage, OutboxStatus  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from bot.sender import Sender  # noqa: E402
 from bot.services import outbox  # noqa: E402
@@ -64,7 +64,7 @@ class StampingTransport:
 def enqueue_all(session: Session, *, now, count: int) -> None:
     for n in range(count):
         outbox.enqueue(session, now=now, platform="qq", target_kind="group", target_id=str(800_000 + n),
-                       text=f"【货源信息】第48周货源 (1/1) 群{n}", bot_id=BOT)
+                       text=f"【货源信息】第48周货源 (1/1) 群{n}", lane=Lane.BROADCAST, bot_id=BOT)
 
 
 def count_sent(session: Session) -> int:

@@ -202,7 +202,10 @@ class Sender:
                     continue
             ids = [row.id for row in rows]
             try:
-                message_id = await asyncio.wait_for(self.transport.send(bot_id, rows), SEND_TIMEOUT_SECONDS)
+                # not wait_for: on Python 3.11 it swallows a cancellation that lands as the send completes,
+                # and the sender would outlive the shutdown that cancelled it
+                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                    message_id = await self.transport.send(bot_id, rows)
             except Exception as error:  # any failure is retried, never lost
                 failed = await run(outbox.mark_failed, ids, now=clock.now(),
                                    error=f"{type(error).__name__}: {error}",

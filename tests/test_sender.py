@@ -428,3 +428,17 @@ async def test_a_commit_that_queued_something_wakes_the_idle_sender(runtime, clo
         await asyncio.gather(task, return_exceptions=True)
         runtime.settings = original
     assert transport.sent == [("20000", "900001", "收到，已登记为工单 #1。")]
+
+
+async def test_a_sender_cancelled_as_its_send_completes_stops(runtime, session, clock, queued, restore_settings):
+    """Shutdown cancels the sender; a cancellation landing on a finished send must not be swallowed."""
+
+    class CancelledMidSend(RecordingTransport):
+        async def send(self, bot_id, rows):
+            task.cancel()  # the shutdown comes while the message is on its way
+            return await super().send(bot_id, rows)
+
+    sender, _ = in_virtual_time(runtime, CancelledMidSend())
+    task = asyncio.create_task(sender.run_forever())
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()  # not carried on to the idle poll (Stop)
