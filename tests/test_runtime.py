@@ -14,7 +14,7 @@ from bot.config import Settings, UnsafeConfigError
 from bot.db import make_engine, migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime
-from bot.services import escalation, intake, directory
+from bot.services import intake, directory
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "bot.example.com"])
@@ -92,7 +92,6 @@ async def test_a_failing_job_does_not_sink_the_others_in_its_batch(runtime, cloc
 
 async def test_a_concurrent_burst_from_one_sender_becomes_one_ticket(runtime, clock):
     from bot.models import Ticket
-    from bot.services import tickets
 
     runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
     burst = [intake.GroupMessage(platform="qq", group_id="900001", user_id="10001",

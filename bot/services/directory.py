@@ -13,7 +13,6 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
-from bot.services import staff as staff_service
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.models import (
     BindAttempt,

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from bot.models import (
     AuthorKind,
-    OutboxMessage,
+    ChatGroup,
     Pledge,
     Ticket,
     TicketEvent,
@@ -23,6 +23,7 @@ from bot.models import (
     TicketStatus,
     UTCDateTime,
 )
+from bot.services import outbox
 from bot.services.errors import NotFound, ServiceError
 
 MAX_STORED_TEXT = 20_000  # QQ caps a message near 5,000; anything longer is hostile
@@ -127,9 +128,8 @@ def by_message(session: Session, chat_group_id: int, message_id: str) -> list[Ti
     ).all()
     if stored:
         return list(stored)
-    sent = select(OutboxMessage.ticket_id).where(
-        OutboxMessage.target_kind == "group", OutboxMessage.sent_message_id == message_id,
-        col(OutboxMessage.ticket_id).is_not(None))
+    group = session.get(ChatGroup, chat_group_id)
+    sent = outbox.tickets_of_sent_message(session, target_id=group.group_id, sent_message_id=message_id)
     return list(session.exec(select(Ticket).where(col(Ticket.id).in_(sent), Ticket.chat_group_id == chat_group_id)))
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from bot.models import ChatBinding, Pledge, PledgeState, Role, Ticket, TicketStatus
-from bot.services import escalation, intake, tickets
+from bot.services import intake
 from tests import factories as make
 
 

@@ -11,7 +11,7 @@ from tests.support.databases import ON_POSTGRES
 
 from bot.models import Lane, OutboxMessage, Pledge, PledgeState, Role
 from bot.policy import Policies
-from bot.services import escalation, intake, pledges, tickets
+from bot.services import escalation, intake, pledges
 from tests import factories as make
 
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from bot.db import make_engine
 from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
 from bot.policy import Policies
-from bot.services import escalation, intake, broadcast, inquiries, outbox, supply, tickets
+from bot.services import intake, broadcast, inquiries, outbox, supply
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make

@@ -17,7 +17,7 @@ from bot.models import (
     TicketStatus,
 )
 from bot.policy import Policies
-from bot.services import escalation, intake, tickets
+from bot.services import intake, tickets
 from bot.services.errors import NotFound, ServiceError
 from bot.services.intake import Result
 from tests import factories as make

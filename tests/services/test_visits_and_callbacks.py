@@ -4,7 +4,7 @@ import pytest
 from sqlmodel import select
 
 from bot.models import ChatBinding, OutboxMessage, Pledge, PledgeState, Role, Ticket, TicketStatus
-from bot.services import escalation, intake, pledges, tickets
+from bot.services import intake, pledges
 from bot.services.errors import ServiceError
 from tests import factories as make
 
