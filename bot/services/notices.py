@@ -48,10 +48,10 @@ class Context:
 
 
 def context(ticket: Ticket, retailer: Retailer | None) -> Context:
-    """The store, or the sender's nickname when unbound; the first words of the latest request."""
+    """The store, or the sender's nickname when unbound; the first words of the request."""
     nickname = f"{ticket.sender_name}，" if ticket.sender_name else ""
     who = retailer.store_name if retailer is not None else f"{nickname}QQ {ticket.sender_user_id}，未绑定"
-    words = _SPACES.sub(" ", ticket.latest_text or ticket.text).strip()
+    words = _SPACES.sub(" ", ticket.text).strip()
     request = words if len(words) <= REQUEST_WORDS else words[:REQUEST_WORDS] + "…"
     return Context(who=who, request=request or "（无文字）")
 

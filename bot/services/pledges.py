@@ -394,7 +394,7 @@ def after_progress(session: Session, ticket: Ticket, *, now: datetime, policies:
     reply, visit, callback = (kept.get(kind) for kind in (PledgeKind.REPLY, PledgeKind.VISIT, PledgeKind.CALLBACK))
     if reply is None or reply.state != PledgeState.MET or (visit is not None and visit.state in RUNNING):
         return
-    if callback is not None and (callback.state in RUNNING or callback.started_at >= reply.started_at):
+    if callback is not None and _this_round(callback, reply):
         return  # this round's callback is already under way or done
     if ticket.status == TicketStatus.ANSWERED:
         return  # the bot answered; nobody calls back about an automatic answer
@@ -407,6 +407,14 @@ def after_progress(session: Session, ticket: Ticket, *, now: datetime, policies:
         return
     notices.callback_task(session, pledge, ticket, retailer, visited=visit is not None and visit.state == PledgeState.MET,
                           now=now, policies=policies, tz=tz)
+
+
+def _this_round(callback: Pledge, reply: Pledge) -> bool:
+    """Whether the callback belongs to the reply's current round (not to one before a reopening)."""
+    if callback.state in RUNNING:
+        return True
+    finished = callback.met_at or callback.started_at
+    return finished is not None and finished > reply.started_at
 
 
 def _close_if_done(session: Session, ticket: Ticket, now: datetime, reason: str) -> None:
