@@ -4,7 +4,9 @@ Starts the real service (`python -m bot`) and, as the framework's floor, a bare 
 drives both with the same NapCat-like clients and reports, for each:
 - latency (p50/p99) from event sent to acknowledgement received, at a fixed offered rate;
 - the highest sustained rate, from a closed loop of concurrent retailers.
-Every request comes from a new retailer, so each one opens a ticket.
+Every request comes from a new retailer, so each one opens a ticket. Acknowledgements go through the
+outbox: the service runs with the outbox's rate limit at 6,000 sends a minute per bot account
+(tests/support/service.py), so the figure is the engine's, not QQ's pacing.
 
     .venv/bin/python bench/intake_load.py [--rate 200] [--seconds 20] [--database-url URL]
 """
@@ -44,23 +46,30 @@ class Load:
         self.clients, self.groups = clients, groups
         self.latencies: list[float] = []
         self.pending: dict[int, asyncio.Future] = {}
+        self.asked_by: dict[int, int] = {}  # retailer -> their question's message id
         self.readers = [asyncio.create_task(self._collect(c)) for c in clients]
 
     async def _collect(self, client: NapCat) -> None:
         while True:
             call = await client.next_call("send", timeout=3600)
-            reply = next((s for s in call["params"]["message"] if s["type"] == "reply"), None)
-            if reply is None:
-                continue
-            quoted = int(reply["data"]["id"])
-            self.latencies.append(call["received_at"] - client.sent_at.pop(quoted))
-            if future := self.pending.pop(quoted, None):
-                future.set_result(None)
+            segments = call["params"]["message"]
+            # one acknowledgement quotes the question; several due together are combined into one
+            # message that mentions each retailer instead
+            answered = [int(s["data"]["id"]) for s in segments if s["type"] == "reply"] or [
+                self.asked_by.pop(int(s["data"]["qq"]), None) for s in segments if s["type"] == "at"]
+            for quoted in filter(None, answered):
+                if quoted not in client.sent_at:
+                    continue
+                self.latencies.append(call["received_at"] - client.sent_at.pop(quoted))
+                if future := self.pending.pop(quoted, None):
+                    future.set_result(None)
 
     async def ask(self, n: int, wait: bool) -> None:
         client = self.clients[n % len(self.clients)]
         group = self.groups[n % len(self.clients)][n // len(self.clients) % GROUPS_PER_BOT]
-        message_id = await client.group_message(group, next(_users), QUESTIONS[n % len(QUESTIONS)])
+        user = next(_users)
+        message_id = await client.group_message(group, user, QUESTIONS[n % len(QUESTIONS)])
+        self.asked_by[user] = message_id
         if wait:
             future = asyncio.get_running_loop().create_future()
             self.pending[message_id] = future

@@ -16,7 +16,8 @@ from bot.runtime import Runtime, set_runtime
 from bot.services import classify, directory, staff
 from bot.services.knowledge import KnowledgeBase
 
-PLUGINS = ("plugins.private_chat", "plugins.intake", "plugins.sender", "plugins.scheduler")
+PLUGINS = ("plugins.private_chat", "plugins.intake", "plugins.supply_notices", "plugins.new_products",
+           "plugins.terminal_help", "plugins.training", "plugins.sender", "plugins.scheduler")
 CONSOLE_GROUP = "general"  # the console adapter's default channel plays the group
 log = logging.getLogger(__name__)
 

@@ -225,13 +225,22 @@ def my_tasks(items: list[tuple[str, int, str, datetime]], now: datetime, tz: Zon
     return "\n".join([f"你有 {len(items)} 项未完成的任务：", *lines])
 
 
-MENU = """本群为零售客户服务群，可以这样提问：
-【货源信息】本周货源、我能订几条
-【新品宣传】有什么新品、新品怎么订
-【功能终端】扫码枪扫不出、小票打印机不出纸、收款失败
-【客户培训】卷烟怎么陈列、怎么提高毛利
-另有营销、专卖、送货咨询。每个问题都有客服回复，需要时客户经理上门，区营销部回访满意度。
-私聊我发送「绑定 许可证号 手机后四位」绑定账号后，可查询您的专属信息。"""
+# The group's columns (seed 000 section 三) that retailers ask about, each served by a plugin of its own.
+COLUMNS = {
+    "supply": ("货源信息", "本周货源、我能订几条、订货截止"),
+    "launch": ("新品宣传", "有什么新品、新品怎么订"),
+    "terminal": ("功能终端", "扫码枪扫不出、小票打印机不出纸、收款失败"),
+    "training": ("客户培训", "卷烟怎么陈列、怎么提高毛利"),
+}
+
+
+def menu(columns: tuple[str, ...] = tuple(COLUMNS)) -> str:
+    """帮助 in a group: the columns this bot serves, then the promise."""
+    lines = [f"【{COLUMNS[column][0]}】{COLUMNS[column][1]}" for column in columns if column in COLUMNS]
+    return "\n".join(["本群为零售客户服务群，可以这样提问：", *lines,
+                      "另有营销、专卖、送货咨询。每个问题都有客服回复，需要时客户经理上门，区营销部回访满意度。",
+                      "私聊我发送「绑定 许可证号 手机后四位」绑定账号后，可查询您的专属信息。"])
+
 
 
 def agent_reply(ticket_id: int, text: str) -> str:

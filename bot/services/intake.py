@@ -150,8 +150,10 @@ def _bare(text: str) -> str:
 # -- groups ------------------------------------------------------------------------------------
 
 def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, settings: Settings,
-                         policies: Policies, knowledge: KnowledgeBase | None = None) -> Outcome:
-    """Decide what a group message is and have it dealt with."""
+                         policies: Policies, knowledge: KnowledgeBase | None = None,
+                         columns: tuple[str, ...] = tuple(texts.COLUMNS)) -> Outcome:
+    """Decide what a group message is and have it dealt with; `columns` are those the 帮助 menu lists
+    (the column plugins loaded)."""
     db = session.connection()
     group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
     if group is None or not group.active:
@@ -168,8 +170,11 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
         return _staff_in_group(session, group, session.get(StaffMember, staff_id), msg, now, settings, policies,
                                knowledge)
     chat = _Chat(msg.platform, msg.user_id, msg.sender_name, group)
-    outcome = _retailer_message(session, chat, msg.text, msg.message_id, msg.reply_to, now, settings, policies,
-                                knowledge)
+    if _bare(msg.text) in _HELP:
+        outcome = Outcome(Result.MENU, chat_group_id=group.id, reply_text=texts.menu(columns))
+    else:
+        outcome = _retailer_message(session, chat, msg.text, msg.message_id, msg.reply_to, now, settings, policies,
+                                    knowledge)
     if outcome.reply_text:
         _say_in_group(session, group, outcome, msg, now)
     return outcome
@@ -190,8 +195,7 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
     """A retailer's message in a group or in private chat (the same rules, the same tickets)."""
     group_pk = chat.group.id if chat.group else None
     if _bare(text) in _HELP:
-        return Outcome(Result.MENU, chat_group_id=group_pk,
-                       reply_text=texts.MENU if chat.group else texts.RETAILER_HELP)
+        return Outcome(Result.MENU, reply_text=texts.RETAILER_HELP)
     quoted = None
     if reply_to and chat.group is not None:
         quoted = next((t for t in tickets.by_message(session, group_pk, reply_to)

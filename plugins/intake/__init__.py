@@ -1,10 +1,19 @@
 """Intake: every group message goes to the intake service, which decides what it is; whatever
-the bot says back goes through the outbox, so this plugin sends nothing itself."""
+the bot says back goes through the outbox, so this plugin sends nothing itself.
 
+This is the only matcher for group messages (tests/plugins/test_routing.py pins it): the column
+plugins (supply_notices, new_products, terminal_help, training) name their columns for the 帮助
+menu and take no message themselves.
+"""
+
+from functools import cache
+
+import nonebot
 from nonebot import on_message
 from nonebot.adapters import Event
 from nonebot.plugin import PluginMetadata
 
+from bot import texts
 from bot.runtime import get_runtime
 from bot.services import intake as intake_service
 from plugins import chat
@@ -16,8 +25,16 @@ __plugin_meta__ = PluginMetadata(
 intake = on_message(rule=chat.is_group_message, priority=50, block=False)
 
 
+@cache
+def loaded_columns() -> tuple[str, ...]:
+    """The columns whose plugins are loaded, in the menu's order (all plugins load before any event)."""
+    loaded = {plugin.metadata.extra.get("column") for plugin in nonebot.get_loaded_plugins() if plugin.metadata}
+    return tuple(column for column in texts.COLUMNS if column in loaded)
+
+
 @intake.handle()
 async def handle_group_message(event: Event) -> None:
     runtime = get_runtime()
     await runtime.run(intake_service.handle_group_message, chat.group_message(event), now=runtime.clock.now(),
-                      settings=runtime.settings, policies=runtime.policies, knowledge=runtime.knowledge)
+                      settings=runtime.settings, policies=runtime.policies, knowledge=runtime.knowledge,
+                      columns=loaded_columns())

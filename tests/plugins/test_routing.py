@@ -1,0 +1,30 @@
+"""Which plugin takes a message is decided in one place, never by the order plugins load in."""
+
+import nonebot
+from nonebot.matcher import matchers
+
+from bot.app import PLUGINS
+
+COLUMN_PLUGINS = ("plugins.supply_notices", "plugins.new_products", "plugins.terminal_help", "plugins.training")
+
+
+def load_columns() -> None:
+    for name in COLUMN_PLUGINS:  # the chat plugins are loaded by conftest; sender and scheduler stay off in tests
+        if nonebot.get_plugin(name.split(".")[-1]) is None:
+            nonebot.load_plugin(name)
+
+
+def test_the_service_loads_a_plugin_for_each_column_and_the_menu_lists_them():
+    assert set(COLUMN_PLUGINS) <= set(PLUGINS)
+    load_columns()
+    from plugins.intake import loaded_columns
+
+    loaded_columns.cache_clear()
+    assert loaded_columns() == ("supply", "launch", "terminal", "training")
+
+
+def test_one_matcher_for_group_messages_and_one_for_private_chat():
+    load_columns()
+    message_matchers = [(matcher.plugin_name, priority) for priority, group in sorted(matchers.items())
+                        for matcher in group if matcher.type == "message"]
+    assert message_matchers == [("private_chat", 10), ("intake", 50)]
