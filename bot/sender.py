@@ -34,7 +34,7 @@ from typing import Protocol
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
-from bot.models import OutboxMessage
+from bot.models import Lane, OutboxMessage
 from bot.runtime import Runtime
 from bot.services import outbox
 
@@ -189,7 +189,10 @@ class Sender:
                 released += len(rows)
                 continue
             turn = await self._pace(bot_id)
-            if turn.waited and woken.is_set():  # queued while we waited: it may be more urgent than these
+            # queued while we waited: it may be more urgent than these, unless these are replies already
+            # (under a burst of questions every pass is woken, and nothing outranks an answer)
+            if turn.waited and woken.is_set() and any(row.lane > Lane.REPLY for _, later in sends[index:]
+                                                      for row in later):
                 self._give_back(bot_id, turn)
                 await run(outbox.release, [row.id for _, later in sends[index:] for row in later])
                 self.more_due = True

@@ -143,6 +143,7 @@ UNREACHABLE = "多次电话联系不上"
 
 # -- confirmations to staff (always privately, never in the retailer group) --
 NO_SUCH_TICKET = "工单 #{ticket_id} 不存在，请核对工单号。"
+AMBIGUOUS_QUOTE = "你引用的消息对应多个工单，请发送「#工单号 回复内容」回复其中一个。"
 TICKET_CLOSED = "工单 #{ticket_id} 已关闭，不能再处理。"
 REPLY_RECORDED = "已记录你对工单 #{ticket_id} 的回复。"
 REPLY_POSTED = "你的回复已发给客户（工单 #{ticket_id}）。"

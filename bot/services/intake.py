@@ -319,9 +319,11 @@ def _staff_in_group(session: Session, group: Any, staff: StaffMember, msg: Group
     if not staff.has_role(*REPLYING_ROLES):
         return Outcome(Result.IGNORED, reason="staff chat")
     text, ticket, ref = msg.text.strip(), None, _TICKET_REF.match(msg.text)
-    if msg.reply_to:
-        quoted = tickets.by_message(session, group.id, msg.reply_to)
-        ticket = quoted[0] if len(quoted) == 1 else None
+    quoted = tickets.by_message(session, group.id, msg.reply_to) if msg.reply_to else []
+    if len(quoted) == 1:
+        ticket = quoted[0]
+    elif quoted and ref is None:  # a combined acknowledgement: which of its tickets?
+        return _confirm_privately(session, staff, group, texts.AMBIGUOUS_QUOTE, None, now)
     if ticket is None and ref is None:
         return Outcome(Result.IGNORED, reason="staff chat")
     if ticket is None:

@@ -41,10 +41,21 @@ def _row(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     return row | {"status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-def _insert(session: Session):
-    """An INSERT that skips a row whose dedupe key is already stored, on either database."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+_INSERTS: dict[str, Any] = {}
+_ID = OutboxMessage.__table__.c.id
+
+
+def _insert(session: Session) -> Any:
+    """An INSERT that skips a row whose dedupe key is already stored, on either database.
+
+    Built once per dialect, its values bound at execution: enqueue is on intake's hot path, and a
+    statement built with its values is compiled anew every time (bench/intake_load.py).
+    """
+    name = session.get_bind().dialect.name
+    if name not in _INSERTS:
+        dialect = postgresql if name == "postgresql" else sqlite
+        _INSERTS[name] = dialect.insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return _INSERTS[name]
 
 
 def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str, target_id: str, text: str,
@@ -59,17 +70,19 @@ def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str,
     `via_group_id`: a private message to someone met in that group (QQ's temporary chat, no friendship needed).
     """
     fields = {name: value for name, value in locals().items() if name in _FIELDS}
-    message = session.scalars(_insert(session).values(_row(fields, now)).returning(OutboxMessage)).first()
-    if message is not None:
-        session.info[ENQUEUED] = True
-    return message
+    row = _row(fields, now)
+    message_id = session.connection().execute(_insert(session).returning(_ID), row).scalar()
+    if message_id is None:
+        return None
+    session.info[ENQUEUED] = True
+    return OutboxMessage(id=message_id, **row)  # what was stored, not tracked by the session
 
 
 def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime) -> None:
     """Queue many messages in one statement; each row takes `enqueue`'s keywords. Keys already queued are skipped."""
     if not rows:
         return
-    session.execute(_insert(session), [_row(row, now) for row in rows])
+    session.connection().execute(_insert(session), [_row(row, now) for row in rows])
     session.info[ENQUEUED] = True
 
 
@@ -84,7 +97,7 @@ def _drop_stale(session: Session, scope) -> None:
     """Drop the rows in `scope` whose pledge is no longer running, or was restarted after they were queued."""
     of_row = Pledge.id == OutboxMessage.pledge_id
     state = select(Pledge.state).where(of_row).scalar_subquery()
-    session.exec(  # type: ignore[call-overload]
+    session.connection().execute(  # Core: the ORM's bulk update bookkeeping cost more than the statement
         update(OutboxMessage)
         .where(scope, col(OutboxMessage.pledge_id).is_not(None),
                exists().where(of_row, or_(Pledge.state != PledgeState.PENDING,
@@ -101,24 +114,25 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
         return []
     due = _due(now)
     _drop_stale(session, and_(due, col(OutboxMessage.platform).in_(platforms)))
-    candidates = session.exec(
-        select(OutboxMessage)
+    candidates = list(session.exec(
+        select(OutboxMessage.id)
         .where(due, col(OutboxMessage.platform).in_(platforms))
         .order_by(col(OutboxMessage.lane), col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
-    ).all()
-    claimed = []
-    for message in candidates:
-        taken = session.exec(  # type: ignore[call-overload]
-            update(OutboxMessage)
-            .where(col(OutboxMessage.id) == message.id, due)
-            .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now)
-        )
-        if taken.rowcount == 1:
-            session.refresh(message)
-            claimed.append(message)
-    return claimed
+    ))
+    if not candidates:
+        return []
+    # three statements for the whole batch, not two a row: the sender claims on the store's one writer
+    session.connection().execute(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(candidates), due)
+        .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now))
+    return list(session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(candidates), OutboxMessage.claimed_by == worker,
+               OutboxMessage.claimed_at == now, OutboxMessage.status == OutboxStatus.SENDING)
+        .order_by(col(OutboxMessage.lane), col(OutboxMessage.id))
+        .execution_options(populate_existing=True)))
 
 
 def still_wanted(session: Session, message_ids: list[int]) -> list[int]:

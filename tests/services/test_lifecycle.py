@@ -298,3 +298,18 @@ def test_the_pledge_list_filters_by_an_inclusive_due_window(session, clock, sett
     total, _ = pledges.list_pledges(session, kinds=["visit"], state=None, owner_staff_id=None, breached=None,
                                     due_before=None, due_after=None, offset=0, limit=10)
     assert total == 0
+
+
+def test_quoting_a_combined_acknowledgement_asks_which_ticket(session, clock, settings, group, agents):
+    first = make.post(session, clock, settings, "订货平台登录不上怎么办", user_id="10001")
+    second = make.post(session, clock, settings, "送货少送了两条", user_id="10002")
+    rows = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "ack")).all()
+    from bot.services import outbox
+
+    outbox.mark_sent(session, [row.id for row in rows], now=clock.now(), sent_message_id="combined-1")
+    session.commit()
+    outcome = make.post(session, clock, settings, "马上处理", user_id="30001", reply_to="combined-1")
+    assert outcome.result == Result.STAFF_COMMAND and to(session, "30001") == [texts.AMBIGUOUS_QUOTE]
+    assert reply_pledge(session, first.ticket_id).state == reply_pledge(session, second.ticket_id).state == "pending"
+    retailer = make.post(session, clock, settings, "补充：是昨天开始的", user_id="10002", reply_to="combined-1")
+    assert (retailer.result, retailer.ticket_id) == (Result.FOLLOW_UP, second.ticket_id)  # their own ticket
