@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
-from starlette.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
 
 from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
@@ -29,8 +29,9 @@ _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 def _declare_errors(route: APIRoute) -> None:
     """Declare the error answers an operation can give, all in the one `ErrorOut` body: 400 for a body
-    that cannot be parsed, 401 without a valid token, 403 for a missing role, 404 for an id in the path, 409 for a write that meets the
-    current state, 422 for a bad request (replacing FastAPI's own schema), 503 while the database is away."""
+    that cannot be parsed, 401 without a valid token, 403 for a missing role, 404 for an id in the path,
+    409 for a write that meets the current state, 422 for a bad request (replacing FastAPI's own schema),
+    503 while the database is away."""
     has_path_id = bool(route.param_convertors)
     calls = {dependency.call for dependency in _all_dependencies(route.dependant)}
     codes = {status.HTTP_503_SERVICE_UNAVAILABLE}

@@ -55,7 +55,7 @@ class _SkipMalformedFrames:
             data = await self._websocket.receive()
             try:
                 json.loads(data)
-            except Exception as error:  # noqa: BLE001 - whatever the frame, the connection stays
+            except Exception as error:
                 log.warning("skipped a malformed OneBot frame of %d bytes (%s)", len(data), type(error).__name__)
                 continue
             return data

@@ -14,7 +14,7 @@ from bot.config import Settings, UnsafeConfigError
 from bot.db import make_engine, migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime
-from bot.services import intake, directory
+from bot.services import directory, intake
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "bot.example.com"])

@@ -17,6 +17,7 @@ from bot.services.errors import ServiceError
 from bot.services.knowledge import Entry
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
+_ENTRY_ID = r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$"
 
 
 class RankedEntry(BaseModel):
@@ -81,7 +82,7 @@ class EntryPatch(Input):
 
 
 class EntryIn(EntryPatch):
-    id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
+    id: Annotated[str, StringConstraints(pattern=_ENTRY_ID)]
     question: Line
     similar: list[Line] = Field(default_factory=list)
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=600)]
@@ -92,7 +93,7 @@ class WordingIn(Input):
 
 
 class FromTicketIn(Input):
-    entry_id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
+    entry_id: Annotated[str, StringConstraints(pattern=_ENTRY_ID)]
 
 
 Curator = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]

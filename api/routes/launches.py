@@ -70,7 +70,8 @@ class LaunchIn(Input):
     source: Annotated[str, Field(pattern="^(district|manufacturer)$")] = "district"
     districts: list[Name] = Field(default_factory=list, max_length=500)
     group_ids: list[Id] = Field(default_factory=list, max_length=500)
-    plan: list[PostIn] | None = Field(None, max_length=20, description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
+    plan: list[PostIn] | None = Field(None, max_length=20,
+                                      description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
 
 
 class DecisionIn(Input):

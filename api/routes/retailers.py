@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import (
-    ErrorOut,
     BindingIn,
     BindingOut,
+    ErrorOut,
     Page,
     RetailerChangeOut,
     RetailerForAgent,
@@ -82,7 +82,8 @@ def list_retailers(runtime: RuntimeDep, staff: Reader,
 
 
 @router.get("/export", response_class=Response,
-            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+            responses={200: {"content": {"text/csv": {},
+                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] = "csv",
            district: SearchText | None = None, manager_id: Id | None = None, active: bool | None = None,
            q: SearchText | None = None):
@@ -109,7 +110,8 @@ class ImportRefusedOut(BaseModel):
 
 @router.post("/import", responses={
     413: {"model": ErrorOut, "description": "the file is over a size limit, which the detail names"},
-    422: {"model": ErrorOut | ImportRefusedOut, "description": "a bad request, or a row-by-row report; nothing was changed"}})
+    422: {"model": ErrorOut | ImportRefusedOut,
+          "description": "a bad request, or a row-by-row report; nothing was changed"}})
 async def import_file(runtime: RuntimeDep, staff: AdminDep,
                       file: Annotated[UploadFile, File(description="XLSX, XLS or CSV (UTF-8 or GBK)")],
                       dry_run: bool = False,

@@ -13,7 +13,6 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
-from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.models import (
     BindAttempt,
     BindHint,
@@ -25,6 +24,7 @@ from bot.models import (
 )
 from bot.policy import Policies
 from bot.services import pledges
+from bot.services.errors import Conflict, NotFound, ServiceError
 
 HISTORY_FIELDS = ("grade", "manager_id")
 

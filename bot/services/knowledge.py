@@ -48,7 +48,8 @@ SYNONYMS = {
     "假货": "假烟", "仿冒": "假烟", "未成年": "未成年人", "小孩": "未成年人", "学生": "未成年人",
 }
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
-_SENTENCE_NOISE = frozenset("的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
+_SENTENCE_NOISE = frozenset(
+    "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
 WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
@@ -67,7 +68,7 @@ class ItemIn(Body):
     @model_validator(mode="after")
     def _no_overlap(self) -> ItemIn:
         bands = sorted(self.quotas, key=lambda band: band.min_grade)
-        for before, after in zip(bands, bands[1:]):
+        for before, after in pairwise(bands):
             if after.min_grade <= before.max_grade:
                 raise ValueError(f"档位范围 {before.min_grade}-{before.max_grade} 与 "
                                  f"{after.min_grade}-{after.max_grade} 重叠")
@@ -349,7 +350,8 @@ def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn]
         raise ServiceError("没有任何改动，不需要更正")
     notice.state, notice.revision, notice.updated_at = NoticeState.CORRECTED, notice.revision + 1, now
     session.add(notice)
-    text = f"【货源信息更正】{notice.title}\n" + "\n".join(lines) + "\n其余内容不变。发送「我能订多少」查看您的最新限量。"
+    text = (f"【货源信息更正】{notice.title}\n" + "\n".join(lines)
+            + "\n其余内容不变。发送「我能订多少」查看您的最新限量。")
     broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="correction",
                    revision=notice.revision, text=text, now=now,
                    groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
