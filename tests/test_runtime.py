@@ -56,6 +56,32 @@ def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
     runtime.close()
 
 
+async def test_a_job_from_the_event_loop_waits_out_a_short_outage_and_commits_once(tmp_path, clock):
+    # The writer retries with AsyncRetrying, which awaits what it calls: the unit of work is wrapped
+    # in a coroutine (a plain function would commit and then fail on older tenacity releases).
+    engine = make_engine(f"sqlite:///{tmp_path / 'outage.db'}")
+    migrate(engine)
+    engine.dispose()
+    outage = {"left": 3}
+
+    @event.listens_for(engine, "do_connect")
+    def refuse(*_):
+        if outage["left"]:
+            outage["left"] -= 1
+            raise sqlite3.OperationalError("unable to open database file")
+
+    runtime = Runtime(Settings(_env_file=None), engine=engine, clock=clock, outage_seconds=10)
+
+    def add_group(session, number):
+        session.add(ChatGroup(group_id=number, created_at=clock.now()))
+        return number
+
+    assert await runtime.run(add_group, "900001") == "900001"
+    assert outage["left"] == 0
+    assert runtime.unit_of_work(lambda s: s.exec(select(ChatGroup.group_id)).all()) == ["900001"]
+    runtime.close()
+
+
 def test_a_broken_rule_is_not_retried_and_changes_nothing(tmp_path, clock):
     runtime = Runtime(Settings(_env_file=None, database_url=f"sqlite:///{tmp_path / 'rule.db'}"), clock=clock)
     migrate(runtime.engine)
