@@ -43,7 +43,7 @@ def _declare_errors(route: APIRoute) -> None:
         codes.add(status.HTTP_403_FORBIDDEN)
     if has_path_id:
         codes.add(status.HTTP_404_NOT_FOUND)
-    if route.methods & _WRITES:
+    if (route.methods or set()) & _WRITES:
         codes |= {status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT}
     if get_flat_params(route.dependant) or route.body_field:
         codes.add(status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -110,10 +110,10 @@ async def _unexpected(_: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"],

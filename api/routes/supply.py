@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import ErrorOut, Input, Name, Output
 from bot.fields import Day, Id, Moment, Offset
-from bot.models import NoticeState, Role, StaffMember, SupplyNotice
+from bot.models import NoticeState, Role, StaffMember, SupplyNotice, id_of
 from bot.services import supply
 from bot.services.supply import ItemIn, QuotaBand
 
@@ -146,7 +146,7 @@ def create(body: NoticeIn, runtime: RuntimeDep, staff: PublisherDep):
     data = _local(body.model_dump(exclude={"items"}), runtime.settings.tz)
     notice = runtime.unit_of_work(supply.create_notice, data, body.items, staff_id=staff.id,
                                   now=runtime.clock.now())
-    return _out(runtime, notice.id)
+    return _out(runtime, id_of(notice))
 
 
 @router.get("", response_model=list[NoticeOut])
