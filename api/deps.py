@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Annotated
+from typing import Annotated, overload
 
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -40,7 +40,7 @@ def require(*roles: Role) -> Callable[[StaffMember], StaffMember]:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"权限不足：需要角色 {wanted}")
         return staff
 
-    check.roles = roles  # the OpenAPI declares a 403 for the operations that check roles
+    check.roles = roles  # type: ignore[attr-defined]  # the OpenAPI declares a 403 for the operations that check roles
     return check
 
 
@@ -48,6 +48,10 @@ AdminDep = Annotated[StaffMember, Depends(require(Role.ADMIN))]
 ReplierDep = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 
 
+@overload
+def in_local_zone(moment: datetime, tz: tzinfo) -> datetime: ...
+@overload
+def in_local_zone(moment: None, tz: tzinfo) -> None: ...
 def in_local_zone(moment: datetime | None, tz: tzinfo) -> datetime | None:
     """A date-time given without an offset is the district's local time."""
     if moment is None or moment.tzinfo:

@@ -12,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy import text
-from starlette.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException
 
 from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
@@ -29,8 +29,9 @@ _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 def _declare_errors(route: APIRoute) -> None:
     """Declare the error answers an operation can give, all in the one `ErrorOut` body: 400 for a body
-    that cannot be parsed, 401 without a valid token, 403 for a missing role, 404 for an id in the path, 409 for a write that meets the
-    current state, 422 for a bad request (replacing FastAPI's own schema), 503 while the database is away."""
+    that cannot be parsed, 401 without a valid token, 403 for a missing role, 404 for an id in the path,
+    409 for a write that meets the current state, 422 for a bad request (replacing FastAPI's own schema),
+    503 while the database is away."""
     has_path_id = bool(route.param_convertors)
     calls = {dependency.call for dependency in _all_dependencies(route.dependant)}
     codes = {status.HTTP_503_SERVICE_UNAVAILABLE}
@@ -42,7 +43,7 @@ def _declare_errors(route: APIRoute) -> None:
         codes.add(status.HTTP_403_FORBIDDEN)
     if has_path_id:
         codes.add(status.HTTP_404_NOT_FOUND)
-    if route.methods & _WRITES:
+    if (route.methods or set()) & _WRITES:
         codes |= {status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_CONTENT}
     if get_flat_params(route.dependant) or route.body_field:
         codes.add(status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -109,10 +110,10 @@ async def _unexpected(_: Request, error: Exception) -> JSONResponse:
 
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(ServiceError, _service_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(DBAPIError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"],

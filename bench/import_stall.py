@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from import_directory import make_file  # noqa: E402
+
 from tests.support.service import ADMIN_TOKEN, start_service  # noqa: E402
 
 PROBE_EVERY = 0.02

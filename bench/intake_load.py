@@ -190,7 +190,8 @@ def main() -> None:
                 results["service"]["database"] = url.split(":")[0]
                 with httpx.Client(base_url=service.base_url,
                                   headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-                    results["service"]["tickets_stored"] = admin.get("/api/v1/tickets", params={"limit": 1}).json()["total"]
+                    page = admin.get("/api/v1/tickets", params={"limit": 1}).json()
+                    results["service"]["tickets_stored"] = page["total"]
             finally:
                 service.stop()
     floor, ours = results["floor_echo_bot"]["max_requests_per_s"], results["service"]["max_requests_per_s"]

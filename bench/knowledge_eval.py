@@ -26,7 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from bot.services.classify import analyse, is_small_talk  # noqa: E402
 from bot.services.knowledge import (  # noqa: E402
-    OUT_OF_SCOPE_LIMIT, Decision, KnowledgeIndex, Thresholds, load_entries, load_out_of_scope)
+    OUT_OF_SCOPE_LIMIT,
+    Decision,
+    KnowledgeIndex,
+    Thresholds,
+    load_entries,
+    load_out_of_scope,
+)
 
 KNOWLEDGE = ROOT / "knowledge"
 WRONG_LIMIT, OFF_TOPIC_LIMIT = 0.015, 0.04  # well inside the aims (3 %, 5 %): a wrong answer is worse than none

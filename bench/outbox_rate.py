@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def measure(url: str, args: argparse.Namespace) -> dict:
         runtime.close()
     limit, span = args.rate_per_minute, times[-1] - times[0]
     achieved = per_minute(times) if span else float("inf")
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in pairwise(times)]
     checks = window_checks(times, limit)
     in_a_minute = most_in_any_window(times, 60)
     return {
@@ -142,9 +143,8 @@ def main() -> None:
         parser.error("--messages must be at least 2 to measure a rate")
     if args.database_url:
         databases.BASE_URL, databases.ON_POSTGRES = args.database_url, args.database_url.startswith("postgresql")
-    with tempfile.TemporaryDirectory() as scratch:
-        with databases.fresh_database(Path(scratch), "outbox_rate") as url:
-            result = measure(url, args)
+    with tempfile.TemporaryDirectory() as scratch, databases.fresh_database(Path(scratch), "outbox_rate") as url:
+        result = measure(url, args)
     print(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                       **result}, ensure_ascii=False, indent=2))
 

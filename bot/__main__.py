@@ -60,8 +60,8 @@ def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool)
         runtime.close()
     summary = {key: value for key, value in report.as_dict().items() if key != "changes"}
     print(json.dumps(summary, ensure_ascii=False, indent=2))
-    for error in report.errors:
-        print(f"第 {error.row} 行 [{error.column}] {error.message}", file=sys.stderr)
+    for problem in report.errors:
+        print(f"第 {problem.row} 行 [{problem.column}] {problem.message}", file=sys.stderr)
     if report.errors:
         print("有错误，未做任何修改。", file=sys.stderr)
         return 1

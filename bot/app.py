@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import nonebot
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -50,7 +51,7 @@ def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
 
 def init_nonebot(settings: Settings, *, console: bool = False) -> None:
     """NoneBot on its FastAPI driver, serving OneBot v11 and the admin API (or the console)."""
-    common = dict(log_level=settings.log_level, command_start=[""], command_sep=[" "])
+    common: dict[str, Any] = dict(log_level=settings.log_level, command_start=[""], command_sep=[" "])
     if console:
         nonebot.init(driver="~none", **common)
         from nonebot.adapters.console import Adapter as ConsoleAdapter
@@ -74,8 +75,8 @@ def prepare_console_group(runtime: Runtime) -> None:
     """The terminal chat's channel is a registered group, so questions there become tickets."""
 
     def ensure(session, now):
-        if not session.exec(select(ChatGroup).where(ChatGroup.platform == "console",
-                                                    ChatGroup.group_id == CONSOLE_GROUP)).first():
+        if not session.exec(select(ChatGroup).where(col(ChatGroup.platform) == "console",
+                                                    col(ChatGroup.group_id) == CONSOLE_GROUP)).first():
             directory.create_group(session, {"platform": "console", "group_id": CONSOLE_GROUP,
                                              "name": "终端体验群"}, now=now)
 

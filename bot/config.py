@@ -7,8 +7,8 @@ named once (see `.env.example` for the documented list).
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 

@@ -13,7 +13,7 @@ import tomllib
 from datetime import datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -66,9 +66,11 @@ class CalendarPolicy(Strict):
         return value
 
     def build(self, tz: ZoneInfo) -> BusinessCalendar:
-        spans = tuple(tuple(time.fromisoformat(part.zfill(5)) for part in period.split("-"))
-                      for period in self.periods)
-        return BusinessCalendar(spans, tz, WORKDAY_RULES[self.workdays])
+        spans = []
+        for period in self.periods:  # checked above: "HH:MM-HH:MM"
+            start, end = period.split("-")
+            spans.append((time.fromisoformat(start.zfill(5)), time.fromisoformat(end.zfill(5))))
+        return BusinessCalendar(tuple(spans), tz, WORKDAY_RULES[self.workdays])
 
 
 class Step(Strict):
@@ -76,6 +78,9 @@ class Step(Strict):
     notify: Target
 
     _parse = field_validator("after", mode="before")(_duration)
+
+
+PledgeName = Literal["reply", "visit", "callback"]  # PledgeKind's values
 
 
 class PledgePolicy(Strict):
@@ -90,7 +95,7 @@ class PledgePolicy(Strict):
 class CategoryPolicy(Strict):
     """Per category: other deadlines, and whether a visit is always or sometimes needed."""
 
-    due: dict[Literal["reply", "visit", "callback"], Duration] = {}
+    due: dict[PledgeName, Duration] = {}
     visit: Literal["always", "never", "keywords"] = "never"
     visit_keywords: list[str] = []
 
@@ -100,7 +105,7 @@ class CategoryPolicy(Strict):
         return {kind: _duration(text) for kind, text in value.items()} if isinstance(value, dict) else value
 
 
-def _default_pledges() -> dict[str, PledgePolicy]:
+def _default_pledges() -> dict[PledgeName, PledgePolicy]:
     ladder = [Step(after=Duration(), notify="agents_group"),
               Step(after=Duration.parse("30m"), notify="supervisors"),
               Step(after=Duration.parse("2h"), notify="admins")]
@@ -170,7 +175,7 @@ class Policies(Strict):
         "desk": CalendarPolicy(),
         "field": CalendarPolicy(periods=("08:30-12:00", "13:30-18:00")),
     }
-    pledges: dict[Literal["reply", "visit", "callback"], PledgePolicy] = Field(default_factory=_default_pledges)
+    pledges: dict[PledgeName, PledgePolicy] = Field(default_factory=_default_pledges)
     categories: dict[str, CategoryPolicy] = {
         "complaint": CategoryPolicy(visit="always"),
         "terminal": CategoryPolicy(visit="keywords", visit_keywords=[
@@ -192,12 +197,13 @@ class Policies(Strict):
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
 
     def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
-        return _build(self.calendars[self.pledges[kind].calendar], tz)
+        return _build(self.calendars[self.pledges[cast(PledgeName, kind)].calendar], tz)
 
     def deadline(self, kind: str, category: str, start: datetime, tz: ZoneInfo) -> datetime:
-        override = self.categories.get(category, CategoryPolicy()).due.get(kind)
+        name = cast(PledgeName, kind)  # a pledge kind (PledgeKind's values); another is a KeyError below
+        override = self.categories.get(category, CategoryPolicy()).due.get(name)
         calendar = self.calendar(kind, tz)
-        return calendar.add(start, (override or self.pledges[kind].due).on(calendar))
+        return calendar.add(start, (override or self.pledges[name].due).on(calendar))
 
     def needs_visit(self, category: str, text: str) -> bool:
         rule = self.categories.get(category)

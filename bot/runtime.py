@@ -20,8 +20,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -72,7 +71,7 @@ class Runtime:
         self.knowledge: KnowledgeBase | None = None  # loaded by the service at start
         self.engine = engine or make_engine(settings.database_url)
         self.clock = clock or SystemClock()
-        self._retry_policy = dict(
+        self._retry_policy: dict[str, Any] = dict(
             retry=retry_if_exception(is_transient),
             wait=wait_exponential(multiplier=0.05, max=2),
             stop=stop_after_delay(outage_seconds),
@@ -122,15 +121,18 @@ class Runtime:
         if self._writer is None or self._writer.done():
             self._jobs = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
+        assert self._jobs is not None
         job = _Job(fn, args, kwargs, asyncio.get_running_loop().create_future())
         self._jobs.put_nowait(job)
         return await job.future
 
     async def _write_forever(self) -> None:
+        jobs = self._jobs
+        assert jobs is not None  # set by `run` before it starts the writer
         while True:
-            batch = [await self._jobs.get()]
-            while not self._jobs.empty() and len(batch) < MAX_BATCH:
-                batch.append(self._jobs.get_nowait())
+            batch = [await jobs.get()]
+            while not jobs.empty() and len(batch) < MAX_BATCH:
+                batch.append(jobs.get_nowait())
             await self._commit(batch)
 
     def _attempt_batch(self, batch: list[_Job]) -> list[Any]:
@@ -149,7 +151,10 @@ class Runtime:
                 results = self._attempt_batch(batch)
             except Exception as error:
                 self._raise_unless_transient(error)
-                results = await AsyncRetrying(**self._retry_policy)(self._attempt_batch, batch)
+                async def attempt_batch() -> list[Any]:  # AsyncRetrying awaits what it calls
+                    return self._attempt_batch(batch)
+
+                results = await AsyncRetrying(**self._retry_policy)(attempt_batch)
         except Exception:
             if len(batch) == 1:
                 _settle(batch[0], error=sys.exc_info()[1])
@@ -168,7 +173,11 @@ class Runtime:
             return self._attempt(job.fn, *job.args, **job.kwargs)
         except Exception as error:
             self._raise_unless_transient(error)
-        return await AsyncRetrying(**self._retry_policy)(self._attempt, job.fn, *job.args, **job.kwargs)
+
+        async def attempt() -> Any:  # AsyncRetrying awaits what it calls
+            return self._attempt(job.fn, *job.args, **job.kwargs)
+
+        return await AsyncRetrying(**self._retry_policy)(attempt)
 
     @staticmethod
     def _raise_unless_transient(error: Exception) -> None:

@@ -34,7 +34,7 @@ from typing import Protocol
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
-from bot.models import Lane, OutboxMessage
+from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
 from bot.services import outbox
 
@@ -146,7 +146,9 @@ class Sender:
             if bucket.put(item):
                 break
             waited = True
-            ready_at = (item.timestamp + max(1, bucket.waiting(item))) / 1000
+            waiting = bucket.waiting(item)
+            assert isinstance(waiting, int)  # an in-memory bucket answers at once, never with an awaitable
+            ready_at = (item.timestamp + max(1, waiting)) / 1000
             await self._sleep(max(0.0, ready_at - self._monotonic()))
         gap = settings.outbox_min_interval_seconds
         if gap:
@@ -185,7 +187,7 @@ class Sender:
             if bot_id not in connected:
                 bot_id = self._pick_bot(rows[0], connected)
             if bot_id is None:
-                await run(outbox.release, [row.id for row in rows])
+                await run(outbox.release, [id_of(row) for row in rows])
                 released += len(rows)
                 continue
             turn = await self._pace(bot_id)
@@ -194,16 +196,16 @@ class Sender:
             if turn.waited and woken.is_set() and any(row.lane > Lane.REPLY for _, later in sends[index:]
                                                       for row in later):
                 self._give_back(bot_id, turn)
-                await run(outbox.release, [row.id for _, later in sends[index:] for row in later])
+                await run(outbox.release, [id_of(row) for _, later in sends[index:] for row in later])
                 self.more_due = True
                 return sent
             if any(row.pledge_id for row in rows):  # its pledge may have been met since the claim
-                wanted = set(await run(outbox.still_wanted, [row.id for row in rows]))
+                wanted = set(await run(outbox.still_wanted, [id_of(row) for row in rows]))
                 rows = [row for row in rows if row.id in wanted]
                 if not rows:
                     self._give_back(bot_id, turn)
                     continue
-            ids = [row.id for row in rows]
+            ids = [id_of(row) for row in rows]
             try:
                 # not wait_for: on Python 3.11 it swallows a cancellation that lands as the send completes,
                 # and the sender would outlive the shutdown that cancelled it

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, cast, overload
 
 from nonebot.adapters import Bot, Event
 from nonebot.adapters.console import Bot as ConsoleBot
@@ -19,9 +19,11 @@ from nonebot.adapters.console import Message as ConsoleMessage
 from nonebot.adapters.console import MessageEvent as ConsoleMessageEvent
 from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
 from nonebot.adapters.onebot.v11 import Bot as OneBot
+from nonebot.adapters.onebot.v11 import Event as OneBotEvent
 from nonebot.adapters.onebot.v11 import GroupMessageEvent, PrivateMessageEvent
 from nonebot.adapters.onebot.v11 import Message as OneBotMessage
 from nonebot.adapters.onebot.v11 import MessageSegment as OneBotSegment
+from nonebot.drivers import WebSocket
 from nonechat.model import DIRECT
 
 from bot.models import OutboxMessage
@@ -55,7 +57,7 @@ class _SkipMalformedFrames:
             data = await self._websocket.receive()
             try:
                 json.loads(data)
-            except Exception as error:  # noqa: BLE001 - whatever the frame, the connection stays
+            except Exception as error:
                 log.warning("skipped a malformed OneBot frame of %d bytes (%s)", len(data), type(error).__name__)
                 continue
             return data
@@ -63,7 +65,7 @@ class _SkipMalformedFrames:
 
 class SturdyOneBotAdapter(OneBotAdapter):
     async def _handle_ws(self, websocket: Any) -> None:
-        await super()._handle_ws(_SkipMalformedFrames(websocket))
+        await super()._handle_ws(cast(WebSocket, _SkipMalformedFrames(websocket)))  # the same interface
 
 
 def platform_of(bot: Bot) -> str | None:
@@ -93,6 +95,10 @@ async def is_private_message(event: Event) -> bool:
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b-\x1f]|([\ud800-\udfff])")
 
 
+@overload
+def clean_text(text: str) -> str: ...
+@overload
+def clean_text(text: None) -> None: ...
 def clean_text(text: str | None) -> str | None:
     """Text as it can be stored and answered: PostgreSQL refuses NUL, UTF-8 cannot carry a lone
     surrogate, so the first is dropped and the second becomes U+FFFD."""
@@ -153,7 +159,7 @@ async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str
         text = _for_group(text)
     if isinstance(bot, OneBot):
         quoted = str(getattr(event, "message_id", "")) if quote else None
-        return _message_id(await bot.send(event, _onebot_text(text, quoted)))
+        return _message_id(await bot.send(cast(OneBotEvent, event), _onebot_text(text, quoted)))  # a QQ bot's event
     return _message_id(await bot.send(event, ConsoleMessage(text)))
 
 
@@ -178,7 +184,7 @@ async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
         if to_group:
             result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
         else:
-            via = {"group_id": int(message.via_group_id)} if message.via_group_id else {}
+            via: dict[str, Any] = {"group_id": int(message.via_group_id)} if message.via_group_id else {}
             result = await bot.send_private_msg(user_id=int(message.target_id), message=body, **via)
         return _message_id(result)
     if isinstance(bot, ConsoleBot):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from nonebug import NONEBOT_INIT_KWARGS
@@ -16,7 +16,7 @@ from bot.runtime import Runtime, set_runtime
 from tests.support.databases import fresh_database
 
 # Monday 23 November 2026, 10:00 in Shanghai.
-START = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.policy import Policies
 from bot.models import ChatGroup, Retailer, Role, StaffMember, SupplyNotice
+from bot.policy import Policies
 from bot.services import directory, intake, supply
 from bot.services import staff as staff_service
 from bot.services.supply import ItemIn

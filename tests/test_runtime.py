@@ -14,7 +14,7 @@ from bot.config import Settings, UnsafeConfigError
 from bot.db import make_engine, migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime
-from bot.services import intake, directory
+from bot.services import directory, intake
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "bot.example.com"])
@@ -53,6 +53,32 @@ def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
     group = runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
     assert outage["left"] == 0 and group.id == 1
     assert runtime.unit_of_work(lambda s: s.exec(select(ChatGroup)).one().group_id) == "900001"
+    runtime.close()
+
+
+async def test_a_job_from_the_event_loop_waits_out_a_short_outage_and_commits_once(tmp_path, clock):
+    # The writer retries with AsyncRetrying, which awaits what it calls: the unit of work is wrapped
+    # in a coroutine (a plain function would commit and then fail on older tenacity releases).
+    engine = make_engine(f"sqlite:///{tmp_path / 'outage.db'}")
+    migrate(engine)
+    engine.dispose()
+    outage = {"left": 3}
+
+    @event.listens_for(engine, "do_connect")
+    def refuse(*_):
+        if outage["left"]:
+            outage["left"] -= 1
+            raise sqlite3.OperationalError("unable to open database file")
+
+    runtime = Runtime(Settings(_env_file=None), engine=engine, clock=clock, outage_seconds=10)
+
+    def add_group(session, number):
+        session.add(ChatGroup(group_id=number, created_at=clock.now()))
+        return number
+
+    assert await runtime.run(add_group, "900001") == "900001"
+    assert outage["left"] == 0
+    assert runtime.unit_of_work(lambda s: s.exec(select(ChatGroup.group_id)).all()) == ["900001"]
     runtime.close()
 
 

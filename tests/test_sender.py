@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+from itertools import pairwise
 
 import pytest
 from sqlmodel import select
@@ -133,7 +134,7 @@ async def test_no_minute_holds_more_than_the_limit_and_the_rate_reaches_it(runti
     assert most_in_any_window(times, 60) <= limit
     assert 0.95 * limit <= per_minute(times) <= limit, per_minute(times)
     # spread evenly rather than a minute's worth at once: one send per 60/limit seconds
-    assert min(b - a for a, b in zip(times, times[1:])) >= 60 / limit - 0.001
+    assert min(b - a for a, b in pairwise(times)) >= 60 / limit - 0.001
 
 
 async def test_each_bot_account_has_a_limit_of_its_own(runtime, session, clock):
@@ -181,7 +182,7 @@ async def test_each_bot_account_is_paced_with_jitter(runtime, session, clock):
     all_gaps = []
     for bot in ("20000", "20001"):
         times = [at for who, at in stamps if who == bot]
-        gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+        gaps = [later - earlier for earlier, later in pairwise(times)]
         assert len(times) == 3 and all(1.5 <= gap <= 2.0 for gap in gaps), gaps
         all_gaps += gaps
     assert len({round(gap, 6) for gap in all_gaps}) > 1  # jittered, not a fixed beat

@@ -12,11 +12,21 @@ from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import Input
 from bot.fields import Id
 from bot.models import Role, StaffMember
+from bot.runtime import Runtime
 from bot.services import tickets
 from bot.services.errors import ServiceError
-from bot.services.knowledge import Entry
+from bot.services.knowledge import Entry, KnowledgeBase
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
+
+
+def _base(runtime: Runtime) -> KnowledgeBase:
+    if runtime.knowledge is None:  # loaded when the service starts
+        raise RuntimeError("the knowledge base is not loaded")
+    return runtime.knowledge
+
+
+_ENTRY_ID = r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$"
 
 
 class RankedEntry(BaseModel):
@@ -40,18 +50,18 @@ class ReloadOut(BaseModel):
 @router.get("/search", response_model=SearchOut)
 def search(runtime: RuntimeDep, _: CurrentStaff, q: Annotated[str, Query(min_length=1, max_length=500)]):
     """The decision (`answer`, `suggest` or `handover`) and the ranked entries with their scores."""
-    result = runtime.knowledge.index.decide(q)
+    result = _base(runtime).index.decide(q)
     return SearchOut(
         decision=result.decision,
         entries=[RankedEntry(id=m.entry.id, column=m.entry.column, question=m.entry.question, score=m.score,
                              similarity=m.similarity) for m in result.matches],
-        answer=result.best.answer if result.decision == "answer" else None)
+        answer=result.best.answer if result.decision == "answer" and result.best is not None else None)
 
 
 @router.post("/reload", response_model=ReloadOut)
 def reload(runtime: RuntimeDep, _: AdminDep):
     """Read the entry files again, without a restart; a broken file is refused and nothing changes."""
-    return ReloadOut(entries=runtime.knowledge.reload())
+    return ReloadOut(entries=_base(runtime).reload())
 
 
 class EntryOut(BaseModel):
@@ -81,7 +91,7 @@ class EntryPatch(Input):
 
 
 class EntryIn(EntryPatch):
-    id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
+    id: Annotated[str, StringConstraints(pattern=_ENTRY_ID)]
     question: Line
     similar: list[Line] = Field(default_factory=list)
     answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=600)]
@@ -92,7 +102,7 @@ class WordingIn(Input):
 
 
 class FromTicketIn(Input):
-    entry_id: Annotated[str, StringConstraints(pattern=r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{2,40}$")]
+    entry_id: Annotated[str, StringConstraints(pattern=_ENTRY_ID)]
 
 
 Curator = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
@@ -108,7 +118,7 @@ def _today(runtime) -> date:
 
 @router.get("/entries/{entry_id}", response_model=EntryOut)
 def read_entry(entry_id: str, runtime: RuntimeDep, _: CurrentStaff):
-    return _out(runtime.knowledge.get(entry_id))
+    return _out(_base(runtime).get(entry_id))
 
 
 @router.post("/entries", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
@@ -117,20 +127,20 @@ def create_entry(body: EntryIn, runtime: RuntimeDep, _: Curator):
     data = body.model_dump(exclude_none=True)
     data.update(column=body.id.split(".")[0], similar=data.get("similar") or [body.question],
                 reviewed=_today(runtime))
-    return _out(runtime.knowledge.create(Entry.model_validate(data)))
+    return _out(_base(runtime).create(Entry.model_validate(data)))
 
 
 @router.patch("/entries/{entry_id}", response_model=EntryOut)
 def update_entry(entry_id: str, body: EntryPatch, runtime: RuntimeDep, _: Curator):
     """Edit or retire (`retired: true`) an entry."""
     changes = body.model_dump(exclude_unset=True) | {"reviewed": _today(runtime)}
-    return _out(runtime.knowledge.update(entry_id, changes))
+    return _out(_base(runtime).update(entry_id, changes))
 
 
 @router.post("/entries/{entry_id}/similar", response_model=EntryOut)
 def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator):
     """A retailer's own wording becomes another similar question."""
-    return _out(runtime.knowledge.add_similar(entry_id, body.text))
+    return _out(_base(runtime).add_similar(entry_id, body.text))
 
 
 @router.post("/from-ticket/{ticket_id}", response_model=EntryOut)
@@ -138,10 +148,10 @@ def from_ticket(ticket_id: Id, body: FromTicketIn, runtime: RuntimeDep, _: Curat
     """The ticket's question joins an entry; if the entry does not exist yet, the agent's reply
     on the ticket becomes its answer."""
     question, reply = runtime.unit_of_work(tickets.knowledge_source, ticket_id)
-    if runtime.knowledge.exists(body.entry_id):  # files are written outside any transaction
-        return _out(runtime.knowledge.add_similar(body.entry_id, question))
+    if _base(runtime).exists(body.entry_id):  # files are written outside any transaction
+        return _out(_base(runtime).add_similar(body.entry_id, question))
     if reply is None:
         raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
-    return _out(runtime.knowledge.create(Entry(id=body.entry_id, column=body.entry_id.split(".")[0],
+    return _out(_base(runtime).create(Entry(id=body.entry_id, column=body.entry_id.split(".")[0],
                                                question=question, similar=(question,), answer=reply,
                                                reviewed=_today(runtime))))

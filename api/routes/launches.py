@@ -14,7 +14,7 @@ from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.routes.supply import DeliveryOut, InterestOut
 from api.schemas import Input, Name, Output
 from bot.fields import Day, Id, Price, SearchText
-from bot.models import Approval, Product, Role, StaffMember
+from bot.models import Approval, Product, Role, StaffMember, id_of
 from bot.services import launches, products
 from bot.services.launches import PostIn
 
@@ -70,7 +70,8 @@ class LaunchIn(Input):
     source: Annotated[str, Field(pattern="^(district|manufacturer)$")] = "district"
     districts: list[Name] = Field(default_factory=list, max_length=500)
     group_ids: list[Id] = Field(default_factory=list, max_length=500)
-    plan: list[PostIn] | None = Field(None, max_length=20, description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
+    plan: list[PostIn] | None = Field(None, max_length=20,
+                                      description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
 
 
 class DecisionIn(Input):
@@ -142,7 +143,7 @@ def create_launch(body: LaunchIn, runtime: RuntimeDep, staff: PublisherDep):
     launch = runtime.unit_of_work(launches.create_launch, body.product.model_dump(exclude_none=True), data,
                                   None if body.plan is None else _local(body.plan, tz), staff_id=staff.id,
                                   now=runtime.clock.now(), tz=tz)
-    return _out(runtime, launch.id)
+    return _out(runtime, id_of(launch))
 
 
 @router.get("/launches", response_model=list[LaunchOut])
@@ -168,7 +169,7 @@ def replace_plan(launch_id: Id, body: Annotated[list[PostIn], Field(max_length=2
 @router.post("/launches/{launch_id}/approval", response_model=LaunchOut)
 def decide(launch_id: Id, body: DecisionIn, runtime: RuntimeDep, staff: PublisherDep):
     """Approve a manufacturer's publicity (its posts may go out) or reject it (they never will)."""
-    runtime.unit_of_work(launches.decide, launch_id, approve=body.approve, staff_id=staff.id,
+    runtime.unit_of_work(launches.decide, launch_id, approve=body.approve, staff_id=id_of(staff),
                          now=runtime.clock.now())
     return _out(runtime, launch_id)
 

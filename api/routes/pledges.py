@@ -41,7 +41,7 @@ def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
     """Due soon (`due_before`), in a window (`due_after`), breached, by state, owner and kind. Each role
     lists the kinds it works on: agents replies and visits, callback staff callbacks, an account manager
     only their own visits; supervisors and admins everything."""
-    kinds = [kind] if kind else None
+    kinds: list[str] | None = [kind] if kind else None
     if not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
         allowed = {k for role, role_kinds in _ROLE_KINDS.items() if staff.has_role(role) for k in role_kinds}
         if kind is not None and kind not in allowed:

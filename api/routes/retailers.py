@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import (
-    ErrorOut,
     BindingIn,
     BindingOut,
+    ErrorOut,
     Page,
     RetailerChangeOut,
     RetailerForAgent,
@@ -27,7 +27,7 @@ from api.schemas import (
     TerritoryTransferOut,
 )
 from bot.fields import Id, Offset, SearchText
-from bot.models import Retailer, Role, StaffMember
+from bot.models import Retailer, Role, StaffMember, id_of
 from bot.services import directory, retailer_import, spreadsheets
 
 router = APIRouter(prefix="/retailers", tags=["retailers"])
@@ -78,11 +78,12 @@ def list_retailers(runtime: RuntimeDep, staff: Reader,
         directory.search_retailers, district=district, manager_id=own or manager_id, active=active,
         q=q, offset=offset, limit=limit)
     view = _view(staff)
-    return Page[view](total=total, items=[view.model_validate(row) for row in rows])
+    return Page[view](total=total, items=[view.model_validate(row) for row in rows])  # type: ignore[valid-type]
 
 
 @router.get("/export", response_class=Response,
-            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
+            responses={200: {"content": {"text/csv": {},
+                                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] = "csv",
            district: SearchText | None = None, manager_id: Id | None = None, active: bool | None = None,
            q: SearchText | None = None):
@@ -109,7 +110,8 @@ class ImportRefusedOut(BaseModel):
 
 @router.post("/import", responses={
     413: {"model": ErrorOut, "description": "the file is over a size limit, which the detail names"},
-    422: {"model": ErrorOut | ImportRefusedOut, "description": "a bad request, or a row-by-row report; nothing was changed"}})
+    422: {"model": ErrorOut | ImportRefusedOut,
+          "description": "a bad request, or a row-by-row report; nothing was changed"}})
 async def import_file(runtime: RuntimeDep, staff: AdminDep,
                       file: Annotated[UploadFile, File(description="XLSX, XLS or CSV (UTF-8 or GBK)")],
                       dry_run: bool = False,
@@ -144,7 +146,7 @@ def transfer(body: TerritoryTransferIn, runtime: RuntimeDep, staff: CurrentStaff
     moved, visits = runtime.unit_of_work(
         directory.transfer_territory, from_manager_id=body.from_manager_id,
         to_manager_id=body.to_manager_id, district=body.district, retailer_ids=body.retailer_ids,
-        staff_id=staff.id, now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+        staff_id=id_of(staff), now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
     return TerritoryTransferOut(retailers_moved=moved, visits_moved=visits)
 
 

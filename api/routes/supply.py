@@ -9,13 +9,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import ErrorOut, Input, Name, Output
 from bot.fields import Day, Id, Moment, Offset
-from bot.models import NoticeState, Role, StaffMember, SupplyNotice
+from bot.models import NoticeState, Role, StaffMember, SupplyNotice, id_of
 from bot.services import supply
 from bot.services.supply import ItemIn, QuotaBand
 
@@ -146,7 +146,7 @@ def create(body: NoticeIn, runtime: RuntimeDep, staff: PublisherDep):
     data = _local(body.model_dump(exclude={"items"}), runtime.settings.tz)
     notice = runtime.unit_of_work(supply.create_notice, data, body.items, staff_id=staff.id,
                                   now=runtime.clock.now())
-    return _out(runtime, notice.id)
+    return _out(runtime, id_of(notice))
 
 
 @router.get("", response_model=list[NoticeOut])
@@ -178,10 +178,12 @@ def replace_items(notice_id: Id, body: Annotated[list[ItemIn], Field(max_length=
 
 
 @router.post("/{notice_id}/items/upload", response_model=NoticeOut,
-             responses={413: {"model": ErrorOut, "description": "the file is over a size limit, which the detail names"},
+             responses={413: {"model": ErrorOut,
+                              "description": "the file is over a size limit, which the detail names"},
                         422: {"description": "a row-by-row report; nothing was changed"}})
 async def upload_items(notice_id: Id, runtime: RuntimeDep, _: PublisherDep,
-                       file: Annotated[UploadFile, File(description="XLSX 或 CSV：品规、批发价、建议零售价、紧俏、各档位列（如 11-20档）")]):
+                       file: Annotated[UploadFile, File(
+                           description="XLSX 或 CSV：品规、批发价、建议零售价、紧俏、各档位列（如 11-20档）")]):
     """The item table from a spreadsheet: every row valid, or nothing changes and each bad row is named.
     The file is read in a worker thread, off the event loop."""
     content = await file.read(supply.ITEM_TABLE_LIMITS.bytes + 1)

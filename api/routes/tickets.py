@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, status
 from api.deps import CurrentStaff, ReplierDep, RuntimeDep, in_local_zone, require
 from api.schemas import AssignIn, ClaimIn, CloseIn, Page, PledgeListOut, ReplyIn, TicketDetailOut, TicketOut
 from bot.fields import Id, Moment, Offset
-from bot.models import Category, Role, StaffMember, TicketStatus
+from bot.models import Category, Role, StaffMember, TicketStatus, id_of
 from bot.services import intake, pledges, tickets
 from bot.services.errors import ServiceError
 
@@ -69,10 +69,10 @@ def assign(ticket_id: Id, body: AssignIn, runtime: RuntimeDep, supervisor: Super
     """A supervisor gives the ticket's reply (or visit or callback) pledge to someone, who is told."""
 
     def give(session):
-        pledge = pledges.one(session, tickets.get(session, ticket_id).id, body.kind)
+        pledge = pledges.one(session, id_of(tickets.get(session, ticket_id)), body.kind)
         if pledge is None:
             raise ServiceError(f"工单 #{ticket_id} 没有{body.kind}承诺")
-        return pledges.reassign(session, pledge.id, body.staff_id, now=runtime.clock.now(),
+        return pledges.reassign(session, id_of(pledge), body.staff_id, now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz, by_staff_id=supervisor.id)
 
     return runtime.unit_of_work(give)

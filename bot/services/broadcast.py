@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
-from bot.models import Broadcast, ChatGroup, Delivery, Lane, OutboxMessage, OutboxStatus
+from bot.models import Broadcast, ChatGroup, Delivery, Lane, OutboxMessage, OutboxStatus, id_of
 from bot.services import outbox
 
 PART_LIMIT = 1200  # characters per message: readable on a phone, far below QQ's cap
@@ -76,7 +76,7 @@ def send(session: Session, *, subject: str, subject_id: int, purpose: str, revis
     session.add(broadcast)
     session.flush()
     parts = split(text)
-    deliveries = [Delivery(broadcast_id=broadcast.id, chat_group_id=group.id, parts=len(parts))
+    deliveries = [Delivery(broadcast_id=id_of(broadcast), chat_group_id=id_of(group), parts=len(parts))
                   for group in groups]
     session.add_all(deliveries)
     session.flush()
@@ -90,11 +90,11 @@ def send(session: Session, *, subject: str, subject_id: int, purpose: str, revis
 
 def cancel_unsent(session: Session, *, subject: str, subject_id: int) -> int:
     """Withdrawn before it went out: what is still waiting in the outbox is not sent."""
-    deliveries = select(Delivery.id).join(Broadcast, Broadcast.id == Delivery.broadcast_id).where(
-        Broadcast.subject == subject, Broadcast.subject_id == subject_id)
-    result = session.exec(  # type: ignore[call-overload]
+    deliveries = select(Delivery.id).join(Broadcast, col(Broadcast.id) == Delivery.broadcast_id).where(
+        col(Broadcast.subject) == subject, col(Broadcast.subject_id) == subject_id)
+    result = session.exec(
         update(OutboxMessage)
-        .where(col(OutboxMessage.delivery_id).in_(deliveries), OutboxMessage.status == OutboxStatus.PENDING)
+        .where(col(OutboxMessage.delivery_id).in_(deliveries), col(OutboxMessage.status) == OutboxStatus.PENDING)
         .values(status=OutboxStatus.CANCELLED)
         .execution_options(synchronize_session=False))
     return result.rowcount
@@ -103,10 +103,10 @@ def cancel_unsent(session: Session, *, subject: str, subject_id: int) -> int:
 def was_sent_anywhere(session: Session, *, subject: str, subject_id: int) -> bool:
     return session.exec(
         select(OutboxMessage.id)
-        .join(Delivery, Delivery.id == OutboxMessage.delivery_id)
-        .join(Broadcast, Broadcast.id == Delivery.broadcast_id)
-        .where(Broadcast.subject == subject, Broadcast.subject_id == subject_id,
-               OutboxMessage.status == OutboxStatus.SENT).limit(1)
+        .join(Delivery, col(Delivery.id) == OutboxMessage.delivery_id)
+        .join(Broadcast, col(Broadcast.id) == Delivery.broadcast_id)
+        .where(col(Broadcast.subject) == subject, col(Broadcast.subject_id) == subject_id,
+               col(OutboxMessage.status) == OutboxStatus.SENT).limit(1)
     ).first() is not None
 
 
@@ -141,12 +141,12 @@ def deliveries(session: Session, *, subject: str, subject_id: int) -> list[Deliv
     """Every group's delivery of every broadcast about one notice or launch."""
     found = session.exec(
         select(Broadcast, Delivery, ChatGroup)
-        .join(Delivery, Delivery.broadcast_id == Broadcast.id)
-        .join(ChatGroup, ChatGroup.id == Delivery.chat_group_id)
-        .where(Broadcast.subject == subject, Broadcast.subject_id == subject_id)
+        .join(Delivery, col(Delivery.broadcast_id) == Broadcast.id)
+        .join(ChatGroup, col(ChatGroup.id) == Delivery.chat_group_id)
+        .where(col(Broadcast.subject) == subject, col(Broadcast.subject_id) == subject_id)
         .order_by(col(Broadcast.id), col(Delivery.id))
     ).all()
-    rows: dict[int, list[OutboxMessage]] = defaultdict(list)
+    rows: dict[int | None, list[OutboxMessage]] = defaultdict(list)
     for row in session.exec(select(OutboxMessage).where(
             col(OutboxMessage.delivery_id).in_([delivery.id for _, delivery, _ in found]))):
         rows[row.delivery_id].append(row)
@@ -156,11 +156,12 @@ def deliveries(session: Session, *, subject: str, subject_id: int) -> list[Deliv
         sent = [row for row in mine if row.status == OutboxStatus.SENT]
         errors = [row.last_error for row in mine if row.last_error]
         result.append(DeliveryStatus(
-            broadcast_id=broadcast.id, purpose=broadcast.purpose, revision=broadcast.revision,
-            chat_group_id=group.id, group_id=group.group_id, group_name=group.name, status=_status(mine),
+            broadcast_id=id_of(broadcast), purpose=broadcast.purpose, revision=broadcast.revision,
+            chat_group_id=id_of(group), group_id=group.group_id, group_name=group.name, status=_status(mine),
             parts=delivery.parts, parts_sent=len(sent), attempts=sum(row.attempts for row in mine),
             last_error=errors[-1] if errors else None,
-            sent_at=max((row.sent_at for row in sent), default=None) if len(sent) == len(mine) else None))
+            sent_at=(max((row.sent_at for row in sent if row.sent_at), default=None)
+                     if len(sent) == len(mine) else None)))
     return result
 
 
@@ -168,7 +169,7 @@ def broadcast_of_message(session: Session, chat_group_id: int, message_id: str) 
     """The broadcast a quoted bot message belongs to (a retailer answering a publicity post)."""
     return session.exec(
         select(Broadcast)
-        .join(Delivery, Delivery.broadcast_id == Broadcast.id)
-        .join(OutboxMessage, OutboxMessage.delivery_id == Delivery.id)
-        .where(Delivery.chat_group_id == chat_group_id, OutboxMessage.sent_message_id == message_id)
+        .join(Delivery, col(Delivery.broadcast_id) == Broadcast.id)
+        .join(OutboxMessage, col(OutboxMessage.delivery_id) == Delivery.id)
+        .where(col(Delivery.chat_group_id) == chat_group_id, col(OutboxMessage.sent_message_id) == message_id)
     ).first()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,7 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         if not self.periods:
             raise ValueError("a calendar needs at least one working period")
-        for (start, end), following in zip(self.periods, [*self.periods[1:], None]):
+        for (start, end), following in zip(self.periods, [*self.periods[1:], None], strict=True):
             if not start < end or (following and not end <= following[0]):
                 raise ValueError(f"working periods must be ordered and not overlap: {self.periods}")
 
@@ -86,7 +86,7 @@ class BusinessCalendar:
         remaining = duration
         for begin, finish in self._spans(start):
             if remaining <= finish - begin:
-                return (begin + remaining).astimezone(timezone.utc)
+                return (begin + remaining).astimezone(UTC)
             remaining -= finish - begin
         raise AssertionError("unreachable")
 

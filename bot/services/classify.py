@@ -60,7 +60,8 @@ TRADING_VERBS = frozenset("出售 转让 收购 回收 批发 低价 便宜 私�
 TOBACCO_WORDS = frozenset("烟 卷烟 香烟 条 整条 中华 玉溪 芙蓉王 黄鹤楼 利群 云烟".split())
 # Dealers' phrasing that jieba splits apart (收各种烟, 高价回收名烟), and terms that need no tobacco word
 # (价格好商量, 有需要的私聊).
-TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:各种|各类|高档|名|好|整条|一批|点|些){1,2}(?:烟|中华|玉溪|芙蓉王)")
+TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:各种|各类|高档|名|好|整条|一批|点|些){1,2}"
+                           r"(?:烟|中华|玉溪|芙蓉王)")
 TRADING_TERMS = re.compile(r"价格(?:好商量|可谈|面议|美丽|实惠)|(?:有需要|需要的|要的)(?:私聊|加微信|加我)")
 
 _SMALL_TALK = re.compile(

@@ -13,7 +13,6 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
-from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.models import (
     BindAttempt,
     BindHint,
@@ -22,9 +21,12 @@ from bot.models import (
     Retailer,
     RetailerChange,
     StaffMember,
+    id_of,
+    table_of,
 )
 from bot.policy import Policies
 from bot.services import pledges
+from bot.services.errors import Conflict, NotFound, ServiceError
 
 HISTORY_FIELDS = ("grade", "manager_id")
 
@@ -46,7 +48,7 @@ def apply_changes(row: SQLModel, changes: dict[str, Any], now: datetime | None =
 
 
 def list_rows(session: Session, model: type[SQLModel]) -> list[Any]:
-    return list(session.exec(select(model).order_by(model.id)))
+    return list(session.exec(select(model).order_by(*table_of(model).primary_key)))
 
 
 def update_row(session: Session, model: type[SQLModel], row_id: int, label: str,
@@ -62,11 +64,11 @@ def search_retailers(session: Session, *, district: str | None, manager_id: int 
                      ) -> tuple[int, list[Retailer]]:
     conditions = []
     if district:
-        conditions.append(Retailer.district == district)
+        conditions.append(col(Retailer.district) == district)
     if manager_id is not None:
-        conditions.append(Retailer.manager_id == manager_id)
+        conditions.append(col(Retailer.manager_id) == manager_id)
     if active is not None:
-        conditions.append(Retailer.active == active)
+        conditions.append(col(Retailer.active) == active)
     if q:
         conditions.append(or_(col(Retailer.store_name).contains(q), col(Retailer.license_no).contains(q)))
     total = session.exec(select(func.count()).select_from(Retailer).where(*conditions)).one()
@@ -95,7 +97,7 @@ def export_rows(session: Session, *, district: str | None, manager_id: int | Non
 
 
 def create_retailer(session: Session, data: dict[str, Any], *, now: datetime) -> Retailer:
-    if session.exec(select(Retailer.id).where(Retailer.license_no == data["license_no"])).first():
+    if session.exec(select(Retailer.id).where(col(Retailer.license_no) == data["license_no"])).first():
         raise Conflict(f"许可证号 {data['license_no']} 已存在")
     _check_manager(session, data.get("manager_id"))
     retailer = Retailer(**data, created_at=now, updated_at=now)
@@ -111,7 +113,7 @@ def update_retailer(session: Session, retailer_id: int, changes: dict[str, Any],
     moved = "manager_id" in changes and changes["manager_id"] != retailer.manager_id
     new_license = changes.get("license_no")
     if new_license and new_license != retailer.license_no and session.exec(
-        select(Retailer.id).where(Retailer.license_no == new_license)
+        select(Retailer.id).where(col(Retailer.license_no) == new_license)
     ).first():
         raise Conflict(f"许可证号 {new_license} 已存在")
     _check_manager(session, changes.get("manager_id"))
@@ -128,7 +130,7 @@ def _record_history(session: Session, retailer: Retailer, changes: dict[str, Any
         if field in changes and changes[field] != getattr(retailer, field):
             old, new = getattr(retailer, field), changes[field]
             session.add(RetailerChange(
-                retailer_id=retailer.id, field=field, source=source, changed_by_staff_id=staff_id,
+                retailer_id=id_of(retailer), field=field, source=source, changed_by_staff_id=staff_id,
                 old_value=None if old is None else str(old), new_value=None if new is None else str(new),
                 changed_at=now))
 
@@ -138,9 +140,9 @@ def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id:
                        now: datetime, policies: Policies, tz: ZoneInfo) -> tuple[int, int]:
     """Move a manager's retailers (all, one district's, or the listed ones) to another manager."""
     _check_manager(session, to_manager_id)
-    query = select(Retailer).where(Retailer.manager_id == from_manager_id)
+    query = select(Retailer).where(col(Retailer.manager_id) == from_manager_id)
     if district:
-        query = query.where(Retailer.district == district)
+        query = query.where(col(Retailer.district) == district)
     if retailer_ids is not None:
         query = query.where(col(Retailer.id).in_(retailer_ids))
     retailers = list(session.exec(query))
@@ -150,13 +152,13 @@ def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id:
         retailer.manager_id, retailer.updated_at = to_manager_id, now
         session.add(retailer)
     session.flush()
-    visits = pledges.move_visits(session, [retailer.id for retailer in retailers], to_manager_id, now=now,
+    visits = pledges.move_visits(session, [id_of(retailer) for retailer in retailers], to_manager_id, now=now,
                                  policies=policies, tz=tz)
     return len(retailers), visits
 
 
 def history_of(session: Session, retailer_id: int) -> list[RetailerChange]:
-    return list(session.exec(select(RetailerChange).where(RetailerChange.retailer_id == retailer_id)
+    return list(session.exec(select(RetailerChange).where(col(RetailerChange.retailer_id) == retailer_id)
                              .order_by(col(RetailerChange.id))))
 
 
@@ -170,8 +172,8 @@ def _check_manager(session: Session, manager_id: int | None) -> None:
 
 def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> ChatGroup:
     platform, group_id = data.get("platform", "qq"), data["group_id"]
-    if session.exec(select(ChatGroup.id).where(ChatGroup.platform == platform,
-                                               ChatGroup.group_id == group_id)).first():
+    if session.exec(select(ChatGroup.id).where(col(ChatGroup.platform) == platform,
+                                               col(ChatGroup.group_id) == group_id)).first():
         raise Conflict(f"群 {group_id} 已登记")
     group = ChatGroup(**data, created_at=now)
     session.add(group)
@@ -196,8 +198,8 @@ class BindOutcome:
 
 
 def _binding_of(session: Session, platform: str, chat_user_id: str) -> ChatBinding | None:
-    return session.exec(select(ChatBinding).where(ChatBinding.platform == platform,
-                                                  ChatBinding.chat_user_id == chat_user_id)).first()
+    return session.exec(select(ChatBinding).where(col(ChatBinding.platform) == platform,
+                                                  col(ChatBinding.chat_user_id) == chat_user_id)).first()
 
 
 def _digits(phone: str | None) -> str:
@@ -209,13 +211,13 @@ def self_bind(session: Session, *, platform: str, chat_user_id: str, license_no:
     """A retailer binds their own account. A miss never says which part was wrong."""
     day = now.astimezone(tz).date().isoformat()
     attempt = session.exec(select(BindAttempt).where(
-        BindAttempt.platform == platform, BindAttempt.chat_user_id == chat_user_id,
-        BindAttempt.day == day)).first()
+        col(BindAttempt.platform) == platform, col(BindAttempt.chat_user_id) == chat_user_id,
+        col(BindAttempt.day) == day)).first()
     if attempt is not None and attempt.failures >= MAX_BIND_FAILURES_PER_DAY:
         return BindOutcome(BindResult.LOCKED)
 
     existing = _binding_of(session, platform, chat_user_id)
-    retailer = session.exec(select(Retailer).where(Retailer.license_no == license_no.strip(),
+    retailer = session.exec(select(Retailer).where(col(Retailer.license_no) == license_no.strip(),
                                                    Retailer.active)).first()
     phone = _digits(retailer.phone if retailer else None)
     if retailer is not None and len(phone) >= 4 and phone[-4:] == phone_last4.strip():
@@ -223,7 +225,7 @@ def self_bind(session: Session, *, platform: str, chat_user_id: str, license_no:
             same = existing.retailer_id == retailer.id
             return BindOutcome(BindResult.ALREADY if same else BindResult.TAKEN, retailer.store_name)
         session.add(ChatBinding(platform=platform, chat_user_id=chat_user_id,
-                                retailer_id=retailer.id, bound_at=now))
+                                retailer_id=id_of(retailer), bound_at=now))
         return BindOutcome(BindResult.BOUND, retailer.store_name)
 
     attempt = attempt or BindAttempt(platform=platform, chat_user_id=chat_user_id, day=day)
@@ -239,7 +241,7 @@ def note_bind_hint(session: Session, platform: str, chat_user_id: str, day: str,
     if hint_id is None:
         session.add(BindHint(platform=platform, chat_user_id=chat_user_id, day=day))
     else:
-        session.exec(update(BindHint).where(col(BindHint.id) == hint_id).values(day=day))  # type: ignore[call-overload]
+        session.exec(update(BindHint).where(col(BindHint.id) == hint_id).values(day=day))
 
 
 def self_unbind(session: Session, *, platform: str, chat_user_id: str) -> bool:
@@ -267,7 +269,7 @@ def staff_bind(session: Session, retailer_id: int, *, platform: str, chat_user_i
 
 def bindings_of(session: Session, retailer_id: int) -> list[ChatBinding]:
     get_or_404(session, Retailer, retailer_id, "零售客户")
-    return list(session.exec(select(ChatBinding).where(ChatBinding.retailer_id == retailer_id)
+    return list(session.exec(select(ChatBinding).where(col(ChatBinding.retailer_id) == retailer_id)
                              .order_by(col(ChatBinding.id))))
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, or_, select
 
 from bot import texts
-from bot.models import ChatBinding, ChatGroup, Interest, Lane, Retailer, Ticket
+from bot.models import ChatBinding, ChatGroup, Interest, Lane, Product, Retailer, Ticket, id_of
 from bot.policy import Policies
 from bot.services import broadcast, interest, launches, outbox, products, supply
 
@@ -39,9 +39,11 @@ _QUOTA = re.compile(r"(?:能|可以|可)(?:订|要|拿|进)(?:多少|几条|几�
                     r"(?:订|要|拿)几条|给我(?:多少|几条)")
 _WINDOW = re.compile(r"订货截止|截止订货|几号截止|什么时候截止|订货时间|什么时候(?:能|可以)?订|几号(?:能|可以)?订")
 _WHY = re.compile(r"为什么|为啥|怎么定|咋定|怎么算|怎么分|凭什么")  # how quotas work: the knowledge base answers
-_SUMMARY = re.compile(r"^(?:本周|这周|这星期|本期|这期|这次|最近)?(?:的)?(?:货源|货源信息|货源通知)(?:是什么|有哪些|呢)?$|"
+_SUMMARY = re.compile(r"^(?:本周|这周|这星期|本期|这期|这次|最近)?(?:的)?"
+                      r"(?:货源|货源信息|货源通知)(?:是什么|有哪些|呢)?$|"
                       r"(?:本周|这周|本期|这期|这次)(?:的)?货源|有什么货|有啥货|(?:有|来了)(?:什么|啥)烟")
-_LAUNCHES = re.compile(r"^(?:最近)?(?:的)?(?:新品|新烟)(?:有哪些|有什么|呢)?$|有(?:什么|啥|哪些)新(?:品|烟)|新品有(?:哪些|什么)")
+_LAUNCHES = re.compile(r"^(?:最近)?(?:的)?(?:新品|新烟)(?:有哪些|有什么|呢)?$|"
+                       r"有(?:什么|啥|哪些)新(?:品|烟)|新品有(?:哪些|什么)")
 _ABOUT = re.compile(r"怎么样|咋样|如何|介绍")
 _FEEDBACK = {"want": re.compile(r"^(?:我)?(?:想订|想要|要订|有意向|要)"),
              "not_interested": re.compile(r"^(?:我)?(?:不感兴趣|不需要|不要|没兴趣|不订)")}
@@ -95,8 +97,8 @@ class Asker:
 
 
 def _retailer(session: Session, asker: Asker) -> Retailer | None:
-    binding = session.exec(select(ChatBinding).where(ChatBinding.platform == asker.platform,
-                                                     ChatBinding.chat_user_id == asker.user_id)).first()
+    binding = session.exec(select(ChatBinding).where(col(ChatBinding.platform) == asker.platform,
+                                                     col(ChatBinding.chat_user_id) == asker.user_id)).first()
     return session.get(Retailer, binding.retailer_id) if binding else None
 
 
@@ -107,20 +109,20 @@ def _groups_posted_in(session: Session, asker: Asker, retailer: Retailer | None)
     that has only chatted (greetings are not stored) is not found, and gets the untargeted notices.
     """
     by_ticket = select(Ticket.chat_group_id).where(
-        or_(Ticket.sender_user_id == asker.user_id, Ticket.retailer_id == retailer.id) if retailer
-        else Ticket.sender_user_id == asker.user_id)
+        or_(col(Ticket.sender_user_id) == asker.user_id, col(Ticket.retailer_id) == retailer.id) if retailer
+        else col(Ticket.sender_user_id) == asker.user_id)
     by_question = select(Interest.chat_group_id).where(
-        Interest.platform == asker.platform, Interest.chat_user_id == asker.user_id,
+        col(Interest.platform) == asker.platform, col(Interest.chat_user_id) == asker.user_id,
         col(Interest.chat_group_id).is_not(None))
     return list(session.exec(select(ChatGroup).where(
-        ChatGroup.active, ChatGroup.platform == asker.platform,
+        ChatGroup.active, col(ChatGroup.platform) == asker.platform,
         or_(col(ChatGroup.id).in_(by_ticket), col(ChatGroup.id).in_(by_question)))))
 
 
 def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: ZoneInfo, policies: Policies
            ) -> Answer | None:
     """The answer to a supply or launch question, or None when the text is not one."""
-    quoted = (broadcast.broadcast_of_message(session, asker.group.id, asker.reply_to)
+    quoted = (broadcast.broadcast_of_message(session, id_of(asker.group), asker.reply_to)
               if asker.group is not None and asker.reply_to else None)
     ask = classify(text, quoted_broadcast=quoted is not None and quoted.subject == launches.SUBJECT)
     if ask is None:
@@ -142,22 +144,22 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
                                            asker_groups=asker_groups)
         if ask == Ask.LAUNCHES:
             for launch, _ in found:
-                count(launches.SUBJECT, launch.id)
+                count(launches.SUBJECT, id_of(launch))
             return Answer(ask, text=launches.list_reply(found))
         if ask == Ask.FEEDBACK and quoted is not None:
-            named = [(launch, product) for launch, product in found if launch.id == quoted.subject_id]
+            matches = [(launch, product) for launch, product in found if launch.id == quoted.subject_id]
         else:
             by_product = {product.id: (launch, product) for launch, product in found}
-            named = [by_product[product.id] for product in
+            matches = [by_product[product.id] for product in
                      products.find_products(text, [product for _, product in found])]
-        if not named:
+        if not matches:
             return None  # not about a launch after all: intake decides as for any message
-        launch, product = named[0]
+        launch, product = matches[0]
         if ask == Ask.PRODUCT:
-            count(launches.SUBJECT, launch.id, product_id=product.id)
+            count(launches.SUBJECT, id_of(launch), product_id=id_of(product))
             return Answer(ask, text=launches.card(launch, product, tz))
         kind = next(kind for kind, pattern in _FEEDBACK.items() if pattern.match(_PUNCTUATION.sub("", text)))
-        count(launches.SUBJECT, launch.id, kind, product.id)
+        count(launches.SUBJECT, id_of(launch), kind, id_of(product))
         return Answer(ask, text=texts.FEEDBACK_NOTED.format(product=product.name,
                                                                   choice=interest.FEEDBACK[kind]))
 
@@ -165,16 +167,17 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
                                    asker_groups=asker_groups)
     if notice is None:
         return Answer(ask, text=texts.NO_SUPPLY_NOTICE)
-    items = supply.items_of(session, notice.id)
+    items = supply.items_of(session, id_of(notice))
     if ask == Ask.SUMMARY:
-        count(supply.SUBJECT, notice.id)
+        count(supply.SUBJECT, id_of(notice))
         return Answer(ask, text=supply.brief(notice, items, tz))
     if ask == Ask.WINDOW:
-        count(supply.SUBJECT, notice.id)
+        count(supply.SUBJECT, id_of(notice))
         return Answer(ask, text=supply.window_reply(notice, tz, now))
     named = products.find_products(text, [product for _, product in items])
-    for product in named or [None]:
-        count(supply.SUBJECT, notice.id, product_id=product.id if product else None)
+    asked_about: list[Product | None] = [*named] or [None]
+    for named_product in asked_about:
+        count(supply.SUBJECT, id_of(notice), product_id=id_of(named_product) if named_product else None)
     if retailer is None:
         return Answer(ask, text=texts.QUOTA_NEEDS_BINDING)
     reply = supply.quota_reply(notice, items, retailer.grade, named, tz)

@@ -116,7 +116,8 @@ class Outcome:
     result: Result
     ticket_id: int | None = None
     chat_group_id: int | None = None
-    reply_text: str | None = None  # what the bot answers: queued in the outbox from a group, said by the plugin in private
+    # what the bot answers: queued in the outbox from a group, said by the plugin in private chat
+    reply_text: str | None = None
     reason: str = ""
 
 

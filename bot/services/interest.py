@@ -18,8 +18,9 @@ def record_interest(session: Session, *, subject: str, subject_id: int, kind: st
     """Count a question or an answer; a retailer's later 想订/不感兴趣 replaces the earlier one."""
     if kind in FEEDBACK:
         for earlier in session.exec(select(Interest).where(
-                Interest.subject == subject, Interest.subject_id == subject_id, Interest.platform == platform,
-                Interest.chat_user_id == chat_user_id, col(Interest.kind).in_(list(FEEDBACK)))):
+                col(Interest.subject) == subject, col(Interest.subject_id) == subject_id,
+                col(Interest.platform) == platform, col(Interest.chat_user_id) == chat_user_id,
+                col(Interest.kind).in_(list(FEEDBACK)))):
             session.delete(earlier)
     session.add(Interest(subject=subject, subject_id=subject_id, kind=kind, platform=platform,
                          chat_user_id=chat_user_id, chat_group_id=chat_group_id, retailer_id=retailer_id,
@@ -30,9 +31,9 @@ def interest_counts(session: Session, *, subject: str, subject_id: int) -> list[
     """How many asked, want or are not interested, per group and product (distinct retailers for answers)."""
     rows = session.exec(
         select(Interest, ChatGroup, Product)
-        .join(ChatGroup, ChatGroup.id == Interest.chat_group_id, isouter=True)
-        .join(Product, Product.id == Interest.product_id, isouter=True)
-        .where(Interest.subject == subject, Interest.subject_id == subject_id)).all()
+        .join(ChatGroup, col(ChatGroup.id) == Interest.chat_group_id, isouter=True)
+        .join(Product, col(Product.id) == Interest.product_id, isouter=True)
+        .where(col(Interest.subject) == subject, col(Interest.subject_id) == subject_id)).all()
     counts: Counter[tuple] = Counter()
     for interest, group, product in rows:
         counts[(group.group_id if group else None, group.name if group else None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -48,7 +49,8 @@ SYNONYMS = {
     "假货": "假烟", "仿冒": "假烟", "未成年": "未成年人", "小孩": "未成年人", "学生": "未成年人",
 }
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
-_SENTENCE_NOISE = frozenset("的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
+_SENTENCE_NOISE = frozenset(
+    "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
 WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 
 
@@ -80,7 +82,8 @@ class Entry(BaseModel):
 
 def load_entries(directory: Path) -> list[Entry]:
     """Every entry under `directory`; a broken file is an error naming the file."""
-    entries, seen = [], {}
+    entries: list[Entry] = []
+    seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*/*.yaml")):
         try:
             entry = Entry.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -179,7 +182,7 @@ def _coverage(found: Counter[str], idf: dict[str, float]) -> float:
 class KnowledgeIndex:
     """The active entries, as a naive Bayes model and a TF-IDF inverted index."""
 
-    def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: list[str] = ()) -> None:
+    def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = ()) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
         self.thresholds = thresholds
         tokenizer = domain_tokenizer()
@@ -218,7 +221,8 @@ class KnowledgeIndex:
 
     def similarity(self, query: dict[str, float], entry_id: str) -> float:
         """Cosine of a weighted question to the entry's closest question."""
-        postings, dots = self._vectors[entry_id], defaultdict(float)
+        postings = self._vectors[entry_id]
+        dots: defaultdict[int, float] = defaultdict(float)
         for feature, weight in query.items():
             for number, doc_weight in postings.get(feature, ()):
                 dots[number] += weight * doc_weight
@@ -245,7 +249,7 @@ class KnowledgeIndex:
         top = max(logs.values())
         total = sum(math.exp(value - top) for value in logs.values())
         query = _weigh(found, self.idf)
-        ranked = [entry_id for entry_id in sorted(logs, key=logs.get, reverse=True)
+        ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
                   if entry_id != OUT_OF_SCOPE][:limit]
         out_of_scope = math.exp(logs[OUT_OF_SCOPE] - top) / total if OUT_OF_SCOPE in logs else 0.0
         return [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),

@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.fields import Body, Moment
-from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost
+from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost, id_of
 from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 
@@ -49,14 +49,14 @@ def create_launch(session: Session, product: dict, data: dict, plan: list[PostIn
     found = products.get_or_create(session, product["name"], now=now,
                                    **{key: value for key, value in product.items() if key != "name"})
     approved = data.get("source", "district") == "district"
-    launch = Launch(product_id=found.id, **data, created_by_staff_id=staff_id, created_at=now,
+    launch = Launch(product_id=id_of(found), **data, created_by_staff_id=staff_id, created_at=now,
                     approval=Approval.APPROVED if approved else Approval.PENDING,
                     approved_by_staff_id=staff_id if approved else None, approved_at=now if approved else None)
     session.add(launch)
     session.flush()
     if plan is None:
         plan = [post for post in default_plan(launch, tz) if post.send_at > now]
-    set_plan(session, launch.id, plan, now=now)
+    set_plan(session, id_of(launch), plan, now=now)
     return launch
 
 
@@ -69,8 +69,9 @@ def decide(session: Session, launch_id: int, *, approve: bool, staff_id: int, no
     launch.approved_by_staff_id, launch.approved_at = staff_id, now
     session.add(launch)
     if not approve:
-        session.exec(update(PublicityPost).where(  # type: ignore[call-overload]
-            PublicityPost.launch_id == launch_id, PublicityPost.state == "scheduled").values(state="cancelled"))
+        session.exec(update(PublicityPost).where(
+            col(PublicityPost.launch_id) == launch_id, col(PublicityPost.state) == "scheduled"
+        ).values(state="cancelled"))
     return launch
 
 
@@ -91,8 +92,8 @@ def set_plan(session: Session, launch_id: int, posts: list[PostIn], *, now: date
         raise Conflict("该新品宣传已驳回")
     if any(post.send_at <= now for post in posts):
         raise ServiceError("宣传计划的发送时间必须晚于现在")
-    session.exec(update(PublicityPost).where(  # type: ignore[call-overload]
-        PublicityPost.launch_id == launch_id, PublicityPost.state == "scheduled").values(state="cancelled"))
+    session.exec(update(PublicityPost).where(
+        col(PublicityPost.launch_id) == launch_id, col(PublicityPost.state) == "scheduled").values(state="cancelled"))
     made = [PublicityPost(launch_id=launch_id, send_at=post.send_at, kind=post.kind, note=post.note)
             for post in sorted(posts, key=lambda post: post.send_at)]
     session.add_all(made)
@@ -101,7 +102,7 @@ def set_plan(session: Session, launch_id: int, posts: list[PostIn], *, now: date
 
 
 def plan_of(session: Session, launch_id: int) -> list[PublicityPost]:
-    return list(session.exec(select(PublicityPost).where(PublicityPost.launch_id == launch_id)
+    return list(session.exec(select(PublicityPost).where(col(PublicityPost.launch_id) == launch_id)
                              .order_by(col(PublicityPost.send_at), col(PublicityPost.id))))
 
 
@@ -109,14 +110,14 @@ def posts_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
     """Send the publicity posts whose time has come, for approved launches only (the sweep calls this)."""
     due = session.exec(
         select(PublicityPost, Launch, Product)
-        .join(Launch, Launch.id == PublicityPost.launch_id).join(Product, Product.id == Launch.product_id)
-        .where(PublicityPost.state == "scheduled", PublicityPost.send_at <= now,
-               Launch.approval == Approval.APPROVED)
+        .join(Launch, col(Launch.id) == PublicityPost.launch_id).join(Product, col(Product.id) == Launch.product_id)
+        .where(col(PublicityPost.state) == "scheduled", col(PublicityPost.send_at) <= now,
+               col(Launch.approval) == Approval.APPROVED)
         .order_by(col(PublicityPost.send_at))).all()
     sent = []
     for post, launch, product in due:
-        claimed = session.exec(  # type: ignore[call-overload]
-            update(PublicityPost).where(col(PublicityPost.id) == post.id, PublicityPost.state == "scheduled")
+        claimed = session.exec(
+            update(PublicityPost).where(col(PublicityPost.id) == post.id, col(PublicityPost.state) == "scheduled")
             .values(state="sent", sent_at=now).execution_options(synchronize_session=False))
         if claimed.rowcount != 1:
             continue  # another instance sent it
@@ -124,10 +125,10 @@ def posts_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
         if post.note:
             text += f"\n{post.note}"
         text += "\n有意向请回复本条「想订」，不需要请回复「不感兴趣」。"
-        broadcast.send(session, subject=SUBJECT, subject_id=launch.id, purpose="publicity", revision=post.id,
+        broadcast.send(session, subject=SUBJECT, subject_id=id_of(launch), purpose="publicity", revision=id_of(post),
                        text=text, now=now, image_url=launch.image_url,
                        groups=broadcast.target_groups(session, launch.districts, launch.group_ids))
-        sent.append(post.id)
+        sent.append(id_of(post))
     return sent
 
 
@@ -146,7 +147,7 @@ def card(launch: Launch, product: Product, tz: ZoneInfo) -> str:
 
 def get_launch(session: Session, launch_id: int) -> tuple[Launch, Product]:
     launch = _launch(session, launch_id)
-    return launch, session.get(Product, launch.product_id)
+    return launch, session.get_one(Product, launch.product_id)
 
 
 def deliveries(session: Session, launch_id: int) -> list[broadcast.DeliveryStatus]:
@@ -160,10 +161,10 @@ def interest_counts(session: Session, launch_id: int) -> list[dict]:
 
 
 def list_launches(session: Session, *, approval: str | None = None) -> list[tuple[Launch, Product]]:
-    query = select(Launch, Product).join(Product, Product.id == Launch.product_id).order_by(
+    query = select(Launch, Product).join(Product, col(Product.id) == Launch.product_id).order_by(
         col(Launch.launch_date).desc(), col(Launch.id).desc())
     if approval:
-        query = query.where(Launch.approval == approval)
+        query = query.where(col(Launch.approval) == approval)
     return list(session.exec(query).all())
 
 
@@ -172,8 +173,8 @@ def current_launches(session: Session, *, group: ChatGroup | None, district: str
     """Approved launches of the last two months and those coming, that reach this group, or in private
     this district (without one, the groups the asker posts in)."""
     found = session.exec(
-        select(Launch, Product).join(Product, Product.id == Launch.product_id)
-        .where(Launch.approval == Approval.APPROVED, Launch.launch_date >= today - RECENT)
+        select(Launch, Product).join(Product, col(Product.id) == Launch.product_id)
+        .where(col(Launch.approval) == Approval.APPROVED, col(Launch.launch_date) >= today - RECENT)
         .order_by(col(Launch.launch_date).desc())).all()
     return [(launch, product) for launch, product in found
             if (broadcast.reaches(group, launch.districts, launch.group_ids) if group is not None

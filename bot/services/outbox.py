@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, case, exists, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState
+from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, table_of
 
 CLAIM_LEASE = timedelta(minutes=2)
 ENQUEUED = "outbox_enqueued"  # set in session.info: the runtime wakes the sender when the session commits
@@ -42,7 +42,7 @@ def _row(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 _INSERTS: dict[str, Any] = {}
-_ID = OutboxMessage.__table__.c.id
+_ID = table_of(OutboxMessage).c.id
 
 
 def _insert(session: Session) -> Any:
@@ -54,7 +54,7 @@ def _insert(session: Session) -> Any:
     name = session.get_bind().dialect.name
     if name not in _INSERTS:
         dialect = postgresql if name == "postgresql" else sqlite
-        _INSERTS[name] = dialect.insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        _INSERTS[name] = dialect.insert(table_of(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"])
     return _INSERTS[name]
 
 
@@ -88,19 +88,19 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime)
 
 def _due(now: datetime):
     return or_(
-        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == OutboxStatus.SENDING, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE),
+        and_(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now),
+        and_(col(OutboxMessage.status) == OutboxStatus.SENDING, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE),
     )
 
 
 def _drop_stale(session: Session, scope) -> None:
     """Drop the rows in `scope` whose pledge is no longer running, or was restarted after they were queued."""
-    of_row = Pledge.id == OutboxMessage.pledge_id
+    of_row = col(Pledge.id) == OutboxMessage.pledge_id
     state = select(Pledge.state).where(of_row).scalar_subquery()
     session.connection().execute(  # Core: the ORM's bulk update bookkeeping cost more than the statement
         update(OutboxMessage)
         .where(scope, col(OutboxMessage.pledge_id).is_not(None),
-               exists().where(of_row, or_(Pledge.state != PledgeState.PENDING,
+               exists().where(of_row, or_(col(Pledge.state) != PledgeState.PENDING,
                                           col(Pledge.started_at) > OutboxMessage.created_at)))
         .values(status=OutboxStatus.DROPPED, claimed_by=None, claimed_at=None,
                 last_error=case((state != PledgeState.PENDING, literal("dropped: its pledge was ") + state),
@@ -137,9 +137,10 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
 
 def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
     """Just before a claimed row goes out: drop it if its pledge was met meanwhile; the ids left to send."""
-    mine = and_(col(OutboxMessage.id).in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING)
+    mine = and_(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == OutboxStatus.SENDING)
     _drop_stale(session, mine)
-    return list(session.exec(select(OutboxMessage.id).where(mine).order_by(col(OutboxMessage.id))))
+    found = session.exec(select(col(OutboxMessage.id)).where(mine).order_by(col(OutboxMessage.id)))
+    return cast(list[int], list(found))  # primary keys are never NULL
 
 
 def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
@@ -161,7 +162,7 @@ def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
 def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None
               ) -> None:
     """The rows went out as one platform message (several when they were combined)."""
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(OutboxMessage)
         .where(col(OutboxMessage.id).in_(list(message_ids)))
         .values(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
@@ -173,7 +174,7 @@ def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, 
     """Back off exponentially; after `max_attempts` a row is a dead letter."""
     failed = []
     for message_id in message_ids:
-        message = session.get(OutboxMessage, message_id)
+        message = session.get_one(OutboxMessage, message_id)
         message.attempts += 1
         message.last_error = error[:2000]
         if message.attempts >= max_attempts:
@@ -189,25 +190,25 @@ def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, 
 
 def release(session: Session, message_ids: Iterable[int]) -> None:
     """Give claims back untouched (no bot could take them, or a more urgent row came), costing no attempt."""
-    session.exec(  # type: ignore[call-overload]
+    session.exec(
         update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(list(message_ids)), OutboxMessage.status == OutboxStatus.SENDING)
+        .where(col(OutboxMessage.id).in_(list(message_ids)), col(OutboxMessage.status) == OutboxStatus.SENDING)
         .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None))
 
 
 def tickets_of_sent_message(session: Session, *, target_id: str, sent_message_id: str) -> list[int]:
     """The tickets a bot message in that chat was about (a combined acknowledgement names several)."""
     found = session.exec(
-        select(OutboxMessage.ticket_id)
-        .where(OutboxMessage.target_id == target_id, OutboxMessage.sent_message_id == sent_message_id,
+        select(col(OutboxMessage.ticket_id))
+        .where(col(OutboxMessage.target_id) == target_id, col(OutboxMessage.sent_message_id) == sent_message_id,
                col(OutboxMessage.ticket_id).is_not(None))
         .order_by(col(OutboxMessage.id)))
-    return list(dict.fromkeys(found))
+    return [ticket_id for ticket_id in dict.fromkeys(found) if ticket_id is not None]
 
 
 def list_messages(session: Session, *, status: str | None, offset: int, limit: int
                   ) -> list[OutboxMessage]:
     query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit)
     if status:
-        query = query.where(OutboxMessage.status == status)
+        query = query.where(col(OutboxMessage.status) == status)
     return list(session.exec(query))

@@ -405,8 +405,8 @@ def after_progress(session: Session, ticket: Ticket, *, now: datetime, policies:
         _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNBOUND_SENDER, now)
         _close_if_done(session, ticket, now, "callback not applicable")
         return
-    notices.callback_task(session, pledge, ticket, retailer, visited=visit is not None and visit.state == PledgeState.MET,
-                          now=now, policies=policies, tz=tz)
+    visited = visit is not None and visit.state == PledgeState.MET
+    notices.callback_task(session, pledge, ticket, retailer, visited=visited, now=now, policies=policies, tz=tz)
 
 
 def _this_round(callback: Pledge, reply: Pledge) -> bool:

@@ -73,7 +73,7 @@ def create_product(session: Session, data: dict, *, now: datetime) -> Product:
 
 def get_or_create(session: Session, name: str, *, now: datetime, **data) -> Product:
     """The catalogue's product of that name; a new one is added with what is known of it."""
-    product = session.exec(select(Product).where(Product.name == name)).first()
+    product = session.exec(select(Product).where(col(Product.name) == name)).first()
     if product is None:
         product = create_product(session, {"name": name, **data}, now=now)
     return product
@@ -116,7 +116,7 @@ def _syllables(text: str) -> tuple[str, ...]:
 
 
 def _spec_words(product: Product) -> set[str]:
-    words = set()
+    words: set[str] = set()
     for part in _BRACKETS.findall(product.name):
         words.update(filter(None, re.split(r"[\s·,，/]+", part)))
     return words
@@ -147,7 +147,8 @@ def find_products(text: str, products: list[Product]) -> list[Product]:
     """The products a retailer's words name: exact names first, else every product of a named brand,
     narrowed by any spec word (软, 硬, 细支…) the words also contain."""
     spoken = _syllables(text[:200])
-    exact, by_brand = [], []
+    exact: list[Product] = []
+    by_brand: list[Product] = []
     for product in products:
         specs = tuple(sorted(_spec_words(product)))
         for key in _keys(product.name, product.brand, tuple(product.aliases), specs):

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
-from bot.models import Retailer, RetailerChange, Role, StaffMember
+from bot.models import Retailer, RetailerChange, Role, StaffMember, id_of, table_of
 from bot.policy import DirectoryPolicy, business_type_key
 from bot.services.directory import HISTORY_FIELDS
 from bot.services.spreadsheets import TableError, read_rows
@@ -107,10 +107,11 @@ class _Managers:
         for staff in session.exec(select(StaffMember).where(StaffMember.active)):
             if Role.MANAGER not in staff.roles:
                 continue
-            by_name.setdefault(staff.name, []).append(staff.id)
-            names[staff.id] = staff.name
+            staff_id = id_of(staff)
+            by_name.setdefault(staff.name, []).append(staff_id)
+            names[staff_id] = staff.name
             if staff.work_no:
-                by_work_no[staff.work_no] = staff.id
+                by_work_no[staff.work_no] = staff_id
         return cls(by_name, by_work_no, names)
 
     def resolve(self, value: str) -> tuple[int | None, str | None]:
@@ -214,7 +215,7 @@ def _parse(rows: Iterable[list[str]], policy: DirectoryPolicy) -> DirectoryFile:
             business_types)
         if values.get("manager"):
             table.managers[number] = values["manager"]
-        license_no = values.get("license_no")
+        license_no: str = values.get("license_no") or ""  # a row without one has a problem
         if license_no and license_no in table.lines:
             problems.append(("license_no", f"许可证号 {license_no} 与第 {table.lines[license_no]} 行重复"))
         for column, message in problems:
@@ -247,8 +248,8 @@ def _resolve_managers(session: Session, table: DirectoryFile, errors: list[RowEr
 
 _COMPARED = ("customer_code", "store_name", "owner_name", "phone", "address", "district", "grade",
              "business_type", "manager_id", "ordering_day", "delivery_day", "visit_cycle", "active")
-_INSERT_RETAILER = insert(Retailer.__table__)
-_INSERT_CHANGE = insert(RetailerChange.__table__)
+_INSERT_RETAILER = insert(table_of(Retailer))
+_INSERT_CHANGE = insert(table_of(RetailerChange))
 
 
 def import_retailers(session: Session, content: bytes, filename: str = "", *, policy: DirectoryPolicy,
@@ -267,9 +268,9 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
     if report.errors:
         return report
 
-    table = Retailer.__table__
+    retailers = table_of(Retailer)
     existing = {row.license_no: row for row in session.connection().execute(
-        select(table.c.id, table.c.license_no, *(table.c[name] for name in _COMPARED)))}
+        select(retailers.c.id, retailers.c.license_no, *(retailers.c[name] for name in _COMPARED)))}
     inserts, updates, history = [], [], []
     for license_no, values in parsed.items():
         values = {**values, "active": True}
@@ -303,13 +304,13 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
     if inserts:
         connection.execute(_INSERT_RETAILER, inserts)
     if updates:
-        connection.execute(update(table).where(table.c.id == bindparam("retailer_pk"))
+        connection.execute(update(retailers).where(retailers.c.id == bindparam("retailer_pk"))
                            .values({name: bindparam(name) for name in (*_COMPARED, "updated_at")}),
                            updates)
     if history:
         connection.execute(_INSERT_CHANGE, history)
     if absent:
-        connection.execute(update(table).where(table.c.id == bindparam("retailer_pk"))
+        connection.execute(update(retailers).where(retailers.c.id == bindparam("retailer_pk"))
                            .values(active=False, updated_at=now),
                            [{"retailer_pk": retailer_id} for retailer_id in absent])
     report.applied = True

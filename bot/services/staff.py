@@ -37,8 +37,9 @@ def new_token() -> str:
 
 def authenticate(session: Session, token: str) -> StaffMember | None:
     digest = hash_token(token)
-    staff = session.exec(select(StaffMember).where(StaffMember.token_hash == digest)).first()
-    if staff is None or not staff.active or not hmac.compare_digest(staff.token_hash, digest):
+    staff = session.exec(select(StaffMember).where(col(StaffMember.token_hash) == digest)).first()
+    if staff is None or not staff.active or staff.token_hash is None \
+            or not hmac.compare_digest(staff.token_hash, digest):
         return None
     return staff
 
@@ -48,10 +49,10 @@ def ensure_first_admin(session: Session, token: str, *, now: datetime) -> StaffM
     if not token:
         return None
     digest = hash_token(token)
-    admin = session.exec(select(StaffMember).where(StaffMember.token_hash == digest)).first()
+    admin = session.exec(select(StaffMember).where(col(StaffMember.token_hash) == digest)).first()
     if admin is None:
         admin = session.exec(
-            select(StaffMember).where(StaffMember.name == FIRST_ADMIN_NAME).order_by(col(StaffMember.id))
+            select(StaffMember).where(col(StaffMember.name) == FIRST_ADMIN_NAME).order_by(col(StaffMember.id))
         ).first() or StaffMember(name=FIRST_ADMIN_NAME, roles=[Role.ADMIN], created_at=now)
         admin.token_hash = digest
     if Role.ADMIN not in admin.roles:
@@ -92,7 +93,7 @@ def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> St
 
 def _check_chat_account_free(session: Session, chat_user_id: str | None) -> None:
     if chat_user_id and session.exec(
-        select(StaffMember.id).where(StaffMember.chat_user_id == chat_user_id)
+        select(StaffMember.id).where(col(StaffMember.chat_user_id) == chat_user_id)
     ).first():
         raise Conflict(f"聊天账号 {chat_user_id} 已属于另一位员工")
 
@@ -114,7 +115,7 @@ def create_admin(session: Session, name: str = FIRST_ADMIN_NAME, *, now: datetim
     name = name.strip()
     if not name or len(name) > NAME_LIMIT:
         raise ServiceError(f"名字须为 1-{NAME_LIMIT} 个字符")
-    admin = session.exec(select(StaffMember).where(StaffMember.name == name)
+    admin = session.exec(select(StaffMember).where(col(StaffMember.name) == name)
                          .order_by(col(StaffMember.id))).first()
     if admin is None:
         admin = StaffMember(name=name, roles=[Role.ADMIN], created_at=now)

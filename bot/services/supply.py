@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
@@ -21,7 +23,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from bot.fields import Body, Price
-from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice
+from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice, id_of
 from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.spreadsheets import Limits, read_rows
@@ -67,7 +69,7 @@ class ItemIn(Body):
     @model_validator(mode="after")
     def _no_overlap(self) -> ItemIn:
         bands = sorted(self.quotas, key=lambda band: band.min_grade)
-        for before, after in zip(bands, bands[1:]):
+        for before, after in pairwise(bands):
             if after.min_grade <= before.max_grade:
                 raise ValueError(f"档位范围 {before.min_grade}-{before.max_grade} 与 "
                                  f"{after.min_grade}-{after.max_grade} 重叠")
@@ -115,7 +117,7 @@ def create_notice(session: Session, data: dict, items: list[ItemIn], *, staff_id
     session.add(notice)
     session.flush()
     if items:
-        set_items(session, notice.id, items, now=now)
+        set_items(session, id_of(notice), items, now=now)
     return notice
 
 
@@ -141,15 +143,15 @@ def _write_items(session: Session, notice_id: int, items: list[ItemIn], now: dat
     names = [item.product for item in items]
     if duplicates := sorted({name for name in names if names.count(name) > 1}):
         raise ServiceError(f"品规重复：{'、'.join(duplicates)}")
-    for old in session.exec(select(SupplyItem).where(SupplyItem.notice_id == notice_id)):
+    for old in session.exec(select(SupplyItem).where(col(SupplyItem.notice_id) == notice_id)):
         session.delete(old)
     session.flush()
     for position, item in enumerate(items):
         known = {key: value for key in ("wholesale_price", "retail_price", "price_class")
                  if (value := getattr(item, key)) is not None}
         product = products.get_or_create(session, item.product, now=now)
-        products.update_product(session, product.id, known)  # this notice's prices are the current ones
-        session.add(SupplyItem(notice_id=notice_id, product_id=product.id, position=position,
+        products.update_product(session, id_of(product), known)  # this notice's prices are the current ones
+        session.add(SupplyItem(notice_id=notice_id, product_id=id_of(product), position=position,
                                quotas=[band.model_dump() for band in item.quotas], scarce=item.scarce,
                                note=item.note))
     session.flush()
@@ -168,8 +170,8 @@ def set_items(session: Session, notice_id: int, items: list[ItemIn], *, now: dat
 
 def items_of(session: Session, notice_id: int) -> list[tuple[SupplyItem, Product]]:
     return list(session.exec(
-        select(SupplyItem, Product).join(Product, Product.id == SupplyItem.product_id)
-        .where(SupplyItem.notice_id == notice_id).order_by(col(SupplyItem.position))).all())
+        select(SupplyItem, Product).join(Product, col(Product.id) == SupplyItem.product_id)
+        .where(col(SupplyItem.notice_id) == notice_id).order_by(col(SupplyItem.position))).all())
 
 
 # -- the item table from a spreadsheet --------------------------------------------------------
@@ -296,7 +298,7 @@ def publish(session: Session, notice_id: int, *, now: datetime, tz: ZoneInfo) ->
     items = items_of(session, notice_id)
     if not items:
         raise ServiceError("通知还没有品规，不能发布")
-    claimed = session.exec(  # type: ignore[call-overload]
+    claimed = session.exec(
         update(SupplyNotice)
         .where(col(SupplyNotice.id) == notice_id, col(SupplyNotice.state).in_(EDITABLE))
         .values(state=NoticeState.PUBLISHED, published_at=now, updated_at=now)
@@ -304,7 +306,7 @@ def publish(session: Session, notice_id: int, *, now: datetime, tz: ZoneInfo) ->
     if claimed.rowcount != 1:
         raise Conflict("通知已被发布或撤回")
     session.refresh(notice)
-    broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="notice", revision=0,
+    broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="notice", revision=0,
                    text=render(notice, items, tz), now=now,
                    groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
     return notice
@@ -312,10 +314,10 @@ def publish(session: Session, notice_id: int, *, now: datetime, tz: ZoneInfo) ->
 
 def publish_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
     """Publish scheduled notices whose time has come (the scheduler's sweep calls this)."""
-    due = session.exec(select(SupplyNotice.id).where(
-        SupplyNotice.state == NoticeState.SCHEDULED, col(SupplyNotice.publish_at) <= now)).all()
-    published = []
-    for notice_id in due:
+    due = session.exec(select(col(SupplyNotice.id)).where(
+        col(SupplyNotice.state) == NoticeState.SCHEDULED, col(SupplyNotice.publish_at) <= now)).all()
+    published: list[int] = []
+    for notice_id in cast(Sequence[int], due):  # primary keys are never NULL
         try:  # both refusals come before any write
             publish(session, notice_id, now=now, tz=tz)
         except (Conflict, ServiceError):
@@ -349,8 +351,9 @@ def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn]
         raise ServiceError("没有任何改动，不需要更正")
     notice.state, notice.revision, notice.updated_at = NoticeState.CORRECTED, notice.revision + 1, now
     session.add(notice)
-    text = f"【货源信息更正】{notice.title}\n" + "\n".join(lines) + "\n其余内容不变。发送「我能订多少」查看您的最新限量。"
-    broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="correction",
+    text = (f"【货源信息更正】{notice.title}\n" + "\n".join(lines)
+            + "\n其余内容不变。发送「我能订多少」查看您的最新限量。")
+    broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="correction",
                    revision=notice.revision, text=text, now=now,
                    groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
     return notice
@@ -359,7 +362,8 @@ def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn]
 def describe_changes(before: dict, after: dict, tz: ZoneInfo) -> list[str]:
     lines = []
     if before["window"] != after["window"]:
-        lines.append(f"订货时间改为：{_window(*after['window'], tz)}")
+        opens, closes = after["window"]
+        lines.append(f"订货时间改为：{_window(opens, closes, tz)}")
     if before["notes"] != after["notes"]:
         lines.append(f"备注改为：{after['notes'] or '（无）'}")
     old, new = before["items"], after["items"]
@@ -385,11 +389,11 @@ def withdraw(session: Session, notice_id: int, reason: str | None, *, now: datet
     session.add(notice)
     if not was_live:
         return notice
-    broadcast.cancel_unsent(session, subject=SUBJECT, subject_id=notice.id)
-    if broadcast.was_sent_anywhere(session, subject=SUBJECT, subject_id=notice.id):
+    broadcast.cancel_unsent(session, subject=SUBJECT, subject_id=id_of(notice))
+    if broadcast.was_sent_anywhere(session, subject=SUBJECT, subject_id=id_of(notice)):
         text = f"【货源信息撤回】{notice.title} 已撤回，请以后续通知为准。" + (f"\n原因：{reason}" if reason else "")
         groups = broadcast.target_groups(session, notice.districts, notice.group_ids)
-        broadcast.send(session, subject=SUBJECT, subject_id=notice.id, purpose="withdrawal",
+        broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="withdrawal",
                        revision=notice.revision, text=text, now=now, groups=groups)
     return notice
 
@@ -413,7 +417,7 @@ def interest_counts(session: Session, notice_id: int) -> list[dict]:
 def list_notices(session: Session, *, state: str | None, offset: int, limit: int) -> list[SupplyNotice]:
     query = select(SupplyNotice).order_by(col(SupplyNotice.id).desc()).offset(offset).limit(limit)
     if state:
-        query = query.where(SupplyNotice.state == state)
+        query = query.where(col(SupplyNotice.state) == state)
     return list(session.exec(query))
 
 
@@ -422,7 +426,7 @@ def current_notice(session: Session, *, group: ChatGroup | None, district: str |
     """The newest live notice still running that reaches this group (or, in private, this district, or
     without a district the groups the asker posts in)."""
     live = session.exec(
-        select(SupplyNotice).where(col(SupplyNotice.state).in_(LIVE), SupplyNotice.period_end >= today)
+        select(SupplyNotice).where(col(SupplyNotice.state).in_(LIVE), col(SupplyNotice.period_end) >= today)
         .order_by(col(SupplyNotice.published_at).desc(), col(SupplyNotice.id).desc())).all()
     for notice in live:
         if group is not None and broadcast.reaches(group, notice.districts, notice.group_ids):

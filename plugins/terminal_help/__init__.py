@@ -10,5 +10,9 @@ from nonebot.plugin import PluginMetadata
 from bot import texts
 
 COLUMN = "terminal"
-__plugin_meta__ = PluginMetadata(name=texts.COLUMNS[COLUMN][0], description="零售终端（扫码枪、小票打印机、收款、盘点）的常见问题由知识库自动回答，硬件故障安排客户经理上门",
+DESCRIPTION = (
+    "零售终端（扫码枪、小票打印机、收款、盘点）的常见问题由知识库自动回答，硬件故障安"
+    "排客户经理上门"
+)
+__plugin_meta__ = PluginMetadata(name=texts.COLUMNS[COLUMN][0], description=DESCRIPTION,
                                  usage=texts.COLUMNS[COLUMN][1], extra={"column": COLUMN})

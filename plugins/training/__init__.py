@@ -10,5 +10,8 @@ from nonebot.plugin import PluginMetadata
 from bot import texts
 
 COLUMN = "training"
-__plugin_meta__ = PluginMetadata(name=texts.COLUMNS[COLUMN][0], description="陈列、毛利、经营等培训问题由知识库自动回答，没解决可转人工",
+DESCRIPTION = (
+    "陈列、毛利、经营等培训问题由知识库自动回答，没解决可转人工"
+)
+__plugin_meta__ = PluginMetadata(name=texts.COLUMNS[COLUMN][0], description=DESCRIPTION,
                                  usage=texts.COLUMNS[COLUMN][1], extra={"column": COLUMN})

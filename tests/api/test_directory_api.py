@@ -147,7 +147,7 @@ def test_exports_write_formula_like_cells_as_text(admin):
 
     exported = admin.get("/api/v1/retailers/export", params={"district": district})
     header, row = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"), newline="")))
-    cells = dict(zip(header, row))
+    cells = dict(zip(header, row, strict=True))
     assert (cells["客户名称"], cells["经营地址"], cells["经营者"]) == tuple("'" + text for text in HOSTILE.values())
     assert cells["联系电话"] == "" and cells["许可证号"] == license_no
 

@@ -54,7 +54,8 @@ def test_a_ticket_becomes_an_entry_or_another_wording(service, admin):
             await napcat.next_call()
 
     asyncio.run(ask())
-    [ticket] = admin.get("/api/v1/tickets", params={"group_id": admin.get("/api/v1/groups").json()[-1]["id"]}).json()["items"]
+    group_id = admin.get("/api/v1/groups").json()[-1]["id"]
+    [ticket] = admin.get("/api/v1/tickets", params={"group_id": group_id}).json()["items"]
     no_reply = admin.post(f"/api/v1/knowledge/from-ticket/{ticket['id']}", json={"entry_id": "general.sign-repair"})
     assert no_reply.status_code == 422 and "回复" in no_reply.json()["detail"]
     admin.post(f"/api/v1/tickets/{ticket['id']}/replies", json={"text": "灯箱招牌坏了请联系客户经理报修。"})

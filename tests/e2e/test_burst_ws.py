@@ -51,7 +51,8 @@ async def test_a_reply_overtakes_fifty_breaches_and_a_met_pledge_is_not_escalate
                         return len(pending) >= 100
                     await wait_for(backlog, timeout=30)
 
-                    reply = admin.post("/api/v1/tickets/1/replies", headers={"Authorization": f"Bearer {agent['token']}"},
+                    as_agent = {"Authorization": f"Bearer {agent['token']}"}
+                    reply = admin.post("/api/v1/tickets/1/replies", headers=as_agent,
                                        json={"text": "已联系厂家上门维修"})
                     assert reply.status_code == 201
                     napcat.drain()
@@ -68,7 +69,8 @@ async def test_a_reply_overtakes_fifty_breaches_and_a_met_pledge_is_not_escalate
                     rows = await wait_for(settled, timeout=60)
                     dropped = [m for m in rows if m["status"] == "dropped"]
                     assert dropped and all("超时" in m["text"] for m in dropped)
-                    sent_after = [m for m in rows if m["status"] == "sent" and m["sent_at"] > reply.json()["updated_at"]]
+                    replied_at = reply.json()["updated_at"]
+                    sent_after = [m for m in rows if m["status"] == "sent" and m["sent_at"] > replied_at]
                     assert sent_after == []
         finally:
             service.stop()

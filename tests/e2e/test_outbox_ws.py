@@ -1,7 +1,7 @@
 """Acknowledgements waiting together reach the group as one message over the real WebSocket,
 mentioning each retailer; the outbox shows every row sent as that message."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -21,7 +21,7 @@ async def test_acknowledgements_due_together_go_as_one_message_mentioning_each(s
     try:
         with Session(engine) as session:
             for user in (10001, 10002, 10003):
-                outbox.enqueue(session, now=datetime.now(timezone.utc), platform="qq", target_kind="group",
+                outbox.enqueue(session, now=datetime.now(UTC), platform="qq", target_kind="group",
                                target_id=str(group), text=f"收到，已登记为工单（{user}），客服将尽快回复您。",
                                lane=Lane.REPLY, kind=outbox.ACK, mention_user_id=str(user),
                                reply_to=str(700_000 + user))

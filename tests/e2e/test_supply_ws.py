@@ -1,7 +1,7 @@
 """Supply and publicity end to end: staff publish through the API, the notice reaches the group over
 the OneBot WebSocket, and a bound retailer asking 我能订几条 gets their own quota privately."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from tests.support.fixtures import unique_number, wait_for
 from tests.support.napcat import NapCat
@@ -110,7 +110,7 @@ async def test_scheduled_notice_and_publicity_arrive_on_time_in_their_groups_onl
             with httpx.Client(base_url=service.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
                 east = admin.post("/api/v1/groups", json={"group_id": "870001", "district": "城东"}).json()
                 admin.post("/api/v1/groups", json={"group_id": "870002", "district": "城西"}).raise_for_status()
-                soon = datetime.now(timezone.utc) + timedelta(seconds=2)
+                soon = datetime.now(UTC) + timedelta(seconds=2)
                 today = date.today()
                 notice = admin.post("/api/v1/supply/notices", json={
                     "title": "第48周货源", "period_start": str(today), "period_end": str(today + timedelta(days=6)),
@@ -126,7 +126,7 @@ async def test_scheduled_notice_and_publicity_arrive_on_time_in_their_groups_onl
                 async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
                     await wait_for(lambda: admin.get("/healthz").json()["bots"])
                     posted = await napcat.next_call("send_group_msg", timeout=15)
-                    assert datetime.now(timezone.utc) >= soon - timedelta(milliseconds=50)  # not before its time
+                    assert datetime.now(UTC) >= soon - timedelta(milliseconds=50)  # not before its time
                     assert (posted["params"]["group_id"], text_of(posted)[:6]) == (870001, "【货源信息】")
                     admin.post(f"/api/v1/launches/{launch['id']}/approval", json={"approve": True}).raise_for_status()
                     publicity = await napcat.next_call("send_group_msg", timeout=15)

@@ -53,7 +53,8 @@ def test_a_request_for_a_person_without_an_answer_is_told_how_it_works(session, 
 
 def test_the_menu_shows_the_columns(ask):
     outcome = ask("帮助")
-    assert outcome.result == intake.Result.MENU and "货源信息" in outcome.reply_text and "客户培训" in outcome.reply_text
+    assert outcome.result == intake.Result.MENU
+    assert "货源信息" in outcome.reply_text and "客户培训" in outcome.reply_text
 
 
 def test_an_unknown_request_is_handed_to_an_agent(session, ask):

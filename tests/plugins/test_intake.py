@@ -58,9 +58,8 @@ async def test_chatter_and_unregistered_groups_get_no_answer(app: App, session, 
 
 
 async def test_an_agent_quoting_the_retailer_gets_no_echo_and_meets_the_pledge(app: App, session, clock):
-    from plugins.intake import intake
-
     from bot.models import Pledge, Role
+    from plugins.intake import intake
 
     make.group(session, clock)
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
@@ -75,9 +74,8 @@ async def test_an_agent_quoting_the_retailer_gets_no_echo_and_meets_the_pledge(a
 
 
 async def test_an_agent_ordering_a_visit_is_confirmed_privately(app: App, session, clock):
-    from plugins.intake import intake
-
     from bot.models import Pledge, Role
+    from plugins.intake import intake
 
     make.group(session, clock)
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")

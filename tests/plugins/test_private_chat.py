@@ -68,9 +68,8 @@ async def test_five_wrong_tries_lock_the_account_for_the_day(app: App, session, 
 
 
 async def test_my_card_goes_to_the_retailer_in_private(app: App, session, clock):
-    from plugins.private_chat import private as binding
-
     from bot.models import Role
+    from plugins.private_chat import private as binding
 
     manager = make.staff(session, clock, Role.MANAGER, name="刘经理")
     manager.work_no = "KM007"

@@ -1,6 +1,6 @@
 """Business-time arithmetic across nights, weekends, holidays and make-up working days."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -57,7 +57,7 @@ def test_bad_periods_are_refused():
 
 
 moments = st.datetimes(min_value=datetime(2024, 12, 20), max_value=datetime(2026, 12, 20),
-                       timezones=st.just(timezone.utc))
+                       timezones=st.just(UTC))
 durations = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=12))
 
 
@@ -69,11 +69,11 @@ def brute_force_add(start: datetime, duration: timedelta) -> datetime:
         working = china_workday(day) and any(a <= clock < b for a, b in DESK.periods)
         if working:
             if left == timedelta(0):
-                return cursor.astimezone(timezone.utc)
+                return cursor.astimezone(UTC)
             left -= timedelta(minutes=1)
             cursor += timedelta(minutes=1)
             if left == timedelta(0):
-                return cursor.astimezone(timezone.utc)
+                return cursor.astimezone(UTC)
         else:
             cursor += timedelta(minutes=1)
 

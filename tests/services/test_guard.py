@@ -57,7 +57,7 @@ def _id_number(draw) -> str:
     area = draw(st.from_regex(r"[1-6][0-9]{5}", fullmatch=True))
     born = date(1940, 1, 1) + timedelta(days=draw(st.integers(0, 30_000)))
     body = area + born.strftime("%Y%m%d") + draw(st.from_regex(r"[0-9]{3}", fullmatch=True))
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS)) % 11]
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
 
 
 @st.composite
@@ -88,7 +88,7 @@ def chunk_sizes(draw, length: int) -> list[int]:
     sizes = []
     while length - sum(sizes) >= 6:
         sizes.append(draw(st.integers(3, length - sum(sizes) - 3)))
-    return sizes + [length - sum(sizes)]
+    return [*sizes, length - sum(sizes)]
 
 
 @st.composite

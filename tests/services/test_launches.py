@@ -59,7 +59,7 @@ def test_without_a_plan_posts_go_before_on_and_after_the_launch_day(session, clo
     launch = launch_of(plan=None)
     plan = launches.plan_of(session, launch.id)
     local = [post.send_at.astimezone(runtime.settings.tz) for post in plan]
-    assert [(moment.day, moment.hour, post.kind) for moment, post in zip(local, plan)] == [
+    assert [(moment.day, moment.hour, post.kind) for moment, post in zip(local, plan, strict=True)] == [
         (27, 9, "before"), (30, 9, "launch_day"), (7, 9, "after")]
     soon = launch_of(plan=None, launch_date=date(2026, 11, 25))  # three days before is already past
     assert [post.kind for post in launches.plan_of(session, soon.id)] == ["launch_day", "after"]

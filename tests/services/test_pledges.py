@@ -7,12 +7,11 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.db import make_engine
-from tests.support.databases import ON_POSTGRES
-
 from bot.models import Lane, OutboxMessage, Pledge, PledgeState, Role
 from bot.policy import Policies
 from bot.services import escalation, intake, pledges
 from tests import factories as make
+from tests.support.databases import ON_POSTGRES
 
 
 @pytest.fixture
@@ -48,7 +47,8 @@ def sent(session):
         select(OutboxMessage).where(OutboxMessage.lane != Lane.REPLY).order_by(OutboxMessage.id))]
 
 
-def test_a_late_reply_is_warned_breached_escalated_and_apologised_for_once(session, clock, runtime, policies, crew, ticket):
+def test_a_late_reply_is_warned_breached_escalated_and_apologised_for_once(session, clock, runtime, policies, crew,
+                                                                           ticket):
     # Opened Monday 10:00; due 10:30; warned at 10:24 (80 %).
     assert run_sweep(session, clock, runtime, policies).examined == 0
     clock.advance(minutes=24)
@@ -131,7 +131,8 @@ def test_a_paused_pledge_resumes_with_the_time_it_had_left(session, clock, runti
 def test_two_instances_sweeping_at_once_send_each_notice_exactly_once(session, clock, runtime, policies, crew):
     make.group(session, clock)
     for n in range(40):
-        make.post(session, clock, runtime.settings, "订货平台登录不上怎么办", user_id=str(21_000 + n), policies=policies)
+        make.post(session, clock, runtime.settings, "订货平台登录不上怎么办", user_id=str(21_000 + n),
+                  policies=policies)
     clock.advance(minutes=31)  # every reply pledge breached, level 1 due
     instances = [make_engine(runtime.settings.database_url) for _ in range(2)]
     start = threading.Barrier(2)

@@ -46,9 +46,12 @@ def manager(session, clock):
     return member.id
 
 
+_DEFAULT_POLICY = DirectoryPolicy()
+
+
 @pytest.fixture
 def load(session, clock, manager):
-    def run(content, filename="客户.csv", dry_run=False, full=False, policy=DirectoryPolicy()):
+    def run(content, filename="客户.csv", dry_run=False, full=False, policy=_DEFAULT_POLICY):
         report = import_retailers(session, content, filename, policy=policy, dry_run=dry_run, full=full,
                                   staff_id=None, now=clock.now())
         session.commit()

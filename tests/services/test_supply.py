@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 from bot.db import make_engine
 from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
 from bot.policy import Policies
-from bot.services import intake, broadcast, inquiries, outbox, supply
+from bot.services import broadcast, inquiries, intake, outbox, supply
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make
@@ -283,7 +283,7 @@ def test_supply_and_launch_questions_are_told_apart_from_the_rest(text, ask):
 
 def test_a_retailer_without_a_district_gets_the_notices_of_the_groups_they_post_in(session, clock, runtime,
                                                                                    notice_of):
-    east = make.group(session, clock, "900001", district="城东", bot_id="20000")
+    make.group(session, clock, "900001", district="城东", bot_id="20000")
     west = make.group(session, clock, "900002", district="城西", bot_id="20000")
     bound_retailer(session, clock, user="10001", grade=22)  # imported without a 片区 column
     bound_retailer(session, clock, user="10002", grade=22)

@@ -4,8 +4,8 @@ import pytest
 from sqlmodel import col, select
 
 from bot.models import (
-    Lane,
     ChatBinding,
+    Lane,
     OutboxMessage,
     Pledge,
     PledgeKind,

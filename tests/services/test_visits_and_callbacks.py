@@ -94,7 +94,7 @@ def test_unreachable_calls_are_retried_up_to_the_limit(session, clock, runtime, 
     opened = make.post(session, clock, runtime.settings, "订货平台登录不上怎么办", policies=policies)
     intake.reply_via_api(session, opened.ticket_id, people["agent"], "请重置密码", now=clock.now(),
                           policies=policies, tz=tz)
-    for attempt in range(policies.callback_attempts):
+    for _attempt in range(policies.callback_attempts):
         assert kinds(session, opened.ticket_id)["callback"].state == PledgeState.PENDING
         pledges.record_callback(session, opened.ticket_id, people["caller"], reached=False, score=None,
                                 reply_in_time=None, visit_happened=None, comment="无人接听", now=clock.now(),

@@ -55,7 +55,8 @@ def start_service(database_url: str, log_dir: Path, **env: str) -> RunningServic
     environment = {
         **os.environ, "HOST": "127.0.0.1", "PORT": str(port), "DATABASE_URL": database_url,
         "ADMIN_TOKEN": ADMIN_TOKEN, "ONEBOT_ACCESS_TOKEN": ACCESS_TOKEN, "LOG_LEVEL": "WARNING",
-        "KNOWLEDGE_DIR": str(knowledge), "OUTBOX_POLL_SECONDS": "0.05", "OUTBOX_MIN_INTERVAL_SECONDS": "0", "OUTBOX_JITTER_SECONDS": "0",
+        "KNOWLEDGE_DIR": str(knowledge), "OUTBOX_POLL_SECONDS": "0.05", "OUTBOX_MIN_INTERVAL_SECONDS": "0",
+        "OUTBOX_JITTER_SECONDS": "0",
         "OUTBOX_RATE_PER_MINUTE": "6000",
         **env,
     }
