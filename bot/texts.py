@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from bot.models import Launch, Product, SupplyItem, SupplyNotice
 
 CATEGORY_LABELS = {
     "supply": "货源信息",
@@ -280,3 +285,143 @@ NO_SUPPLY_NOTICE = "本期货源通知还没有发布，发布后会第一时间
 QUOTA_NEEDS_BINDING = "限量按您的档位计算，需要先绑定账号：请私聊我发送「绑定 许可证号 手机后四位」。"
 QUOTA_SENT_PRIVATELY = "您的限量已私信发给您，请查看私聊消息。"
 FEEDBACK_NOTED = "已记下您对「{product}」的意向：{choice}。谢谢反馈！"
+
+
+# -- supply notices (货源信息) and new-product publicity (新品宣传) -------------------------------
+
+def _yuan(amount: Decimal) -> str:
+    return f"{amount.normalize():f}"  # 450.00 -> 450, 23.50 -> 23.5
+
+
+def price(product: Product) -> str:
+    """批发价450元/条，建议零售价65元/包，A类: what a retailer reads of a product's price."""
+    parts = []
+    if product.wholesale_price is not None:
+        parts.append(f"批发价{_yuan(product.wholesale_price)}元/条")
+    if product.retail_price is not None:
+        parts.append(f"建议零售价{_yuan(product.retail_price)}元/包")
+    if product.price_class:
+        parts.append(f"{product.price_class}类")
+    return "，".join(parts)
+
+
+def day(moment: datetime | date, tz: ZoneInfo) -> str:
+    if isinstance(moment, datetime):
+        local = moment.astimezone(tz)
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{moment.month}月{moment.day}日"
+
+
+def window(opens: datetime, closes: datetime, tz: ZoneInfo) -> str:
+    return f"{day(opens, tz)} 至 {day(closes, tz)}"
+
+
+def bands(quotas: list[dict[str, int]]) -> str:
+    return "；".join(f"{band['min_grade']}-{band['max_grade']}档 "
+                    f"{band['cartons']}条" if band["cartons"] else
+                    f"{band['min_grade']}-{band['max_grade']}档 不供" for band in quotas)
+
+
+def supply_notice(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
+    """The notice as a group reads it: period, window, one short block per product."""
+    lines = [f"【货源信息】{notice.title}",
+             f"供货周期：{day(notice.period_start, tz)} 至 {day(notice.period_end, tz)}",
+             f"订货时间：{window(notice.order_opens_at, notice.order_closes_at, tz)}"]
+    for number, (item, product) in enumerate(items, start=1):
+        mark = "（紧俏）" if item.scarce else ""
+        shown = price(product)
+        lines.append(f"{number}. {product.name}{mark}" + (f" {shown}" if shown else ""))
+        lines.append(f"   限量：{bands(item.quotas)}" + (f"；{item.note}" if item.note else ""))
+    if notice.notes:
+        lines.append(f"备注：{notice.notes}")
+    lines.append("发送「我能订多少」，按您的档位私信告诉您限量；紧俏品规按连续、均衡、公平的原则分配。")
+    return "\n".join(lines)
+
+
+def supply_brief(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
+    """The live notice in a few lines, for 本周货源: products without their quota tables."""
+    names = "、".join(product.name + ("（紧俏）" if item.scarce else "") for item, product in items[:40])
+    more = f" 等 {len(items)} 个品规" if len(items) > 40 else ""
+    return (f"{notice.title}\n订货时间：{window(notice.order_opens_at, notice.order_closes_at, tz)}\n"
+            f"可订品规：{names}{more}\n发送「我能订多少」或「中华能订几条」查看您的限量。")
+
+
+def supply_window(notice: SupplyNotice, tz: ZoneInfo, now: datetime) -> str:
+    text = f"{notice.title} 订货时间：{window(notice.order_opens_at, notice.order_closes_at, tz)}。"
+    if now > notice.order_closes_at:
+        return text + "本期订货已截止。"
+    if now < notice.order_opens_at:
+        return text + "订货还没开始。"
+    return text + "现在可以订货。"
+
+
+def supply_quota(notice: SupplyNotice, grade: int | None, quotas: list[tuple[str, bool, int | None]],
+                 tz: ZoneInfo) -> str:
+    """A retailer's own quotas: (product, scarce, cartons or None when not supplied to their grade)."""
+    if grade is None:
+        return "您的档位信息还没有录入，暂时无法按档位查询限量，请联系您的客户经理。"
+    lines = [f"您是 {grade} 档。{notice.title}（订货 {window(notice.order_opens_at, notice.order_closes_at, tz)}）："]
+    for name, scarce, cartons in quotas:
+        lines.append(f"{name}{'（紧俏）' if scarce else ''}：{f'{cartons} 条' if cartons else '本期不供'}")
+    return "\n".join(lines)
+
+
+def supply_changes(before: dict, after: dict, tz: ZoneInfo) -> list[str]:
+    """What a correction changed, one line each (the snapshots of `supply._snapshot`)."""
+    lines = []
+    if before["window"] != after["window"]:
+        opens, closes = after["window"]
+        lines.append(f"订货时间改为：{window(opens, closes, tz)}")
+    if before["notes"] != after["notes"]:
+        lines.append(f"备注改为：{after['notes'] or '（无）'}")
+    old, new = before["items"], after["items"]
+    for name in new.keys() - old.keys():
+        lines.append(f"新增 {name}：{bands(new[name][0])}")
+    for name in old.keys() - new.keys():
+        lines.append(f"取消 {name}")
+    for name in sorted(old.keys() & new.keys()):
+        if old[name][0] != new[name][0]:
+            lines.append(f"{name} 限量改为：{bands(new[name][0])}（原 {bands(old[name][0])}）")
+        if old[name][1] != new[name][1]:
+            lines.append(f"{name} {'改为紧俏' if new[name][1] else '不再列为紧俏'}")
+    return lines
+
+
+def supply_correction(title: str, changes: list[str]) -> str:
+    return f"【货源信息更正】{title}\n" + "\n".join(changes) + "\n其余内容不变。发送「我能订多少」查看您的最新限量。"
+
+
+def supply_withdrawal(title: str, reason: str | None) -> str:
+    return f"【货源信息撤回】{title} 已撤回，请以后续通知为准。" + (f"\n原因：{reason}" if reason else "")
+
+
+def launch_card(launch: Launch, product: Product) -> str:
+    lines = [product.name]
+    if product.spec:
+        lines.append(f"规格：{product.spec}")
+    if shown := price(product):
+        lines.append(f"价格：{shown}")
+    if product.manufacturer:
+        lines.append(f"厂家：{product.manufacturer}")
+    lines.append(f"上市日期：{launch.launch_date.month}月{launch.launch_date.day}日")
+    lines.append(f"卖点：{launch.selling_points}")
+    return "\n".join(lines)
+
+
+PUBLICITY_HEADINGS = {"before": "【新品预告】", "launch_day": "【新品上市】", "after": "【新品回顾】"}
+
+
+def publicity_post(kind: str, launch: Launch, product: Product, note: str | None) -> str:
+    text = PUBLICITY_HEADINGS[kind] + launch_card(launch, product) + (f"\n{note}" if note else "")
+    return text + "\n有意向请回复本条「想订」，不需要请回复「不感兴趣」。"
+
+
+def launches_list(found: list[tuple[Launch, Product]]) -> str:
+    if not found:
+        return "最近没有新品上市，有新品会第一时间在群里宣传。"
+    lines = ["最近的新品："]
+    for launch, product in found:
+        lines.append(f"· {product.name}（{launch.launch_date.month}月{launch.launch_date.day}日上市）"
+                     + (f" {product.price_class}类" if product.price_class else ""))
+    lines.append("发送「新品名称 怎么样」查看介绍。")
+    return "\n".join(lines)

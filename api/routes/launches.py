@@ -13,6 +13,7 @@ from pydantic import AnyHttpUrl, Field
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.routes.supply import DeliveryOut, InterestOut
 from api.schemas import Input, Name, Output
+from bot import texts
 from bot.fields import Day, Id, Price, SearchText
 from bot.models import Approval, Product, Role, StaffMember, id_of
 from bot.services import launches, products
@@ -121,7 +122,7 @@ def update_product(product_id: Id, body: ProductUpdate, runtime: RuntimeDep, _: 
 def _view(session, launch, product, tz) -> LaunchOut:
     body = LaunchOut.model_validate({**launch.model_dump(), "product": ProductOut.model_validate(product)})
     body.plan = [PostOut.model_validate(post) for post in launches.plan_of(session, launch.id)]
-    body.card = launches.card(launch, product, tz)
+    body.card = texts.launch_card(launch, product)
     return body
 
 

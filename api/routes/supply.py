@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import ErrorOut, Input, Name, Output
+from bot import texts
 from bot.fields import Day, Id, Moment, Offset
 from bot.models import NoticeState, Role, StaffMember, SupplyNotice, id_of
 from bot.services import supply
@@ -132,7 +133,7 @@ def _out(runtime, notice_id: Id) -> NoticeOut:
                           wholesale_price=product.wholesale_price, retail_price=product.retail_price,
                           price_class=product.price_class, scarce=item.scarce, quotas=item.quotas, note=item.note)
                   for item, product in items]
-    body.text = supply.render(notice, items, runtime.settings.tz) if items else None
+    body.text = texts.supply_notice(notice, items, runtime.settings.tz) if items else None
     return body
 
 

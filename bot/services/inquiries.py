@@ -145,7 +145,7 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
         if ask == Ask.LAUNCHES:
             for launch, _ in found:
                 count(launches.SUBJECT, id_of(launch))
-            return Answer(ask, text=launches.list_reply(found))
+            return Answer(ask, text=texts.launches_list(found))
         if ask == Ask.FEEDBACK and quoted is not None:
             matches = [(launch, product) for launch, product in found if launch.id == quoted.subject_id]
         else:
@@ -157,7 +157,7 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
         launch, product = matches[0]
         if ask == Ask.PRODUCT:
             count(launches.SUBJECT, id_of(launch), product_id=id_of(product))
-            return Answer(ask, text=launches.card(launch, product, tz))
+            return Answer(ask, text=texts.launch_card(launch, product))
         kind = next(kind for kind, pattern in _FEEDBACK.items() if pattern.match(_PUNCTUATION.sub("", text)))
         count(launches.SUBJECT, id_of(launch), kind, id_of(product))
         return Answer(ask, text=texts.FEEDBACK_NOTED.format(product=product.name,
@@ -170,10 +170,10 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
     items = supply.items_of(session, id_of(notice))
     if ask == Ask.SUMMARY:
         count(supply.SUBJECT, id_of(notice))
-        return Answer(ask, text=supply.brief(notice, items, tz))
+        return Answer(ask, text=texts.supply_brief(notice, items, tz))
     if ask == Ask.WINDOW:
         count(supply.SUBJECT, id_of(notice))
-        return Answer(ask, text=supply.window_reply(notice, tz, now))
+        return Answer(ask, text=texts.supply_window(notice, tz, now))
     named = products.find_products(text, [product for _, product in items])
     asked_about: list[Product | None] = [*named] or [None]
     for named_product in asked_about:

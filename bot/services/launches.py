@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot import texts
 from bot.fields import Body, Moment
 from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost, id_of
 from bot.services import broadcast, interest, products
@@ -24,9 +25,6 @@ from bot.services.errors import Conflict, NotFound, ServiceError
 
 SUBJECT = "launch"
 RECENT = timedelta(days=60)  # a launch counts as new for this long
-_HEADINGS = {"before": "【新品预告】", "launch_day": "【新品上市】", "after": "【新品回顾】"}
-
-
 class PostIn(Body):
     nullable = frozenset({"note"})
 
@@ -106,7 +104,7 @@ def plan_of(session: Session, launch_id: int) -> list[PublicityPost]:
                              .order_by(col(PublicityPost.send_at), col(PublicityPost.id))))
 
 
-def posts_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
+def posts_due(session: Session, *, now: datetime) -> list[int]:
     """Send the publicity posts whose time has come, for approved launches only (the sweep calls this)."""
     due = session.exec(
         select(PublicityPost, Launch, Product)
@@ -121,28 +119,12 @@ def posts_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
             .values(state="sent", sent_at=now).execution_options(synchronize_session=False))
         if claimed.rowcount != 1:
             continue  # another instance sent it
-        text = _HEADINGS[post.kind] + card(launch, product, tz)
-        if post.note:
-            text += f"\n{post.note}"
-        text += "\n有意向请回复本条「想订」，不需要请回复「不感兴趣」。"
+        text = texts.publicity_post(post.kind, launch, product, post.note)
         broadcast.send(session, subject=SUBJECT, subject_id=id_of(launch), purpose="publicity", revision=id_of(post),
                        text=text, now=now, image_url=launch.image_url,
                        groups=broadcast.target_groups(session, launch.districts, launch.group_ids))
         sent.append(id_of(post))
     return sent
-
-
-def card(launch: Launch, product: Product, tz: ZoneInfo) -> str:
-    lines = [product.name]
-    if product.spec:
-        lines.append(f"规格：{product.spec}")
-    if price := products.price_text(product):
-        lines.append(f"价格：{price}")
-    if product.manufacturer:
-        lines.append(f"厂家：{product.manufacturer}")
-    lines.append(f"上市日期：{launch.launch_date.month}月{launch.launch_date.day}日")
-    lines.append(f"卖点：{launch.selling_points}")
-    return "\n".join(lines)
 
 
 def get_launch(session: Session, launch_id: int) -> tuple[Launch, Product]:
@@ -180,14 +162,3 @@ def current_launches(session: Session, *, group: ChatGroup | None, district: str
             if (broadcast.reaches(group, launch.districts, launch.group_ids) if group is not None
                 else broadcast.reaches_privately(launch.districts, launch.group_ids, district=district,
                                                  groups=asker_groups))]
-
-
-def list_reply(found: list[tuple[Launch, Product]]) -> str:
-    if not found:
-        return "最近没有新品上市，有新品会第一时间在群里宣传。"
-    lines = ["最近的新品："]
-    for launch, product in found:
-        lines.append(f"· {product.name}（{launch.launch_date.month}月{launch.launch_date.day}日上市）"
-                     + (f" {product.price_class}类" if product.price_class else ""))
-    lines.append("发送「新品名称 怎么样」查看介绍。")
-    return "\n".join(lines)

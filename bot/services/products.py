@@ -38,22 +38,6 @@ def price_class(retail_price_per_pack: Decimal | None) -> str | None:
     return "D"
 
 
-def _yuan(amount: Decimal) -> str:
-    return f"{amount.normalize():f}"  # 450.00 -> 450, 23.50 -> 23.5
-
-
-def price_text(product: Product) -> str:
-    """批发价450元/条，建议零售价65元/包，A类: what a retailer reads of a product's price."""
-    parts = []
-    if product.wholesale_price is not None:
-        parts.append(f"批发价{_yuan(product.wholesale_price)}元/条")
-    if product.retail_price is not None:
-        parts.append(f"建议零售价{_yuan(product.retail_price)}元/包")
-    if product.price_class:
-        parts.append(f"{product.price_class}类")
-    return "，".join(parts)
-
-
 def create_product(session: Session, data: dict, *, now: datetime) -> Product:
     data = dict(data)
     if data.get("price_class") is None:

@@ -22,6 +22,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from bot import texts
 from bot.fields import Body, Price
 from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice, id_of
 from bot.services import broadcast, interest, products
@@ -307,7 +308,7 @@ def publish(session: Session, notice_id: int, *, now: datetime, tz: ZoneInfo) ->
         raise Conflict("通知已被发布或撤回")
     session.refresh(notice)
     broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="notice", revision=0,
-                   text=render(notice, items, tz), now=now,
+                   text=texts.supply_notice(notice, items, tz), now=now,
                    groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
     return notice
 
@@ -346,37 +347,16 @@ def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn]
     if items is not None:
         _write_items(session, notice_id, items, now)
     after = _snapshot(notice, items_of(session, notice_id))
-    lines = describe_changes(before, after, tz)
+    lines = texts.supply_changes(before, after, tz)
     if not lines:
         raise ServiceError("没有任何改动，不需要更正")
     notice.state, notice.revision, notice.updated_at = NoticeState.CORRECTED, notice.revision + 1, now
     session.add(notice)
-    text = (f"【货源信息更正】{notice.title}\n" + "\n".join(lines)
-            + "\n其余内容不变。发送「我能订多少」查看您的最新限量。")
+    text = texts.supply_correction(notice.title, lines)
     broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="correction",
                    revision=notice.revision, text=text, now=now,
                    groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
     return notice
-
-
-def describe_changes(before: dict, after: dict, tz: ZoneInfo) -> list[str]:
-    lines = []
-    if before["window"] != after["window"]:
-        opens, closes = after["window"]
-        lines.append(f"订货时间改为：{_window(opens, closes, tz)}")
-    if before["notes"] != after["notes"]:
-        lines.append(f"备注改为：{after['notes'] or '（无）'}")
-    old, new = before["items"], after["items"]
-    for name in new.keys() - old.keys():
-        lines.append(f"新增 {name}：{_bands(new[name][0])}")
-    for name in old.keys() - new.keys():
-        lines.append(f"取消 {name}")
-    for name in sorted(old.keys() & new.keys()):
-        if old[name][0] != new[name][0]:
-            lines.append(f"{name} 限量改为：{_bands(new[name][0])}（原 {_bands(old[name][0])}）")
-        if old[name][1] != new[name][1]:
-            lines.append(f"{name} {'改为紧俏' if new[name][1] else '不再列为紧俏'}")
-    return lines
 
 
 def withdraw(session: Session, notice_id: int, reason: str | None, *, now: datetime) -> SupplyNotice:
@@ -391,7 +371,7 @@ def withdraw(session: Session, notice_id: int, reason: str | None, *, now: datet
         return notice
     broadcast.cancel_unsent(session, subject=SUBJECT, subject_id=id_of(notice))
     if broadcast.was_sent_anywhere(session, subject=SUBJECT, subject_id=id_of(notice)):
-        text = f"【货源信息撤回】{notice.title} 已撤回，请以后续通知为准。" + (f"\n原因：{reason}" if reason else "")
+        text = texts.supply_withdrawal(notice.title, reason)
         groups = broadcast.target_groups(session, notice.districts, notice.group_ids)
         broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="withdrawal",
                        revision=notice.revision, text=text, now=now, groups=groups)
@@ -439,68 +419,11 @@ def current_notice(session: Session, *, group: ChatGroup | None, district: str |
 
 # -- words -----------------------------------------------------------------------------------
 
-def _day(moment: datetime | date, tz: ZoneInfo) -> str:
-    if isinstance(moment, datetime):
-        local = moment.astimezone(tz)
-        return f"{local.month}月{local.day}日 {local:%H:%M}"
-    return f"{moment.month}月{moment.day}日"
-
-
-def _window(opens: datetime, closes: datetime, tz: ZoneInfo) -> str:
-    return f"{_day(opens, tz)} 至 {_day(closes, tz)}"
-
-
-def _bands(quotas: list[dict[str, int]]) -> str:
-    return "；".join(f"{band['min_grade']}-{band['max_grade']}档 "
-                    f"{band['cartons']}条" if band["cartons"] else
-                    f"{band['min_grade']}-{band['max_grade']}档 不供" for band in quotas)
-
-
-def render(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
-    """The notice as a group reads it: period, window, one short block per product."""
-    lines = [f"【货源信息】{notice.title}",
-             f"供货周期：{_day(notice.period_start, tz)} 至 {_day(notice.period_end, tz)}",
-             f"订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}"]
-    for number, (item, product) in enumerate(items, start=1):
-        mark = "（紧俏）" if item.scarce else ""
-        price = products.price_text(product)
-        lines.append(f"{number}. {product.name}{mark}" + (f" {price}" if price else ""))
-        lines.append(f"   限量：{_bands(item.quotas)}" + (f"；{item.note}" if item.note else ""))
-    if notice.notes:
-        lines.append(f"备注：{notice.notes}")
-    lines.append("发送「我能订多少」，按您的档位私信告诉您限量；紧俏品规按连续、均衡、公平的原则分配。")
-    return "\n".join(lines)
-
-
-def brief(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], tz: ZoneInfo) -> str:
-    """The live notice in a few lines, for 本周货源: products without their quota tables."""
-    names = "、".join(product.name + ("（紧俏）" if item.scarce else "") for item, product in items[:40])
-    more = f" 等 {len(items)} 个品规" if len(items) > 40 else ""
-    return (f"{notice.title}\n订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}\n"
-            f"可订品规：{names}{more}\n发送「我能订多少」或「中华能订几条」查看您的限量。")
-
-
-def window_reply(notice: SupplyNotice, tz: ZoneInfo, now: datetime) -> str:
-    text = f"{notice.title} 订货时间：{_window(notice.order_opens_at, notice.order_closes_at, tz)}。"
-    if now > notice.order_closes_at:
-        text += "本期订货已截止。"
-    elif now < notice.order_opens_at:
-        text += "订货还没开始。"
-    else:
-        text += "现在可以订货。"
-    return text
-
 
 def quota_reply(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]], grade: int | None,
                 named: list[Product], tz: ZoneInfo) -> str:
     """A retailer's own quotas under a notice, for every product or the ones they named."""
-    if grade is None:
-        return "您的档位信息还没有录入，暂时无法按档位查询限量，请联系您的客户经理。"
-    wanted = {product.id for product in named}
-    chosen = [(item, product) for item, product in items if not wanted or product.id in wanted]
-    lines = [f"您是 {grade} 档。{notice.title}（订货 {_window(notice.order_opens_at, notice.order_closes_at, tz)}）："]
-    for item, product in chosen:
-        cartons = quota_for(grade, item.quotas)
-        amount = f"{cartons} 条" if cartons else "本期不供"
-        lines.append(f"{product.name}{'（紧俏）' if item.scarce else ''}：{amount}")
-    return "\n".join(lines)
+    wanted = {id_of(product) for product in named}
+    quotas = [(product.name, item.scarce, quota_for(grade, item.quotas)) for item, product in items
+              if not wanted or id_of(product) in wanted]
+    return texts.supply_quota(notice, grade, quotas, tz)

@@ -21,7 +21,7 @@ async def sweep() -> None:
     runtime = get_runtime()
     tz = runtime.settings.tz
     await runtime.run(supply.publish_due, now=runtime.clock.now(), tz=tz)
-    await runtime.run(launches.posts_due, now=runtime.clock.now(), tz=tz)
+    await runtime.run(launches.posts_due, now=runtime.clock.now())
     while True:  # a backlog (after downtime) is worked off in batches
         result = await runtime.run(escalation.sweep, now=runtime.clock.now(), policies=runtime.policies,
                                    tz=runtime.settings.tz, limit=SWEEP_BATCH)

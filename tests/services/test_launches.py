@@ -68,16 +68,15 @@ def test_without_a_plan_posts_go_before_on_and_after_the_launch_day(session, clo
 def test_posts_go_out_at_their_time_to_the_target_groups(session, clock, runtime, launch_of):
     make.group(session, clock, "900001", district="城东")
     make.group(session, clock, "900002", district="城西")
-    tz = runtime.settings.tz
     launch = launch_of(districts=["城东"])
     launches.set_plan(session, launch.id, [PostIn(send_at=clock.now() + timedelta(hours=1), kind="launch_day")],
                       now=clock.now())
     session.commit()
-    assert launches.posts_due(session, now=clock.now(), tz=tz) == []
+    assert launches.posts_due(session, now=clock.now()) == []
     clock.advance(hours=1)
-    assert len(launches.posts_due(session, now=clock.now(), tz=tz)) == 1
+    assert len(launches.posts_due(session, now=clock.now())) == 1
     session.commit()
-    assert launches.posts_due(session, now=clock.now(), tz=tz) == []
+    assert launches.posts_due(session, now=clock.now()) == []
     sent = session.exec(select(OutboxMessage)).one()
     assert sent.target_id == "900001" and sent.image_url == "https://example.com/hhl.png"
     assert sent.text.startswith("【新品上市】黄鹤楼(硬峡谷柔情)") and "A类" in sent.text and "湖北中烟" in sent.text
@@ -86,15 +85,14 @@ def test_posts_go_out_at_their_time_to_the_target_groups(session, clock, runtime
 def test_a_manufacturers_publicity_waits_for_approval(session, clock, runtime, launch_of):
     make.group(session, clock)
     staff = make.staff(session, clock)
-    tz = runtime.settings.tz
     launch = launch_of(source="manufacturer")
     assert launch.approval == Approval.PENDING
     launches.set_plan(session, launch.id, [PostIn(send_at=clock.now() + timedelta(minutes=5), kind="before")],
                       now=clock.now())
     clock.advance(minutes=10)
-    assert launches.posts_due(session, now=clock.now(), tz=tz) == []
+    assert launches.posts_due(session, now=clock.now()) == []
     launches.decide(session, launch.id, approve=True, staff_id=staff.id, now=clock.now())
-    assert len(launches.posts_due(session, now=clock.now(), tz=tz)) == 1
+    assert len(launches.posts_due(session, now=clock.now())) == 1
     with pytest.raises(Conflict):
         launches.decide(session, launch.id, approve=False, staff_id=staff.id, now=clock.now())
 
@@ -107,7 +105,7 @@ def test_a_rejected_launch_never_posts(session, clock, runtime, launch_of):
                       now=clock.now())
     launches.decide(session, launch.id, approve=False, staff_id=staff.id, now=clock.now())
     clock.advance(days=30)
-    assert launches.posts_due(session, now=clock.now(), tz=runtime.settings.tz) == []
+    assert launches.posts_due(session, now=clock.now()) == []
 
 
 def test_retailers_ask_for_new_products_and_answer_a_post(session, clock, runtime, launch_of):
@@ -117,7 +115,7 @@ def test_retailers_ask_for_new_products_and_answer_a_post(session, clock, runtim
     launches.set_plan(session, launch.id, [PostIn(send_at=clock.now() + timedelta(minutes=1), kind="launch_day")],
                       now=clock.now())
     clock.advance(minutes=1)
-    launches.posts_due(session, now=clock.now(), tz=tz)
+    launches.posts_due(session, now=clock.now())
     post = session.exec(select(OutboxMessage)).one()
     outbox.mark_sent(session, [post.id], now=clock.now(), sent_message_id="555")
     session.commit()
