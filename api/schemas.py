@@ -51,7 +51,8 @@ class CloseIn(Input):
 
 class TicketOut(Output):
     id: int
-    chat_group_id: int
+    platform: str
+    chat_group_id: int | None = Field(description="the group it was asked in; none when asked in private chat")
     retailer_id: int | None
     sender_user_id: str
     sender_name: str | None

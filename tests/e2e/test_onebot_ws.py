@@ -180,3 +180,18 @@ async def test_a_frame_nested_too_deep_is_skipped_and_the_connection_kept(napcat
     assert "#" in text_of(ack)
     assert "20000" in admin.get("/healthz").json()["bots"]
     assert "RecursionError" in service.log()
+
+
+async def test_a_question_in_private_chat_becomes_a_ticket_answered_privately(napcat, admin, agent):
+    retailer = unique_number(13_000)
+    await napcat.private_message(retailer, "店里的烟柜玻璃裂了能不能帮忙换")
+    ack = await napcat.next_call("send", to=retailer)  # said where it was asked (send_msg)
+    assert "前回复您" in text_of(ack)
+    mine = [t for t in admin.get("/api/v1/tickets", params={"limit": 200}).json()["items"]
+            if t["sender_user_id"] == str(retailer)]
+    assert [(t["chat_group_id"], t["platform"], t["status"]) for t in mine] == [(None, "qq", "open")]
+    as_agent = {"Authorization": f"Bearer {agent['token']}"}
+    reply = admin.post(f"/api/v1/tickets/{mine[0]['id']}/replies", headers=as_agent, json={"text": "明天安排人上门更换"})
+    assert reply.status_code == 201
+    answer = await napcat.next_call("send_private_msg", to=retailer)
+    assert text_of(answer).endswith("明天安排人上门更换")
