@@ -49,6 +49,22 @@ def table_of(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]
 
 
+def due_of(pledge: Pledge) -> datetime:
+    """A pledge's deadline: set when its clock starts and kept after it is met or stopped; `due_at` is
+    typed optional only because the column is nullable."""
+    if pledge.due_at is None:
+        raise ValueError(f"pledge {pledge.id} has no due time: its clock was never started")
+    return pledge.due_at
+
+
+def started_of(pledge: Pledge) -> datetime:
+    """When a pledge's current round started: set with its clock (start_reply, a restart); `started_at`
+    is typed optional only because the column is nullable (pledges closed before clocks have none)."""
+    if pledge.started_at is None:
+        raise ValueError(f"pledge {pledge.id} has no start time: its clock was never started")
+    return pledge.started_at
+
+
 def _time(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.models import Lane, Pledge, PledgeKind, PledgeState, Role, Ticket
+from bot.models import Lane, Pledge, PledgeKind, PledgeState, Role, Ticket, due_of, id_of
 from bot.policy import Policies
 from bot.services import notices, pledges
 from bot.services.pledges import StepKind
@@ -56,25 +56,26 @@ def sweep(session: Session, *, now: datetime, policies: Policies, tz: ZoneInfo, 
 
 def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledges.Step, result: SweepResult) -> None:
     ctx, now, tz = batch.context(ticket), batch.now, batch.tz
+    assert tz is not None, "the sweep's batch is made with the time zone its notices are written in"
     if step.kind == StepKind.WARN:
         batch.about_pledge(pledge, ticket, "owner", "warn", texts.pledge_warning(
-            ticket.id, ctx.who, ctx.request, pledge.kind, pledge.due_at, now, tz), lane=Lane.STAFF)
+            id_of(ticket), ctx.who, ctx.request, pledge.kind, due_of(pledge), now, tz), lane=Lane.STAFF)
         result.warnings += 1
     elif step.kind == StepKind.BREACH:
         batch.about_pledge(pledge, ticket, "owner", "breach", texts.pledge_breached(
-            ticket.id, ctx.who, ctx.request, pledge.kind, pledge.due_at, now, tz), lane=Lane.ESCALATION,
+            id_of(ticket), ctx.who, ctx.request, pledge.kind, due_of(pledge), now, tz), lane=Lane.ESCALATION,
             kind="escalation")
         if pledge.kind == PledgeKind.REPLY and batch.policies.apologise_in_group:
             batch.apologise(pledge, ticket)
-        batch.event(ticket.id, "pledge_breached", kind=pledge.kind, owner_staff_id=pledge.owner_staff_id,
+        batch.event(id_of(ticket), "pledge_breached", kind=pledge.kind, owner_staff_id=pledge.owner_staff_id,
                     attributed_to=_attributed_to(batch, pledge))
         result.breaches += 1
     else:
         owner = batch.staff_member(pledge.owner_staff_id) if pledge.owner_staff_id else None
         batch.about_pledge(pledge, ticket, step.notify, f"level{step.level}", texts.pledge_escalated(
-            ticket.id, ctx.who, ctx.request, pledge.kind, step.level, step.overdue, owner.name if owner else None),
+            id_of(ticket), ctx.who, ctx.request, pledge.kind, step.level, step.overdue, owner.name if owner else None),
             lane=Lane.ESCALATION, kind="escalation")
-        batch.event(ticket.id, "pledge_escalated", kind=pledge.kind, level=step.level, to=step.notify)
+        batch.event(id_of(ticket), "pledge_escalated", kind=pledge.kind, level=step.level, to=step.notify)
         result.escalations += 1
 
 
@@ -85,4 +86,4 @@ def _attributed_to(batch: notices.Batch, pledge: Pledge) -> list[int]:
         return [pledge.owner_staff_id]
     if pledge.kind != PledgeKind.REPLY:
         return []
-    return list(batch.policies.agents_on_duty) or sorted(m.id for m in batch.staff(Role.AGENT))
+    return list(batch.policies.agents_on_duty) or sorted(id_of(m) for m in batch.staff(Role.AGENT))

@@ -24,7 +24,8 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, update
-from sqlmodel import Session, select
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
 
 from bot import texts
 from bot.config import Settings
@@ -42,6 +43,8 @@ from bot.models import (
     Ticket,
     TicketMessage,
     TicketStatus,
+    due_of,
+    id_of,
 )
 from bot.policy import Policies
 from bot.services import classify, directory, inquiries, notices, outbox, pledges, tickets
@@ -132,9 +135,12 @@ class _Chat:
 
 
 # Intake is the hot path (bench/intake_load.py): statements built once, run on the connection.
-_GROUP = select(ChatGroup.id, ChatGroup.active, ChatGroup.bot_id, ChatGroup.group_id, ChatGroup.platform).where(
-    ChatGroup.platform == bindparam("platform"), ChatGroup.group_id == bindparam("group_id"))
-_SET_GROUP_BOT = update(ChatGroup).where(ChatGroup.id == bindparam("group_pk")).values(bot_id=bindparam("bot_id"))
+# five columns: SQLAlchemy's select (SQLModel's is typed for four)
+_GROUP = core_select(col(ChatGroup.id), col(ChatGroup.active), col(ChatGroup.bot_id), col(ChatGroup.group_id),
+                     col(ChatGroup.platform)).where(
+    col(ChatGroup.platform) == bindparam("platform"), col(ChatGroup.group_id) == bindparam("group_id"))
+_SET_GROUP_BOT = update(ChatGroup).where(col(ChatGroup.id) == bindparam("group_pk")).values(
+    bot_id=bindparam("bot_id"))
 _SEEN = select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
                                        TicketMessage.message_id == bindparam("message_id"))
 _STAFF = select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"), StaffMember.active)
@@ -167,9 +173,9 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
         return Outcome(Result.IGNORED, reason="event already handled")
 
     staff_id = db.execute(_STAFF, {"user_id": msg.user_id}).scalar()
-    if staff_id is not None:
-        return _staff_in_group(session, group, session.get(StaffMember, staff_id), msg, now, settings, policies,
-                               knowledge)
+    staff = session.get(StaffMember, staff_id) if staff_id is not None else None
+    if staff is not None:
+        return _staff_in_group(session, group, staff, msg, now, settings, policies, knowledge)
     chat = _Chat(msg.platform, msg.user_id, msg.sender_name, group)
     if _bare(msg.text) in _HELP:
         outcome = Outcome(Result.MENU, chat_group_id=group.id, reply_text=texts.menu(columns))
@@ -184,6 +190,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
 def _say_in_group(session: Session, group: Any, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
     """The bot's answer in the group, quoting the retailer; acknowledgements may be combined."""
     acknowledging = outcome.result == Result.OPENED and outcome.reason == "acknowledged"
+    assert outcome.reply_text is not None, "only an outcome with an answer is said in the group"
     outbox.enqueue(session, now=now, platform=group.platform, bot_id=msg.self_id or group.bot_id,
                    target_kind="group", target_id=group.group_id, text=outcome.reply_text, lane=Lane.REPLY,
                    kind="ack" if acknowledging else None, mention_user_id=msg.user_id if acknowledging else None,
@@ -199,7 +206,7 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         return Outcome(Result.MENU, reply_text=texts.RETAILER_HELP)
     quoted = None
     if reply_to and chat.group is not None:
-        quoted = next((t for t in tickets.by_message(session, group_pk, reply_to)
+        quoted = next((t for t in tickets.by_message(session, chat.group.id, reply_to)
                        if t.sender_user_id == chat.user_id), None)
     if _NOT_SOLVED.search(text) and len(text) <= 60:
         recent = quoted or _latest(session, chat, now - REOPEN_WINDOW)
@@ -220,13 +227,14 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         latest = _latest(session, chat, window)
         candidate = latest if latest is not None and latest.status != TicketStatus.CLOSED else None
     if candidate is not None and _continues(candidate, analysis, found, text, quoting=quoted is not None):
-        tickets.add_follow_up(session, candidate.id, group_pk, message_id, chat.user_id, text, now)
+        tickets.add_follow_up(session, id_of(candidate), group_pk, message_id, chat.user_id, text, now)
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
     known = found is not None and found.decision == Decision.ANSWER
     if not analysis.is_request and not known:  # a question the base knows is a request, cue or not
         return Outcome(Result.IGNORED, reason="not a request")
     category = analysis.category
     if known and category == Category.OTHER:
+        assert found is not None and found.best is not None, "an answer has the entry it answers from"
         category = _COLUMN_CATEGORY[found.best.column]
     return _open(session, chat, text, message_id, category, analysis.trading, found, now, settings, policies)
 
@@ -269,7 +277,7 @@ def _reopen(session: Session, ticket: Ticket, chat: _Chat, text: str, message_id
                            text=text, message_id=message_id)
     say = texts.handed_over if handover else texts.reopened
     return Outcome(Result.REOPENED, ticket_id=ticket.id, chat_group_id=ticket.chat_group_id,
-                   reply_text=say(ticket.id, reply.due_at, now, settings.tz))
+                   reply_text=say(id_of(ticket), due_of(reply), now, settings.tz))
 
 
 def _open(session: Session, chat: _Chat, text: str, message_id: str | None, category: str, trading: bool,
@@ -289,6 +297,7 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
     if needs_visit:
         pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies, tz=settings.tz)
     if answer is not None:
+        assert found is not None, "the answer is found's best match"
         tickets.mark_answered(session, ticket_id, answer.id, found.matches[0].score, now)
         card = directory.retailer_card(session, retailer_id) if retailer_id else None
         return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reason="answered",
@@ -325,9 +334,9 @@ def _staff_in_group(session: Session, group: Any, staff: StaffMember, msg: Group
         ticket = quoted[0]
     elif quoted and ref is None:  # a combined acknowledgement: which of its tickets?
         return _confirm_privately(session, staff, group, texts.AMBIGUOUS_QUOTE, None, now)
-    if ticket is None and ref is None:
-        return Outcome(Result.IGNORED, reason="staff chat")
     if ticket is None:
+        if ref is None:
+            return Outcome(Result.IGNORED, reason="staff chat")
         ticket, text = session.get(Ticket, int(ref.group(1))), ref.group(2).strip()
         if ticket is None:
             return _confirm_privately(session, staff, group, texts.NO_SUCH_TICKET.format(ticket_id=ref.group(1)),
@@ -337,6 +346,7 @@ def _staff_in_group(session: Session, group: Any, staff: StaffMember, msg: Group
     in_place = ticket.chat_group_id == group.id  # the retailer sees this very message
     answer = _staff_command(session, staff, ticket, text, in_place=in_place, message_id=msg.message_id, now=now,
                             settings=settings, policies=policies, knowledge=knowledge)
+    assert answer.reply_text is not None, "a staff command always says what happened"
     return _confirm_privately(session, staff, group, answer.reply_text, ticket.id, now, answer.result)
 
 
@@ -358,31 +368,31 @@ def _staff_command(session: Session, staff: StaffMember, ticket: Ticket, text: s
 
     if claim := _CLAIM.match(text):
         try:
-            before = pledges.one(session, ticket.id, "reply")
+            before = pledges.one(session, id_of(ticket), "reply")
             mine = before is not None and before.owner_staff_id == staff.id
-            pledge = pledges.claim(session, tickets.get_open(session, ticket.id), staff, now=now,
+            pledge = pledges.claim(session, tickets.get_open(session, id_of(ticket)), staff, now=now,
                                    confirm=claim.group(1) is not None)
         except ServiceError as refused:
             return said(str(refused))
         if mine:
             return said(texts.CLAIMED_ALREADY.format(ticket_id=ticket.id))
-        return said(texts.CLAIMED.format(ticket_id=ticket.id, due=texts.local_time(pledge.due_at, tz, now)))
+        return said(texts.CLAIMED.format(ticket_id=ticket.id, due=texts.local_time(due_of(pledge), tz, now)))
     if wording := _ADD_WORDING.match(text):
         entry_id = wording.group(1)
         if knowledge is None or not knowledge.exists(entry_id):
             return said(f"知识条目 {entry_id} 不存在")
         after_commit(session, lambda: knowledge.add_similar(entry_id, ticket.text[:200]))
-        tickets.event(session, ticket.id, now, AuthorKind.STAFF, str(staff.id), "wording_added", entry=entry_id)
+        tickets.event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff.id), "wording_added", entry=entry_id)
         return said(texts.WORDING_ADDED.format(entry=entry_id))
     if ticket.status == TicketStatus.CLOSED:
         return said(texts.TICKET_CLOSED.format(ticket_id=ticket.id))
     if identify := _IDENTIFY.match(text):
         return said(_identify_shop(session, staff, ticket, identify.group(1), now, policies, tz))
     if visit := _VISIT_ORDER.match(text):
-        ordered = pledges.need_visit(session, ticket.id, note=visit.group(1) or None, now=now, policies=policies,
+        ordered = pledges.need_visit(session, id_of(ticket), note=visit.group(1) or None, now=now, policies=policies,
                                      tz=tz, staff_id=staff.id)
-        return said(ordered.confirmation(ticket.id))
-    owner = pledges.one(session, ticket.id, "reply")
+        return said(ordered.confirmation(id_of(ticket)))
+    owner = pledges.one(session, id_of(ticket), "reply")
     taken_by = pledges.owner_name(session, owner) if owner and owner.owner_staff_id not in (None, staff.id) else None
     record_reply(session, ticket, staff, text, now=now, policies=policies, tz=tz, message_id=message_id,
                  via="chat", post=not in_place)
@@ -399,32 +409,32 @@ def _identify_shop(session: Session, staff: StaffMember, ticket: Ticket, license
     if retailer is None:
         return texts.NO_SUCH_LICENSE.format(license_no=license_no)
     try:
-        directory.staff_bind(session, retailer.id, platform=ticket.platform, chat_user_id=ticket.sender_user_id,
+        directory.staff_bind(session, id_of(retailer), platform=ticket.platform, chat_user_id=ticket.sender_user_id,
                              staff=staff, now=now)
     except Conflict as refused:
         return str(refused)
-    tickets.attach_retailer(session, ticket, retailer.id, now=now, staff_id=staff.id)
+    tickets.attach_retailer(session, ticket, id_of(retailer), now=now, staff_id=id_of(staff))
     answer = texts.RETAILER_IDENTIFIED.format(ticket_id=ticket.id, store_name=retailer.store_name)
     ordered = pledges.retailer_identified(session, ticket, retailer, now=now, policies=policies, tz=tz)
-    return answer + ("\n" + ordered.confirmation(ticket.id) if ordered else "")
+    return answer + ("\n" + ordered.confirmation(id_of(ticket)) if ordered else "")
 
 
 def record_reply(session: Session, ticket: Ticket, staff: StaffMember, text: str, *, now: datetime,
                  policies: Policies, tz: Any, message_id: str | None = None, via: str, post: bool) -> None:
     """A person's reply: kept on the ticket, meeting its reply pledge; `post` has the bot deliver it
     to the retailer's chat (quoting their question) when it was not written there."""
-    tickets.record_reply(session, ticket, staff.id, text, now=now, message_id=message_id, via=via)
+    tickets.record_reply(session, ticket, id_of(staff), text, now=now, message_id=message_id, via=via)
     pledges.replied(session, ticket, staff, now=now, policies=policies, tz=tz)
     if not post:
         return
     group = session.get(ChatGroup, ticket.chat_group_id) if ticket.chat_group_id else None
     if group is not None:
         outbox.enqueue(session, now=now, platform=group.platform, bot_id=group.bot_id, target_kind="group",
-                       target_id=group.group_id, text=texts.agent_reply(ticket.id, text), lane=Lane.REPLY,
-                       reply_to=tickets.first_retailer_message(session, ticket.id), ticket_id=ticket.id)
+                       target_id=group.group_id, text=texts.agent_reply(id_of(ticket), text), lane=Lane.REPLY,
+                       reply_to=tickets.first_retailer_message(session, id_of(ticket)), ticket_id=ticket.id)
     else:
         outbox.enqueue(session, now=now, platform=ticket.platform, target_kind="private",
-                       target_id=ticket.sender_user_id, text=texts.agent_reply(ticket.id, text), lane=Lane.REPLY,
+                       target_id=ticket.sender_user_id, text=texts.agent_reply(id_of(ticket), text), lane=Lane.REPLY,
                        ticket_id=ticket.id)
 
 
@@ -435,7 +445,7 @@ def reply_via_api(session: Session, ticket_id: int, staff: StaffMember, text: st
     ticket = tickets.get(session, ticket_id)
     if ticket.status == TicketStatus.CLOSED:
         raise ServiceError(f"工单 #{ticket_id} 已关闭，不能再回复")
-    owner = pledges.one(session, ticket.id, "reply")
+    owner = pledges.one(session, id_of(ticket), "reply")
     if owner is not None and owner.owner_staff_id not in (None, staff.id) and not confirm:
         raise Conflict(texts.CLAIMED_BY_OTHER.format(ticket_id=ticket.id, owner=pledges.owner_name(session, owner))
                        + "（接口请带 confirm=true）")
@@ -503,7 +513,7 @@ def _staff_private(session: Session, staff: StaffMember, text: str, bare: str, n
                    policies: Policies, knowledge: KnowledgeBase | None) -> Outcome | None:
     """Staff commands in private chat; None when the text is not one."""
     if bare in _MY_TASKS:
-        items = [(pledge.kind, ticket.id, _about(session, ticket), pledge.due_at)
+        items = [(pledge.kind, id_of(ticket), _about(session, ticket), due_of(pledge))
                  for pledge, ticket in pledges.open_tasks(session, staff)]
         return Outcome(Result.STAFF_COMMAND, reply_text=texts.my_tasks(items, now, settings.tz))
     if text.startswith("上门"):

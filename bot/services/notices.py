@@ -32,6 +32,9 @@ from bot.models import (
     Role,
     StaffMember,
     Ticket,
+    due_of,
+    id_of,
+    started_of,
 )
 from bot.policy import Policies
 from bot.services import outbox, tickets
@@ -96,7 +99,7 @@ class Batch:
     def _privately(self, *roles: str) -> list[tuple[str, str]]:
         """Everyone with the role; nobody with it reachable: the supervisors, then the admins."""
         for wanted in (roles, (Role.SUPERVISOR,), (Role.ADMIN,)):
-            people = [("private", m.chat_user_id) for m in self.staff(*wanted)]
+            people = [("private", m.chat_user_id) for m in self.staff(*wanted) if m.chat_user_id]
             if people:
                 return people
         return []
@@ -116,7 +119,7 @@ class Batch:
         """(target kind, chat id) pairs for a ladder target of this pledge."""
         if target == "owner" and pledge.owner_staff_id:
             owner = self.staff_member(pledge.owner_staff_id)
-            if owner is not None:
+            if owner is not None and owner.chat_user_id:  # staff() keeps only those with a chat account
                 return [("private", owner.chat_user_id)]
             if pledge.kind == PledgeKind.VISIT:
                 return self._privately(Role.SUPERVISOR)
@@ -136,7 +139,7 @@ class Batch:
     def about_pledge(self, pledge: Pledge, ticket: Ticket, target: str, what: str, text: str, *, lane: Lane,
                      kind: str | None = None) -> None:
         """A notice that matters only while the pledge runs (dropped at send time once it is kept)."""
-        key = f"pledge:{pledge.id}:{pledge.started_at.timestamp():.0f}:{what}"
+        key = f"pledge:{pledge.id}:{started_of(pledge).timestamp():.0f}:{what}"
         self.to_staff(ticket, key, self.recipients(pledge, target), text, lane=lane, pledge=pledge, kind=kind)
 
     def apologise(self, pledge: Pledge, ticket: Ticket) -> None:
@@ -146,9 +149,9 @@ class Batch:
         self.rows.append({
             "platform": group.platform if group else ticket.platform, "bot_id": group.bot_id if group else None,
             "target_kind": target[0], "target_id": target[1],
-            "reply_to": tickets.first_retailer_message(self.session, ticket.id) if group else None,
-            "text": texts.reply_apology(ticket.id), "ticket_id": ticket.id, "lane": Lane.ESCALATION,
-            "pledge_id": pledge.id, "dedupe_key": f"pledge:{pledge.id}:{pledge.started_at.timestamp():.0f}:apology"})
+            "reply_to": tickets.first_retailer_message(self.session, id_of(ticket)) if group else None,
+            "text": texts.reply_apology(id_of(ticket)), "ticket_id": ticket.id, "lane": Lane.ESCALATION,
+            "pledge_id": pledge.id, "dedupe_key": f"pledge:{pledge.id}:{started_of(pledge).timestamp():.0f}:apology"})
 
     def event(self, ticket_id: int, action: str, **detail: Any) -> None:
         self.events.append({"ticket_id": ticket_id, "at": self.now, "actor_kind": AuthorKind.SYSTEM,
@@ -166,8 +169,8 @@ def reply_task(session: Session, pledge: Pledge, ticket: Ticket, *, why: str, no
                tz: ZoneInfo) -> None:
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
-    batch.about_pledge(pledge, ticket, "owner", "task", texts.reply_task(ticket.id, ctx.who, ctx.request, why,
-                                                                         pledge.due_at, now, tz), lane=Lane.STAFF)
+    batch.about_pledge(pledge, ticket, "owner", "task", texts.reply_task(id_of(ticket), ctx.who, ctx.request, why,
+                                                                         due_of(pledge), now, tz), lane=Lane.STAFF)
     batch.flush()
 
 
@@ -175,7 +178,7 @@ def visit_task(session: Session, pledge: Pledge, ticket: Ticket, retailer: Retai
                now: datetime, policies: Policies, tz: ZoneInfo) -> None:
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
-    text = texts.visit_task(ticket.id, ctx.who, ctx.request, retailer, note, pledge.due_at, now, tz)
+    text = texts.visit_task(id_of(ticket), ctx.who, ctx.request, retailer, note, due_of(pledge), now, tz)
     batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", text, lane=Lane.STAFF)
     batch.flush()
 
@@ -184,7 +187,7 @@ def visit_unassigned(session: Session, pledge: Pledge, ticket: Ticket, retailer:
                      now: datetime, policies: Policies, tz: ZoneInfo) -> None:
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
-    text = texts.visit_unassigned(ticket.id, ctx.who, ctx.request, retailer, why, pledge.due_at, now, tz)
+    text = texts.visit_unassigned(id_of(ticket), ctx.who, ctx.request, retailer, why, due_of(pledge), now, tz)
     batch.about_pledge(pledge, ticket, "supervisors", "unassigned", text, lane=Lane.STAFF)
     batch.flush()
 
@@ -195,8 +198,8 @@ def identify_shop(session: Session, pledge: Pledge, ticket: Ticket, *, now: date
     ctx = batch.context(ticket)
     reply = session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id, Pledge.kind == PledgeKind.REPLY)).first()
     recipients = batch.recipients(reply, "owner") if reply is not None else batch._pool(PledgeKind.REPLY)
-    key = f"pledge:{pledge.id}:{pledge.started_at.timestamp():.0f}:identify"
-    batch.to_staff(ticket, key, recipients, texts.identify_shop(ticket.id, ctx.who, ctx.request), lane=Lane.STAFF,
+    key = f"pledge:{pledge.id}:{started_of(pledge).timestamp():.0f}:identify"
+    batch.to_staff(ticket, key, recipients, texts.identify_shop(id_of(ticket), ctx.who, ctx.request), lane=Lane.STAFF,
                    pledge=pledge)
     batch.flush()
 
@@ -205,8 +208,8 @@ def callback_task(session: Session, pledge: Pledge, ticket: Ticket, retailer: Re
                   now: datetime, policies: Policies, tz: ZoneInfo) -> None:
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
-    text = texts.callback_task(ticket.id, ctx.who, ctx.request, visited, retailer.phone if retailer else None,
-                               pledge.due_at, now, tz)
+    text = texts.callback_task(id_of(ticket), ctx.who, ctx.request, visited, retailer.phone if retailer else None,
+                               due_of(pledge), now, tz)
     batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", text, lane=Lane.STAFF)
     batch.flush()
 
@@ -215,7 +218,7 @@ def low_satisfaction(session: Session, ticket: Ticket, record: CallbackRecord, *
                      policies: Policies) -> None:
     batch = Batch(session, now, policies)
     ctx = batch.context(ticket)
-    text = texts.low_satisfaction(ticket.id, ctx.who, ctx.request, record.score or 0, record.comment)
+    text = texts.low_satisfaction(id_of(ticket), ctx.who, ctx.request, record.score or 0, record.comment)
     batch.to_staff(ticket, f"callback:{record.id}:low-score", batch._privately(Role.SUPERVISOR), text,
                    lane=Lane.STAFF)
     batch.flush()

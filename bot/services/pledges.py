@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, insert
 from sqlmodel import Session, col, func, select
 
 from bot import texts
@@ -31,14 +32,18 @@ from bot.models import (
     Ticket,
     TicketStatus,
     VisitRecord,
+    due_of,
+    id_of,
+    started_of,
+    table_of,
 )
-from bot.policy import Policies
+from bot.policy import PledgeName, Policies
 from bot.services import notices, tickets
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 RUNNING = (PledgeState.PENDING, PledgeState.PAUSED)
 KEPT = (PledgeState.MET, PledgeState.NOT_APPLICABLE)
-_INSERT_PLEDGE = insert(Pledge.__table__)
+_INSERT_PLEDGE = insert(table_of(Pledge))
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ def clock_for(policies: Policies, kind: str, category: str, start: datetime, tz:
     calendar = policies.calendar(kind, tz)
     due = policies.deadline(kind, category, start, tz)
     budget = calendar.elapsed(start, due)
-    return Clock(due_at=due, warn_at=calendar.add(start, budget * policies.pledges[kind].warn_at))
+    return Clock(due_at=due, warn_at=calendar.add(start, budget * policies.pledges[cast(PledgeName, kind)].warn_at))
 
 
 def _event(session: Session, ticket_id: int, now: datetime, action: str, staff_id: int | None = None,
@@ -95,14 +100,14 @@ def start_reply(session: Session, ticket_id: int, category: str, *, met: bool, n
 def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner_staff_id: int | None,
           now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
     """A visit or callback pledge; a second round of one (after a reopening) restarts its row."""
-    pledge = one(session, ticket.id, kind)
+    pledge = one(session, id_of(ticket), kind)
     if pledge is None:
-        pledge = Pledge(ticket_id=ticket.id, kind=kind, owner_role=owner_role, created_at=now)
+        pledge = Pledge(ticket_id=id_of(ticket), kind=kind, owner_role=owner_role, created_at=now)
     pledge.owner_staff_id = owner_staff_id
     _restart_clock(pledge, ticket.category, now, policies, tz)
     session.add(pledge)
     session.flush()
-    _event(session, ticket.id, now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
+    _event(session, id_of(ticket), now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
     return pledge
 
 
@@ -134,7 +139,7 @@ def _stop(session: Session, pledge: Pledge, state: str, reason: str, now: dateti
 def replied(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime, policies: Policies,
             tz: ZoneInfo) -> None:
     """A person replied: the reply pledge is met, and it is theirs if nobody had taken it."""
-    pledge = one(session, ticket.id, PledgeKind.REPLY)
+    pledge = one(session, id_of(ticket), PledgeKind.REPLY)
     if pledge is not None:
         if pledge.owner_staff_id is None and staff.has_role(Role.AGENT):
             pledge.owner_staff_id = staff.id
@@ -145,7 +150,7 @@ def replied(session: Session, ticket: Ticket, staff: StaffMember, *, now: dateti
 
 def claim(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime, confirm: bool) -> Pledge:
     """An agent takes the ticket: its reply pledge is theirs. Taking another agent's needs `confirm`."""
-    pledge = one(session, ticket.id, PledgeKind.REPLY)
+    pledge = one(session, id_of(ticket), PledgeKind.REPLY)
     if pledge is None:
         raise ServiceError(texts.NO_REPLY_PLEDGE.format(ticket_id=ticket.id))
     if pledge.owner_staff_id == staff.id:
@@ -153,7 +158,7 @@ def claim(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime
     if pledge.owner_staff_id is not None and not confirm:
         owner = session.get(StaffMember, pledge.owner_staff_id)
         raise Conflict(texts.CLAIMED_BY_OTHER.format(ticket_id=ticket.id, owner=owner.name if owner else "另一位客服"))
-    _event(session, ticket.id, now, "claimed", staff.id, kind=pledge.kind, previous_owner=pledge.owner_staff_id)
+    _event(session, id_of(ticket), now, "claimed", staff.id, kind=pledge.kind, previous_owner=pledge.owner_staff_id)
     pledge.owner_staff_id = staff.id
     session.add(pledge)
     return pledge
@@ -173,16 +178,16 @@ def reopen(session: Session, ticket: Ticket, *, reason: str, now: datetime, poli
     callback waits for the new reply. The trail says why."""
     tickets.reopen(session, ticket, now=now, actor_kind=actor_kind, actor_id=actor_id, reason=reason, text=text,
                    message_id=message_id, **detail)
-    kept = of_ticket(session, ticket.id)
+    kept = of_ticket(session, id_of(ticket))
     reply = kept.get(PledgeKind.REPLY)
     if reply is None:
-        reply = Pledge(ticket_id=ticket.id, kind=PledgeKind.REPLY, owner_role=Role.AGENT, created_at=now)
+        reply = Pledge(ticket_id=id_of(ticket), kind=PledgeKind.REPLY, owner_role=Role.AGENT, created_at=now)
     owner = reply.owner_staff_id or reply.met_by_staff_id
     reply.owner_staff_id = owner
     _restart_clock(reply, ticket.category, now, policies, tz)
     session.add(reply)
     session.flush()
-    _event(session, ticket.id, now, "pledge_restarted", kind=PledgeKind.REPLY, owner_staff_id=owner, reason=reason)
+    _event(session, id_of(ticket), now, "pledge_restarted", kind=PledgeKind.REPLY, owner_staff_id=owner, reason=reason)
     callback = kept.get(PledgeKind.CALLBACK)
     if callback is not None and callback.state in RUNNING:
         _stop(session, callback, PledgeState.CANCELLED, "工单重新打开，待新的回复后再回访", now)
@@ -194,7 +199,7 @@ def reopen(session: Session, ticket: Ticket, *, reason: str, now: datetime, poli
 
 def cancel_open(session: Session, ticket: Ticket, *, now: datetime, reason: str, staff_id: int | None) -> None:
     """Staff closed the ticket: what was still running is cancelled."""
-    for pledge in of_ticket(session, ticket.id).values():
+    for pledge in of_ticket(session, id_of(ticket)).values():
         if pledge.state in RUNNING:
             _stop(session, pledge, PledgeState.CANCELLED, reason, now, staff_id)
 
@@ -204,7 +209,7 @@ def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies
     if pledge.state != PledgeState.PENDING:
         raise ServiceError(f"承诺 {pledge.id} 不在计时中，不能暂停")
     calendar = policies.calendar(pledge.kind, tz)
-    pledge.remaining_seconds = calendar.elapsed(now, pledge.due_at).total_seconds()
+    pledge.remaining_seconds = calendar.elapsed(now, due_of(pledge)).total_seconds()
     pledge.state, pledge.paused_at, pledge.next_check_at = PledgeState.PAUSED, now, None
     session.add(pledge)
     _event(session, pledge.ticket_id, now, "pledge_paused", kind=pledge.kind)
@@ -217,7 +222,7 @@ def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policie
     calendar = policies.calendar(pledge.kind, tz)
     left = timedelta(seconds=pledge.remaining_seconds or 0)
     if pledge.warned_at is None and pledge.warn_at:
-        warning_ahead = calendar.elapsed(pledge.warn_at, pledge.due_at)
+        warning_ahead = calendar.elapsed(pledge.warn_at, due_of(pledge))
         pledge.warn_at = calendar.add(now, max(left - warning_ahead, timedelta()))
     pledge.due_at = calendar.add(now, left)
     pledge.state, pledge.paused_at, pledge.remaining_seconds = PledgeState.PENDING, None, None
@@ -245,22 +250,23 @@ class Step:
 def advance(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> list[Step]:
     """Move a due pledge along its clock: the warning, the breach, each escalation level reached."""
     calendar = policies.calendar(pledge.kind, tz)
-    ladder = policies.pledges[pledge.kind].ladder
+    ladder = policies.pledges[cast(PledgeName, pledge.kind)].ladder
+    due_at = due_of(pledge)  # a due pledge is running: its clock is set
     steps = []
-    if pledge.warned_at is None and pledge.warn_at and pledge.warn_at <= now < pledge.due_at:
+    if pledge.warned_at is None and pledge.warn_at and pledge.warn_at <= now < due_at:
         pledge.warned_at = now
         steps.append(Step(StepKind.WARN))
-    if now >= pledge.due_at:
+    if now >= due_at:
         if pledge.breached_at is None:
             pledge.breached_at = now
             steps.append(Step(StepKind.BREACH))
         while pledge.escalation_level < len(ladder):
             step = ladder[pledge.escalation_level]
-            if now < calendar.add(pledge.due_at, step.after.on(calendar)):
+            if now < calendar.add(due_at, step.after.on(calendar)):
                 break
             pledge.escalation_level += 1
             steps.append(Step(StepKind.ESCALATE, pledge.escalation_level, step.notify,
-                              calendar.elapsed(pledge.due_at, now)))
+                              calendar.elapsed(due_at, now)))
     pledge.next_check_at = next_check(pledge, policies, tz)
     session.add(pledge)
     return steps
@@ -269,13 +275,13 @@ def advance(session: Session, pledge: Pledge, *, now: datetime, policies: Polici
 def next_check(pledge: Pledge, policies: Policies, tz: ZoneInfo) -> datetime | None:
     """The next moment the sweep has work for this pledge, or None when the ladder is done."""
     calendar = policies.calendar(pledge.kind, tz)
-    ladder = policies.pledges[pledge.kind].ladder
+    ladder = policies.pledges[cast(PledgeName, pledge.kind)].ladder
     if pledge.breached_at is None:
-        if pledge.warned_at is None and pledge.warn_at and pledge.warn_at < pledge.due_at:
+        if pledge.warned_at is None and pledge.warn_at and pledge.warn_at < due_of(pledge):
             return pledge.warn_at
         return pledge.due_at
     if pledge.escalation_level < len(ladder):
-        return calendar.add(pledge.due_at, ladder[pledge.escalation_level].after.on(calendar))
+        return calendar.add(due_of(pledge), ladder[pledge.escalation_level].after.on(calendar))
     return None
 
 
@@ -309,14 +315,14 @@ def need_visit(session: Session, ticket_id: int, *, note: str | None, now: datet
     """Start the visit pledge and give the task to the retailer's own account manager; an unbound
     sender's shop must first be identified by an agent."""
     ticket = tickets.get_open(session, ticket_id)
-    existing = one(session, ticket.id, PledgeKind.VISIT)
+    existing = one(session, id_of(ticket), PledgeKind.VISIT)
     if existing is not None and existing.state in RUNNING:
         return VisitOrdered(existing, VisitOrder.ALREADY)
     retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
     manager_id = retailer.manager_id if retailer else None
     pledge = start(session, ticket, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
                    now=now, policies=policies, tz=tz)
-    _event(session, ticket.id, now, "visit_needed", staff_id, note=note)
+    _event(session, id_of(ticket), now, "visit_needed", staff_id, note=note)
     return _hand_visit(session, pledge, ticket, retailer, note, now, policies, tz)
 
 
@@ -337,7 +343,7 @@ def _hand_visit(session: Session, pledge: Pledge, ticket: Ticket, retailer: Reta
 def retailer_identified(session: Session, ticket: Ticket, retailer: Retailer, *, now: datetime,
                         policies: Policies, tz: ZoneInfo) -> VisitOrdered | None:
     """The shop of an unbound sender is known now: a waiting visit goes to its account manager."""
-    pledge = one(session, ticket.id, PledgeKind.VISIT)
+    pledge = one(session, id_of(ticket), PledgeKind.VISIT)
     if pledge is None or pledge.state not in RUNNING or pledge.owner_staff_id is not None:
         return None
     pledge.owner_staff_id = retailer.manager_id
@@ -353,7 +359,7 @@ def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action
         raise ServiceError(f"工单 #{ticket_id} 没有待完成的上门任务")
     if pledge.owner_staff_id not in (None, staff.id) and not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
         raise ServiceError(f"工单 #{ticket_id} 的上门任务属于另一位客户经理")
-    record = VisitRecord(ticket_id=ticket_id, staff_id=staff.id, visited_at=visited_at or now, action=action,
+    record = VisitRecord(ticket_id=ticket_id, staff_id=id_of(staff), visited_at=visited_at or now, action=action,
                          notes=notes, recorded_at=now)
     session.add(record)
     session.flush()
@@ -375,7 +381,7 @@ def move_visits(session: Session, retailer_ids: list[int], manager_id: int | Non
     for pledge, ticket in running:
         if pledge.owner_staff_id == manager_id:
             continue
-        _event(session, ticket.id, now, "pledge_reassigned", kind=pledge.kind, to_staff_id=manager_id,
+        _event(session, id_of(ticket), now, "pledge_reassigned", kind=pledge.kind, to_staff_id=manager_id,
                reason="retailer moved")
         pledge.owner_staff_id = manager_id
         session.add(pledge)
@@ -390,7 +396,7 @@ def after_progress(session: Session, ticket: Ticket, *, now: datetime, policies:
     """Once the reply, and the visit if one is needed, are met, the district calls back; a sender
     who cannot be called makes the callback not applicable, and then the ticket is done."""
     session.flush()
-    kept = of_ticket(session, ticket.id)
+    kept = of_ticket(session, id_of(ticket))
     reply, visit, callback = (kept.get(kind) for kind in (PledgeKind.REPLY, PledgeKind.VISIT, PledgeKind.CALLBACK))
     if reply is None or reply.state != PledgeState.MET or (visit is not None and visit.state in RUNNING):
         return
@@ -414,11 +420,12 @@ def _this_round(callback: Pledge, reply: Pledge) -> bool:
     if callback.state in RUNNING:
         return True
     finished = callback.met_at or callback.started_at
-    return finished is not None and finished > reply.started_at
+    return finished is not None and finished > started_of(reply)
 
 
 def _close_if_done(session: Session, ticket: Ticket, now: datetime, reason: str) -> None:
-    if ticket.status != TicketStatus.CLOSED and all(p.state in KEPT for p in of_ticket(session, ticket.id).values()):
+    if ticket.status != TicketStatus.CLOSED and all(p.state in KEPT
+                                                    for p in of_ticket(session, id_of(ticket)).values()):
         tickets.close(session, ticket, now=now, actor_kind=AuthorKind.SYSTEM, actor_id=None, reason=reason)
 
 
@@ -435,7 +442,7 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
         raise ServiceError("回访须由未参与回复和上门的人员进行")
     if reached and score is None:
         raise ServiceError("已联系上客户时必须填写满意度（1 到 5 分）")
-    record = CallbackRecord(ticket_id=ticket_id, staff_id=staff.id, reached=reached,
+    record = CallbackRecord(ticket_id=ticket_id, staff_id=id_of(staff), reached=reached,
                             score=score if reached else None, reply_in_time=reply_in_time,
                             visit_happened=visit_happened, comment=comment, recorded_at=now)
     session.add(record)
@@ -468,13 +475,13 @@ def list_pledges(session: Session, *, kinds: list[str] | None, state: str | None
                  breached: bool | None, due_before: datetime | None, due_after: datetime | None = None,
                  offset: int, limit: int) -> tuple[int, list[Pledge]]:
     """`due_before` and `due_after` both include their moment."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if kinds is not None:
         conditions.append(col(Pledge.kind).in_(kinds))
     if state:
-        conditions.append(Pledge.state == state)
+        conditions.append(col(Pledge.state) == state)
     if owner_staff_id is not None:
-        conditions.append(Pledge.owner_staff_id == owner_staff_id)
+        conditions.append(col(Pledge.owner_staff_id) == owner_staff_id)
     if breached is not None:
         conditions.append(col(Pledge.breached_at).is_not(None) if breached else col(Pledge.breached_at).is_(None))
     if due_before:
@@ -505,7 +512,7 @@ def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, 
     pledge.owner_staff_id = owner.id
     session.add(pledge)
     ticket = tickets.get(session, pledge.ticket_id)
-    _event(session, ticket.id, now, "pledge_reassigned", by_staff_id, kind=pledge.kind, to_staff_id=owner.id)
+    _event(session, id_of(ticket), now, "pledge_reassigned", by_staff_id, kind=pledge.kind, to_staff_id=owner.id)
     if pledge.state != PledgeState.PENDING:
         return pledge
     if pledge.kind == PledgeKind.VISIT:
@@ -515,6 +522,6 @@ def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, 
         notices.reply_task(session, pledge, ticket, why="督导把这个工单指派给你", now=now, policies=policies, tz=tz)
     else:
         retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
-        notices.callback_task(session, pledge, ticket, retailer, visited=one(session, ticket.id, PledgeKind.VISIT)
+        notices.callback_task(session, pledge, ticket, retailer, visited=one(session, id_of(ticket), PledgeKind.VISIT)
                               is not None, now=now, policies=policies, tz=tz)
     return pledge

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, bindparam, insert, or_, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from bot.models import (
@@ -22,6 +23,8 @@ from bot.models import (
     TicketMessage,
     TicketStatus,
     UTCDateTime,
+    id_of,
+    table_of,
 )
 from bot.services import outbox
 from bot.services.errors import NotFound, ServiceError
@@ -31,16 +34,16 @@ MAX_STORED_TEXT = 20_000  # QQ caps a message near 5,000; anything longer is hos
 # Intake is the hot path (bench/intake_load.py): its statements are built once, with bind
 # parameters, and run on the session's connection; building them per message cost more
 # than the database did.
-_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
-_TOUCH_TICKET = update(Ticket.__table__).where(Ticket.__table__.c.id == bindparam("ticket_pk"))
-_INSERT_MESSAGE = insert(TicketMessage.__table__)
-_INSERT_EVENT = insert(TicketEvent.__table__)
-_LATEST_OF_SENDER = (
-    select(Ticket.id, Ticket.status, Ticket.category, Ticket.text, Ticket.latest_text,
-           Ticket.knowledge_entry_id, Ticket.last_message_at)
-    .where(Ticket.platform == bindparam("platform"),
-           Ticket.sender_user_id == bindparam("user_id"),
-           Ticket.last_message_at >= bindparam("since", type_=UTCDateTime))
+_INSERT_TICKET = insert(table_of(Ticket)).returning(table_of(Ticket).c.id)
+_TOUCH_TICKET = update(table_of(Ticket)).where(table_of(Ticket).c.id == bindparam("ticket_pk"))
+_INSERT_MESSAGE = insert(table_of(TicketMessage))
+_INSERT_EVENT = insert(table_of(TicketEvent))
+_LATEST_OF_SENDER = (  # seven columns: SQLAlchemy's select (SQLModel's is typed for four), run on the connection
+    core_select(col(Ticket.id), col(Ticket.status), col(Ticket.category), col(Ticket.text), col(Ticket.latest_text),
+                col(Ticket.knowledge_entry_id), col(Ticket.last_message_at))
+    .where(col(Ticket.platform) == bindparam("platform"),
+           col(Ticket.sender_user_id) == bindparam("user_id"),
+           col(Ticket.last_message_at) >= bindparam("since", type_=UTCDateTime))
     .order_by(col(Ticket.last_message_at).desc()).limit(1))
 
 
@@ -113,7 +116,7 @@ def add_follow_up(session: Session, ticket_id: int, chat_group_id: int | None, m
 def latest_of_sender(session: Session, platform: str, user_id: str, since: datetime, *,
                      chat_group_id: int | None) -> Any:
     """The sender's most recent ticket in this chat since a moment (a row, or None)."""
-    query = _LATEST_OF_SENDER.where(Ticket.chat_group_id == chat_group_id if chat_group_id is not None
+    query = _LATEST_OF_SENDER.where(col(Ticket.chat_group_id) == chat_group_id if chat_group_id is not None
                                     else col(Ticket.chat_group_id).is_(None))
     return session.connection().execute(query, {"platform": platform, "user_id": user_id,
                                                 "since": since}).first()
@@ -123,12 +126,14 @@ def by_message(session: Session, chat_group_id: int, message_id: str) -> list[Ti
     """The tickets a quoted message belongs to: a retailer's or agent's message on it, or the bot's
     acknowledgement or answer (a combined acknowledgement belongs to several)."""
     stored = session.exec(
-        select(Ticket).join(TicketMessage, TicketMessage.ticket_id == Ticket.id)
+        select(Ticket).join(TicketMessage, col(TicketMessage.ticket_id) == Ticket.id)
         .where(TicketMessage.chat_group_id == chat_group_id, TicketMessage.message_id == message_id)
     ).all()
     if stored:
         return list(stored)
     group = session.get(ChatGroup, chat_group_id)
+    if group is None:  # no such group: nothing was sent there
+        return []
     sent = outbox.tickets_of_sent_message(session, target_id=group.group_id, sent_message_id=message_id)
     return list(session.exec(select(Ticket).where(col(Ticket.id).in_(sent), Ticket.chat_group_id == chat_group_id)))
 
@@ -156,8 +161,8 @@ def _set_status(session: Session, ticket: Ticket, status: str, now: datetime) ->
 def record_reply(session: Session, ticket: Ticket, staff_id: int, text: str, *, now: datetime,
                  message_id: str | None, via: str) -> None:
     """A person replied: the message is kept and an open ticket becomes replied."""
-    add_message(session, ticket.id, ticket.chat_group_id, message_id, AuthorKind.STAFF, str(staff_id), text, now)
-    event(session, ticket.id, now, AuthorKind.STAFF, str(staff_id), "replied", via=via, message_id=message_id)
+    add_message(session, id_of(ticket), ticket.chat_group_id, message_id, AuthorKind.STAFF, str(staff_id), text, now)
+    event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff_id), "replied", via=via, message_id=message_id)
     if ticket.status in (TicketStatus.OPEN, TicketStatus.ANSWERED):
         _set_status(session, ticket, TicketStatus.REPLIED, now)
     else:
@@ -173,10 +178,11 @@ def reopen(session: Session, ticket: Ticket, *, now: datetime, actor_kind: str, 
            reason: str, text: str | None = None, message_id: str | None = None, **detail: Any) -> None:
     """The request is not solved after all; the pledge service restarts the clocks."""
     if text is not None:
-        add_message(session, ticket.id, ticket.chat_group_id, message_id, AuthorKind.RETAILER, actor_id, text, now)
+        add_message(session, id_of(ticket), ticket.chat_group_id, message_id, AuthorKind.RETAILER, actor_id, text,
+                    now)
         ticket.latest_text, ticket.last_message_at = text[:MAX_STORED_TEXT], now
     _set_status(session, ticket, TicketStatus.OPEN, now)
-    event(session, ticket.id, now, actor_kind, actor_id, "reopened", reason=reason, **detail)
+    event(session, id_of(ticket), now, actor_kind, actor_id, "reopened", reason=reason, **detail)
 
 
 def close(session: Session, ticket: Ticket, *, now: datetime, actor_kind: str, actor_id: str | None,
@@ -184,14 +190,14 @@ def close(session: Session, ticket: Ticket, *, now: datetime, actor_kind: str, a
     if ticket.status == TicketStatus.CLOSED:
         raise ServiceError(f"工单 #{ticket.id} 已经关闭")
     _set_status(session, ticket, TicketStatus.CLOSED, now)
-    event(session, ticket.id, now, actor_kind, actor_id, "closed", reason=reason, **detail)
+    event(session, id_of(ticket), now, actor_kind, actor_id, "closed", reason=reason, **detail)
 
 
 def attach_retailer(session: Session, ticket: Ticket, retailer_id: int, *, now: datetime, staff_id: int) -> None:
     """Staff identified the shop of an unbound sender's ticket."""
     ticket.retailer_id, ticket.updated_at = retailer_id, now
     session.add(ticket)
-    event(session, ticket.id, now, AuthorKind.STAFF, str(staff_id), "retailer_identified", retailer_id=retailer_id)
+    event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff_id), "retailer_identified", retailer_id=retailer_id)
 
 
 def first_retailer_message(session: Session, ticket_id: int) -> str | None:
@@ -226,19 +232,19 @@ class TicketFilter:
 
 
 def list_tickets(session: Session, flt: TicketFilter, *, offset: int, limit: int) -> tuple[int, list[Ticket]]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if flt.status:
-        conditions.append(Ticket.status == flt.status)
+        conditions.append(col(Ticket.status) == flt.status)
     if flt.category:
-        conditions.append(Ticket.category == flt.category)
+        conditions.append(col(Ticket.category) == flt.category)
     if flt.chat_group_id:
-        conditions.append(Ticket.chat_group_id == flt.chat_group_id)
+        conditions.append(col(Ticket.chat_group_id) == flt.chat_group_id)
     if flt.retailer_id:
-        conditions.append(Ticket.retailer_id == flt.retailer_id)
+        conditions.append(col(Ticket.retailer_id) == flt.retailer_id)
     if flt.created_from:
-        conditions.append(Ticket.created_at >= flt.created_from)
+        conditions.append(col(Ticket.created_at) >= flt.created_from)
     if flt.created_to:
-        conditions.append(Ticket.created_at < flt.created_to)
+        conditions.append(col(Ticket.created_at) < flt.created_to)
     if flt.q:
         conditions.append(or_(col(Ticket.text).contains(flt.q), col(Ticket.latest_text).contains(flt.q)))
     total = session.exec(select(func.count()).select_from(Ticket).where(*conditions)).one()
@@ -248,11 +254,14 @@ def list_tickets(session: Session, flt: TicketFilter, *, offset: int, limit: int
     return total, list(rows)
 
 
+_Row = TypeVar("_Row", TicketMessage, TicketEvent, Pledge)
+
+
 def ticket_detail(session: Session, ticket_id: int
                   ) -> tuple[Ticket, list[TicketMessage], list[TicketEvent], list[Pledge]]:
     ticket = get(session, ticket_id)
 
-    def of_ticket(model: type) -> list:
-        return list(session.exec(select(model).where(model.ticket_id == ticket_id).order_by(model.id)))
+    def of_ticket(model: type[_Row]) -> list[_Row]:
+        return list(session.exec(select(model).where(col(model.ticket_id) == ticket_id).order_by(col(model.id))))
 
     return ticket, of_ticket(TicketMessage), of_ticket(TicketEvent), of_ticket(Pledge)
