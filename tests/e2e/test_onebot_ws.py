@@ -191,7 +191,8 @@ async def test_a_question_in_private_chat_becomes_a_ticket_answered_privately(na
             if t["sender_user_id"] == str(retailer)]
     assert [(t["chat_group_id"], t["platform"], t["status"]) for t in mine] == [(None, "qq", "open")]
     as_agent = {"Authorization": f"Bearer {agent['token']}"}
-    reply = admin.post(f"/api/v1/tickets/{mine[0]['id']}/replies", headers=as_agent, json={"text": "明天安排人上门更换"})
+    reply = admin.post(f"/api/v1/tickets/{mine[0]['id']}/replies", headers=as_agent,
+                       json={"text": "明天安排人上门更换"})
     assert reply.status_code == 201
     answer = await napcat.next_call("send_private_msg", to=retailer)
     assert text_of(answer).endswith("明天安排人上门更换")
