@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, bindparam, insert, or_, update
 from sqlmodel import Session, col, func, select
 
 from bot.models import (
@@ -225,8 +225,10 @@ class TicketFilter:
     q: str | None = None
 
 
-def list_tickets(session: Session, flt: TicketFilter, *, offset: int, limit: int) -> tuple[int, list[Ticket]]:
-    conditions = []
+def list_tickets(session: Session, flt: TicketFilter, *, offset: int, limit: int,
+                 visible: ColumnElement[bool] | None = None) -> tuple[int, list[Ticket]]:
+    """`visible` keeps what the caller may see (`access.tickets_visible`)."""
+    conditions = [] if visible is None else [visible]
     if flt.status:
         conditions.append(Ticket.status == flt.status)
     if flt.category:
