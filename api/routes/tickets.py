@@ -59,12 +59,18 @@ def get_ticket(ticket_id: Id, runtime: RuntimeDep, staff: Reading):
     return TicketDetailOut.model_validate({**detail, "retailer": shown})
 
 
+def _as_seen(runtime, staff: StaffMember, ticket) -> TicketOut:
+    return TicketOut.model_validate(runtime.unit_of_work(access.ticket_as_seen, staff, ticket,
+                                                         public_numbers=runtime.settings.public_numbers))
+
+
 @router.post("/{ticket_id}/replies", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
 def reply(ticket_id: Id, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
     """Record the reply (meeting the reply pledge) and post it to the retailer, quoting their question.
     A ticket another agent has taken answers 409 unless `confirm` is true."""
-    return runtime.unit_of_work(intake.reply_via_api, ticket_id, staff, body.text, confirm=body.confirm,
-                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        intake.reply_via_api, ticket_id, staff, body.text, confirm=body.confirm, now=runtime.clock.now(),
+        policies=runtime.policies, tz=runtime.settings.tz))
 
 
 @router.post("/{ticket_id}/claim", response_model=PledgeListOut)
@@ -95,8 +101,8 @@ def assign(ticket_id: Id, body: AssignIn, runtime: RuntimeDep, supervisor: Super
 @router.post("/{ticket_id}/close", response_model=TicketOut)
 def close(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
           body: Annotated[CloseIn | None, Body()] = None):
-    return runtime.unit_of_work(intake.close_ticket, ticket_id, staff, body.note if body else None,
-                                now=runtime.clock.now())
+    return _as_seen(runtime, staff, runtime.unit_of_work(intake.close_ticket, ticket_id, staff,
+                                                         body.note if body else None, now=runtime.clock.now()))
 
 
 @router.post("/{ticket_id}/reopen", response_model=TicketOut)
@@ -104,5 +110,6 @@ def reopen(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
            body: Annotated[CloseIn | None, Body()] = None):
     """The request is not solved: a fresh reply clock for the agent who had it; the callback waits
     for the new reply."""
-    return runtime.unit_of_work(intake.reopen_ticket, ticket_id, staff, body.note if body else None,
-                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        intake.reopen_ticket, ticket_id, staff, body.note if body else None, now=runtime.clock.now(),
+        policies=runtime.policies, tz=runtime.settings.tz))

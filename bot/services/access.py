@@ -160,6 +160,12 @@ def _ticket_fields(ticket: Ticket, view: View, public_numbers: Collection[str]) 
             "latest_text": _shown(ticket.latest_text, view, public_numbers)}
 
 
+def ticket_as_seen(session: Session, staff: StaffMember, ticket: Ticket, *,
+                   public_numbers: Collection[str]) -> dict[str, Any]:
+    """The ticket a write (a reply, a close) answers with, in the caller's view."""
+    return _ticket_fields(ticket, ticket_views(session, staff, [ticket.id])[ticket.id], public_numbers)
+
+
 def list_tickets(session: Session, staff: StaffMember, flt: tickets.TicketFilter, *, offset: int, limit: int,
                  public_numbers: Collection[str]) -> tuple[int, list[dict[str, Any]]]:
     """The tickets the member may see, filtered and paged in the database, each in its view."""

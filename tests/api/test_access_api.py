@@ -128,6 +128,8 @@ def test_agents_read_every_ticket_with_the_numbers_masked(admin, district):
     assert "address" not in detail["retailer"] and "owner_name" not in detail["retailer"]
     unbound = admin.get(f"/api/v1/tickets/{district['ids']['stranger']}", headers=bearer(district["agent"])).json()
     assert unbound["retailer"] is None and PHONE_STRANGER not in str(unbound)
+    closed = admin.post(f"/api/v1/tickets/{district['ids']['stranger']}/close", headers=bearer(district["agent"]))
+    assert closed.status_code == 200 and "137****2222" in closed.json()["text"]  # a write answers in the same view
 
 
 def test_callback_staff_read_the_tickets_to_call_back_with_the_phone(admin, district):
