@@ -16,9 +16,9 @@ from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import (
     RETAILER_VIEWS,
     AnyRetailerOut,
-    ErrorOut,
     BindingIn,
     BindingOut,
+    ErrorOut,
     Page,
     RetailerChangeOut,
     RetailerIn,

@@ -64,7 +64,7 @@ def _grants(staff: StaffMember) -> list[_Grant]:
         own = select(Retailer.id).where(Retailer.manager_id == staff.id)
         visiting = select(Pledge.ticket_id).where(Pledge.kind == PledgeKind.VISIT, Pledge.owner_staff_id == staff.id)
         grants.append(_Grant(or_(col(Ticket.retailer_id).in_(own), col(Ticket.id).in_(visiting)),
-                             Retailer.manager_id == staff.id, View.FULL, (PledgeKind.VISIT,)))
+                             col(Retailer.manager_id) == staff.id, View.FULL, (PledgeKind.VISIT,)))
     if staff.has_role(Role.CALLBACK):
         calls = select(Pledge.ticket_id).where(Pledge.kind == PledgeKind.CALLBACK,
                                                col(Pledge.state).in_(RUNNING + KEPT))
@@ -75,10 +75,11 @@ def _grants(staff: StaffMember) -> list[_Grant]:
 
 
 def _any(conditions: Iterable[ColumnElement[bool] | None]) -> ColumnElement[bool]:
-    conditions = list(conditions)
-    if any(condition is None for condition in conditions):
+    """Any of the conditions (None: every row); no condition at all: no row."""
+    some = list(conditions)
+    if any(condition is None for condition in some):
         return true()
-    return or_(false(), *conditions)
+    return or_(false(), *(condition for condition in some if condition is not None))
 
 
 def tickets_visible(staff: StaffMember) -> ColumnElement[bool]:
@@ -139,8 +140,8 @@ def readable_retailer(session: Session, staff: StaffMember, retailer_id: int,
                       at_least: View = View.SERVICE) -> tuple[Retailer, View]:
     """One retailer and its view; not found when the member may not see it in at least that view."""
     retailer = session.get(Retailer, retailer_id)
-    view = retailer_views(session, staff, [retailer_id]).get(retailer_id) if retailer else None
-    if view is None or view < at_least:
+    view = retailer_views(session, staff, [retailer_id]).get(retailer_id)
+    if retailer is None or view is None or view < at_least:
         raise NotFound(f"零售客户 {retailer_id} 不存在")
     return retailer, view
 

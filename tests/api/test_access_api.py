@@ -18,7 +18,7 @@ def bearer(member):
 
 
 def texts_of(page_or_ticket):
-    items = page_or_ticket["items"] if "items" in page_or_ticket else [page_or_ticket]
+    items = page_or_ticket.get("items", [page_or_ticket])
     return " ".join(f"{t['text']} {t['latest_text'] or ''}" for t in items)
 
 
@@ -51,15 +51,16 @@ async def district(service, admin):
 
     async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
         await wait_for(lambda: admin.get("/healthz").json()["bots"])
-        for shop, text in (("a", f"终端黑屏了开不了机，回电{PHONE_A}"), ("b", f"送货少送了一条，联系我{PHONE_B}"),
-                           ("c", f"终端开不了机了，电话{PHONE_C}"), ("stranger", f"扫码枪扫不出来，我电话{PHONE_STRANGER}")):
+        requests = {"a": f"终端黑屏了开不了机，回电{PHONE_A}", "b": f"送货少送了一条，联系我{PHONE_B}",
+                    "c": f"终端开不了机了，电话{PHONE_C}", "stranger": f"扫码枪扫不出来，我电话{PHONE_STRANGER}"}
+        for shop, text in requests.items():
             await napcat.group_message(group, senders[shop], text)
             await napcat.next_call(to=group)
         listed = admin.get("/api/v1/tickets", params={"group_id": group_row["id"]}).json()["items"]
         ids = {shop: next(t["id"] for t in listed if t["sender_user_id"] == str(number))
                for shop, number in senders.items()}
-        for manager in ("first", "first"):  # the visit tasks of a and c
-            await napcat.next_call("send_private_msg", to=int(people[manager]["chat_user_id"]))
+        for _ in ("a", "c"):  # the visit tasks, to the first manager
+            await napcat.next_call("send_private_msg", to=int(people["first"]["chat_user_id"]))
         given = admin.post(f"/api/v1/tickets/{ids['c']}/assign", headers=bearer(people["supervisor"]),
                            json={"staff_id": people["second"]["id"], "kind": "visit"})
         assert given.status_code == 200, given.text
