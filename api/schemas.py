@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.fields import Body, Id, Moment
 from bot.models import CallbackRecord, ChatGroup, Retailer, Role, StaffMember
+from bot.services.access import View
 
 T = TypeVar("T")
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -94,12 +95,6 @@ class PledgeOut(Output):
     due_at: datetime | None
     met_at: datetime | None
     met_by_staff_id: int | None
-
-
-class TicketDetailOut(TicketOut):
-    messages: list[MessageOut]
-    events: list[EventOut]
-    pledges: list[PledgeOut]
 
 
 class StaffIn(Input):
@@ -217,6 +212,21 @@ class RetailerOut(RetailerForCallback):
     customer_code: str | None
     address: str | None
     visit_cycle: str | None
+
+
+# The schema of each view of a retailer (`bot.services.access`).
+RETAILER_VIEWS: dict[View, type[RetailerForAgent]] = {
+    View.FULL: RetailerOut, View.CALLBACK: RetailerForCallback, View.SERVICE: RetailerForAgent}
+AnyRetailerOut = RetailerOut | RetailerForCallback | RetailerForAgent
+
+
+class TicketDetailOut(TicketOut):
+    """Texts in the caller's view: for agents, numbers in them are masked as in a group."""
+
+    messages: list[MessageOut]
+    events: list[EventOut]
+    pledges: list[PledgeOut]
+    retailer: AnyRetailerOut | None = Field(description="the shop, in the caller's view; null for an unbound sender")
 
 
 class RetailerChangeOut(Output):

@@ -19,16 +19,13 @@ from api.schemas import (
 )
 from bot.fields import Id, Moment, Offset
 from bot.models import PledgeKind, PledgeState, Role, StaffMember
-from bot.services import pledges
+from bot.services import access, pledges
 
 router = APIRouter(tags=["pledges"])
 Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
 Serving = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
 Visiting = Annotated[StaffMember, Depends(require(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN))]
 Calling = Annotated[StaffMember, Depends(require(Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN))]
-# The kinds of pledge each role works on (and so may list); supervisors and admins see all.
-_ROLE_KINDS = {Role.AGENT: (PledgeKind.REPLY, PledgeKind.VISIT), Role.CALLBACK: (PledgeKind.CALLBACK,),
-               Role.MANAGER: (PledgeKind.VISIT,)}
 
 
 @router.get("/pledges", response_model=Page[PledgeListOut])
@@ -39,21 +36,17 @@ def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
                  due_after: Annotated[Moment | None, Query(description="due at or after")] = None,
                  offset: Annotated[Offset, Query()] = 0, limit: Annotated[int, Query(ge=1, le=200)] = 50):
     """Due soon (`due_before`), in a window (`due_after`), breached, by state, owner and kind. Each role
-    lists the kinds it works on: agents replies and visits, callback staff callbacks, an account manager
-    only their own visits; supervisors and admins everything."""
-    kinds: list[str] | None = [kind] if kind else None
-    if not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
-        allowed = {k for role, role_kinds in _ROLE_KINDS.items() if staff.has_role(role) for k in role_kinds}
-        if kind is not None and kind not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"权限不足：你的角色不能查看 {kind} 承诺")
-        kinds = kinds or sorted(allowed)
-        if staff.has_role(Role.MANAGER) and not staff.has_role(Role.AGENT, Role.CALLBACK):
-            owner_staff_id = staff.id
+    lists the kinds it works on, on the tickets it may see (`bot.services.access`): agents replies and
+    visits, callback staff callbacks, an account manager the visits to their own retailers and those
+    they own; supervisors and admins everything."""
+    if kind is not None and kind not in access.pledge_kinds(staff):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"权限不足：你的角色不能查看 {kind} 承诺")
     tz = runtime.settings.tz
-    total, rows = runtime.unit_of_work(pledges.list_pledges, kinds=kinds, state=state,
+    total, rows = runtime.unit_of_work(pledges.list_pledges, kinds=[kind] if kind else None, state=state,
                                        owner_staff_id=owner_staff_id, breached=breached,
                                        due_before=in_local_zone(due_before, tz),
-                                       due_after=in_local_zone(due_after, tz), offset=offset, limit=limit)
+                                       due_after=in_local_zone(due_after, tz), offset=offset, limit=limit,
+                                       visible=access.pledges_visible(staff))
     return Page[PledgeListOut](total=total, items=[PledgeListOut.model_validate(row) for row in rows])
 
 

@@ -1,25 +1,26 @@
-"""Retailers. Admins and supervisors see everyone; an account manager sees only their own;
-callback staff see whom to call; agents see what serving a ticket needs."""
+"""Retailers, each in the caller's view (`bot.services.access`): admins and supervisors see everyone;
+an account manager sees and exports only their own; callback staff see whom to call; agents see what
+serving a ticket needs; marketing staff see none."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import (
+    RETAILER_VIEWS,
+    AnyRetailerOut,
     BindingIn,
     BindingOut,
     ErrorOut,
     Page,
     RetailerChangeOut,
-    RetailerForAgent,
-    RetailerForCallback,
     RetailerIn,
     RetailerOut,
     RetailerUpdate,
@@ -27,37 +28,18 @@ from api.schemas import (
     TerritoryTransferOut,
 )
 from bot.fields import Id, Offset, SearchText
-from bot.models import Retailer, Role, StaffMember, id_of
-from bot.services import directory, retailer_import, spreadsheets
+from bot.models import Role, StaffMember, id_of
+from bot.services import access, directory, retailer_import, spreadsheets
 
 router = APIRouter(prefix="/retailers", tags=["retailers"])
 
 
-def _view(staff: StaffMember) -> type[RetailerForAgent]:
-    if staff.has_role(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER):
-        return RetailerOut
-    if staff.has_role(Role.CALLBACK):
-        return RetailerForCallback
-    return RetailerForAgent
+def _manager_filter(staff: StaffMember, manager_id: int | None) -> int | None:
+    """A caller held to their own territory asks for it whatever manager they name."""
+    return None if access.restricted_to_own(staff) else manager_id
 
 
-def _own_only(staff: StaffMember) -> int | None:
-    """An account manager (who is not also an admin or supervisor) is held to their territory."""
-    if staff.has_role(Role.ADMIN, Role.SUPERVISOR):
-        return None
-    return staff.id if staff.has_role(Role.MANAGER) else None
-
-
-def _readable(runtime, staff: StaffMember, retailer_id: Id) -> Retailer:
-    retailer = runtime.unit_of_work(directory.get_or_404, Retailer, retailer_id, "零售客户")
-    own = _own_only(staff)
-    if own is not None and retailer.manager_id != own:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"零售客户 {retailer_id} 不存在")
-    return retailer
-
-
-Reader = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER,
-                                               Role.AGENT, Role.CALLBACK))]
+Reader = Annotated[StaffMember, Depends(require(*access.READERS))]
 Exporter = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER))]
 
 
@@ -66,19 +48,22 @@ def create(body: RetailerIn, runtime: RuntimeDep, _: AdminDep):
     return runtime.unit_of_work(directory.create_retailer, body.model_dump(), now=runtime.clock.now())
 
 
-@router.get("", response_model=Page[RetailerOut] | Page[RetailerForCallback] | Page[RetailerForAgent])
+@router.get("", response_model=Page[AnyRetailerOut])
 def list_retailers(runtime: RuntimeDep, staff: Reader,
                    district: SearchText | None = None, manager_id: Id | None = None,
                    active: bool | None = None,
                    q: Annotated[SearchText | None, Query(description="店名或许可证号")] = None,
                    offset: Annotated[Offset, Query()] = 0,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50):
-    own = _own_only(staff)
-    total, rows = runtime.unit_of_work(
-        directory.search_retailers, district=district, manager_id=own or manager_id, active=active,
-        q=q, offset=offset, limit=limit)
-    view = _view(staff)
-    return Page[view](total=total, items=[view.model_validate(row) for row in rows])  # type: ignore[valid-type]
+    def search(session):
+        total, rows = directory.search_retailers(
+            session, district=district, manager_id=_manager_filter(staff, manager_id), active=active, q=q,
+            offset=offset, limit=limit, visible=access.retailers_visible(staff))
+        return total, rows, access.retailer_views(session, staff, [id_of(row) for row in rows])
+
+    total, rows, views = runtime.unit_of_work(search)
+    return Page[AnyRetailerOut](total=total, items=[RETAILER_VIEWS[views[row.id]].model_validate(row)
+                                                    for row in rows])
 
 
 @router.get("/export", response_class=Response,
@@ -90,7 +75,8 @@ def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] 
     """The filtered list as a spreadsheet (a manager gets only their own retailers); cells that
     a spreadsheet program would run as formulas are written as text."""
     rows = runtime.unit_of_work(directory.export_rows, district=district,
-                                manager_id=_own_only(staff) or manager_id, active=active, q=q)
+                                manager_id=_manager_filter(staff, manager_id), active=active, q=q,
+                                visible=access.retailers_visible(staff, at_least=access.View.FULL))
     return Response(spreadsheets.write_table(rows, format, "零售客户"), media_type=spreadsheets.MEDIA_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
 
@@ -150,14 +136,16 @@ def transfer(body: TerritoryTransferIn, runtime: RuntimeDep, staff: CurrentStaff
     return TerritoryTransferOut(retailers_moved=moved, visits_moved=visits)
 
 
-@router.get("/{retailer_id}", response_model=RetailerOut | RetailerForCallback | RetailerForAgent)
+@router.get("/{retailer_id}", response_model=AnyRetailerOut)
 def read(retailer_id: Id, runtime: RuntimeDep, staff: Reader):
-    return _view(staff).model_validate(_readable(runtime, staff, retailer_id))
+    retailer, view = runtime.unit_of_work(access.readable_retailer, staff, retailer_id)
+    return RETAILER_VIEWS[view].model_validate(retailer)
 
 
 @router.get("/{retailer_id}/history", response_model=list[RetailerChangeOut])
 def history(retailer_id: Id, runtime: RuntimeDep, staff: Exporter):
-    _readable(runtime, staff, retailer_id)
+    """Old and new values of every field, so only for those who see the retailer in full."""
+    runtime.unit_of_work(access.readable_retailer, staff, retailer_id, at_least=access.View.FULL)
     return runtime.unit_of_work(directory.history_of, retailer_id)
 
 

@@ -5,20 +5,32 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, status
 
-from api.deps import CurrentStaff, ReplierDep, RuntimeDep, in_local_zone, require
-from api.schemas import AssignIn, ClaimIn, CloseIn, Page, PledgeListOut, ReplyIn, TicketDetailOut, TicketOut
+from api.deps import ReplierDep, RuntimeDep, in_local_zone, require
+from api.schemas import (
+    RETAILER_VIEWS,
+    AssignIn,
+    ClaimIn,
+    CloseIn,
+    ErrorOut,
+    Page,
+    PledgeListOut,
+    ReplyIn,
+    TicketDetailOut,
+    TicketOut,
+)
 from bot.fields import Id, Moment, Offset
 from bot.models import Category, Role, StaffMember, TicketStatus, id_of
-from bot.services import intake, pledges, tickets
+from bot.services import access, intake, pledges, tickets
 from bot.services.errors import ServiceError
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+Reading = Annotated[StaffMember, Depends(require(*access.READERS))]  # marketing reads no tickets
 
 
 @router.get("", response_model=Page[TicketOut])
 def list_tickets(
-    runtime: RuntimeDep, _: CurrentStaff,
+    runtime: RuntimeDep, staff: Reading,
     status_: Annotated[TicketStatus | None, Query(alias="status")] = None,
     category: Category | None = None,
     group_id: Annotated[Id | None, Query(description="chat group record id")] = None,
@@ -33,24 +45,32 @@ def list_tickets(
     flt = tickets.TicketFilter(status=status_, category=category, chat_group_id=group_id,
                                retailer_id=retailer_id, created_from=aware(created_from),
                                created_to=aware(created_to), q=q)
-    total, rows = runtime.unit_of_work(tickets.list_tickets, flt, offset=offset, limit=limit)
+    total, rows = runtime.unit_of_work(access.list_tickets, staff, flt, offset=offset, limit=limit,
+                                       public_numbers=runtime.settings.public_numbers)
     return Page[TicketOut](total=total, items=[TicketOut.model_validate(row) for row in rows])
 
 
-@router.get("/{ticket_id}", response_model=TicketDetailOut)
-def get_ticket(ticket_id: Id, runtime: RuntimeDep, _: CurrentStaff):
-    ticket, messages, events, pledges_ = runtime.unit_of_work(tickets.ticket_detail, ticket_id)
-    return TicketDetailOut.model_validate(
-        {**ticket.model_dump(), "messages": messages, "events": events, "pledges": pledges_}
-    )
+@router.get("/{ticket_id}", response_model=TicketDetailOut,
+            responses={404: {"model": ErrorOut, "description": "no such ticket, or not one the caller may see"}})
+def get_ticket(ticket_id: Id, runtime: RuntimeDep, staff: Reading):
+    detail, retailer, view = runtime.unit_of_work(access.ticket_detail, staff, ticket_id,
+                                                  public_numbers=runtime.settings.public_numbers)
+    shown = RETAILER_VIEWS[view].model_validate(retailer) if retailer else None
+    return TicketDetailOut.model_validate({**detail, "retailer": shown})
+
+
+def _as_seen(runtime, staff: StaffMember, ticket) -> TicketOut:
+    return TicketOut.model_validate(runtime.unit_of_work(access.ticket_as_seen, staff, ticket,
+                                                         public_numbers=runtime.settings.public_numbers))
 
 
 @router.post("/{ticket_id}/replies", response_model=TicketOut, status_code=status.HTTP_201_CREATED)
 def reply(ticket_id: Id, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
     """Record the reply (meeting the reply pledge) and post it to the retailer, quoting their question.
     A ticket another agent has taken answers 409 unless `confirm` is true."""
-    return runtime.unit_of_work(intake.reply_via_api, ticket_id, staff, body.text, confirm=body.confirm,
-                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        intake.reply_via_api, ticket_id, staff, body.text, confirm=body.confirm, now=runtime.clock.now(),
+        policies=runtime.policies, tz=runtime.settings.tz))
 
 
 @router.post("/{ticket_id}/claim", response_model=PledgeListOut)
@@ -81,8 +101,8 @@ def assign(ticket_id: Id, body: AssignIn, runtime: RuntimeDep, supervisor: Super
 @router.post("/{ticket_id}/close", response_model=TicketOut)
 def close(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
           body: Annotated[CloseIn | None, Body()] = None):
-    return runtime.unit_of_work(intake.close_ticket, ticket_id, staff, body.note if body else None,
-                                now=runtime.clock.now())
+    return _as_seen(runtime, staff, runtime.unit_of_work(intake.close_ticket, ticket_id, staff,
+                                                         body.note if body else None, now=runtime.clock.now()))
 
 
 @router.post("/{ticket_id}/reopen", response_model=TicketOut)
@@ -90,5 +110,6 @@ def reopen(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
            body: Annotated[CloseIn | None, Body()] = None):
     """The request is not solved: a fresh reply clock for the agent who had it; the callback waits
     for the new reply."""
-    return runtime.unit_of_work(intake.reopen_ticket, ticket_id, staff, body.note if body else None,
-                                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        intake.reopen_ticket, ticket_id, staff, body.note if body else None, now=runtime.clock.now(),
+        policies=runtime.policies, tz=runtime.settings.tz))

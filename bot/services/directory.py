@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
@@ -60,9 +60,10 @@ def update_row(session: Session, model: type[SQLModel], row_id: int, label: str,
 
 
 def search_retailers(session: Session, *, district: str | None, manager_id: int | None,
-                     active: bool | None, q: str | None, offset: int = 0, limit: int | None
-                     ) -> tuple[int, list[Retailer]]:
-    conditions = []
+                     active: bool | None, q: str | None, offset: int = 0, limit: int | None,
+                     visible: ColumnElement[bool] | None = None) -> tuple[int, list[Retailer]]:
+    """`visible` keeps what the caller may see (`access.retailers_visible`)."""
+    conditions = [] if visible is None else [visible]
     if district:
         conditions.append(col(Retailer.district) == district)
     if manager_id is not None:
@@ -86,10 +87,10 @@ EXPORT_COLUMNS = {  # Chinese headers, so an export can be imported again as it 
 
 
 def export_rows(session: Session, *, district: str | None, manager_id: int | None, active: bool | None,
-                q: str | None) -> list[list[Any]]:
+                q: str | None, visible: ColumnElement[bool] | None = None) -> list[list[Any]]:
     """The filtered directory as spreadsheet rows, header first; managers by work number."""
     _, retailers = search_retailers(session, district=district, manager_id=manager_id, active=active, q=q,
-                                    limit=None)
+                                    limit=None, visible=visible)
     names = {member.id: member.work_no or member.name for member in list_rows(session, StaffMember)}
     rows = [[names.get(r.manager_id, "") if key == "manager_id" else (getattr(r, key) or "")
              for key in EXPORT_COLUMNS] for r in retailers]

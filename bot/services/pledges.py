@@ -473,9 +473,10 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
 
 def list_pledges(session: Session, *, kinds: list[str] | None, state: str | None, owner_staff_id: int | None,
                  breached: bool | None, due_before: datetime | None, due_after: datetime | None = None,
-                 offset: int, limit: int) -> tuple[int, list[Pledge]]:
-    """`due_before` and `due_after` both include their moment."""
-    conditions: list[ColumnElement[bool]] = []
+                 offset: int, limit: int, visible: ColumnElement[bool] | None = None) -> tuple[int, list[Pledge]]:
+    """`due_before` and `due_after` both include their moment; `visible` keeps what the caller may see
+    (`access.pledges_visible`)."""
+    conditions: list[ColumnElement[bool]] = [] if visible is None else [visible]
     if kinds is not None:
         conditions.append(col(Pledge.kind).in_(kinds))
     if state:

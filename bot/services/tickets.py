@@ -231,8 +231,10 @@ class TicketFilter:
     q: str | None = None
 
 
-def list_tickets(session: Session, flt: TicketFilter, *, offset: int, limit: int) -> tuple[int, list[Ticket]]:
-    conditions: list[ColumnElement[bool]] = []
+def list_tickets(session: Session, flt: TicketFilter, *, offset: int, limit: int,
+                 visible: ColumnElement[bool] | None = None) -> tuple[int, list[Ticket]]:
+    """`visible` keeps what the caller may see (`access.tickets_visible`)."""
+    conditions: list[ColumnElement[bool]] = [] if visible is None else [visible]
     if flt.status:
         conditions.append(col(Ticket.status) == flt.status)
     if flt.category:

@@ -199,3 +199,20 @@ async def test_a_large_import_is_read_off_the_event_loop(service):
         elapsed = time.perf_counter() - started
     assert report["created"] == 30_000 and report["applied"] is False
     assert max(gaps) < elapsed / 3, (max(gaps), elapsed)  # on the loop, one gap was the whole import
+
+
+def test_roles_add_up_each_retailer_in_the_widest_view_and_exports_only_what_is_seen_in_full(admin, territory):
+    """A manager who also serves tickets sees every retailer, their own in full and the others as an
+    agent does; the export, which carries every field, stays their own territory."""
+    both = staff(admin, "manager", "agent")
+    mine, other = territory["shops"][0], territory["shops"][2]
+    admin.patch(f"/api/v1/retailers/{mine['id']}", json={"manager_id": both["id"]}).raise_for_status()
+    listed = admin.get("/api/v1/retailers", params={"district": territory["district"]}, headers=bearer(both)).json()
+    assert listed["total"] == 3
+    seen = {row["id"]: row for row in listed["items"]}
+    assert seen[mine["id"]]["phone"] == "13912345678" and "phone" not in seen[other["id"]]
+    assert "phone" not in admin.get(f"/api/v1/retailers/{other['id']}", headers=bearer(both)).json()
+    assert admin.get(f"/api/v1/retailers/{other['id']}/history", headers=bearer(both)).status_code == 404
+    exported = admin.get("/api/v1/retailers/export", params={"district": territory["district"]}, headers=bearer(both))
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [row[0] for row in rows[1:]] == [mine["license_no"]]
