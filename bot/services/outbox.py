@@ -4,7 +4,10 @@ This module is the only writer of outbox rows. Rows are claimed with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (a no-op on SQLite, whose single writer
 serialises claims anyway) and a conditional update, so two service instances
 never send the same row. A claim that is never finished (the process died
-mid-send) is taken up again after a lease.
+mid-send) is taken back (`take_back`): another instance's after a lease (it may
+still be alive until then), the worker's own from before its start at once (it
+belongs to a previous life of the same process). A taken-back message may have
+gone out, so the sender checks the chat's history before sending it again.
 
 Rows go out by lane (`Lane`): an answer to a retailer never waits behind a
 backlog of escalations or a broadcast. A notice about a pledge that has since
@@ -14,6 +17,7 @@ been met or restarted is dropped instead of sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,10 +78,16 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime)
 
 
 def _due(now: datetime):
-    return or_(
-        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == OutboxStatus.SENDING, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE),
-    )
+    return and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+
+
+def _unfinished(now: datetime, worker: str, started_at: datetime | None):
+    sending = OutboxMessage.status == OutboxStatus.SENDING
+    abandoned = and_(sending, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE)
+    if started_at is None:
+        return abandoned
+    own = and_(sending, OutboxMessage.claimed_by == worker, col(OutboxMessage.claimed_at) < started_at)
+    return or_(abandoned, own)
 
 
 def _drop_stale(session: Session, scope) -> None:
@@ -94,12 +104,12 @@ def _drop_stale(session: Session, scope) -> None:
                                 else_=literal("dropped: its pledge was restarted after it was queued"))))
 
 
-def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
-              limit: int = 20) -> list[OutboxMessage]:
-    """Claim up to `limit` due rows, lowest lane first, then oldest; stale notices are dropped, not claimed."""
-    if not platforms:
+def _claim(session: Session, due, *, now: datetime, platforms: list[str], worker: str, limit: int
+           ) -> list[tuple[OutboxMessage, str | None, datetime | None]]:
+    """Claim up to `limit` rows matching `due`, lowest lane first, then oldest; stale notices are dropped,
+    not claimed. Each row comes with the claim it had before (worker, time), if any."""
+    if not platforms or limit <= 0:
         return []
-    due = _due(now)
     _drop_stale(session, and_(due, col(OutboxMessage.platform).in_(platforms)))
     candidates = session.exec(
         select(OutboxMessage)
@@ -110,6 +120,7 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
     ).all()
     claimed = []
     for message in candidates:
+        before = message.claimed_by, message.claimed_at
         taken = session.exec(  # type: ignore[call-overload]
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == message.id, due)
@@ -117,8 +128,33 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
         )
         if taken.rowcount == 1:
             session.refresh(message)
-            claimed.append(message)
+            claimed.append((message, *before))
     return claimed
+
+
+def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
+              limit: int = 20) -> list[OutboxMessage]:
+    """Claim up to `limit` pending rows that are due, lowest lane first, then oldest."""
+    return [message for message, _, _ in _claim(session, _due(now), now=now, platforms=platforms,
+                                                  worker=worker, limit=limit)]
+
+
+@dataclass(frozen=True)
+class TakenBack:
+    """A claim that was never finished, now the caller's: its message may have gone out since `claimed_at`."""
+
+    message: OutboxMessage
+    claimed_by: str
+    claimed_at: datetime
+
+
+def take_back(session: Session, *, now: datetime, platforms: list[str], worker: str,
+              started_at: datetime | None = None, limit: int = 20) -> list[TakenBack]:
+    """Claim rows whose claim was never finished: any worker's once its lease ran out, and, when the
+    worker says when it started, its own claims from before that (its previous life) at once."""
+    rows = _claim(session, _unfinished(now, worker, started_at), now=now, platforms=platforms, worker=worker,
+                  limit=limit)
+    return [TakenBack(message, claimed_by, claimed_at) for message, claimed_by, claimed_at in rows]
 
 
 def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
@@ -144,14 +180,18 @@ def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
     raise ValueError("only acknowledgements or escalation notices are sent together")
 
 
-def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None
-              ) -> None:
-    """The rows went out as one platform message (several when they were combined)."""
+def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None,
+              note: str | None = None) -> None:
+    """The rows went out as one platform message (several when they were combined).
+
+    `note`, kept in `last_error`, says how it is known when the sender did not see it go out itself.
+    """
+    values = dict(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
+                  attempts=OutboxMessage.attempts + 1)
+    if note is not None:
+        values["last_error"] = note
     session.exec(  # type: ignore[call-overload]
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(list(message_ids)))
-        .values(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
-                attempts=OutboxMessage.attempts + 1))
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(list(message_ids))).values(**values))
 
 
 def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, error: str,
