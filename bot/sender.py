@@ -265,7 +265,7 @@ class Sender:
                 unsent.append((bot_id, rows))
                 continue
             taken_from = claims[ids[0]].claimed_by
-            await self.runtime.run(outbox.mark_sent, ids, now=self.runtime.clock.now(), sent_message_id=copy,
+            await self.runtime.run(outbox.mark_recovered, ids, now=self.runtime.clock.now(), sent_message_id=copy,
                                    note=f"recovered: the claim of {taken_from} was never finished, and the chat "
                                         f"shows it went out as message {copy}; not sent again")
             log.warning("outbox %s: found as message %s after the claim of %s was taken back; not sent again",

@@ -104,12 +104,12 @@ def _drop_stale(session: Session, scope) -> None:
                                 else_=literal("dropped: its pledge was restarted after it was queued"))))
 
 
-def _claim(session: Session, due, *, now: datetime, platforms: list[str], worker: str, limit: int
-           ) -> list[tuple[OutboxMessage, str | None, datetime | None]]:
-    """Claim up to `limit` rows matching `due`, lowest lane first, then oldest; stale notices are dropped,
-    not claimed. Each row comes with the claim it had before (worker, time), if any."""
-    if not platforms or limit <= 0:
+def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
+              limit: int = 20) -> list[OutboxMessage]:
+    """Claim up to `limit` due rows, lowest lane first, then oldest; stale notices are dropped, not claimed."""
+    if not platforms:
         return []
+    due = _due(now)
     _drop_stale(session, and_(due, col(OutboxMessage.platform).in_(platforms)))
     candidates = session.exec(
         select(OutboxMessage)
@@ -120,7 +120,6 @@ def _claim(session: Session, due, *, now: datetime, platforms: list[str], worker
     ).all()
     claimed = []
     for message in candidates:
-        before = message.claimed_by, message.claimed_at
         taken = session.exec(  # type: ignore[call-overload]
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == message.id, due)
@@ -128,15 +127,8 @@ def _claim(session: Session, due, *, now: datetime, platforms: list[str], worker
         )
         if taken.rowcount == 1:
             session.refresh(message)
-            claimed.append((message, *before))
+            claimed.append(message)
     return claimed
-
-
-def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
-              limit: int = 20) -> list[OutboxMessage]:
-    """Claim up to `limit` pending rows that are due, lowest lane first, then oldest."""
-    return [message for message, _, _ in _claim(session, _due(now), now=now, platforms=platforms,
-                                                  worker=worker, limit=limit)]
 
 
 @dataclass(frozen=True)
@@ -150,11 +142,28 @@ class TakenBack:
 
 def take_back(session: Session, *, now: datetime, platforms: list[str], worker: str,
               started_at: datetime | None = None, limit: int = 20) -> list[TakenBack]:
-    """Claim rows whose claim was never finished: any worker's once its lease ran out, and, when the
-    worker says when it started, its own claims from before that (its previous life) at once."""
-    rows = _claim(session, _unfinished(now, worker, started_at), now=now, platforms=platforms, worker=worker,
-                  limit=limit)
-    return [TakenBack(message, claimed_by, claimed_at) for message, claimed_by, claimed_at in rows]
+    """Claim rows whose claim was never finished, lowest lane first, then oldest: any worker's once its lease
+    ran out, and, when the worker says when it started, its own claims from before that (its previous life)
+    at once. Each comes with the claim it had."""
+    if not platforms or limit <= 0:
+        return []
+    unfinished = and_(_unfinished(now, worker, started_at), col(OutboxMessage.platform).in_(platforms))
+    _drop_stale(session, unfinished)
+    order = (col(OutboxMessage.lane), col(OutboxMessage.id))
+    before = {message_id: (claimed_by, claimed_at) for message_id, claimed_by, claimed_at in session.exec(
+        select(OutboxMessage.id, OutboxMessage.claimed_by, OutboxMessage.claimed_at)
+        .where(unfinished).order_by(*order).limit(limit).with_for_update(skip_locked=True))}
+    if not before:
+        return []
+    session.connection().execute(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(before), unfinished)
+        .values(claimed_by=worker, claimed_at=now))
+    taken = session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(before), OutboxMessage.claimed_by == worker,
+               OutboxMessage.claimed_at == now, OutboxMessage.status == OutboxStatus.SENDING)
+        .order_by(*order).execution_options(populate_existing=True))
+    return [TakenBack(message, *before[message.id]) for message in taken]
 
 
 def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
@@ -180,18 +189,23 @@ def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
     raise ValueError("only acknowledgements or escalation notices are sent together")
 
 
-def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None,
-              note: str | None = None) -> None:
-    """The rows went out as one platform message (several when they were combined).
-
-    `note`, kept in `last_error`, says how it is known when the sender did not see it go out itself.
-    """
-    values = dict(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
-                  attempts=OutboxMessage.attempts + 1)
-    if note is not None:
-        values["last_error"] = note
+def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None
+              ) -> None:
+    """The rows went out as one platform message (several when they were combined)."""
     session.exec(  # type: ignore[call-overload]
-        update(OutboxMessage).where(col(OutboxMessage.id).in_(list(message_ids))).values(**values))
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(message_ids)))
+        .values(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
+                attempts=OutboxMessage.attempts + 1))
+
+
+def mark_recovered(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str,
+                   note: str) -> None:
+    """Taken-back rows the chat shows went out already: sent, and `last_error` says how that is known."""
+    ids = list(message_ids)
+    mark_sent(session, ids, now=now, sent_message_id=sent_message_id)
+    session.connection().execute(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(last_error=note))
 
 
 def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, error: str,

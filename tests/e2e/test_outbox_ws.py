@@ -2,7 +2,7 @@
 mentioning each retailer; the outbox shows every row sent as that message."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlmodel import Session
 
@@ -23,7 +23,7 @@ async def test_acknowledgements_due_together_go_as_one_message_mentioning_each(s
     try:
         with Session(engine) as session:
             for user in (10001, 10002, 10003):
-                outbox.enqueue(session, now=datetime.now(timezone.utc), platform="qq", target_kind="group",
+                outbox.enqueue(session, now=datetime.now(UTC), platform="qq", target_kind="group",
                                target_id=str(group), text=f"收到，已登记为工单（{user}），客服将尽快回复您。",
                                lane=Lane.REPLY, kind=outbox.ACK, mention_user_id=str(user),
                                reply_to=str(700_000 + user))
@@ -63,7 +63,7 @@ async def test_a_service_killed_mid_send_sends_that_message_once_and_the_rest_at
             engine = make_engine(url)
             try:
                 with Session(engine) as session:
-                    now = datetime.now(timezone.utc)
+                    now = datetime.now(UTC)
                     for kind, target, text in [("group", group, reply), *[("group", other, f"货源通知 {other}")
                                                                            for other in others],
                                                ("private", user, "【回访任务】工单 #7")]:
