@@ -155,8 +155,8 @@ def test_two_instances_sweeping_at_once_send_each_notice_exactly_once(session, c
     for thread in threads:
         thread.join(timeout=60)
     assert sum(totals) == 40 and all(totals)  # both took part, nobody took a pledge twice
-    keys = session.exec(select(OutboxMessage.dedupe_key)).all()
-    # per pledge: breach to 2 agents, level 1 to 2 agents, the apology
+    keys = session.exec(select(OutboxMessage.dedupe_key).where(OutboxMessage.lane != Lane.REPLY)).all()
+    # per pledge: breach to 2 agents, level 1 to 2 agents, the apology (the acknowledgements aside)
     assert len(keys) == 40 * 5 == len(set(keys))
     for engine in instances:
         engine.dispose()
