@@ -7,6 +7,7 @@ named once (see `.env.example` for the documented list).
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     outbox_min_interval_seconds: float = Field(1.5, ge=0)
     outbox_jitter_seconds: float = Field(0.5, ge=0)
     outbox_max_attempts: int = Field(6, ge=1)
+    instance_name: str = Field(
+        "", max_length=32,
+        description="This process's name on its host (default: its port). A restarted process knows its "
+                    "own unfinished outbox claims by it; two running processes of one host must differ.")
 
     @field_validator("public_numbers", mode="before")
     @classmethod
@@ -54,6 +59,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [number.strip() for number in value.split(",") if number.strip()]
         return value
+
+    @property
+    def worker(self) -> str:
+        """This process's stable outbox identity, `host:instance` (at most 64 characters, as stored).
+
+        The host is always part of it: one `.env` copied to two machines must not make their
+        processes take each other's claims for their own.
+        """
+        instance = self.instance_name or str(self.port)
+        return f"{socket.gethostname()[:63 - len(instance)]}:{instance}"
 
     @cached_property
     def tz(self) -> ZoneInfo:

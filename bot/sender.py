@@ -16,20 +16,27 @@ waits for an account's turn, it gives the turn and its claim back and claims
 again, so a reply queued behind a backlog goes out at the next turn. Under a
 burst, acknowledgements for one group become one message and escalation
 notices for one recipient one digest: the rate limit counts each as one send.
+
+Claims a dead process never finished are taken back first (`outbox.take_back`;
+this process's own from before its start at once, since its worker name is
+stable across restarts). Such a message may already have gone out, so the
+transport is asked for a copy in the chat first (`Transport.find_sent`): if
+there is one, the rows are marked sent with its id instead of being sent twice.
+Where the chat cannot be checked (a private chat, a platform without history,
+a failed look-up) they are sent again: a duplicate is better than a loss.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
@@ -64,6 +71,10 @@ class Transport(Protocol):
 
     async def send(self, bot_id: str, rows: list[OutboxMessage]) -> str | None:
         """Deliver the rows as one message (`outbox.compose`); return the platform's message id if it gives one."""
+
+    async def find_sent(self, bot_id: str, rows: list[OutboxMessage], *, since: datetime) -> str | None:
+        """The platform's id of a message this account posted no earlier than `since` with what sending the
+        rows would post; None when there is none or the chat cannot be checked. May raise (then they are sent)."""
 
 
 def _joins(send: list[OutboxMessage], message: OutboxMessage) -> bool:
@@ -116,7 +127,8 @@ class Sender:
         self.runtime = runtime
         self.transport = transport
         self._monotonic, self._sleep = monotonic, sleep  # tests pace in virtual time
-        self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.worker = runtime.settings.worker  # the same after a restart: own dead claims are known
+        self.started_at = runtime.clock.now()  # own claims older than this are a previous life's
         self._next_send_at: dict[str, float] = {}
         self._buckets: dict[str, tuple[int, InMemoryBucket]] = {}
         self.more_due = False  # the last pass worked through a full batch: more may be waiting
@@ -178,10 +190,17 @@ class Sender:
         woken.clear()  # whatever is committed by now, this claim sees
         # no more than one account sends in a minute, so a claim is done well inside its lease
         size = min(CLAIM_BATCH, self.runtime.settings.outbox_rate_per_minute)
-        batch = await run(outbox.claim_due, now=clock.now(), platforms=sorted(set(bots.values())),
-                          worker=self.worker, limit=size)
-        sends = combine(batch, lambda message: self._pick_bot(message, bots))
-        sent = released = 0
+        platforms = sorted(set(bots.values()))
+        taken = await run(outbox.take_back, now=clock.now(), platforms=platforms, worker=self.worker,
+                          started_at=self.started_at, limit=size)
+        fresh = await run(outbox.claim_due, now=clock.now(), platforms=platforms, worker=self.worker,
+                          limit=size - len(taken))
+        batch = [claim.message for claim in taken] + fresh
+        pick = functools.partial(self._pick_bot, bots=bots)
+        # taken-back rows apart: combined as before, they can match the copy a dead process sent
+        unsent, sent = await self._settle_taken_back(taken, combine([claim.message for claim in taken], pick))
+        sends = unsent + combine(fresh, pick)
+        released = 0
         for index, (bot_id, rows) in enumerate(sends):
             connected = self.transport.connected()
             if bot_id not in connected:
@@ -224,6 +243,40 @@ class Sender:
         # untouched (its bot went away) would only be claimed again at once
         self.more_due = len(batch) == size and released < len(batch)
         return sent
+
+    async def _settle_taken_back(self, taken: list[outbox.TakenBack],
+                                 sends: list[tuple[str | None, list[OutboxMessage]]]
+                                 ) -> tuple[list[tuple[str | None, list[OutboxMessage]]], int]:
+        """Mark sent the taken-back sends the chat shows went out; returns the rest and how many rows were marked.
+
+        The look-up is not a send: it takes no turn of the account's rate limit.
+        """
+        claims = {claim.message.id: claim for claim in taken}
+        unsent, found = [], 0
+        for bot_id, rows in sends:
+            ids = [id_of(row) for row in rows]
+            copy = None
+            if bot_id is not None:
+                since = min(claims[row.id].claimed_at for row in rows)
+                try:
+                    async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                        copy = await self.transport.find_sent(bot_id, rows, since=since)
+                except Exception as error:  # cannot tell: sending again loses nothing
+                    log.warning("outbox %s: cannot check whether it went out (%s: %s)", ids,
+                                type(error).__name__, error)
+            if copy is None:
+                log.warning("outbox %s: claim of %s taken back, no copy found in the chat: sending it again",
+                            ids, claims[ids[0]].claimed_by)
+                unsent.append((bot_id, rows))
+                continue
+            taken_from = claims[ids[0]].claimed_by
+            await self.runtime.run(outbox.mark_recovered, ids, now=self.runtime.clock.now(), sent_message_id=copy,
+                                   note=f"recovered: the claim of {taken_from} was never finished, and the chat "
+                                        f"shows it went out as message {copy}; not sent again")
+            log.warning("outbox %s: found as message %s after the claim of %s was taken back; not sent again",
+                        ids, copy, taken_from)
+            found += len(rows)
+        return unsent, found
 
     async def _idle(self) -> None:
         """Wait the poll interval, or less: until a unit of work queues something."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import datetime, timedelta
 from typing import Any, cast, overload
 
 from nonebot.adapters import Bot, Event
@@ -163,24 +164,35 @@ async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str
     return _message_id(await bot.send(event, ConsoleMessage(text)))
 
 
+def _lines(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
+    to_group = rows[0].target_kind == "group"
+    return [(mention, _for_group(text) if to_group else text) for mention, text in outbox.compose(rows)]
+
+
+def _onebot_body(rows: list[OutboxMessage]) -> OneBotMessage:
+    """The OneBot message that sending the rows posts: one row as it is, several combined."""
+    message, lines = rows[0], _lines(rows)
+    if len(rows) == 1:
+        body = _onebot_text(lines[0][1], message.reply_to)
+    else:  # several retailers at once: each part after a mention of its retailer
+        body = OneBotMessage()
+        for number, (mention, text) in enumerate(lines):
+            if number:
+                body += OneBotSegment.text("\n")
+            if mention and mention.isdigit():
+                body += OneBotSegment.at(int(mention)) + OneBotSegment.text(" ")
+            body += OneBotSegment.text(text)
+    if message.image_url:  # a launch's picture, after its text
+        body += OneBotSegment.image(message.image_url)
+    return body
+
+
 async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
     """Send outbox rows through a bot account: one row as it is, several combined into one message."""
     message = rows[0]
     to_group = message.target_kind == "group"
-    lines = [(mention, _for_group(text) if to_group else text) for mention, text in outbox.compose(rows)]
     if isinstance(bot, OneBot):
-        if len(rows) == 1:
-            body = _onebot_text(lines[0][1], message.reply_to)
-        else:  # several retailers at once: each part after a mention of its retailer
-            body = OneBotMessage()
-            for number, (mention, text) in enumerate(lines):
-                if number:
-                    body += OneBotSegment.text("\n")
-                if mention and mention.isdigit():
-                    body += OneBotSegment.at(int(mention)) + OneBotSegment.text(" ")
-                body += OneBotSegment.text(text)
-        if message.image_url:  # a launch's picture, after its text
-            body += OneBotSegment.image(message.image_url)
+        body = _onebot_body(rows)
         if to_group:
             result = await bot.send_group_msg(group_id=int(message.target_id), message=body)
         else:
@@ -188,10 +200,51 @@ async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
             result = await bot.send_private_msg(user_id=int(message.target_id), message=body, **via)
         return _message_id(result)
     if isinstance(bot, ConsoleBot):
-        text = "\n".join(text for _, text in lines)
+        text = "\n".join(text for _, text in _lines(rows))
         if message.image_url:
             text += f"\n[图片] {message.image_url}"
         if to_group:
             return _message_id(await bot.send_message(message.target_id, ConsoleMessage(text)))
         return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(text)))
     raise TypeError(f"no way to send through {type(bot).__name__}")
+
+
+HISTORY_COUNT = 50  # the group's latest messages searched for a copy
+CLOCK_SLACK = timedelta(seconds=10)  # the platform stamps whole seconds, by a clock not quite ours
+
+
+def _looks(message: OneBotMessage) -> tuple:
+    """A message as its readers see it (quote, mentions, words, pictures), whitespace aside: the platform
+    may join or trim the text segments it was sent."""
+    reply = next((str(seg.data.get("id")) for seg in message if seg.type == "reply"), None)
+    mentions = tuple(str(seg.data.get("qq")) for seg in message if seg.type == "at")
+    words = "".join("".join(seg.data.get("text", "") for seg in message if seg.type == "text").split())
+    return reply, mentions, words, sum(seg.type == "image" for seg in message)
+
+
+def _posted(message: str | list[dict[str, Any]]) -> OneBotMessage:
+    """A message as the history reports it: CQ-coded text or a list of segments."""
+    if isinstance(message, str):
+        return OneBotMessage(message)
+    return OneBotMessage(OneBotSegment(seg["type"], seg.get("data") or {}) for seg in message)
+
+
+async def find_sent(bot: Bot, rows: list[OutboxMessage], *, since: datetime) -> str | None:
+    """The id of a message this account posted no earlier than `since` that looks exactly like sending the
+    rows would; None when there is none, or the chat cannot be checked.
+
+    Only a QQ group can be checked, through `get_group_msg_history` (the OneBot extension of NapCat and
+    Lagrange.OneBot). A private chat has no history the bot can rely on, and the console none at all, so
+    such rows are sent again. An implementation without the call fails it (ActionFailed, or any error):
+    that is raised, and the caller sends again too.
+    """
+    message = rows[0]
+    if not isinstance(bot, OneBot) or message.target_kind != "group":
+        return None
+    history = await bot.call_api("get_group_msg_history", group_id=int(message.target_id), count=HISTORY_COUNT)
+    wanted, earliest = _looks(_onebot_body(rows)), (since - CLOCK_SLACK).timestamp()
+    for posted in history["messages"]:
+        if (str(posted.get("sender", {}).get("user_id")) == bot.self_id and posted["time"] >= earliest
+                and _looks(_posted(posted["message"])) == wanted):
+            return str(posted["message_id"])
+    return None

@@ -29,6 +29,15 @@ def test_loopback_needs_no_token(host):
     Settings(_env_file=None, host=host).check_safe_to_serve()
 
 
+def test_the_outbox_worker_name_survives_a_restart_and_tells_processes_on_one_host_apart(monkeypatch):
+    monkeypatch.setattr("socket.gethostname", lambda: "h" * 64)  # Linux allows 64 characters
+    first, restarted = Settings(_env_file=None, port=8080), Settings(_env_file=None, port=8080)
+    assert first.worker == restarted.worker == "h" * 59 + ":8080"
+    assert Settings(_env_file=None, port=8081).worker != first.worker
+    named = Settings(_env_file=None, port=8080, instance_name="bot-a" * 6)
+    assert named.worker == "h" * 33 + ":" + "bot-a" * 6 and len(named.worker) == 64  # as claimed_by stores
+
+
 def test_the_service_refuses_to_start_and_says_why(tmp_path):
     result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, capture_output=True, text=True,
                             env={"PATH": "", "HOST": "0.0.0.0", "ONEBOT_ACCESS_TOKEN": ""}, timeout=60)

@@ -443,3 +443,96 @@ async def test_a_sender_cancelled_as_its_send_completes_stops(runtime, session, 
     task = asyncio.create_task(sender.run_forever())
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()  # not carried on to the idle poll (Stop)
+
+
+# -- a process that died mid-send ----------------------------------------------------------------
+
+class Platform(RecordingTransport):
+    """Keeps what was posted where, as NapCat answers `get_group_msg_history` (`history=False`: an
+    implementation without the call). A send of `dies_on` never returns, as when the process is killed
+    while it waits for the answer; `posts_first` says whether the platform had posted it by then."""
+
+    def __init__(self, clock, posted, *, history=True, dies_on=None, posts_first=True):
+        super().__init__()
+        self.clock, self.posted, self.history = clock, posted, history
+        self.dies_on, self.posts_first, self.dying = dies_on, posts_first, asyncio.Event()
+
+    async def send(self, bot_id, rows):
+        text = "\n".join(text for _, text in outbox.compose(rows))
+        message_id = f"m{len(self.posted) + 1}"
+        if text != self.dies_on or self.posts_first:
+            self.posted.append((bot_id, rows[0].target_id, text, message_id, self.clock.now()))
+        if text == self.dies_on:
+            self.dying.set()
+            await asyncio.Future()
+        return message_id
+
+    async def find_sent(self, bot_id, rows, *, since):
+        if not self.history:
+            raise RuntimeError("ActionFailed: get_group_msg_history is not supported")
+        if rows[0].target_kind != "group":
+            return None
+        text = "\n".join(text for _, text in outbox.compose(rows))
+        return next((message_id for bot, target, posted, message_id, at in self.posted
+                     if (bot, target, posted) == (bot_id, rows[0].target_id, text) and at >= since), None)
+
+
+@pytest.mark.parametrize("case, copies", [
+    ("posted before the process died", 1),
+    ("never reached the platform", 1),
+    ("platform without history", 2),  # the documented fallback: sent again rather than lost
+])
+async def test_after_a_crash_mid_send_each_claimed_message_goes_out_once_and_at_once(
+        runtime, session, clock, restore_settings, case, copies):
+    rows = [outbox.enqueue(session, now=clock.now(), platform="qq", target_kind=kind, target_id=target,
+                           text=text, bot_id="20000")
+            for kind, target, text in [("group", "900001", "第一条"), ("group", "900002", "第二条"),
+                                       ("private", "31001", "第三条")]]
+    session.commit()
+    posted = []
+    dead = Platform(clock, posted, dies_on="第一条", posts_first=case != "never reached the platform")
+    first_life, _ = in_virtual_time(runtime, dead)
+    task = asyncio.create_task(first_life.deliver_due())
+    await dead.dying.wait()
+    task.cancel()  # killed while the first message is in flight: nothing after it runs
+    await asyncio.gather(task, return_exceptions=True)
+    session.expire_all()
+    assert {session.get(OutboxMessage, row.id).status for row in rows} == {OutboxStatus.SENDING}
+
+    clock.advance(seconds=1)
+    second_life, _ = in_virtual_time(runtime, Platform(clock, posted, history=case != "platform without history"))
+    assert await second_life.deliver_due() == 3  # its own claims: no lease to wait out
+    assert [text for _, _, text, _, _ in posted] == ["第一条"] * copies + ["第二条", "第三条"]
+    session.expire_all()
+    first = session.get(OutboxMessage, rows[0].id)
+    assert first.status == OutboxStatus.SENT and first.sent_message_id == posted[copies - 1][3]
+    assert ("recovered" in (first.last_error or "")) == (case == "posted before the process died")
+    assert {session.get(OutboxMessage, row.id).status for row in rows} == {OutboxStatus.SENT}
+
+
+async def test_another_instances_dead_claim_waits_for_the_lease_then_is_found_not_resent(
+        runtime, session, clock, restore_settings):
+    row = outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id="900001",
+                         text="第一条", bot_id="20000")
+    session.commit()
+    posted = []
+    dead = Platform(clock, posted, dies_on="第一条")
+    runtime.settings = runtime.settings.model_copy(update={"instance_name": "other"})
+    other, _ = in_virtual_time(runtime, dead)
+    task = asyncio.create_task(other.deliver_due())
+    await dead.dying.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    runtime.settings = runtime.settings.model_copy(update={"instance_name": ""})
+    sender, _ = in_virtual_time(runtime, Platform(clock, posted))
+    assert sender.worker != other.worker
+    clock.advance(seconds=1)
+    assert await sender.deliver_due() == 0  # that instance may be alive, its send still on its way
+    clock.advance(outbox.CLAIM_LEASE)
+    assert await sender.deliver_due() == 1
+    assert len(posted) == 1
+    session.expire_all()
+    stored = session.get(OutboxMessage, row.id)
+    assert (stored.status, stored.sent_message_id) == (OutboxStatus.SENT, "m1")
+    assert other.worker in stored.last_error

@@ -4,7 +4,10 @@ This module is the only writer of outbox rows. Rows are claimed with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL (a no-op on SQLite, whose single writer
 serialises claims anyway) and a conditional update, so two service instances
 never send the same row. A claim that is never finished (the process died
-mid-send) is taken up again after a lease.
+mid-send) is taken back (`take_back`): another instance's after a lease (it may
+still be alive until then), the worker's own from before its start at once (it
+belongs to a previous life of the same process). A taken-back message may have
+gone out, so the sender checks the chat's history before sending it again.
 
 Rows go out by lane (`Lane`): an answer to a retailer never waits behind a
 backlog of escalations or a broadcast. A notice about a pledge that has since
@@ -14,6 +17,7 @@ been met or restarted is dropped instead of sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -22,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, table_of
+from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, id_of, table_of
 
 CLAIM_LEASE = timedelta(minutes=2)
 ENQUEUED = "outbox_enqueued"  # set in session.info: the runtime wakes the sender when the session commits
@@ -87,10 +91,16 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime)
 
 
 def _due(now: datetime):
-    return or_(
-        and_(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now),
-        and_(col(OutboxMessage.status) == OutboxStatus.SENDING, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE),
-    )
+    return and_(col(OutboxMessage.status) == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now)
+
+
+def _unfinished(now: datetime, worker: str, started_at: datetime | None):
+    sending = col(OutboxMessage.status) == OutboxStatus.SENDING
+    abandoned = and_(sending, col(OutboxMessage.claimed_at) < now - CLAIM_LEASE)
+    if started_at is None:
+        return abandoned
+    own = and_(sending, col(OutboxMessage.claimed_by) == worker, col(OutboxMessage.claimed_at) < started_at)
+    return or_(abandoned, own)
 
 
 def _drop_stale(session: Session, scope) -> None:
@@ -135,6 +145,46 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
         .execution_options(populate_existing=True)))
 
 
+@dataclass(frozen=True)
+class TakenBack:
+    """A claim that was never finished, now the caller's: its message may have gone out since `claimed_at`."""
+
+    message: OutboxMessage
+    claimed_by: str
+    claimed_at: datetime
+
+
+def take_back(session: Session, *, now: datetime, platforms: list[str], worker: str,
+              started_at: datetime | None = None, limit: int = 20) -> list[TakenBack]:
+    """Claim rows whose claim was never finished, lowest lane first, then oldest: any worker's once its lease
+    ran out, and, when the worker says when it started, its own claims from before that (its previous life)
+    at once. Each comes with the claim it had."""
+    if not platforms or limit <= 0:
+        return []
+    unfinished = and_(_unfinished(now, worker, started_at), col(OutboxMessage.platform).in_(platforms))
+    _drop_stale(session, unfinished)
+    order = (col(OutboxMessage.lane), col(OutboxMessage.id))
+    before = {message_id: (claimed_by, claimed_at) for message_id, claimed_by, claimed_at in session.exec(
+        select(OutboxMessage.id, OutboxMessage.claimed_by, OutboxMessage.claimed_at)
+        .where(unfinished).order_by(*order).limit(limit).with_for_update(skip_locked=True))}
+    if not before:
+        return []
+    session.connection().execute(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(before), unfinished)
+        .values(claimed_by=worker, claimed_at=now))
+    taken = session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(before), OutboxMessage.claimed_by == worker,
+               OutboxMessage.claimed_at == now, OutboxMessage.status == OutboxStatus.SENDING)
+        .order_by(*order).execution_options(populate_existing=True))
+    taken_back = []
+    for message in taken:
+        claimed_by, claimed_at = before[id_of(message)]
+        assert claimed_by is not None and claimed_at is not None, "a row in `sending` always carries its claim"
+        taken_back.append(TakenBack(message, claimed_by, claimed_at))
+    return taken_back
+
+
 def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
     """Just before a claimed row goes out: drop it if its pledge was met meanwhile; the ids left to send."""
     mine = and_(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == OutboxStatus.SENDING)
@@ -167,6 +217,15 @@ def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, se
         .where(col(OutboxMessage.id).in_(list(message_ids)))
         .values(status=OutboxStatus.SENT, sent_at=now, sent_message_id=sent_message_id,
                 attempts=OutboxMessage.attempts + 1))
+
+
+def mark_recovered(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str,
+                   note: str) -> None:
+    """Taken-back rows the chat shows went out already: sent, and `last_error` says how that is known."""
+    ids = list(message_ids)
+    mark_sent(session, ids, now=now, sent_message_id=sent_message_id)
+    session.connection().execute(
+        update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(last_error=note))
 
 
 def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, error: str,

@@ -1,6 +1,7 @@
 """Starts the one outbox sender of this process, delivering through connected bots."""
 
 import asyncio
+from datetime import datetime
 
 import nonebot
 from nonebot.plugin import PluginMetadata
@@ -23,6 +24,9 @@ class NoneBotTransport:
 
     async def send(self, bot_id: str, rows: list[OutboxMessage]) -> str | None:
         return await chat.deliver(nonebot.get_bot(bot_id), rows)
+
+    async def find_sent(self, bot_id: str, rows: list[OutboxMessage], *, since: datetime) -> str | None:
+        return await chat.find_sent(nonebot.get_bot(bot_id), rows, since=since)
 
 
 @driver.on_startup

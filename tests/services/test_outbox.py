@@ -48,13 +48,50 @@ def test_failures_back_off_then_become_dead_letters(session, clock):
     assert [m.id for m in outbox.list_messages(session, status="dead", offset=0, limit=10)] == [message.id]
 
 
-def test_a_claim_abandoned_by_a_dead_process_is_taken_up_after_the_lease(session, clock):
-    queue(session, clock)
-    outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="crashed")
+def test_another_instances_unfinished_claim_is_taken_back_only_after_the_lease(session, clock):
+    """It may still be alive and sending: only the lease running out says it is not."""
+    [message] = queue(session, clock)
+    claimed_at = clock.now()
+    outbox.claim_due(session, now=claimed_at, platforms=["qq"], worker="host-a:8080")
     session.commit()
-    assert outbox.claim_due(session, now=clock.now() + timedelta(seconds=30), platforms=["qq"], worker="b") == []
-    later = clock.now() + outbox.CLAIM_LEASE + timedelta(seconds=1)
-    assert len(outbox.claim_due(session, now=later, platforms=["qq"], worker="b")) == 1
+    started = claimed_at + timedelta(seconds=10)  # this worker has just (re)started
+    soon = claimed_at + timedelta(seconds=30)
+    assert outbox.take_back(session, now=soon, platforms=["qq"], worker="host-b:8080", started_at=started) == []
+    assert outbox.claim_due(session, now=soon, platforms=["qq"], worker="host-b:8080") == []
+    later = claimed_at + outbox.CLAIM_LEASE + timedelta(seconds=1)
+    [taken] = outbox.take_back(session, now=later, platforms=["qq"], worker="host-b:8080", started_at=started)
+    session.commit()
+    assert (taken.message.id, taken.claimed_by, taken.claimed_at) == (message.id, "host-a:8080", claimed_at)
+    stored = session.get(OutboxMessage, message.id)
+    assert (stored.status, stored.claimed_by, stored.claimed_at) == (OutboxStatus.SENDING, "host-b:8080", later)
+
+
+def test_a_restarted_worker_takes_back_its_own_earlier_claims_at_once(session, clock):
+    """The same worker name claimed them before this start: that process is dead, it need not wait."""
+    own = queue(session, clock, 3)
+    outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="host-a:8080")
+    others = queue(session, clock, 1)
+    outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="host-a:8081")
+    session.commit()
+    claimed_at = clock.now()
+    clock.advance(seconds=5)
+    started = clock.now()
+    live = queue(session, clock, 1)  # claimed by this life: not taken back from itself
+    outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="host-a:8080")
+    session.commit()
+    clock.advance(seconds=1)
+    taken = outbox.take_back(session, now=clock.now(), platforms=["qq"], worker="host-a:8080", started_at=started)
+    session.commit()
+    assert [(t.message.id, t.claimed_by, t.claimed_at) for t in taken] == [
+        (message.id, "host-a:8080", claimed_at) for message in own]
+    assert {session.get(OutboxMessage, m.id).claimed_at for m in own} == {clock.now()}
+    assert outbox.take_back(session, now=clock.now(), platforms=["qq"], worker="host-a:8080",
+                            started_at=started) == []  # taken back once, now live claims of this life
+    for message, worker in [(others[0], "host-a:8081"), (live[0], "host-a:8080")]:
+        stored = session.get(OutboxMessage, message.id)
+        assert (stored.status, stored.claimed_by) == (OutboxStatus.SENDING, worker)
+    assert outbox.take_back(session, now=clock.now(), platforms=["console"], worker="host-a:8080",
+                            started_at=started) == []  # no bot to check or send them with
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database")

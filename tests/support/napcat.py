@@ -1,5 +1,10 @@
 """A OneBot v11 client that connects the way NapCat does: reverse WebSocket, X-Self-ID,
-an access token, events pushed as JSON, and the bot's API calls answered by echo."""
+an access token, events pushed as JSON, and the bot's API calls answered by echo.
+
+Group messages the bot sends are kept per group, as the platform keeps them, and
+`get_group_msg_history` answers with them (NapCat's extension). Pass one `history`
+to several clients to play one QQ account connecting again after a restart.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import websockets
@@ -15,8 +21,13 @@ _message_ids = itertools.count(1_000_000)
 
 
 class NapCat:
-    def __init__(self, url: str, self_id: str = "20000", token: str | None = None) -> None:
+    def __init__(self, url: str, self_id: str = "20000", token: str | None = None, *,
+                 history: dict[int, list[dict[str, Any]]] | None = None,
+                 unanswered: Callable[[dict[str, Any]], bool] = lambda call: False) -> None:
+        """`unanswered`: calls the platform carries out but never answers (the bot waits on them)."""
         self.url, self.self_id, self.token = url, self_id, token
+        self.history = {} if history is None else history  # group id -> the messages posted there
+        self.unanswered = unanswered
         self.calls: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.sent_at: dict[int, float] = {}  # our message id -> when we sent it
         self._socket: websockets.ClientConnection | None = None
@@ -46,19 +57,33 @@ class NapCat:
         await self._socket.send(frame if isinstance(frame, str) else json.dumps(frame, ensure_ascii=False))
 
     async def _read(self) -> None:
+        try:
+            await self._serve()
+        except websockets.ConnectionClosed:  # the service went away (a test killed it)
+            pass
+
+    async def _serve(self) -> None:
         async for raw in self._socket:
             call = json.loads(raw)
             call["received_at"] = time.perf_counter()
             await self.calls.put(call)
-            await self._socket.send(json.dumps({
-                "status": "ok", "retcode": 0, "echo": call.get("echo"),
-                "data": self._answer(call),
-            }))
+            data = self._answer(call)
+            if not self.unanswered(call):
+                await self._socket.send(json.dumps({"status": "ok", "retcode": 0, "echo": call.get("echo"),
+                                                    "data": data}))
 
     def _answer(self, call: dict[str, Any]) -> Any:
         action, params = call.get("action"), call.get("params", {})
         if action in {"send_msg", "send_group_msg", "send_private_msg"}:
-            return {"message_id": next(_message_ids)}
+            message_id = next(_message_ids)
+            if action == "send_group_msg" or params.get("message_type") == "group":
+                self.history.setdefault(params["group_id"], []).append({
+                    "message_id": message_id, "time": int(time.time()), "message_type": "group",
+                    "group_id": params["group_id"], "sender": {"user_id": int(self.self_id)},
+                    "message": params["message"]})
+            return {"message_id": message_id}
+        if action == "get_group_msg_history":
+            return {"messages": self.history.get(params["group_id"], [])[-params.get("count", 20):]}
         if action == "get_msg":  # the adapter looks up quoted messages
             return {"message_id": params.get("message_id"), "real_id": params.get("message_id"),
                     "time": int(time.time()), "message_type": "group",
@@ -117,6 +142,11 @@ class NapCat:
                     return call
                 if to is not None:
                     self._passed_over.append(call)
+
+    def posted(self, group_id: int) -> list[str]:
+        """The text of each message posted in the group, oldest first."""
+        return ["".join(seg["data"].get("text", "") for seg in message["message"] if seg["type"] == "text")
+                for message in self.history.get(group_id, [])]
 
     def drain(self) -> list[dict[str, Any]]:
         calls = []
