@@ -244,9 +244,8 @@ def _group_row(session: Session, chat: _Chat) -> ChatGroup | None:
 
 
 def _latest(session: Session, chat: _Chat, since: datetime) -> Ticket | None:
-    row = tickets.latest_of_sender(session, chat.platform, chat.user_id, since,
-                                   chat_group_id=chat.group.id if chat.group else None)
-    return session.get(Ticket, row.id) if row is not None else None
+    return tickets.latest_of_sender(session, chat.platform, chat.user_id, since,
+                                    chat_group_id=chat.group.id if chat.group else None)
 
 
 def _continues(ticket: Ticket, analysis: classify.Analysis, found: KnowledgeResult | None, text: str, *,

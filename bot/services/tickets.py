@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, bindparam, insert, or_, update
-from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from bot.models import (
@@ -38,9 +37,8 @@ _INSERT_TICKET = insert(table_of(Ticket)).returning(table_of(Ticket).c.id)
 _TOUCH_TICKET = update(table_of(Ticket)).where(table_of(Ticket).c.id == bindparam("ticket_pk"))
 _INSERT_MESSAGE = insert(table_of(TicketMessage))
 _INSERT_EVENT = insert(table_of(TicketEvent))
-_LATEST_OF_SENDER = (  # seven columns: SQLAlchemy's select (SQLModel's is typed for four), run on the connection
-    core_select(col(Ticket.id), col(Ticket.status), col(Ticket.category), col(Ticket.text), col(Ticket.latest_text),
-                col(Ticket.knowledge_entry_id), col(Ticket.last_message_at))
+_LATEST_OF_SENDER = (
+    select(Ticket)
     .where(col(Ticket.platform) == bindparam("platform"),
            col(Ticket.sender_user_id) == bindparam("user_id"),
            col(Ticket.last_message_at) >= bindparam("since", type_=UTCDateTime))
@@ -114,12 +112,11 @@ def add_follow_up(session: Session, ticket_id: int, chat_group_id: int | None, m
 
 
 def latest_of_sender(session: Session, platform: str, user_id: str, since: datetime, *,
-                     chat_group_id: int | None) -> Any:
-    """The sender's most recent ticket in this chat since a moment (a row, or None)."""
+                     chat_group_id: int | None) -> Ticket | None:
+    """The sender's most recent ticket in this chat (a group, or their private chat) since a moment."""
     query = _LATEST_OF_SENDER.where(col(Ticket.chat_group_id) == chat_group_id if chat_group_id is not None
                                     else col(Ticket.chat_group_id).is_(None))
-    return session.connection().execute(query, {"platform": platform, "user_id": user_id,
-                                                "since": since}).first()
+    return session.exec(query, params={"platform": platform, "user_id": user_id, "since": since}).first()
 
 
 def by_message(session: Session, chat_group_id: int, message_id: str) -> list[Ticket]:
