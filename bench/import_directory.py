@@ -72,6 +72,7 @@ def child(count: int, kind: str, url: str) -> None:
     for phase in ("create", "unchanged", "update"):
         start = time.perf_counter()
         report = runtime.unit_of_work(import_retailers, files[phase], f"x.{kind}", dry_run=False,
+                                      policies=runtime.policies, tz=runtime.settings.tz,
                                       full=True, staff_id=None, now=runtime.clock.now())
         assert not report.errors, report.errors[:3]
         result[f"{phase}_s"] = round(time.perf_counter() - start, 2)

@@ -51,7 +51,7 @@ def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool)
     migrate(runtime.engine)
     try:
         report = runtime.unit_of_work(import_retailers, path.read_bytes(), path.name,
-                                      policy=runtime.policies.directory, dry_run=dry_run, full=full,
+                                      policies=runtime.policies, tz=settings.tz, dry_run=dry_run, full=full,
                                       staff_id=None, now=runtime.clock.now())
     except TableError as error:
         print(str(error), file=sys.stderr)

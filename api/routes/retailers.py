@@ -110,7 +110,8 @@ async def import_file(runtime: RuntimeDep, staff: AdminDep,
     table = await run_in_threadpool(retailer_import.read_directory, content, file.filename or "",
                                     runtime.policies.directory)
     report = await run_in_threadpool(runtime.unit_of_work, retailer_import.apply_directory, table,
-                                     dry_run=dry_run, full=full, staff_id=staff.id, now=runtime.clock.now())
+                                     dry_run=dry_run, full=full, staff_id=staff.id, now=runtime.clock.now(),
+                                     policies=runtime.policies, tz=runtime.settings.tz)
     return await run_in_threadpool(_answer, report)
 
 

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from bot.models import Broadcast, ChatGroup, Delivery, Lane, OutboxMessage, OutboxStatus, id_of
@@ -92,12 +91,7 @@ def cancel_unsent(session: Session, *, subject: str, subject_id: int) -> int:
     """Withdrawn before it went out: what is still waiting in the outbox is not sent."""
     deliveries = select(Delivery.id).join(Broadcast, col(Broadcast.id) == Delivery.broadcast_id).where(
         col(Broadcast.subject) == subject, col(Broadcast.subject_id) == subject_id)
-    result = session.exec(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.delivery_id).in_(deliveries), col(OutboxMessage.status) == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.CANCELLED)
-        .execution_options(synchronize_session=False))
-    return result.rowcount
+    return outbox.cancel_pending(session, delivery_ids=deliveries)
 
 
 def was_sent_anywhere(session: Session, *, subject: str, subject_id: int) -> bool:

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, bindparam, insert, or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
@@ -136,6 +136,42 @@ def _record_history(session: Session, retailer: Retailer, changes: dict[str, Any
                 changed_at=now))
 
 
+@dataclass(frozen=True)
+class ImportWrites:
+    """What a checked directory import changes (worked out by `retailer_import`), as table rows."""
+
+    inserts: list[dict[str, Any]]
+    updates: list[dict[str, Any]]  # each with its "retailer_pk"
+    history: list[dict[str, Any]]
+    absent: list[int]  # retailers a full import marks inactive
+    moved: dict[int, int | None]  # retailer -> their new account manager
+    compared: tuple[str, ...]  # the columns an update sets
+
+
+def write_import(session: Session, writes: ImportWrites, *, now: datetime, policies: Policies,
+                 tz: ZoneInfo) -> None:
+    """Write an import in a few statements however many rows it has; open visits follow a retailer
+    whose account manager changed, and the new manager is told."""
+    retailers, connection = table_of(Retailer), session.connection()
+    if writes.inserts:
+        connection.execute(insert(retailers), writes.inserts)
+    if writes.updates:
+        connection.execute(update(retailers).where(retailers.c.id == bindparam("retailer_pk"))
+                           .values({name: bindparam(name) for name in (*writes.compared, "updated_at")}),
+                           writes.updates)
+    if writes.history:
+        connection.execute(insert(table_of(RetailerChange)), writes.history)
+    if writes.absent:
+        connection.execute(update(retailers).where(retailers.c.id == bindparam("retailer_pk"))
+                           .values(active=False, updated_at=now),
+                           [{"retailer_pk": retailer_id} for retailer_id in writes.absent])
+    by_manager: dict[int | None, list[int]] = {}
+    for retailer_id, manager_id in writes.moved.items():
+        by_manager.setdefault(manager_id, []).append(retailer_id)
+    for manager_id, retailer_ids in by_manager.items():
+        pledges.move_visits(session, retailer_ids, manager_id, now=now, policies=policies, tz=tz)
+
+
 def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id: int,
                        district: str | None, retailer_ids: list[int] | None, staff_id: int,
                        now: datetime, policies: Policies, tz: ZoneInfo) -> tuple[int, int]:
@@ -169,6 +205,16 @@ def _check_manager(session: Session, manager_id: int | None) -> None:
     manager = session.get(StaffMember, manager_id)
     if manager is None or "manager" not in manager.roles:
         raise ServiceError(f"员工 {manager_id} 不是客户经理")
+
+
+_SET_GROUP_BOT = (update(table_of(ChatGroup)).where(table_of(ChatGroup).c.id == bindparam("group_pk"))
+                  .values(bot_id=bindparam("bot_id")))
+
+
+def set_group_account(session: Session, group_pk: int, bot_id: str) -> None:
+    """The bot account a group's messages arrive through is the one to answer it through (intake's hot
+    path: a statement built once)."""
+    session.connection().execute(_SET_GROUP_BOT, {"group_pk": group_pk, "bot_id": bot_id})
 
 
 def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> ChatGroup:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -139,8 +139,6 @@ class _Chat:
 _GROUP = core_select(col(ChatGroup.id), col(ChatGroup.active), col(ChatGroup.bot_id), col(ChatGroup.group_id),
                      col(ChatGroup.platform)).where(
     col(ChatGroup.platform) == bindparam("platform"), col(ChatGroup.group_id) == bindparam("group_id"))
-_SET_GROUP_BOT = update(ChatGroup).where(col(ChatGroup.id) == bindparam("group_pk")).values(
-    bot_id=bindparam("bot_id"))
 _SEEN = select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
                                        TicketMessage.message_id == bindparam("message_id"))
 _STAFF = select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"), StaffMember.active)
@@ -168,7 +166,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
     if msg.self_id and msg.user_id == msg.self_id:
         return Outcome(Result.IGNORED, reason="the bot's own message")
     if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
-        db.execute(_SET_GROUP_BOT, {"group_pk": group.id, "bot_id": msg.self_id})
+        directory.set_group_account(session, group.id, msg.self_id)
     if msg.message_id and db.execute(_SEEN, {"group_pk": group.id, "message_id": msg.message_id}).first():
         return Outcome(Result.IGNORED, reason="event already handled")
 

@@ -185,6 +185,16 @@ def take_back(session: Session, *, now: datetime, platforms: list[str], worker: 
     return taken_back
 
 
+def cancel_pending(session: Session, *, delivery_ids: Any) -> int:
+    """A broadcast withdrawn before it went out: its rows still waiting (for these deliveries, a
+    subquery or a list of ids) are cancelled, never sent."""
+    result = session.connection().execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.delivery_id).in_(delivery_ids), col(OutboxMessage.status) == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED))
+    return result.rowcount
+
+
 def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
     """Just before a claimed row goes out: drop it if its pledge was met meanwhile; the ids left to send."""
     mine = and_(col(OutboxMessage.id).in_(message_ids), col(OutboxMessage.status) == OutboxStatus.SENDING)

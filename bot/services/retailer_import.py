@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
-from bot.models import Retailer, RetailerChange, Role, StaffMember, id_of, table_of
-from bot.policy import DirectoryPolicy, business_type_key
+from bot.models import Retailer, Role, StaffMember, id_of, table_of
+from bot.policy import DirectoryPolicy, Policies, business_type_key
+from bot.services import directory
 from bot.services.directory import HISTORY_FIELDS
 from bot.services.spreadsheets import TableError, read_rows
 
@@ -248,20 +249,19 @@ def _resolve_managers(session: Session, table: DirectoryFile, errors: list[RowEr
 
 _COMPARED = ("customer_code", "store_name", "owner_name", "phone", "address", "district", "grade",
              "business_type", "manager_id", "ordering_day", "delivery_day", "visit_cycle", "active")
-_INSERT_RETAILER = insert(table_of(Retailer))
-_INSERT_CHANGE = insert(table_of(RetailerChange))
 
 
-def import_retailers(session: Session, content: bytes, filename: str = "", *, policy: DirectoryPolicy,
+def import_retailers(session: Session, content: bytes, filename: str = "", *, policies: Policies, tz: ZoneInfo,
                      dry_run: bool, full: bool, staff_id: int | None, now: datetime) -> ImportReport:
     """Read, check and apply a customer export in one go (the command line does this)."""
-    return apply_directory(session, read_directory(content, filename, policy), dry_run=dry_run, full=full,
-                           staff_id=staff_id, now=now)
+    return apply_directory(session, read_directory(content, filename, policies.directory), dry_run=dry_run,
+                           full=full, staff_id=staff_id, now=now, policies=policies, tz=tz)
 
 
 def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, full: bool,
-                    staff_id: int | None, now: datetime) -> ImportReport:
-    """Upsert a checked file by licence number, all rows or none; the report says what changed."""
+                    staff_id: int | None, now: datetime, policies: Policies, tz: ZoneInfo) -> ImportReport:
+    """Work out the upsert of a checked file by licence number, all rows or none, and have the directory
+    write it; the report says what changed."""
     report = ImportReport(dry_run=dry_run, full=full, rows=table.rows, errors=list(table.errors),
                           unknown_columns=table.unknown_columns)
     parsed = _resolve_managers(session, table, report.errors)
@@ -272,6 +272,7 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
     existing = {row.license_no: row for row in session.connection().execute(
         select(retailers.c.id, retailers.c.license_no, *(retailers.c[name] for name in _COMPARED)))}
     inserts, updates, history = [], [], []
+    moved: dict[int, int | None] = {}  # retailer -> new account manager: their open visits follow
     for license_no, values in parsed.items():
         values = {**values, "active": True}
         current = existing.get(license_no)
@@ -294,25 +295,17 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
                      "new_value": _text(values[name]), "source": "import",
                      "changed_by_staff_id": staff_id, "changed_at": now}
                     for name in HISTORY_FIELDS if name in changed]
+        if "manager_id" in changed:
+            moved[current.id] = values["manager_id"]
     absent = [row.id for license_no, row in existing.items()
               if full and row.active and license_no not in parsed]
     report.deactivated = len(absent)
     if dry_run:
         return report
 
-    connection = session.connection()
-    if inserts:
-        connection.execute(_INSERT_RETAILER, inserts)
-    if updates:
-        connection.execute(update(retailers).where(retailers.c.id == bindparam("retailer_pk"))
-                           .values({name: bindparam(name) for name in (*_COMPARED, "updated_at")}),
-                           updates)
-    if history:
-        connection.execute(_INSERT_CHANGE, history)
-    if absent:
-        connection.execute(update(retailers).where(retailers.c.id == bindparam("retailer_pk"))
-                           .values(active=False, updated_at=now),
-                           [{"retailer_pk": retailer_id} for retailer_id in absent])
+    directory.write_import(session, directory.ImportWrites(inserts, updates, history, absent, moved,
+                                                           compared=_COMPARED),
+                           now=now, policies=policies, tz=tz)
     report.applied = True
     return report
 

@@ -1,16 +1,19 @@
 """Loading the customer export: all rows valid or nothing changes."""
 
 import io
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import Workbook
 from sqlmodel import select
 
 from bot.models import Retailer, RetailerChange, Role
-from bot.policy import DirectoryPolicy
+from bot.policy import DirectoryPolicy, Policies
 from bot.services.retailer_import import import_retailers
 from bot.services.spreadsheets import TableError
 from tests import factories as make
+
+TZ = ZoneInfo("Asia/Shanghai")
 
 HEADER = ["许可证号", "客户编码", "客户名称", "经营者", "联系电话", "经营地址", "业态", "档位", "客户经理",
           "订货日", "送货日", "拜访周期", "市场部"]
@@ -52,8 +55,8 @@ _DEFAULT_POLICY = DirectoryPolicy()
 @pytest.fixture
 def load(session, clock, manager):
     def run(content, filename="客户.csv", dry_run=False, full=False, policy=_DEFAULT_POLICY):
-        report = import_retailers(session, content, filename, policy=policy, dry_run=dry_run, full=full,
-                                  staff_id=None, now=clock.now())
+        report = import_retailers(session, content, filename, policies=Policies(directory=policy), tz=TZ,
+                                  dry_run=dry_run, full=full, staff_id=None, now=clock.now())
         session.commit()
         return report
 
@@ -176,3 +179,23 @@ def test_the_policy_adds_header_spellings_and_business_types(load, session):
 def test_a_manager_problem_is_reported_with_the_rows_other_problems(load, session):
     report = load(csv_bytes([row("430102100001", grade="99", manager="张三")]))
     assert {(e.row, e.column) for e in report.errors} == {(2, "档位"), (2, "客户经理")}
+
+
+def test_an_import_that_changes_the_manager_moves_the_open_visit_and_tells_the_new_one(session, clock, runtime, load,
+                                                                                        manager):
+    from bot.models import ChatBinding, OutboxMessage, Pledge
+    from bot.services import staff as staff_service
+
+    new = staff_service.create_staff(session, {"name": "陈经理", "work_no": "KM002", "roles": [Role.MANAGER],
+                                               "chat_user_id": "60002"}, now=clock.now())
+    session.commit()
+    load("许可证号,客户名称,客户经理\n430102100001,甲店,刘经理\n".encode())
+    shop = session.exec(select(Retailer)).one()
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    make.group(session, clock)
+    make.post(session, clock, runtime.settings, "我要投诉送货员", policies=runtime.policies)  # a visit by rule
+    load("许可证号,客户名称,客户经理\n430102100001,甲店,KM002\n".encode())
+    visit = session.exec(select(Pledge).where(Pledge.kind == "visit")).one()
+    assert visit.owner_staff_id == new.id
+    [task] = session.exec(select(OutboxMessage.text).where(OutboxMessage.target_id == "60002")).all()
+    assert "上门任务" in task and "甲店" in task
