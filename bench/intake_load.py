@@ -5,8 +5,8 @@ drives both with the same NapCat-like clients and reports, for each:
 - latency (p50/p99) from event sent to acknowledgement received, at a fixed offered rate;
 - the highest sustained rate, from a closed loop of concurrent retailers.
 Every request comes from a new retailer, so each one opens a ticket. Acknowledgements go through the
-outbox: the service runs with the outbox's rate limit at 6,000 sends a minute per bot account
-(tests/support/service.py), so the figure is the engine's, not QQ's pacing.
+outbox: the service runs with the outbox's rate limit at 600,000 sends a minute per bot account, so the
+figure is the engine's, not the pacing QQ's risk control needs (30 a minute by default).
 
     .venv/bin/python bench/intake_load.py [--rate 200] [--seconds 20] [--database-url URL]
 """
@@ -180,7 +180,7 @@ def main() -> None:
         databases.BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
         databases.ON_POSTGRES = databases.BASE_URL.startswith("postgresql")
         with fresh_database(scratch, "bench") as url:
-            service = start_service(url, scratch, OUTBOX_POLL_SECONDS="1")
+            service = start_service(url, scratch, OUTBOX_POLL_SECONDS="1", OUTBOX_RATE_PER_MINUTE="600000")
             try:
                 with httpx.Client(base_url=service.base_url,
                                   headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:

@@ -40,6 +40,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
+from sqlmodel import Session
 
 from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
@@ -191,16 +192,34 @@ class Sender:
         # no more than one account sends in a minute, so a claim is done well inside its lease
         size = min(CLAIM_BATCH, self.runtime.settings.outbox_rate_per_minute)
         platforms = sorted(set(bots.values()))
-        taken = await run(outbox.take_back, now=clock.now(), platforms=platforms, worker=self.worker,
-                          started_at=self.started_at, limit=size)
-        fresh = await run(outbox.claim_due, now=clock.now(), platforms=platforms, worker=self.worker,
-                          limit=size - len(taken))
+        taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, limit=size)
         batch = [claim.message for claim in taken] + fresh
         pick = functools.partial(self._pick_bot, bots=bots)
         # taken-back rows apart: combined as before, they can match the copy a dead process sent
         unsent, sent = await self._settle_taken_back(taken, combine([claim.message for claim in taken], pick))
         sends = unsent + combine(fresh, pick)
-        released = 0
+        # each account sends its share in order at its own pace; accounts do not wait for one another
+        by_account: dict[str | None, list[tuple[str | None, list[OutboxMessage]]]] = {}
+        for bot_id, rows in sends:
+            by_account.setdefault(bot_id, []).append((bot_id, rows))
+        outcomes = await asyncio.gather(*(self._send_in_order(share, woken) for share in by_account.values()))
+        self.more_due = any(preempted for _, _, preempted in outcomes) or (
+            len(batch) == size and sum(released for _, released, _ in outcomes) < len(batch))
+        return sent + sum(delivered for delivered, _, _ in outcomes)
+
+    def _claim(self, session: Session, *, now: datetime, platforms: list[str], limit: int
+               ) -> tuple[list[outbox.TakenBack], list[OutboxMessage]]:
+        """Claims that were never finished, then what is due, in one unit of work."""
+        taken = outbox.take_back(session, now=now, platforms=platforms, worker=self.worker,
+                                 started_at=self.started_at, limit=limit)
+        return taken, outbox.claim_due(session, now=now, platforms=platforms, worker=self.worker,
+                                       limit=limit - len(taken))
+
+    async def _send_in_order(self, sends: list[tuple[str | None, list[OutboxMessage]]], woken: asyncio.Event
+                             ) -> tuple[int, int, bool]:
+        """One account's sends, one after another at its pace: (rows sent, rows released, gave way)."""
+        run, clock = self.runtime.run, self.runtime.clock
+        sent = released = 0
         for index, (bot_id, rows) in enumerate(sends):
             connected = self.transport.connected()
             if bot_id not in connected:
@@ -216,8 +235,7 @@ class Sender:
                                                       for row in later):
                 self._give_back(bot_id, turn)
                 await run(outbox.release, [id_of(row) for _, later in sends[index:] for row in later])
-                self.more_due = True
-                return sent
+                return sent, released, True
             if any(row.pledge_id for row in rows):  # its pledge may have been met since the claim
                 wanted = set(await run(outbox.still_wanted, [id_of(row) for row in rows]))
                 rows = [row for row in rows if row.id in wanted]
@@ -239,10 +257,7 @@ class Sender:
                 continue
             await run(outbox.mark_sent, ids, now=clock.now(), sent_message_id=message_id)
             sent += len(rows)
-        # a full batch that went out (or was tried) means more may be due; one given back
-        # untouched (its bot went away) would only be claimed again at once
-        self.more_due = len(batch) == size and released < len(batch)
-        return sent
+        return sent, released, False
 
     async def _settle_taken_back(self, taken: list[outbox.TakenBack],
                                  sends: list[tuple[str | None, list[OutboxMessage]]]
