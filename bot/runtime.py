@@ -2,7 +2,8 @@
 
 Units of work from the event loop go through one writer task, in submission
 order, so a retailer's burst of messages is threaded one at a time instead
-of racing into several tickets. The writer commits whatever has queued up
+of racing into several tickets; the outbox's claims and records (`run_first`)
+go ahead of the chat messages still queued. The writer commits whatever has queued up
 in one transaction (group commit: one WAL flush for many messages, measured
 in bench/intake_load.py) and runs on the loop itself, without a GIL
 hand-off to a worker thread. While the database is away, the waits between
@@ -16,6 +17,7 @@ acknowledgement goes out at once instead of at the sender's next poll.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sys
 from collections.abc import Callable
@@ -78,7 +80,8 @@ class Runtime:
             before_sleep=before_sleep_log(log, logging.WARNING),
             reraise=True,
         )
-        self._jobs: asyncio.Queue[_Job] | None = None
+        self._jobs: asyncio.PriorityQueue[tuple[int, int, _Job]] | None = None
+        self._submitted = itertools.count()  # ties keep submission order
         self._writer: asyncio.Task | None = None
         self._outbox_wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
@@ -118,21 +121,29 @@ class Runtime:
     async def run(self, fn: Callable[Concatenate[Session, P], T], *args: P.args,
                   **kwargs: P.kwargs) -> T:
         """The same from the event loop, through the one writer (see the module's docstring)."""
+        return await self._submit(1, _Job(fn, args, kwargs, asyncio.get_running_loop().create_future()))
+
+    async def run_first(self, fn: Callable[Concatenate[Session, P], T], *args: P.args,
+                        **kwargs: P.kwargs) -> T:
+        """As `run`, ahead of the queued chat messages: the outbox's claims and records, so an answer
+        already decided is not kept waiting behind a burst of new questions."""
+        return await self._submit(0, _Job(fn, args, kwargs, asyncio.get_running_loop().create_future()))
+
+    async def _submit(self, priority: int, job: _Job) -> Any:
         if self._writer is None or self._writer.done():
-            self._jobs = asyncio.Queue()
+            self._jobs = asyncio.PriorityQueue()
             self._writer = asyncio.create_task(self._write_forever(), name="store-writer")
         assert self._jobs is not None
-        job = _Job(fn, args, kwargs, asyncio.get_running_loop().create_future())
-        self._jobs.put_nowait(job)
+        self._jobs.put_nowait((priority, next(self._submitted), job))
         return await job.future
 
     async def _write_forever(self) -> None:
         jobs = self._jobs
         assert jobs is not None  # set by `run` before it starts the writer
         while True:
-            batch = [await jobs.get()]
+            batch = [(await jobs.get())[2]]
             while not jobs.empty() and len(batch) < MAX_BATCH:
-                batch.append(jobs.get_nowait())
+                batch.append(jobs.get_nowait()[2])
             await self._commit(batch)
 
     def _attempt_batch(self, batch: list[_Job]) -> list[Any]:

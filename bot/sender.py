@@ -186,7 +186,7 @@ class Sender:
     async def deliver_due(self) -> int:
         """One pass over what is due; returns how many outbox rows went out."""
         bots = self.transport.connected()
-        run, clock = self.runtime.run, self.runtime.clock
+        run, clock = self.runtime.run_first, self.runtime.clock
         woken = self.runtime.outbox_wakeup()
         woken.clear()  # whatever is committed by now, this claim sees
         # no more than one account sends in a minute, so a claim is done well inside its lease
@@ -218,7 +218,7 @@ class Sender:
     async def _send_in_order(self, sends: list[tuple[str | None, list[OutboxMessage]]], woken: asyncio.Event
                              ) -> tuple[int, int, bool]:
         """One account's sends, one after another at its pace: (rows sent, rows released, gave way)."""
-        run, clock = self.runtime.run, self.runtime.clock
+        run, clock = self.runtime.run_first, self.runtime.clock
         sent = released = 0
         for index, (bot_id, rows) in enumerate(sends):
             connected = self.transport.connected()
@@ -285,7 +285,7 @@ class Sender:
                 unsent.append((bot_id, rows))
                 continue
             taken_from = claims[ids[0]].claimed_by
-            await self.runtime.run(outbox.mark_recovered, ids, now=self.runtime.clock.now(), sent_message_id=copy,
+            await self.runtime.run_first(outbox.mark_recovered, ids, now=self.runtime.clock.now(), sent_message_id=copy,
                                    note=f"recovered: the claim of {taken_from} was never finished, and the chat "
                                         f"shows it went out as message {copy}; not sent again")
             log.warning("outbox %s: found as message %s after the claim of %s was taken back; not sent again",

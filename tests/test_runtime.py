@@ -136,3 +136,19 @@ async def test_a_concurrent_burst_from_one_sender_becomes_one_ticket(runtime, cl
                                   for message in burst))
     assert [o.result for o in outcomes].count(intake.Result.OPENED) == 1
     assert runtime.unit_of_work(lambda s: len(s.exec(select(Ticket)).all())) == 1
+
+
+async def test_the_outboxs_work_goes_ahead_of_queued_chat_messages(runtime):
+    """An answer already decided is recorded and sent before a burst of new questions is handled."""
+    order = []
+
+    def note(session, label):
+        order.append(label)
+
+    first = asyncio.ensure_future(runtime.run(note, "running"))  # the writer takes this batch at once
+    await asyncio.sleep(0)
+    queued = [asyncio.ensure_future(runtime.run(note, f"question {n}")) for n in range(40)]
+    urgent = asyncio.ensure_future(runtime.run_first(note, "claim"))
+    await asyncio.gather(first, *queued, urgent)
+    assert order.index("claim") < order.index("question 0")
+    assert [label for label in order if label.startswith("question")] == [f"question {n}" for n in range(40)]
