@@ -165,7 +165,6 @@ VISIT_NEEDS_SHOP = ("已登记上门（工单 #{ticket_id}），但提问人尚�
 VISIT_ALREADY = "工单 #{ticket_id} 已安排过上门。"
 NO_MANAGER = "该客户没有登记客户经理"
 NO_MANAGER_ACCOUNT = "该客户的客户经理没有登记聊天账号"
-NOT_BOUND = "提问人尚未绑定许可证"
 RETAILER_IDENTIFIED = "已把工单 #{ticket_id} 的提问人绑定到 {store_name}。"
 NO_SUCH_LICENSE = "许可证号 {license_no} 不在客户名单中，请核对。"
 STAFF_UNKNOWN_COMMAND = "没看懂这条命令。发送「帮助」查看可用的命令。"

@@ -483,7 +483,7 @@ def handle_private_message(session: Session, msg: PrivateMessage, *, now: dateti
             return answer
     if bare in _HELP and staff is not None:
         return Outcome(Result.MENU, reply_text=texts.staff_help(staff.roles))
-    if text.startswith("上门") and staff is None:
+    if staff is None and _VISIT_DONE.match(text):  # the managers' command; 上门维修要多久 is a question
         return Outcome(Result.IGNORED, reply_text=texts.VISIT_NOT_STAFF)
     if bare in _MY_CARD:
         return Outcome(Result.ACCOUNT, reply_text=directory.my_card(session, platform=msg.platform,

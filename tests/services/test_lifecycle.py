@@ -313,3 +313,10 @@ def test_quoting_a_combined_acknowledgement_asks_which_ticket(session, clock, se
     assert reply_pledge(session, first.ticket_id).state == reply_pledge(session, second.ticket_id).state == "pending"
     retailer = make.post(session, clock, settings, "补充：是昨天开始的", user_id="10002", reply_to="combined-1")
     assert (retailer.result, retailer.ticket_id) == (Result.FOLLOW_UP, second.ticket_id)  # their own ticket
+
+
+def test_a_retailer_asking_about_a_visit_in_private_is_not_told_it_is_a_managers_command(session, clock, runtime):
+    asked = private(session, clock, runtime.settings, "上门维修一般要等几天？", knowledge=runtime.knowledge)
+    assert asked.result == Result.OPENED and asked.reply_text != texts.VISIT_NOT_STAFF
+    command = private(session, clock, runtime.settings, "上门 #1 已处理", user_id="10002")
+    assert command.reply_text == texts.VISIT_NOT_STAFF
