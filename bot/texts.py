@@ -231,11 +231,15 @@ def my_tasks(items: list[tuple[str, int, str, datetime]], now: datetime, tz: Zon
 
 
 # The group's columns (seed 000 section 三) that retailers ask about, each served by a plugin of its own.
-COLUMNS = {
-    "supply": ("货源信息", "本周货源、我能订几条、订货截止"),
-    "launch": ("新品宣传", "有什么新品、新品怎么订"),
-    "terminal": ("功能终端", "扫码枪扫不出、小票打印机不出纸、收款失败"),
-    "training": ("客户培训", "卷烟怎么陈列、怎么提高毛利"),
+COLUMNS = {  # name, what to ask, what the column does
+    "supply": ("货源信息", "本周货源、我能订几条、订货截止",
+             "货源通知由调度按时群发（发件箱按频率发送），零售客户问「本周货源」「我能订多少」「订货截止」由受理服务从本期通知作答，限量私信发给本人"),
+    "launch": ("新品宣传", "有什么新品、新品怎么订",
+             "新品宣传按计划群发（厂家宣传须审批），零售客户问「有什么新品」「某新品怎么样」、引用宣传回复「想订」「不感兴趣」由受理服务作答并计数"),
+    "terminal": ("功能终端", "扫码枪扫不出、小票打印机不出纸、收款失败",
+             "零售终端（扫码枪、小票打印机、收款、盘点）的常见问题由知识库自动回答，硬件故障安排客户经理上门"),
+    "training": ("客户培训", "卷烟怎么陈列、怎么提高毛利",
+             "陈列、毛利、经营等培训问题由知识库自动回答，没解决可转人工"),
 }
 
 

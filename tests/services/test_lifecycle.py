@@ -26,16 +26,6 @@ from tests import factories as make
 
 
 @pytest.fixture
-def settings(runtime):
-    return runtime.settings
-
-
-@pytest.fixture
-def group(session, clock):
-    return make.group(session, clock)
-
-
-@pytest.fixture
 def agents(session, clock):
     return [make.staff(session, clock, Role.AGENT, chat_user_id=f"3000{n}", name=f"客服{n}") for n in (1, 2)]
 

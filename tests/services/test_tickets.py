@@ -23,16 +23,6 @@ from bot.services.intake import Result
 from tests import factories as make
 
 
-@pytest.fixture
-def settings(runtime):
-    return runtime.settings
-
-
-@pytest.fixture
-def group(session, clock):
-    return make.group(session, clock)
-
-
 def all_tickets(session):
     return session.exec(select(Ticket)).all()
 
