@@ -337,12 +337,15 @@ def write_table(rows: Iterable[list[Any]], format: str, title: str = "Sheet1") -
         return text.getvalue().encode("utf-8-sig")
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title)
     for row in rows:
         cells = []
         for value in row:
+            if isinstance(value, str):  # control characters XLSX cannot hold (a stored name may have one)
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
             cell = WriteOnlyCell(sheet, value)
             if safe_cell(value) is not value:
                 cell.data_type, cell.quotePrefix = "s", True

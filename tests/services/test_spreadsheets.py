@@ -138,3 +138,10 @@ def test_formula_like_text_is_exported_as_text():
 def test_what_is_not_text_is_left_alone():
     assert spreadsheets.safe_cell(-1) == -1 and spreadsheets.safe_cell(None) is None
     assert spreadsheets.safe_cell("-") == "-" and spreadsheets.safe_cell("0731-8888888") == "0731-8888888"
+
+
+def test_an_xlsx_export_of_a_name_with_a_control_character_is_written_not_refused():
+    """A stored name may hold a character XLSX cannot (found by the fuzz test: the export answered 500)."""
+    content = write_table([["客户名称"], ["好邻居\x01便利店"]], "xlsx")
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert [cell.value for cell in sheet["A"]] == ["客户名称", "好邻居\ufffd便利店"]
