@@ -54,6 +54,10 @@ _SENTENCE_NOISE = frozenset(
 WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 
 
+# column.name, which is also what makes it a safe file name
+ENTRY_ID = re.compile(r"^(terminal|training|marketing|delivery|monopoly|general)\.[a-z0-9-]{1,60}$")
+
+
 class Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -312,10 +316,11 @@ class KnowledgeBase:
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     def exists(self, entry_id: str) -> bool:
-        return "." in entry_id and self._path(entry_id).is_file()
+        return ENTRY_ID.match(entry_id) is not None and self._path(entry_id).is_file()
 
     def get(self, entry_id: str) -> Entry:
-        path = self._path(entry_id) if "." in entry_id else None
+        """Only an id of the entries' form names a file (anything else, however long or odd, is unknown)."""
+        path = self._path(entry_id) if ENTRY_ID.match(entry_id) else None
         if path is None or not path.is_file():
             raise NotFound(f"知识条目 {entry_id} 不存在")
         return Entry.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))

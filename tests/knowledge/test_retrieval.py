@@ -115,3 +115,23 @@ def test_a_malformed_out_of_scope_file_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"out_of_scope\.yaml"):
         load_out_of_scope(path)
     assert load_out_of_scope(tmp_path / "missing.yaml") == []
+
+
+def test_an_entry_id_that_is_no_entrys_is_unknown_not_a_crash(tmp_path):
+    """Found by the fuzz test: a long odd id made the file lookup fail (name too long) with a 500."""
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    from bot.services.errors import NotFound
+    from bot.services.knowledge import KnowledgeBase
+
+    shutil.copytree(Path(__file__).resolve().parents[2] / "knowledge", tmp_path / "knowledge")
+    base = KnowledgeBase(tmp_path / "knowledge")
+    odd = "Ṱ̺̺o͞ ̷i̲̬n̝̗v̟̜o̶k̮̺e" * 20 + ".x"
+    assert not base.exists(odd) and not base.exists("terminal." + "a" * 300)
+    with pytest.raises(NotFound):
+        base.get(odd)
+    with pytest.raises(NotFound):
+        base.add_similar("../../etc.passwd", "x")
