@@ -46,11 +46,12 @@ def test_the_service_refuses_to_start_and_says_why(tmp_path):
     assert not (tmp_path / "data").exists()  # refused before touching anything
 
 
-def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
+def outage_of(tmp_path, connections: int):
+    """A migrated SQLite store whose next `connections` connection attempts fail, as while its disk is away."""
     engine = make_engine(f"sqlite:///{tmp_path / 'outage.db'}")
     migrate(engine)
     engine.dispose()
-    outage = {"left": 3}
+    outage = {"left": connections}
 
     @event.listens_for(engine, "do_connect")
     def refuse(*_):
@@ -58,6 +59,11 @@ def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
             outage["left"] -= 1
             raise sqlite3.OperationalError("unable to open database file")
 
+    return engine, outage
+
+
+def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
+    engine, outage = outage_of(tmp_path, 3)
     runtime = Runtime(Settings(_env_file=None), engine=engine, clock=clock, outage_seconds=10)
     group = runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
     assert outage["left"] == 0 and group.id == 1
@@ -68,17 +74,7 @@ def test_a_unit_of_work_waits_out_a_short_database_outage(tmp_path, clock):
 async def test_a_job_from_the_event_loop_waits_out_a_short_outage_and_commits_once(tmp_path, clock):
     # The writer retries with AsyncRetrying, which awaits what it calls: the unit of work is wrapped
     # in a coroutine (a plain function would commit and then fail on older tenacity releases).
-    engine = make_engine(f"sqlite:///{tmp_path / 'outage.db'}")
-    migrate(engine)
-    engine.dispose()
-    outage = {"left": 3}
-
-    @event.listens_for(engine, "do_connect")
-    def refuse(*_):
-        if outage["left"]:
-            outage["left"] -= 1
-            raise sqlite3.OperationalError("unable to open database file")
-
+    engine, outage = outage_of(tmp_path, 3)
     runtime = Runtime(Settings(_env_file=None), engine=engine, clock=clock, outage_seconds=10)
 
     def add_group(session, number):

@@ -14,7 +14,6 @@ from bot.fields import Id
 from bot.models import Role, StaffMember
 from bot.runtime import Runtime
 from bot.services import tickets
-from bot.services.errors import ServiceError
 from bot.services.knowledge import Entry, KnowledgeBase
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
@@ -147,11 +146,5 @@ def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator)
 def from_ticket(ticket_id: Id, body: FromTicketIn, runtime: RuntimeDep, _: Curator):
     """The ticket's question joins an entry; if the entry does not exist yet, the agent's reply
     on the ticket becomes its answer."""
-    question, reply = runtime.unit_of_work(tickets.knowledge_source, ticket_id)
-    if _base(runtime).exists(body.entry_id):  # files are written outside any transaction
-        return _out(_base(runtime).add_similar(body.entry_id, question))
-    if reply is None:
-        raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
-    return _out(_base(runtime).create(Entry(id=body.entry_id, column=body.entry_id.split(".")[0],
-                                               question=question, similar=(question,), answer=reply,
-                                               reviewed=_today(runtime))))
+    question, reply = runtime.unit_of_work(tickets.knowledge_source, ticket_id)  # read, then write the files
+    return _out(_base(runtime).learn(body.entry_id, question, reply, ticket_id=ticket_id, today=_today(runtime)))

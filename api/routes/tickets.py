@@ -19,9 +19,8 @@ from api.schemas import (
     TicketOut,
 )
 from bot.fields import Id, Moment, Offset
-from bot.models import Category, Role, StaffMember, TicketStatus, id_of
+from bot.models import Category, Role, StaffMember, TicketStatus
 from bot.services import access, intake, pledges, tickets
-from bot.services.errors import ServiceError
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
@@ -77,25 +76,16 @@ def reply(ticket_id: Id, body: ReplyIn, runtime: RuntimeDep, staff: ReplierDep):
 def claim(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep, body: Annotated[ClaimIn | None, Body()] = None):
     """Take the ticket: its reply pledge becomes yours. Taking another agent's needs `confirm`."""
 
-    def take(session):
-        return pledges.claim(session, tickets.get_open(session, ticket_id), staff, now=runtime.clock.now(),
-                             confirm=bool(body and body.confirm))
-
-    return runtime.unit_of_work(take)
+    return runtime.unit_of_work(pledges.claim_ticket, ticket_id, staff, now=runtime.clock.now(),
+                                confirm=bool(body and body.confirm))
 
 
 @router.post("/{ticket_id}/assign", response_model=PledgeListOut)
 def assign(ticket_id: Id, body: AssignIn, runtime: RuntimeDep, supervisor: Supervising):
     """A supervisor gives the ticket's reply (or visit or callback) pledge to someone, who is told."""
 
-    def give(session):
-        pledge = pledges.one(session, id_of(tickets.get(session, ticket_id)), body.kind)
-        if pledge is None:
-            raise ServiceError(f"工单 #{ticket_id} 没有{body.kind}承诺")
-        return pledges.reassign(session, id_of(pledge), body.staff_id, now=runtime.clock.now(),
+    return runtime.unit_of_work(pledges.assign, ticket_id, body.kind, body.staff_id, now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz, by_staff_id=supervisor.id)
-
-    return runtime.unit_of_work(give)
 
 
 @router.post("/{ticket_id}/close", response_model=TicketOut)

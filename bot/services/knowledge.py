@@ -338,6 +338,15 @@ class KnowledgeBase:
         self.reload()
         return entry
 
+    def learn(self, entry_id: str, question: str, reply: str | None, *, ticket_id: int, today: date) -> Entry:
+        """A ticket's question joins an entry; a new entry takes the agent's reply as its answer."""
+        if self.exists(entry_id):
+            return self.add_similar(entry_id, question)
+        if reply is None:
+            raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
+        return self.create(Entry(id=entry_id, column=entry_id.split(".")[0], question=question, similar=(question,),
+                                 answer=reply, reviewed=today))
+
     def add_similar(self, entry_id: str, wording: str) -> Entry:
         """A retailer's own wording becomes another similar question of an entry."""
         entry = self.get(entry_id)

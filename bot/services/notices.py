@@ -96,7 +96,7 @@ class Batch:
         return context(ticket, self.retailer(ticket))
 
     # -- addressing --
-    def _privately(self, *roles: str) -> list[tuple[str, str]]:
+    def privately(self, *roles: str) -> list[tuple[str, str]]:
         """Everyone with the role; nobody with it reachable: the supervisors, then the admins."""
         for wanted in (roles, (Role.SUPERVISOR,), (Role.ADMIN,)):
             people = [("private", m.chat_user_id) for m in self.staff(*wanted) if m.chat_user_id]
@@ -104,16 +104,16 @@ class Batch:
                 return people
         return []
 
-    def _pool(self, kind: str) -> list[tuple[str, str]]:
+    def pool(self, kind: str) -> list[tuple[str, str]]:
         if kind == PledgeKind.REPLY:
             if self.policies.agents_group_id:
                 return [("group", self.policies.agents_group_id)]
-            return self._privately(Role.AGENT)
+            return self.privately(Role.AGENT)
         if kind == PledgeKind.CALLBACK:
             if self.policies.callback_group_id:
                 return [("group", self.policies.callback_group_id)]
-            return self._privately(Role.CALLBACK)
-        return self._privately(Role.SUPERVISOR)  # a visit's details never go to a group or other managers
+            return self.privately(Role.CALLBACK)
+        return self.privately(Role.SUPERVISOR)  # a visit's details never go to a group or other managers
 
     def recipients(self, pledge: Pledge, target: str) -> list[tuple[str, str]]:
         """(target kind, chat id) pairs for a ladder target of this pledge."""
@@ -122,10 +122,10 @@ class Batch:
             if owner is not None and owner.chat_user_id:  # staff() keeps only those with a chat account
                 return [("private", owner.chat_user_id)]
             if pledge.kind == PledgeKind.VISIT:
-                return self._privately(Role.SUPERVISOR)
+                return self.privately(Role.SUPERVISOR)
         if target in ("owner", "agents_group"):
-            return self._pool(pledge.kind)
-        return self._privately({"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target])
+            return self.pool(pledge.kind)
+        return self.privately({"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target])
 
     def to_staff(self, ticket: Ticket, key: str, recipients: list[tuple[str, str]], text: str, *, lane: Lane,
                  pledge: Pledge | None = None, kind: str | None = None) -> None:
@@ -197,7 +197,7 @@ def identify_shop(session: Session, pledge: Pledge, ticket: Ticket, *, now: date
     batch = Batch(session, now, policies)
     ctx = batch.context(ticket)
     reply = session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id, Pledge.kind == PledgeKind.REPLY)).first()
-    recipients = batch.recipients(reply, "owner") if reply is not None else batch._pool(PledgeKind.REPLY)
+    recipients = batch.recipients(reply, "owner") if reply is not None else batch.pool(PledgeKind.REPLY)
     key = f"pledge:{pledge.id}:{started_of(pledge).timestamp():.0f}:identify"
     batch.to_staff(ticket, key, recipients, texts.identify_shop(id_of(ticket), ctx.who, ctx.request), lane=Lane.STAFF,
                    pledge=pledge)
@@ -219,7 +219,7 @@ def low_satisfaction(session: Session, ticket: Ticket, record: CallbackRecord, *
     batch = Batch(session, now, policies)
     ctx = batch.context(ticket)
     text = texts.low_satisfaction(id_of(ticket), ctx.who, ctx.request, record.score or 0, record.comment)
-    batch.to_staff(ticket, f"callback:{record.id}:low-score", batch._privately(Role.SUPERVISOR), text,
+    batch.to_staff(ticket, f"callback:{record.id}:low-score", batch.privately(Role.SUPERVISOR), text,
                    lane=Lane.STAFF)
     batch.flush()
 

@@ -164,6 +164,10 @@ def claim(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime
     return pledge
 
 
+def claim_ticket(session: Session, ticket_id: int, staff: StaffMember, *, now: datetime, confirm: bool) -> Pledge:
+    return claim(session, tickets.get_open(session, ticket_id), staff, now=now, confirm=confirm)
+
+
 def owner_name(session: Session, pledge: Pledge | None) -> str | None:
     if pledge is None or pledge.owner_staff_id is None:
         return None
@@ -501,6 +505,15 @@ def open_tasks(session: Session, staff: StaffMember) -> list[tuple[Pledge, Ticke
         select(Pledge, Ticket).join(Ticket, col(Ticket.id) == Pledge.ticket_id)
         .where(Pledge.owner_staff_id == staff.id, col(Pledge.state).in_(RUNNING))
         .order_by(col(Pledge.due_at)).limit(20)).all())
+
+
+def assign(session: Session, ticket_id: int, kind: str, staff_id: int, *, now: datetime, policies: Policies,
+           tz: ZoneInfo, by_staff_id: int | None = None) -> Pledge:
+    """A supervisor gives a ticket's reply, visit or callback pledge to someone, who is told."""
+    pledge = one(session, id_of(tickets.get(session, ticket_id)), kind)
+    if pledge is None:
+        raise ServiceError(f"工单 #{ticket_id} 没有{texts.PLEDGE_LABELS.get(kind, kind)}承诺")
+    return reassign(session, id_of(pledge), staff_id, now=now, policies=policies, tz=tz, by_staff_id=by_staff_id)
 
 
 def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, policies: Policies,

@@ -6,23 +6,13 @@ import httpx
 from tests.support.databases import fresh_database
 from tests.support.fixtures import wait_for
 from tests.support.napcat import NapCat
-from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, start_service
+from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, seconds_policy, start_service
 
 GROUP = 881001
 BURST = 50
 # Seconds instead of business minutes, so the burst happens within the test; the sender paces at 2 a second.
-FAST = """
-sweep_seconds = 0.2
-[calendars.always]
-periods = ["00:00-23:59"]
-workdays = "every_day"
-[pledges.reply]
-due = "2s"
-calendar = "always"
-warn_at = 0.5
-ladder = [{ after = "0s", notify = "agents_group" }, { after = "3s", notify = "supervisors" },
-          { after = "6s", notify = "admins" }]
-"""
+FAST = seconds_policy("2s", '[{ after = "0s", notify = "agents_group" }, { after = "3s", notify = "supervisors" }, '
+                           '{ after = "6s", notify = "admins" }]')
 
 
 def text_of(call):

@@ -6,19 +6,9 @@ import httpx
 from tests.support.databases import fresh_database
 from tests.support.fixtures import wait_for
 from tests.support.napcat import NapCat
-from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, start_service
+from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, seconds_policy, start_service
 
-FAST = """
-sweep_seconds = 0.2
-[calendars.always]
-periods = ["00:00-23:59"]
-workdays = "every_day"
-[pledges.reply]
-due = "3s"
-calendar = "always"
-warn_at = 0.5
-ladder = [{ after = "0s", notify = "agents_group" }, { after = "1s", notify = "supervisors" }]
-"""
+FAST = seconds_policy("3s", '[{ after = "0s", notify = "agents_group" }, { after = "1s", notify = "supervisors" }]')
 
 
 def admin_client(service):

@@ -82,3 +82,19 @@ def start_service(database_url: str, log_dir: Path, **env: str) -> RunningServic
         time.sleep(0.1)
     service.stop()
     raise RuntimeError(f"service did not come up:\n{service.log()}")
+
+
+def seconds_policy(due: str, ladder: str, warn_at: float = 0.5) -> str:
+    """A policy file whose reply pledge runs in seconds on a calendar that never closes, so a test sees the
+    warning, the breach and the ladder happen (`ladder` is the TOML list of steps)."""
+    return f"""
+sweep_seconds = 0.2
+[calendars.always]
+periods = ["00:00-23:59"]
+workdays = "every_day"
+[pledges.reply]
+due = "{due}"
+calendar = "always"
+warn_at = {warn_at}
+ladder = {ladder}
+"""
