@@ -11,16 +11,20 @@ retries are asynchronous, so the loop keeps serving the WebSocket.
 
 A unit of work that queued outbox rows wakes the sender once it commits, from
 the loop or from a worker thread (FastAPI's sync routes), so an
-acknowledgement goes out at once instead of at the sender's next poll.
+acknowledgement goes out at once instead of at the sender's next poll. While
+this process's sender runs, replies are handed to it in memory, already
+claimed (`outbox.HandOff`): it need not claim them from the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -39,14 +43,16 @@ from tenacity import (
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, session_scope
+from bot.models import OutboxMessage
 from bot.policy import Policies, load_policies
 from bot.services.knowledge import KnowledgeBase
-from bot.services.outbox import ENQUEUED
+from bot.services.outbox import ENQUEUED, HAND_OFF, HandOff
 
 P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 MAX_BATCH = 16  # bounds the wait a message adds for the others in its commit
+HAND_OFF_ROOM = 20  # replies the sender holds in memory at most
 
 
 @dataclass
@@ -84,6 +90,21 @@ class Runtime:
         self._submitted = itertools.count()  # ties keep submission order
         self._writer: asyncio.Task | None = None
         self._outbox_wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
+        self.sender_running = False  # set by the sender: replies are handed to it (see the module's docstring)
+        self._handed_off: collections.deque[OutboxMessage] = collections.deque()
+        self._queued = False  # rows were queued in the store since the sender last asked
+
+    def take_handed_off(self) -> list[OutboxMessage]:
+        """The replies handed to the sender since it last asked, oldest first."""
+        rows = []
+        while self._handed_off:
+            rows.append(self._handed_off.popleft())
+        return rows
+
+    def take_queued(self) -> bool:
+        """Whether rows were queued in the store (not handed off) since the sender last asked."""
+        queued, self._queued = self._queued, False
+        return queued
 
     def outbox_wakeup(self) -> asyncio.Event:
         """The sender waits on this: set once a unit of work that queued outbox rows has committed."""
@@ -92,9 +113,26 @@ class Runtime:
             self._outbox_wake = (loop, asyncio.Event())
         return self._outbox_wake[1]
 
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with session_scope(self.engine) as session:
+            if self.sender_running:
+                # held here and in the sender's pass: at most a minute's sends, each out inside its lease
+                room = min(HAND_OFF_ROOM, self.settings.outbox_rate_per_minute // 2) - len(self._handed_off)
+                session.info[HAND_OFF] = HandOff(self.settings.worker, max(0, room))
+            yield session
+
     def _committed(self, session: Session) -> None:
+        hand_off: HandOff | None = session.info.get(HAND_OFF)
+        handed = bool(hand_off and hand_off.rows)
+        if hand_off is not None:
+            self._handed_off.extend(hand_off.rows)  # a deque: safe from a worker thread
+        if session.info.get(ENQUEUED):
+            self._queued = True
+        elif not handed:
+            return
         wake = self._outbox_wake
-        if wake is None or not session.info.get(ENQUEUED):
+        if wake is None:
             return
         loop, event = wake
         try:
@@ -104,7 +142,7 @@ class Runtime:
 
     def _attempt(self, fn: Callable[Concatenate[Session, P], T], *args: P.args,
                  **kwargs: P.kwargs) -> T:
-        with session_scope(self.engine) as session:
+        with self._session() as session:
             result = fn(session, *args, **kwargs)
         self._committed(session)
         return result
@@ -148,7 +186,7 @@ class Runtime:
 
     def _attempt_batch(self, batch: list[_Job]) -> list[Any]:
         results = []
-        with session_scope(self.engine) as session:
+        with self._session() as session:
             for job in batch:
                 results.append(job.fn(session, *job.args, **job.kwargs))
                 session.flush()

@@ -133,6 +133,10 @@ class Sender:
         self._next_send_at: dict[str, float] = {}
         self._buckets: dict[str, tuple[int, InMemoryBucket]] = {}
         self.more_due = False  # the last pass worked through a full batch: more may be waiting
+        self._next_claim_at = 0.0  # the store is asked at least once a poll interval
+        self._store_has_more = False  # the last pass left due rows in the store (a full claim, or given back)
+        self._unrecorded: list[tuple[outbox.Sent, asyncio.Future[None]]] = []  # sent, not yet marked so
+        self._recorder: asyncio.Future[None] | None = None
 
     def _bucket(self, bot_id: str) -> InMemoryBucket:
         limit = self.runtime.settings.outbox_rate_per_minute
@@ -189,10 +193,18 @@ class Sender:
         run, clock = self.runtime.run_first, self.runtime.clock
         woken = self.runtime.outbox_wakeup()
         woken.clear()  # whatever is committed by now, this claim sees
+        handed = self.runtime.take_handed_off()
         # no more than one account sends in a minute, so a claim is done well inside its lease
         size = min(CLAIM_BATCH, self.runtime.settings.outbox_rate_per_minute)
         platforms = sorted(set(bots.values()))
-        taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, limit=size)
+        taken: list[outbox.TakenBack] = []
+        fresh: list[OutboxMessage] = []
+        # the store is asked when something was queued there, or at each poll; not for each hand-off
+        if (not handed or self.runtime.take_queued() or self._store_has_more
+                or self._monotonic() >= self._next_claim_at):
+            self._next_claim_at = self._monotonic() + self.runtime.settings.outbox_poll_seconds
+            taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, limit=size)
+        fresh = handed + fresh  # replies, the first lane
         batch = [claim.message for claim in taken] + fresh
         pick = functools.partial(self._pick_bot, bots=bots)
         # taken-back rows apart: combined as before, they can match the copy a dead process sent
@@ -204,7 +216,8 @@ class Sender:
             by_account.setdefault(bot_id, []).append((bot_id, rows))
         outcomes = await asyncio.gather(*(self._send_in_order(share, woken) for share in by_account.values()))
         self.more_due = any(preempted for _, _, preempted in outcomes) or (
-            len(batch) == size and sum(released for _, released, _ in outcomes) < len(batch))
+            len(batch) - len(handed) == size and sum(released for _, released, _ in outcomes) < len(batch))
+        self._store_has_more = self.more_due or any(released for _, released, _ in outcomes)
         return sent + sum(delivered for delivered, _, _ in outcomes)
 
     def _claim(self, session: Session, *, now: datetime, platforms: list[str], limit: int
@@ -217,7 +230,18 @@ class Sender:
 
     async def _send_in_order(self, sends: list[tuple[str | None, list[OutboxMessage]]], woken: asyncio.Event
                              ) -> tuple[int, int, bool]:
-        """One account's sends, one after another at its pace: (rows sent, rows released, gave way)."""
+        """One account's sends, one after another at its pace: (rows sent, rows released, gave way).
+
+        A send is recorded while the next one goes out, not before it: the sends wait on the account's
+        pace, not on the store's writer; all are recorded before this returns.
+        """
+        records: list[asyncio.Future[None]] = []
+        outcome = await self._send_share(sends, woken, records)
+        await asyncio.gather(*records)  # were this pass to fail first, the writer still records them
+        return outcome
+
+    async def _send_share(self, sends: list[tuple[str | None, list[OutboxMessage]]], woken: asyncio.Event,
+                          records: list[asyncio.Future[None]]) -> tuple[int, int, bool]:
         run, clock = self.runtime.run_first, self.runtime.clock
         sent = released = 0
         for index, (bot_id, rows) in enumerate(sends):
@@ -255,9 +279,29 @@ class Sender:
                 for row in failed:
                     log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error)
                 continue
-            await run(outbox.mark_sent, ids, now=clock.now(), sent_message_id=message_id)
+            records.append(self._record(outbox.Sent(ids, clock.now(), message_id)))
             sent += len(rows)
         return sent, released, False
+
+    def _record(self, send: outbox.Sent) -> asyncio.Future[None]:
+        """Mark the send's rows sent: with whatever others went out meanwhile, in one unit of work."""
+        recorded = asyncio.get_running_loop().create_future()
+        self._unrecorded.append((send, recorded))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.ensure_future(self._record_all())
+        return recorded
+
+    async def _record_all(self) -> None:
+        while self._unrecorded:
+            batch, self._unrecorded = self._unrecorded, []
+            try:
+                await self.runtime.run_first(outbox.record_sends, [send for send, _ in batch])
+            except Exception as error:
+                for _, recorded in batch:
+                    recorded.set_exception(error)
+            else:
+                for _, recorded in batch:
+                    recorded.set_result(None)
 
     async def _settle_taken_back(self, taken: list[outbox.TakenBack],
                                  sends: list[tuple[str | None, list[OutboxMessage]]]
@@ -308,6 +352,16 @@ class Sender:
 
     async def run_forever(self) -> None:
         """Passes back to back while the outbox has more due; when idle, until something is queued."""
+        self.runtime.sender_running = True
+        try:
+            await self._pass_forever()
+        finally:
+            self.runtime.sender_running = False
+            # what this sender held goes back to the store, claimed by this worker, which takes its own
+            # claims back at its next start
+            self.runtime.take_handed_off()
+
+    async def _pass_forever(self) -> None:
         while True:
             self.more_due = False
             try:

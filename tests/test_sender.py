@@ -8,8 +8,10 @@ import pytest
 from sqlmodel import select
 
 from bot.models import Lane, OutboxMessage, OutboxStatus
+from bot.policy import Policies
 from bot.sender import Sender
-from bot.services import outbox
+from bot.services import intake, outbox
+from tests import factories as make
 from tests.support.pacing import most_in_any_window, per_minute
 
 
@@ -80,7 +82,10 @@ class VirtualTime:
         return self.now
 
     async def sleep(self, seconds):
-        self.now += seconds
+        """Accounts pace concurrently: each sleeper wakes at its own time, not after the others' sleeps."""
+        wake_at = self.now + seconds
+        await asyncio.sleep(0)  # let the other accounts' senders start their waits from the same moment
+        self.now = max(self.now, wake_at)
 
 
 class Drained(Exception):
@@ -536,3 +541,37 @@ async def test_another_instances_dead_claim_waits_for_the_lease_then_is_found_no
     stored = session.get(OutboxMessage, row.id)
     assert (stored.status, stored.sent_message_id) == (OutboxStatus.SENT, "m1")
     assert other.worker in stored.last_error
+
+
+def _acknowledged(runtime, clock, user_id):
+    message = intake.GroupMessage(platform="qq", group_id="900001", user_id=user_id, text="扫码枪扫不出来怎么办",
+                                  message_id=f"m{user_id}", self_id="20000")
+    return runtime.unit_of_work(intake.handle_group_message, message, now=clock.now(), settings=runtime.settings,
+                                policies=Policies())
+
+
+async def test_a_running_sender_is_handed_acknowledgements_without_claiming_them(
+        runtime, session, clock, restore_settings):
+    make.group(session, clock)
+    runtime.settings = runtime.settings.model_copy(update={"outbox_rate_per_minute": 4})  # it holds 2 at most
+    runtime.sender_running = True
+    try:
+        outcomes = [_acknowledged(runtime, clock, str(41_000 + n)) for n in range(3)]
+    finally:
+        runtime.sender_running = False
+    rows = {row.ticket_id: row for row in session.exec(select(OutboxMessage))}
+    first, second, third = (rows[outcome.ticket_id] for outcome in outcomes)
+    # stored already claimed by this process, so no other instance claims them; a crash leaves them to
+    # `take_back` like any claim
+    assert {(row.status, row.claimed_by) for row in (first, second)} == {
+        (OutboxStatus.SENDING, runtime.settings.worker)}
+    assert (third.status, third.claimed_by) == (OutboxStatus.PENDING, None)  # past what it may hold: queued
+    assert [row.id for row in outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="other")] == [
+        third.id]
+    session.rollback()
+
+    transport = RecordingTransport()
+    assert await Sender(runtime, transport).deliver_due() == 3  # the handed two, then the claimed one
+    assert runtime.take_handed_off() == []
+    session.expire_all()
+    assert {row.status for row in session.exec(select(OutboxMessage))} == {OutboxStatus.SENT}

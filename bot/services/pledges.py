@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, insert
+from sqlalchemy import ColumnElement, bindparam, insert
 from sqlmodel import Session, col, func, select
 
 from bot import texts
@@ -71,7 +71,10 @@ def of_ticket(session: Session, ticket_id: int) -> dict[str, Pledge]:
 
 
 def one(session: Session, ticket_id: int, kind: str) -> Pledge | None:
-    return session.exec(select(Pledge).where(Pledge.ticket_id == ticket_id, Pledge.kind == kind)).first()
+    return session.exec(_ONE, params={"ticket_id": ticket_id, "kind": kind}).first()
+
+
+_ONE = select(Pledge).where(col(Pledge.ticket_id) == bindparam("ticket_id"), col(Pledge.kind) == bindparam("kind"))
 
 
 def get(session: Session, pledge_id: int) -> Pledge:

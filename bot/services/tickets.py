@@ -37,12 +37,14 @@ _INSERT_TICKET = insert(table_of(Ticket)).returning(table_of(Ticket).c.id)
 _TOUCH_TICKET = update(table_of(Ticket)).where(table_of(Ticket).c.id == bindparam("ticket_pk"))
 _INSERT_MESSAGE = insert(table_of(TicketMessage))
 _INSERT_EVENT = insert(table_of(TicketEvent))
-_LATEST_OF_SENDER = (
-    select(Ticket)
-    .where(col(Ticket.platform) == bindparam("platform"),
-           col(Ticket.sender_user_id) == bindparam("user_id"),
-           col(Ticket.last_message_at) >= bindparam("since", type_=UTCDateTime))
-    .order_by(col(Ticket.last_message_at).desc()).limit(1))
+_TICKETS = table_of(Ticket).c
+_LATEST_OF_SENDER = (  # Core, for the id alone: intake asks this of every retailer message
+    select(_TICKETS.id)
+    .where(_TICKETS.platform == bindparam("platform"), _TICKETS.sender_user_id == bindparam("user_id"),
+           _TICKETS.last_message_at >= bindparam("since", type_=UTCDateTime))
+    .order_by(_TICKETS.last_message_at.desc()).limit(1))
+_LATEST_IN_GROUP = _LATEST_OF_SENDER.where(_TICKETS.chat_group_id == bindparam("chat_group_id"))
+_LATEST_IN_PRIVATE = _LATEST_OF_SENDER.where(_TICKETS.chat_group_id.is_(None))
 
 
 def event(session: Session, ticket_id: int, now: datetime, actor_kind: str, actor_id: str | None,
@@ -114,9 +116,12 @@ def add_follow_up(session: Session, ticket_id: int, chat_group_id: int | None, m
 def latest_of_sender(session: Session, platform: str, user_id: str, since: datetime, *,
                      chat_group_id: int | None) -> Ticket | None:
     """The sender's most recent ticket in this chat (a group, or their private chat) since a moment."""
-    query = _LATEST_OF_SENDER.where(col(Ticket.chat_group_id) == chat_group_id if chat_group_id is not None
-                                    else col(Ticket.chat_group_id).is_(None))
-    return session.exec(query, params={"platform": platform, "user_id": user_id, "since": since}).first()
+    params = {"platform": platform, "user_id": user_id, "since": since}
+    if chat_group_id is None:
+        found = session.connection().execute(_LATEST_IN_PRIVATE, params).scalar()
+    else:
+        found = session.connection().execute(_LATEST_IN_GROUP, params | {"chat_group_id": chat_group_id}).scalar()
+    return session.get(Ticket, found) if found is not None else None
 
 
 def by_message(session: Session, chat_group_id: int, message_id: str) -> list[Ticket]:
