@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.models import Role, StaffMember
 from bot.runtime import Runtime, get_runtime
+from bot.services import access
 from bot.services import staff as staff_service
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -45,7 +46,7 @@ def require(*roles: Role) -> Callable[[StaffMember], StaffMember]:
 
 
 AdminDep = Annotated[StaffMember, Depends(require(Role.ADMIN))]
-ReplierDep = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+ReplierDep = Annotated[StaffMember, Depends(require(*access.REPLIERS))]
 
 
 @overload

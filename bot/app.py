@@ -67,6 +67,9 @@ def init_nonebot(settings: Settings, *, console: bool = False) -> None:
         from api.main import install
 
         install(nonebot.get_app(), connected_bots=lambda: sorted(nonebot.get_bots()))
+        from api.console import install as install_console
+
+        install_console(nonebot.get_app())
     for plugin in PLUGINS:
         nonebot.load_plugin(plugin)
 

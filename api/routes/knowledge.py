@@ -11,9 +11,9 @@ from pydantic import BaseModel, Field, StringConstraints
 from api.deps import AdminDep, CurrentStaff, RuntimeDep, require
 from api.schemas import Input
 from bot.fields import Id
-from bot.models import Role, StaffMember
+from bot.models import StaffMember
 from bot.runtime import Runtime
-from bot.services import tickets
+from bot.services import access, tickets
 from bot.services.knowledge import Entry, KnowledgeBase
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
@@ -104,7 +104,7 @@ class FromTicketIn(Input):
     entry_id: Annotated[str, StringConstraints(pattern=_ENTRY_ID)]
 
 
-Curator = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
+Curator = Annotated[StaffMember, Depends(require(*access.REPLIERS))]
 
 
 def _out(entry) -> EntryOut:

@@ -18,14 +18,14 @@ from api.schemas import (
     VisitOut,
 )
 from bot.fields import Id, Moment, Offset
-from bot.models import PledgeKind, PledgeState, Role, StaffMember
+from bot.models import PledgeKind, PledgeState, StaffMember
 from bot.services import access, pledges
 
 router = APIRouter(tags=["pledges"])
-Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
-Serving = Annotated[StaffMember, Depends(require(Role.AGENT, Role.SUPERVISOR, Role.ADMIN))]
-Visiting = Annotated[StaffMember, Depends(require(Role.MANAGER, Role.SUPERVISOR, Role.ADMIN))]
-Calling = Annotated[StaffMember, Depends(require(Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN))]
+Supervising = Annotated[StaffMember, Depends(require(*access.SUPERVISORS))]
+Serving = Annotated[StaffMember, Depends(require(*access.REPLIERS))]
+Visiting = Annotated[StaffMember, Depends(require(*access.VISITORS))]
+Calling = Annotated[StaffMember, Depends(require(*access.CALLERS))]
 
 
 @router.get("/pledges", response_model=Page[PledgeListOut])

@@ -19,11 +19,11 @@ from api.schemas import (
     TicketOut,
 )
 from bot.fields import Id, Moment, Offset
-from bot.models import Category, Role, StaffMember, TicketStatus
+from bot.models import Category, StaffMember, TicketStatus
 from bot.services import access, intake, pledges, tickets
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
-Supervising = Annotated[StaffMember, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+Supervising = Annotated[StaffMember, Depends(require(*access.SUPERVISORS))]
 Reading = Annotated[StaffMember, Depends(require(*access.READERS))]  # marketing reads no tickets
 
 

@@ -37,6 +37,11 @@ from bot.services.pledges import KEPT, RUNNING
 
 # The roles that read tickets and retailers at all; anyone else is refused (403) before any query.
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.CALLBACK, Role.AGENT)
+# Who may do what to a ticket: the one list each, used by the API, the console and the chat.
+REPLIERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # reply, claim, note, close, reopen
+SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # assign, pause and resume clocks
+VISITORS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)  # record visits
+CALLERS = (Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN)  # record callbacks
 
 
 class View(IntEnum):
@@ -148,7 +153,7 @@ def readable_retailer(session: Session, staff: StaffMember, retailer_id: int,
 
 # -- tickets as the caller may read them ------------------------------------------------------
 
-def _shown(text: str | None, view: View, public_numbers: Collection[str]) -> str | None:
+def shown_text(text: str | None, view: View, public_numbers: Collection[str]) -> str | None:
     """A ticket's text: as written for a view that may see the retailer's phone, else masked."""
     if text is None or view > View.SERVICE:
         return text
@@ -157,8 +162,8 @@ def _shown(text: str | None, view: View, public_numbers: Collection[str]) -> str
 
 def _ticket_fields(ticket: Ticket, view: View, public_numbers: Collection[str]) -> dict[str, Any]:
     # copies: the session's rows are never changed, so nothing masked can be written back
-    return {**ticket.model_dump(), "text": _shown(ticket.text, view, public_numbers),
-            "latest_text": _shown(ticket.latest_text, view, public_numbers)}
+    return {**ticket.model_dump(), "text": shown_text(ticket.text, view, public_numbers),
+            "latest_text": shown_text(ticket.latest_text, view, public_numbers)}
 
 
 def ticket_as_seen(session: Session, staff: StaffMember, ticket: Ticket, *,
@@ -185,9 +190,9 @@ def ticket_detail(session: Session, staff: StaffMember, ticket_id: int, *,
     ticket, messages, events, pledges_ = tickets.ticket_detail(session, ticket_id)
     detail = {
         **_ticket_fields(ticket, view, public_numbers),
-        "messages": [{**message.model_dump(), "text": _shown(message.text, view, public_numbers)}
+        "messages": [{**message.model_dump(), "text": shown_text(message.text, view, public_numbers)}
                      for message in messages],
-        "events": [{**event.model_dump(), "detail": {key: _shown(value, view, public_numbers)
+        "events": [{**event.model_dump(), "detail": {key: shown_text(value, view, public_numbers)
                                                      if isinstance(value, str) else value
                                                      for key, value in event.detail.items()}}
                    for event in events],

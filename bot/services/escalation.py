@@ -60,6 +60,7 @@ def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledge
     if step.kind == StepKind.WARN:
         batch.about_pledge(pledge, ticket, "owner", "warn", texts.pledge_warning(
             id_of(ticket), ctx.who, ctx.request, pledge.kind, due_of(pledge), now, tz), lane=Lane.STAFF)
+        batch.event(id_of(ticket), "pledge_warned", kind=pledge.kind, owner_staff_id=pledge.owner_staff_id)
         result.warnings += 1
     elif step.kind == StepKind.BREACH:
         batch.about_pledge(pledge, ticket, "owner", "breach", texts.pledge_breached(

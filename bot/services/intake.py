@@ -47,7 +47,7 @@ from bot.models import (
     id_of,
 )
 from bot.policy import Policies
-from bot.services import classify, directory, inquiries, notices, outbox, pledges, tickets
+from bot.services import access, classify, directory, inquiries, notices, outbox, pledges, tickets
 from bot.services.errors import Conflict, ServiceError
 from bot.services.knowledge import Decision, KnowledgeBase
 from bot.services.knowledge import Result as KnowledgeResult
@@ -66,7 +66,7 @@ _BIND_ARGS = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})\s+(\d{4})$")
 _MY_TASKS = frozenset({"我的任务", "任务", "待办", "我的待办"})
 _MY_CARD = frozenset({"我的信息", "我的资料"})
 REOPEN_WINDOW = timedelta(hours=24)
-REPLYING_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+REPLYING_ROLES = access.REPLIERS
 _COLUMN_CATEGORY = {"terminal": Category.TERMINAL, "training": Category.TRAINING,
                     "marketing": Category.MARKETING, "delivery": Category.DELIVERY,
                     "monopoly": Category.MONOPOLY, "general": Category.OTHER}

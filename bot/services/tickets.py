@@ -172,6 +172,14 @@ def record_reply(session: Session, ticket: Ticket, staff_id: int, text: str, *, 
         session.add(ticket)
 
 
+def add_note(session: Session, ticket_id: int, staff_id: int, text: str, *, now: datetime) -> None:
+    """An internal note: on the ticket's trail for staff, never sent to the retailer."""
+    get(session, ticket_id)
+    if not text.strip():
+        raise ServiceError("备注不能为空")
+    event(session, ticket_id, now, AuthorKind.STAFF, str(staff_id), "note", text=text.strip()[:MAX_STORED_TEXT])
+
+
 def mark_answered(session: Session, ticket_id: int, entry_id: str, score: float, now: datetime) -> None:
     event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_knowledge", entry=entry_id, score=score)
 

@@ -1,0 +1,188 @@
+"""The agents' inbox and the ticket page, with the actions an agent takes on a ticket."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
+from bot.models import Category, ChatGroup, StaffMember
+from bot.runtime import get_runtime
+from bot.services import access, directory, inbox, intake, pledges, tickets, timeline
+from bot.services.errors import Conflict, NotFound, ServiceError
+
+router = APIRouter()
+PAGE_SIZE = 50
+VIEWING_SECONDS = 90  # someone who opened a ticket this recently is shown as viewing it
+
+
+class _Viewers:
+    """Who has a ticket open in this process's console, so a second agent sees them."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, dict[int, tuple[str, float]]] = {}
+
+    def saw(self, ticket_id: int, staff: StaffMember) -> list[str]:
+        """Note the member; the names of the others viewing it now."""
+        now = time.monotonic()
+        viewers = self._seen.setdefault(ticket_id, {})
+        for staff_id, (_, at) in list(viewers.items()):
+            if now - at > VIEWING_SECONDS:
+                del viewers[staff_id]
+        others = [name for staff_id, (name, _) in viewers.items() if staff_id != staff.id]
+        viewers[staff.id or 0] = (staff.name, now)
+        return others
+
+
+viewers = _Viewers()
+
+
+def _day(text: str | None, tz: Any, *, end: bool = False) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return datetime.combine(day + timedelta(days=1 if end else 0), day_time.min, tz)
+
+
+def _inbox(member: Member, view: str, group: int | None, district: str, category: str, day_from: str, day_to: str,
+           q: str, page: int) -> dict[str, Any]:
+    allowed(member, access.READERS)
+    runtime = get_runtime()
+    tz = runtime.settings.tz
+    chosen = inbox.InboxView(view) if view in inbox.InboxView.__members__.values() else inbox.InboxView.OPEN
+    flt = inbox.InboxFilter(group_id=group, district=district.strip() or None,
+                            category=category if category in Category.__members__.values() else None,
+                            created_from=_day(day_from, tz), created_to=_day(day_to, tz, end=True),
+                            q=q.strip()[:100] or None)
+    page = max(page, 1)
+    total, rows = runtime.unit_of_work(inbox.list_inbox, member.staff, chosen, flt, now=runtime.clock.now(),
+                                       policies=runtime.policies, tz=tz, offset=(page - 1) * PAGE_SIZE,
+                                       limit=PAGE_SIZE, public_numbers=runtime.settings.public_numbers)
+    return {"view": chosen, "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
+            "filters": {"group": group or "", "district": district, "category": category, "from": day_from,
+                        "to": day_to, "q": q}}
+
+
+@router.get("/", include_in_schema=False)
+def home() -> RedirectResponse:
+    return RedirectResponse("/console/tickets", status_code=303)
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+def inbox_page(request: Request, member: MemberDep, view: str = "open", group: Annotated[int | None, Query()] = None,
+               district: str = "", category: str = "", day_from: Annotated[str, Query(alias="from")] = "",
+               day_to: Annotated[str, Query(alias="to")] = "", q: str = "", page: int = 1) -> HTMLResponse:
+    context = _inbox(member, view, group, district, category, day_from, day_to, q, page)
+    runtime = get_runtime()
+    groups = runtime.unit_of_work(directory.list_rows, ChatGroup)
+    return render(request, "inbox.html", member, groups=groups, categories=list(Category),
+                  views=inbox.VIEW_NAMES, query=request.url.query, **context)
+
+
+@router.get("/tickets/rows", response_class=HTMLResponse)
+def inbox_rows(request: Request, member: MemberDep, view: str = "open", group: Annotated[int | None, Query()] = None,
+               district: str = "", category: str = "", day_from: Annotated[str, Query(alias="from")] = "",
+               day_to: Annotated[str, Query(alias="to")] = "", q: str = "", page: int = 1) -> HTMLResponse:
+    """The inbox's rows alone: what the page fetches when something changes."""
+    context = _inbox(member, view, group, district, category, day_from, day_to, q, page)
+    return render(request, "_rows.html", member, **context)
+
+
+def _ticket(request: Request, member: Member, ticket_id: int, *, error: str | None = None, status_code: int = 200,
+            text: str = "", confirm_needed: str | None = None) -> HTMLResponse:
+    allowed(member, access.READERS)
+    runtime = get_runtime()
+    try:
+        page = runtime.unit_of_work(timeline.ticket_page, member.staff, ticket_id,
+                                    public_numbers=runtime.settings.public_numbers)
+    except NotFound as missing:
+        return render(request, "error.html", member, status_code=404, message=str(missing))
+    return render(request, "ticket.html", member, status_code=status_code, page=page, error=error, draft=text,
+                  confirm_needed=confirm_needed, viewing=viewers.saw(ticket_id, member.staff),
+                  done=request.query_params.get("done"), pledge_words=timeline.PLEDGE_WORDS,
+                  clock_of=inbox.clock_of,
+                  remaining={p.kind: inbox.remaining(p, runtime.clock.now(), runtime.policies, runtime.settings.tz)
+                             for p in page.pledges})
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+def ticket_page(request: Request, ticket_id: int, member: MemberDep) -> HTMLResponse:
+    return _ticket(request, member, ticket_id)
+
+
+def _act(request: Request, member: Member, ticket_id: int, done: str, action: Any, *args: Any,
+         text: str = "", confirming: str | None = None, **kwargs: Any) -> HTMLResponse | RedirectResponse:
+    """Run one service call for the ticket; on a refusal, the page again with the reason (and, where
+    another agent has the ticket, the form `confirming` names asks to confirm)."""
+    runtime = get_runtime()
+    try:
+        runtime.unit_of_work(action, *args, **kwargs)
+    except Conflict as taken:
+        return _ticket(request, member, ticket_id, error=str(taken), status_code=409, text=text,
+                       confirm_needed=confirming)
+    except NotFound as missing:
+        return render(request, "error.html", member, status_code=404, message=str(missing))
+    except ServiceError as refused:
+        return _ticket(request, member, ticket_id, error=str(refused), status_code=422, text=text)
+    return back_to(f"/console/tickets/{ticket_id}", done)
+
+
+@router.post("/tickets/{ticket_id}/claim", response_model=None)
+def claim(request: Request, ticket_id: int, member: FormMemberDep,
+          confirm: Annotated[bool, Form()] = False) -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "已接单", pledges.claim_ticket, ticket_id, member.staff,
+                confirming="claim", now=runtime.clock.now(), confirm=confirm)
+
+
+@router.post("/tickets/{ticket_id}/reply", response_model=None)
+def reply(request: Request, ticket_id: int, member: FormMemberDep, text: Annotated[str, Form()] = "",
+          confirm: Annotated[bool, Form()] = False) -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)
+    if not text.strip():
+        return _ticket(request, member, ticket_id, error="回复内容不能为空", status_code=422)
+    if len(text) > 2000:
+        return _ticket(request, member, ticket_id, error="回复最多 2000 字", status_code=422, text=text)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "回复已发送", intake.reply_via_api, ticket_id, member.staff,
+                text.strip(), text=text, confirming="reply", confirm=confirm, now=runtime.clock.now(),
+                policies=runtime.policies, tz=runtime.settings.tz)
+
+
+@router.post("/tickets/{ticket_id}/note", response_model=None)
+def note(request: Request, ticket_id: int, member: FormMemberDep,
+         text: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)
+    if len(text) > 2000:
+        return _ticket(request, member, ticket_id, error="备注最多 2000 字", status_code=422, text=text)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "备注已保存", tickets.add_note, ticket_id, member.staff.id, text,
+                now=runtime.clock.now())
+
+
+@router.post("/tickets/{ticket_id}/close", response_model=None)
+def close(request: Request, ticket_id: int, member: FormMemberDep,
+          note: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "工单已关闭", intake.close_ticket, ticket_id, member.staff,
+                note.strip()[:500] or None, now=runtime.clock.now())
+
+
+@router.post("/tickets/{ticket_id}/reopen", response_model=None)
+def reopen(request: Request, ticket_id: int, member: FormMemberDep,
+           note: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "工单已重新打开", intake.reopen_ticket, ticket_id, member.staff,
+                note.strip()[:500] or None, now=runtime.clock.now(), policies=runtime.policies,
+                tz=runtime.settings.tz)

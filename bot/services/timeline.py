@@ -1,0 +1,145 @@
+"""A ticket's whole story, oldest first, as a staff member may read it: the retailer's messages,
+replies, the bot's messages, internal notes, visits, callbacks and the pledges' events.
+
+Read only. What the member may see and how much of the retailer's data is `access`'s rule; every
+text is shown in the member's view of the ticket (masked for the service view).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from bot import texts
+from bot.models import (
+    AuthorKind,
+    CallbackRecord,
+    OutboxMessage,
+    OutboxStatus,
+    Pledge,
+    Retailer,
+    StaffMember,
+    VisitRecord,
+)
+from bot.services import access
+
+# What each event of the trail says to staff; events with their own entry (a reply, a note, a visit,
+# a callback) are not repeated.
+_EVENT_WORDS = {
+    "opened": "建单", "claimed": "接单", "pledge_started": "承诺开始计时", "pledge_met": "承诺已兑现",
+    "pledge_cancelled": "承诺取消", "pledge_not_applicable": "承诺不适用", "pledge_restarted": "重新计时",
+    "pledge_paused": "暂停计时", "pledge_resumed": "恢复计时", "pledge_reassigned": "改派",
+    "visit_needed": "需要上门", "callback_unreachable": "回访未接通", "pledge_warned": "即将超时提醒",
+    "pledge_breached": "已超时", "pledge_escalated": "升级通知", "reopened": "重新打开", "closed": "关闭",
+    "answered": "机器人自动答复", "wording_added": "加入知识库问法", "retailer_identified": "已确认店铺",
+    "message_added": None, "replied": None, "note": None, "visited": None, "callback_recorded": None,
+}
+PLEDGE_WORDS = {"reply": "回复", "visit": "上门", "callback": "回访"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str  # retailer, reply, bot, note, visit, callback, event
+    who: str
+    text: str
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    ticket: dict[str, Any]
+    retailer: Retailer | None
+    view: access.View
+    pledges: list[Pledge]
+    owners: dict[int, str]  # staff id -> name, for the pledges' owners
+    entries: list[Entry]
+
+
+def _names(session: Session, ids: Collection[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.exec(select(StaffMember.id, StaffMember.name).where(col(StaffMember.id).in_(ids)))
+    return {staff_id: name for staff_id, name in rows if staff_id is not None}
+
+
+def _event_text(action: str, detail: dict[str, Any], names: dict[int, str]) -> str | None:
+    words = _EVENT_WORDS.get(action, action)
+    if words is None:
+        return None
+    kind = PLEDGE_WORDS.get(detail.get("kind", ""), "")
+    extra = []
+    if kind:
+        extra.append(f"{kind}承诺")
+    for key in ("owner_staff_id", "to_staff_id"):
+        if detail.get(key):
+            extra.append(f"给 {names.get(detail[key], '#' + str(detail[key]))}")
+    for key in ("reason", "note", "level"):
+        if detail.get(key):
+            extra.append(f"{'级别 ' if key == 'level' else ''}{detail[key]}")
+    return f"{words}（{'，'.join(extra)}）" if extra else words
+
+
+def ticket_page(session: Session, staff: StaffMember, ticket_id: int, *,
+                public_numbers: Collection[str]) -> TicketPage:
+    """Not found when the member may not see the ticket, as in the API."""
+    detail, retailer, view = access.ticket_detail(session, staff, ticket_id, public_numbers=public_numbers)
+
+    def shown(text: str | None) -> str:
+        return access.shown_text(text, view, public_numbers) or ""
+
+    visits = list(session.exec(select(VisitRecord).where(VisitRecord.ticket_id == ticket_id)))
+    calls = list(session.exec(select(CallbackRecord).where(CallbackRecord.ticket_id == ticket_id)))
+    sent = list(session.exec(select(OutboxMessage).where(
+        OutboxMessage.ticket_id == ticket_id, col(OutboxMessage.target_kind) == "group",
+        col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.PENDING, OutboxStatus.SENDING]))))
+    pledges: list[Pledge] = detail["pledges"]
+    staff_ids = {int(m["author_id"]) for m in detail["messages"]
+                 if m["author_kind"] == AuthorKind.STAFF and str(m["author_id"]).isdigit()}
+    staff_ids |= {int(e["actor_id"]) for e in detail["events"]
+                  if e["actor_kind"] == AuthorKind.STAFF and str(e["actor_id"]).isdigit()}
+    staff_ids |= {v.staff_id for v in visits} | {c.staff_id for c in calls}
+    staff_ids |= {p.owner_staff_id for p in pledges if p.owner_staff_id}
+    staff_ids |= {e["detail"][key] for e in detail["events"] for key in ("owner_staff_id", "to_staff_id")
+                  if isinstance(e["detail"].get(key), int)}
+    names = _names(session, staff_ids)
+    sender = retailer.store_name if retailer else (detail["sender_name"] or detail["sender_user_id"])
+
+    entries: list[Entry] = []
+    for message in detail["messages"]:
+        if message["author_kind"] == AuthorKind.STAFF:
+            who = names.get(int(message["author_id"]), "客服") if str(message["author_id"]).isdigit() else "客服"
+            entries.append(Entry(message["created_at"], "reply", who, message["text"]))
+        else:
+            entries.append(Entry(message["created_at"], "retailer", sender, message["text"]))
+    for row in sent:
+        if row.text.startswith(texts.agent_reply(ticket_id, "")):
+            continue  # a reply's delivery: the reply is its own entry already
+        entries.append(Entry(row.created_at, "bot", "机器人", shown(row.text)))
+    for event in detail["events"]:
+        who = (names.get(int(event["actor_id"]), "工作人员") if event["actor_kind"] == AuthorKind.STAFF
+               and str(event["actor_id"]).isdigit() else "系统" if event["actor_kind"] == AuthorKind.SYSTEM
+               else sender)
+        if event["action"] == "note":
+            entries.append(Entry(event["at"], "note", who, event["detail"].get("text", "")))
+            continue
+        text = _event_text(event["action"], event["detail"], names)
+        if text:
+            entries.append(Entry(event["at"], "event", who, text))
+    for visit in visits:
+        text = visit.action + (f"\n备注：{visit.notes}" if visit.notes else "")
+        entries.append(Entry(visit.visited_at, "visit", names.get(visit.staff_id, "客户经理"), shown(text)))
+    for call in calls:
+        if call.reached:
+            text = f"回访评分 {call.score} 分" + (f"：{call.comment}" if call.comment else "")
+        else:
+            text = "回访未接通" + (f"：{call.comment}" if call.comment else "")
+        entries.append(Entry(call.recorded_at, "callback", names.get(call.staff_id, "回访员"), shown(text)))
+    entries.sort(key=lambda entry: entry.at)
+    ticket = {key: value for key, value in detail.items() if key not in ("messages", "events", "pledges")}
+    return TicketPage(ticket=ticket, retailer=retailer, view=view, pledges=pledges,
+                      owners={p.owner_staff_id: names.get(p.owner_staff_id, "") for p in pledges
+                              if p.owner_staff_id}, entries=entries)

@@ -1,0 +1,1 @@
+from tests.support.fixtures import admin, service  # noqa: F401
