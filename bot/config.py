@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     outbox_min_interval_seconds: float = Field(1.5, ge=0)
     outbox_jitter_seconds: float = Field(0.5, ge=0)
     outbox_max_attempts: int = Field(6, ge=1)
+    console_url: str = Field(
+        "", description="Where staff open the web console, as their browsers reach it; the one-time login "
+                        "links sent in private chat start with it. Default: http://<HOST>:<PORT> "
+                        "(127.0.0.1 when HOST listens on every address).")
     instance_name: str = Field(
         "", max_length=32,
         description="This process's name on its host (default: its port). A restarted process knows its "
@@ -59,6 +63,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [number.strip() for number in value.split(",") if number.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _default_console_url(self) -> Settings:
+        if self.console_url:
+            self.console_url = self.console_url.rstrip("/")
+            return self
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        if ":" in host:  # an IPv6 address goes in brackets in a URL
+            host = f"[{host}]"
+        self.console_url = f"http://{host}:{self.port}"
+        return self
 
     @property
     def worker(self) -> str:

@@ -529,3 +529,34 @@ class Interest(SQLModel, table=True):
     chat_user_id: str = Field(max_length=32)
     retailer_id: int | None = Field(default=None, foreign_key="retailer.id")
     created_at: datetime = _time()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A staff member signed in to the web console; the cookie holds a token whose SHA-256 is `token_hash`."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff_member.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    ended_at: datetime | None = _time(nullable=True)
+    address: str | None = Field(default=None, max_length=64)
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time console sign-in link sent privately to a staff member's chat account (code stored hashed)."""
+
+    __tablename__ = "login_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff_member.id", index=True)
+    platform: str = Field(max_length=16)
+    chat_user_id: str = Field(max_length=32)
+    created_at: datetime = _time()
+    expires_at: datetime = _time()
+    used_at: datetime | None = _time(nullable=True)

@@ -170,6 +170,10 @@ NO_SUCH_LICENSE = "许可证号 {license_no} 不在客户名单中，请核对�
 STAFF_UNKNOWN_COMMAND = "没看懂这条命令。发送「帮助」查看可用的命令。"
 VISIT_RECORDED = "已记录工单 #{ticket_id} 的上门服务，谢谢！"
 WORDING_ADDED = "已把这位客户的问法加入知识条目 {entry}，以后类似的提问会自动回答。"
+CONSOLE_LINK = ("网页工作台登录链接（10 分钟内有效，只能使用一次，请勿转发给他人）：\n{url}\n"
+                "过期或已用过时，再发一次「登录」即可获取新链接。")
+CONSOLE_NOT_STAFF = ("抱歉，网页工作台只对登记在册的工作人员开放，您的账号无法获取登录链接。"
+                     "如有问题，请直接发送您要咨询的内容。")
 VISIT_NOT_STAFF = "只有客户经理可以记录上门服务。"
 VISIT_USAGE = "记录上门请发送：上门 #工单号 处理情况，例如：上门 #12 已更换扫码枪"
 
@@ -214,7 +218,8 @@ STAFF_HELP = {
 
 def staff_help(roles: list[str]) -> str:
     lines = [f"【{ROLE_LABELS.get(role, role)}】{STAFF_HELP[role]}" for role in roles if role in STAFF_HELP]
-    return "\n".join(["工作人员可用的命令：", *lines, "「我的任务」列出你负责的未完成事项。"])
+    return "\n".join(["工作人员可用的命令：", *lines, "「我的任务」列出你负责的未完成事项。",
+                      "「登录」获取网页工作台的登录链接（私聊发送，10 分钟内有效，只能用一次）。"])
 
 
 ROLE_LABELS = {"agent": "客服", "manager": "客户经理", "callback": "回访", "supervisor": "督导",

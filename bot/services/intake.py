@@ -4,9 +4,11 @@ In a group, a retailer's message is a menu request, a request to reopen
 (没解决, 转人工), a supply or launch question, chatter, more words on an open
 ticket, or a new request; a staff member's message is a reply or a command
 (`#12 接单`, `#12 上门`, `#12 绑定 许可证号`, `#12 加问法 条目`). In private chat
-the same requests and commands work, plus binding, 我的信息, 我的任务 and 帮助
-for each role. Whatever the bot says in a group goes through the outbox, in
-the reply lane; staff commands are confirmed privately, never in the group.
+the same requests and commands work, plus binding, 我的信息, 我的任务, 帮助
+for each role, and 登录 (a one-time web console link, only ever said in the
+staff member's own private chat; in a group it is staff chat, ignored).
+Whatever the bot says in a group goes through the outbox, in the reply
+lane; staff commands are confirmed privately, never in the group.
 
 Threading never swallows a request: a message joins the sender's open
 ticket only when it continues it (a quote of it, more detail, 还是不行);
@@ -47,7 +49,7 @@ from bot.models import (
     id_of,
 )
 from bot.policy import Policies
-from bot.services import access, classify, directory, inquiries, notices, outbox, pledges, tickets
+from bot.services import access, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
 from bot.services.errors import Conflict, ServiceError
 from bot.services.knowledge import Decision, KnowledgeBase
 from bot.services.knowledge import Result as KnowledgeResult
@@ -65,6 +67,7 @@ _VISIT_DONE = re.compile(r"^上门\s*[#＃](\d{1,9})\s*(.+)$", re.DOTALL)
 _BIND_ARGS = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})\s+(\d{4})$")
 _MY_TASKS = frozenset({"我的任务", "任务", "待办", "我的待办"})
 _MY_CARD = frozenset({"我的信息", "我的资料"})
+_SIGN_IN = frozenset({"登录", "登陆", "控制台"})
 REOPEN_WINDOW = timedelta(hours=24)
 REPLYING_ROLES = access.REPLIERS
 _COLUMN_CATEGORY = {"terminal": Category.TERMINAL, "training": Category.TRAINING,
@@ -475,6 +478,8 @@ def handle_private_message(session: Session, msg: PrivateMessage, *, now: dateti
     """A private message to the bot; the answer comes back as `reply_text` for the plugin to say."""
     text = msg.text.strip()
     bare = _bare(text)
+    if bare in _SIGN_IN:
+        return _console_link(session, msg, now, settings)
     staff_id = session.connection().execute(_STAFF, {"user_id": msg.user_id}).scalar()
     staff = session.get(StaffMember, staff_id) if staff_id is not None else None
     if staff is not None:
@@ -504,6 +509,16 @@ def handle_private_message(session: Session, msg: PrivateMessage, *, now: dateti
         return Outcome(Result.INQUIRY, reply_text=asked.text if asked else texts.STAFF_UNKNOWN_COMMAND)
     chat = _Chat(msg.platform, msg.user_id, msg.sender_name, None)
     return _retailer_message(session, chat, text, msg.message_id, None, now, settings, policies, knowledge)
+
+
+def _console_link(session: Session, msg: PrivateMessage, now: datetime, settings: Settings) -> Outcome:
+    """登录: a one-time web console link, said only in this private chat with the account registered for
+    the staff member (never queued, never in a group); anyone else is told no, and no ticket is opened."""
+    code = signin.issue_link(session, platform=msg.platform, chat_user_id=msg.user_id, now=now)
+    if code is None:
+        return Outcome(Result.IGNORED, reply_text=texts.CONSOLE_NOT_STAFF, reason="not staff")
+    url = f"{settings.console_url}/console/login/{code}"
+    return Outcome(Result.STAFF_COMMAND, reply_text=texts.CONSOLE_LINK.format(url=url))
 
 
 def _staff_private(session: Session, staff: StaffMember, text: str, bare: str, now: datetime, settings: Settings,

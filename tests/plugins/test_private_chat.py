@@ -110,3 +110,15 @@ async def test_a_bound_retailer_asks_for_their_quota_in_private(app: App, sessio
         ctx.should_call_send(event, "您是 18 档。第48周货源（订货 11月23日 08:30 至 11月24日 17:00）：\n玉溪(软)：4 条",
                              result={"message_id": 4})
         ctx.should_finished()
+
+
+async def test_a_retailer_asking_for_the_console_link_is_told_politely_in_private(app: App, session, clock):
+    from bot.models import LoginLink
+    from plugins.private_chat import private as binding
+
+    async with app.test_matcher(binding) as ctx:
+        bot = ctx.create_bot(base=Bot, self_id="20000")
+        event = private_event("登录")
+        ctx.receive_event(bot, event)
+        ctx.should_call_send(event, texts.CONSOLE_NOT_STAFF, result={"message_id": 7})
+    assert session.exec(select(LoginLink)).all() == []

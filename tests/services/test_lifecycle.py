@@ -10,6 +10,7 @@ from bot import texts
 from bot.models import (
     ChatBinding,
     Lane,
+    LoginLink,
     OutboxMessage,
     Pledge,
     PledgeKind,
@@ -19,7 +20,7 @@ from bot.models import (
     TicketEvent,
     TicketStatus,
 )
-from bot.services import intake, pledges
+from bot.services import intake, pledges, signin
 from bot.services.errors import Conflict
 from bot.services.intake import Result
 from tests import factories as make
@@ -310,3 +311,37 @@ def test_a_retailer_asking_about_a_visit_in_private_is_not_told_it_is_a_managers
     assert asked.result == Result.OPENED and asked.reply_text != texts.VISIT_NOT_STAFF
     command = private(session, clock, runtime.settings, "上门 #1 已处理", user_id="10002")
     assert command.reply_text == texts.VISIT_NOT_STAFF
+
+
+# -- 登录: the web console link ----------------------------------------------------------------
+
+def test_a_staff_member_gets_a_one_time_console_link_in_private(session, clock, runtime, agents):
+    answer = private(session, clock, runtime.settings, "登录", user_id="30001", knowledge=runtime.knowledge)
+    assert answer.result == Result.STAFF_COMMAND
+    prefix = f"{runtime.settings.console_url}/console/login/"
+    assert prefix in answer.reply_text and "10 分钟" in answer.reply_text and "一次" in answer.reply_text
+    link = session.exec(select(LoginLink)).one()
+    assert (link.staff_id, link.chat_user_id) == (agents[0].id, "30001")
+    code = answer.reply_text.split(prefix, 1)[1].split()[0]
+    assert signin.redeem_link(session, code, now=clock.now(), address=None).token
+    assert session.exec(select(OutboxMessage)).all() == []  # said in this chat only, never queued
+    for spelling in ("登陆", "控制台"):
+        assert prefix in private(session, clock, runtime.settings, spelling, user_id="30002").reply_text
+    assert len(session.exec(select(LoginLink)).all()) == 3
+    assert "「登录」" in private(session, clock, runtime.settings, "帮助", user_id="30001").reply_text
+
+
+def test_a_retailer_asking_for_the_console_link_is_refused_without_a_link(session, clock, runtime, agents):
+    answer = private(session, clock, runtime.settings, "登录", user_id="10001", knowledge=runtime.knowledge)
+    assert answer.reply_text == texts.CONSOLE_NOT_STAFF and "/console/login/" not in answer.reply_text
+    assert session.exec(select(LoginLink)).all() == []
+    assert session.exec(select(Ticket)).all() == [] and session.exec(select(OutboxMessage)).all() == []
+
+
+def test_login_written_in_a_group_by_staff_says_nothing_anywhere(session, clock, runtime, group, agents):
+    for spelling in ("登录", "登陆", "控制台"):
+        outcome = make.post(session, clock, runtime.settings, spelling, user_id="30001",
+                            knowledge=runtime.knowledge, policies=runtime.policies)
+        assert outcome.result == Result.IGNORED and outcome.reply_text is None
+    assert session.exec(select(OutboxMessage)).all() == []
+    assert session.exec(select(LoginLink)).all() == []
