@@ -58,7 +58,7 @@ def login_page(request: Request, next: str = "") -> HTMLResponse:
     return _login_form(request, next_url=next)
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post("/login", response_model=None)
 def login(request: Request, token: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
     if not _checked_login_csrf(request, csrf):
@@ -88,7 +88,7 @@ def link_page(request: Request, code: str) -> HTMLResponse:
     return response
 
 
-@router.post("/login/{code}", response_class=HTMLResponse)
+@router.post("/login/{code}", response_model=None)
 def redeem(request: Request, code: str, csrf: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
     if not _checked_login_csrf(request, csrf):
         return _login_form(request, error="页面已过期，请重新打开登录链接", status_code=403)
@@ -109,7 +109,7 @@ def redeem(request: Request, code: str, csrf: Annotated[str, Form()] = "") -> HT
     return response
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=None)
 def logout(member: FormMemberDep) -> RedirectResponse:
     runtime = get_runtime()
     runtime.unit_of_work(signin.sign_out, member.token, now=runtime.clock.now())

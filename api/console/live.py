@@ -73,7 +73,7 @@ class TicketFeed:
 feed = TicketFeed()
 
 
-@router.get("/events")
+@router.get("/events", response_model=None)
 async def events(request: Request, member: MemberDep) -> StreamingResponse:
     """`event: tickets` with the changed ticket ids; a comment now and then keeps proxies from closing it."""
     listener = feed.listen()
