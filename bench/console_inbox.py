@@ -69,7 +69,8 @@ def fill(url: str, count: int) -> None:
              "warn_at": now + timedelta(hours=1) - timedelta(hours=2 if n % 10 in (0, 1) else 0),
              "next_check_at": now + timedelta(hours=1), "escalation_level": 0, "created_at": now,
              "started_at": now} for n in range(count)])
-        if db.dialect.name == "postgresql":
+        if db.dialect.name == "postgresql":  # the ids were given: the sequence starts after them
+            db.execute(text("SELECT setval('ticket_id_seq', :last)"), {"last": count})
             db.execute(text("ANALYZE"))
     engine.dispose()
 

@@ -140,7 +140,7 @@ class FailedSignIns:
             return 0
         waiting = bucket.waiting(item)
         assert isinstance(waiting, int), "an in-memory bucket answers at once"
-        return max(1, -(-waiting // 1000))
+        return max(1, -(-(waiting - 1) // 1000))  # pyrate-limiter counts 1 ms past the window
 
     def failed(self, address: str) -> None:
         bucket, item = self._item(address)
