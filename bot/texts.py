@@ -433,3 +433,6 @@ def launches_list(found: list[tuple[Launch, Product]]) -> str:
                      + (f" {product.price_class}类" if product.price_class else ""))
     lines.append("发送「新品名称 怎么样」查看介绍。")
     return "\n".join(lines)
+
+
+PICTURE = "[图片]"  # a picture in a stored message, before its address (the console shows it as a link)

@@ -27,6 +27,7 @@ from nonebot.adapters.onebot.v11 import MessageSegment as OneBotSegment
 from nonebot.drivers import WebSocket
 from nonechat.model import DIRECT
 
+from bot import texts
 from bot.models import OutboxMessage
 from bot.runtime import get_runtime
 from bot.services import outbox
@@ -109,8 +110,12 @@ def clean_text(text: str | None) -> str | None:
 
 
 def plain_text(event: Event) -> str:
-    """A chat event's text, cleaned: every message we store or answer comes through here."""
-    return clean_text(event.get_plaintext())
+    """A chat event's text, cleaned: every message we store or answer comes through here. A picture
+    is kept as `[图片] <its address>`, so staff can open it from the ticket."""
+    pictures = [f"{texts.PICTURE} {seg.data['url']}" for seg in event.get_message()
+                if seg.type == "image" and str(seg.data.get("url", "")).startswith(("http://", "https://"))]
+    text = event.get_plaintext()
+    return clean_text("\n".join(filter(None, [text.strip(), *pictures])) if pictures else text)
 
 
 def group_message(event: Event) -> GroupMessage:

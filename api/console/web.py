@@ -6,6 +6,7 @@ may do what is `access`'s role lists, the same the API checks.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from urllib.parse import quote
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 
 from bot.models import Role, StaffMember
@@ -166,6 +168,20 @@ def business_span(span: timedelta | None) -> str:
     return f"超时 {text}" if span.total_seconds() < 0 else f"剩 {text}"
 
 
+_PICTURE = re.compile(r"\[图片\] (https?://\S+)")
+
+
+def with_pictures(text: str) -> Markup:
+    """A stored message with each `[图片] <address>` as a link that opens the picture; the rest escaped."""
+    pieces, done = [], 0
+    for match in _PICTURE.finditer(text):
+        pieces += [escape(text[done:match.start()]),
+                   Markup('<a href="{}" target="_blank" rel="noopener noreferrer">[图片]</a>').format(match.group(1))]
+        done = match.end()
+    return Markup("").join([*pieces, escape(text[done:])])
+
+
 templates.env.filters["local"] = local
+templates.env.filters["with_pictures"] = with_pictures
 templates.env.filters["business_span"] = business_span
 templates.env.globals.update(ROLE_NAMES=ROLE_NAMES, CATEGORY_NAMES=CATEGORY_NAMES, STATUS_NAMES=STATUS_NAMES)

@@ -57,12 +57,20 @@ def _public(digits: str, public: set[str]) -> bool:
     return digits in public or (mobile is not None and mobile.group(1) in public)
 
 
+# A picture's address as stored with a message (`[图片] https://…`): its long numbers are file ids, and
+# masking them would break the link staff open it by.
+_PICTURE = re.compile(r"\[图片\] https?://\S+")
+
+
 def mask_personal_data(text: str, public_numbers: Collection[str] = ()) -> str:
     public: set[str] | None = None
     pieces: list[str] = []
     done = 0
+    pictures = [match.span() for match in _PICTURE.finditer(text)] if "[图片]" in text else []
     for run in _RUN.finditer(text):
         if run.end() - run.start() < _SHORTEST:  # too short to hold ten digits: nearly every message
+            continue
+        if any(start <= run.start() < end for start, end in pictures):
             continue
         chunks = [(chunk.start() + run.start(), chunk.end() + run.start(), chunk.group())
                   for chunk in _CHUNK.finditer(run.group())]

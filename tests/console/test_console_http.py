@@ -225,3 +225,15 @@ async def test_the_one_time_link_from_private_chat_signs_in_once(service, people
         page = again.get(link.group(1))
         answer = again.post(link.group(1), data={"csrf": csrf_of(page.text)})
         assert answer.status_code == 410 and "console_session" not in again.cookies
+
+
+async def test_a_photo_the_retailer_sends_joins_the_ticket_and_opens_from_its_page(service, people, posted, admin):
+    group, message_id, ticket_id, napcat = posted
+    sender = admin.get(f"/api/v1/tickets/{ticket_id}").json()["sender_user_id"]
+    picture = "https://multimedia.nt.qq.com.cn/download?appid=1407&fileid=EhQxMjM0NTY3ODkwMTIzNDU2Nzg5MA"
+    await napcat.group_message(group, int(sender), "",
+                               segments=[{"type": "image", "data": {"file": "a.jpg", "url": picture}}])
+    await wait_for(lambda: "[图片]" in (admin.get(f"/api/v1/tickets/{ticket_id}").json()["latest_text"] or ""))
+    with sign_in(service, people["agent"]["token"]) as client:
+        page = client.get(f"/console/tickets/{ticket_id}").text
+        assert f'<a href="{picture.replace("&", "&amp;")}" target="_blank" rel="noopener noreferrer">[图片]</a>' in page

@@ -150,3 +150,9 @@ def test_the_guard_is_cheap_on_typical_messages():
     runs = 2000
     seconds = timeit.timeit(lambda: [mask_personal_data(text) for text in typical], number=runs)
     assert seconds / (runs * len(typical)) < 50e-6  # generous: it is a few µs
+
+
+def test_a_pictures_address_keeps_its_long_file_number_and_the_phone_beside_it_is_masked():
+    text = "看图 13912345678\n[图片] https://multimedia.nt.qq.com.cn/download?fileid=123456789012345678"
+    assert mask_personal_data(text) == (
+        "看图 139****5678\n[图片] https://multimedia.nt.qq.com.cn/download?fileid=123456789012345678")
