@@ -101,6 +101,10 @@ class Runtime:
             rows.append(self._handed_off.popleft())
         return rows
 
+    def hand_back(self, rows: list[OutboxMessage]) -> None:
+        """Replies the sender took but could not send this pass: first in line for the next."""
+        self._handed_off.extendleft(reversed(rows))
+
     def take_queued(self) -> bool:
         """Whether rows were queued in the store (not handed off) since the sender last asked."""
         queued, self._queued = self._queued, False

@@ -203,7 +203,11 @@ class Sender:
         if (not handed or self.runtime.take_queued() or self._store_has_more
                 or self._monotonic() >= self._next_claim_at):
             self._next_claim_at = self._monotonic() + self.runtime.settings.outbox_poll_seconds
-            taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, limit=size)
+            try:
+                taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, limit=size)
+            except BaseException:
+                self.runtime.hand_back(handed)  # the next pass sends them, not the lease's end
+                raise
         fresh = handed + fresh  # replies, the first lane
         batch = [claim.message for claim in taken] + fresh
         pick = functools.partial(self._pick_bot, bots=bots)

@@ -575,3 +575,24 @@ async def test_a_running_sender_is_handed_acknowledgements_without_claiming_them
     assert runtime.take_handed_off() == []
     session.expire_all()
     assert {row.status for row in session.exec(select(OutboxMessage))} == {OutboxStatus.SENT}
+
+
+async def test_acknowledgements_handed_to_a_pass_that_fails_go_out_with_the_next(runtime, session, clock,
+                                                                                    monkeypatch):
+    make.group(session, clock)
+    runtime.sender_running = True
+    try:
+        _acknowledged(runtime, clock, "42001")
+    finally:
+        runtime.sender_running = False
+    transport = RecordingTransport()
+    sender = Sender(runtime, transport)
+
+    def store_refuses(*args, **kwargs):
+        raise RuntimeError("the store refused the claim")
+
+    monkeypatch.setattr(sender, "_claim", store_refuses)
+    with pytest.raises(RuntimeError):
+        await sender.deliver_due()
+    monkeypatch.undo()
+    assert await sender.deliver_due() == 1 and len(transport.sent) == 1
