@@ -60,15 +60,17 @@ def init_nonebot(settings: Settings, *, console: bool = False) -> None:
     else:
         nonebot.init(driver="~fastapi+~websockets", host=settings.host, port=settings.port,
                      onebot_access_token=settings.onebot_access_token or None,
-                     fastapi_openapi_url="/openapi.json", fastapi_docs_url="/docs", **common)
+                     fastapi_openapi_url="/openapi.json", fastapi_docs_url=None, **common)
         from plugins.chat import SturdyOneBotAdapter
 
         nonebot.get_driver().register_adapter(SturdyOneBotAdapter)
         from api.main import install
 
         install(nonebot.get_app(), connected_bots=lambda: sorted(nonebot.get_bots()))
+        from api import docs
         from api.console import install as install_console
 
+        docs.install(nonebot.get_app())
         install_console(nonebot.get_app())
     for plugin in PLUGINS:
         nonebot.load_plugin(plugin)

@@ -32,7 +32,12 @@ def test_openapi_and_docs_are_served(service):
     with service.client(token=None) as anonymous:
         spec = anonymous.get("/openapi.json").json()
         assert "/api/v1/tickets/{ticket_id}/replies" in spec["paths"]
-        assert anonymous.get("/docs").status_code == 200
+        docs = anonymous.get("/docs")
+        assert docs.status_code == 200
+        # Swagger UI comes from the service itself, never a CDN an intranet may block
+        assert "/static/swagger-ui/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+        bundle = anonymous.get("/static/swagger-ui/swagger-ui-bundle.js")
+        assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}])

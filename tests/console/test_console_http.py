@@ -228,7 +228,7 @@ async def test_the_one_time_link_from_private_chat_signs_in_once(service, people
 
 
 async def test_a_photo_the_retailer_sends_joins_the_ticket_and_opens_from_its_page(service, people, posted, admin):
-    group, message_id, ticket_id, napcat = posted
+    group, _, ticket_id, napcat = posted
     sender = admin.get(f"/api/v1/tickets/{ticket_id}").json()["sender_user_id"]
     picture = "https://multimedia.nt.qq.com.cn/download?appid=1407&fileid=EhQxMjM0NTY3ODkwMTIzNDU2Nzg5MA"
     await napcat.group_message(group, int(sender), "",

@@ -23,18 +23,18 @@ def session_cookie(service: RunningService, token: str) -> str:
 
 async def changed_tickets(service: RunningService, cookie: str, ready: asyncio.Event, heard: asyncio.Queue) -> None:
     """Listen to the console's event stream as an open inbox page does."""
-    async with httpx.AsyncClient(base_url=service.base_url, cookies={"console_session": cookie},
-                                 timeout=httpx.Timeout(30)) as client:
-        async with client.stream("GET", "/console/events") as stream:
-            assert stream.headers["content-type"].startswith("text/event-stream")
-            event = None
-            async for line in stream.aiter_lines():
-                if line.startswith(": connected"):
-                    ready.set()
-                elif line.startswith("event: "):
-                    event = line.removeprefix("event: ")
-                elif line.startswith("data: ") and event == "tickets":
-                    heard.put_nowait((time.perf_counter(), json.loads(line.removeprefix("data: "))))
+    async with (httpx.AsyncClient(base_url=service.base_url, cookies={"console_session": cookie},
+                                  timeout=httpx.Timeout(30)) as client,
+                client.stream("GET", "/console/events") as stream):
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        event = None
+        async for line in stream.aiter_lines():
+            if line.startswith(": connected"):
+                ready.set()
+            elif line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == "tickets":
+                heard.put_nowait((time.perf_counter(), json.loads(line.removeprefix("data: "))))
 
 
 async def heard_of(heard: asyncio.Queue, ticket_id: int, timeout: float = 3) -> float:
