@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.fields import Body, Id, Moment
-from bot.models import CallbackRecord, ChatGroup, Retailer, Role, StaffMember
+from bot.models import CallbackRecord, ChatGroup, Retailer, Role, Satisfaction, StaffMember, VisitOutcome
 from bot.services.access import View
 
 T = TypeVar("T")
@@ -306,13 +306,17 @@ class VisitNeededIn(Input):
 
 
 class VisitIn(Input):
-    """`visited_at` null or left out: now."""
+    """`visited_at` null or left out: now (it may not be later than now)."""
 
-    nullable = frozenset({"notes", "visited_at"})
+    nullable = frozenset({"notes", "visited_at", "outcome", "photo_url"})
 
     action: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
     visited_at: Moment | None = None
+    outcome: VisitOutcome | None = Field(None, description="resolved 已解决, partly 部分解决, unresolved 未解决")
+    photo_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500,
+                                                pattern=r"^https?://\S+$")] | None = Field(
+        None, description="an http(s) link to a photo taken on site")
 
 
 class VisitOut(Output):
@@ -322,6 +326,8 @@ class VisitOut(Output):
     visited_at: datetime
     action: str
     notes: str | None
+    outcome: VisitOutcome | None
+    photo_url: str | None
 
 
 class CallbackIn(Input):
@@ -330,7 +336,11 @@ class CallbackIn(Input):
     reached: bool
     score: Annotated[int, Field(ge=1, le=5)] | None = None
     reply_in_time: bool | None = Field(None, description="the retailer confirms the reply came in time")
-    visit_happened: bool | None = Field(None, description="the retailer confirms the visit really happened")
+    visit_happened: bool | None = Field(None, description="the retailer confirms the visit really happened "
+                                                          "(only when there was a visit)")
+    supply_satisfaction: Satisfaction | None = Field(None, description="货源供应 (seed 003 §八)")
+    manager_satisfaction: Satisfaction | None = Field(None, description="客户经理服务")
+    handling_satisfaction: Satisfaction | None = Field(None, description="处理问题的时效与结果")
     comment: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
@@ -342,6 +352,9 @@ class CallbackOut(Output):
     score: int | None
     reply_in_time: bool | None
     visit_happened: bool | None
+    supply_satisfaction: Satisfaction | None
+    manager_satisfaction: Satisfaction | None
+    handling_satisfaction: Satisfaction | None
     comment: str | None
     recorded_at: datetime
 

@@ -327,6 +327,23 @@ class Pledge(SQLModel, table=True):
     remaining_seconds: float | None = None
 
 
+class VisitOutcome(StrEnum):
+    """How a visit left the retailer's problem."""
+
+    RESOLVED = "resolved"  # 已解决
+    PARTLY = "partly"  # 部分解决
+    UNRESOLVED = "unresolved"  # 未解决，需跟进
+
+
+class Satisfaction(StrEnum):
+    """A callback's answer to one satisfaction item of seed 003 §八."""
+
+    SATISFIED = "satisfied"  # 满意
+    FAIR = "fair"  # 一般
+    DISSATISFIED = "dissatisfied"  # 不满意
+    NOT_INVOLVED = "not_involved"  # 未涉及
+
+
 class VisitRecord(SQLModel, table=True):
     """An account manager's on-site visit for a ticket."""
 
@@ -338,6 +355,8 @@ class VisitRecord(SQLModel, table=True):
     visited_at: datetime = _time()
     action: str = Field(sa_type=Text)
     notes: str | None = Field(default=None, sa_type=Text)
+    outcome: str | None = Field(default=None, max_length=16)  # VisitOutcome; None from the chat command
+    photo_url: str | None = Field(default=None, max_length=500)  # a link to a photo taken on site
     recorded_at: datetime = _time()
 
 
@@ -353,6 +372,10 @@ class CallbackRecord(SQLModel, table=True):
     score: int | None = None
     reply_in_time: bool | None = None
     visit_happened: bool | None = None
+    # the satisfaction items (Satisfaction) asked where they apply; None: not asked
+    supply_satisfaction: str | None = Field(default=None, max_length=16)  # 货源供应
+    manager_satisfaction: str | None = Field(default=None, max_length=16)  # 客户经理服务
+    handling_satisfaction: str | None = Field(default=None, max_length=16)  # 处理问题的时效与结果
     comment: str | None = Field(default=None, sa_type=Text)
     recorded_at: datetime = _time()
 

@@ -137,6 +137,13 @@ def low_satisfaction(ticket_id: int, who: str, request: str, score: int, comment
     return text + (f"\n客户意见：{comment}" if comment else "")
 
 
+VISIT_OUTCOME_NAMES = {"resolved": "已解决", "partly": "部分解决", "unresolved": "未解决，需跟进"}
+# The satisfaction items a callback asks (seed 003 §八), and their answers.
+SATISFACTION_ITEMS = {"supply_satisfaction": "货源供应", "manager_satisfaction": "客户经理服务",
+                      "handling_satisfaction": "处理问题的时效与结果"}
+SATISFACTION_NAMES = {"satisfied": "满意", "fair": "一般", "dissatisfied": "不满意", "not_involved": "未涉及"}
+
+
 REOPEN_REASONS = {
     "low satisfaction": "回访满意度低，工单已重新打开",
     "not solved": "客户表示问题没有解决",

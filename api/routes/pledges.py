@@ -88,15 +88,20 @@ def order_visit(ticket_id: Id, runtime: RuntimeDep, staff: Serving, body: VisitN
 
 @router.post("/tickets/{ticket_id}/visits", response_model=VisitOut, status_code=status.HTTP_201_CREATED)
 def record_visit(ticket_id: Id, body: VisitIn, runtime: RuntimeDep, staff: Visiting):
+    """The visit was made: what was done, the outcome and an optional photo link; it meets the visit pledge."""
     return runtime.unit_of_work(pledges.record_visit, ticket_id, staff, action=body.action, notes=body.notes,
-                                visited_at=body.visited_at, now=runtime.clock.now(),
+                                visited_at=in_local_zone(body.visited_at, runtime.settings.tz),
+                                outcome=body.outcome, photo_url=body.photo_url, now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz)
 
 
 @router.post("/tickets/{ticket_id}/callbacks", response_model=CallbackOut, status_code=status.HTTP_201_CREATED)
 def record_callback(ticket_id: Id, body: CallbackIn, runtime: RuntimeDep, staff: Calling):
-    """One call: reached (with a 1-5 score) or not. A score of 2 or lower reopens the ticket."""
+    """One call: reached (with a 1-5 score, the confirmations and the satisfaction items) or not (nothing
+    but a comment). A score of 2 or lower reopens the ticket."""
+    items = pledges.Items(supply=body.supply_satisfaction, manager=body.manager_satisfaction,
+                          handling=body.handling_satisfaction)
     return runtime.unit_of_work(pledges.record_callback, ticket_id, staff, reached=body.reached,
                                 score=body.score, reply_in_time=body.reply_in_time,
-                                visit_happened=body.visit_happened, comment=body.comment,
+                                visit_happened=body.visit_happened, comment=body.comment, items=items,
                                 now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)

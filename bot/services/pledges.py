@@ -28,9 +28,11 @@ from bot.models import (
     PledgeState,
     Retailer,
     Role,
+    Satisfaction,
     StaffMember,
     Ticket,
     TicketStatus,
+    VisitOutcome,
     VisitRecord,
     due_of,
     id_of,
@@ -358,19 +360,44 @@ def retailer_identified(session: Session, ticket: Ticket, retailer: Retailer, *,
     return _hand_visit(session, pledge, ticket, retailer, None, now, policies, tz)
 
 
+PHOTO_URL_LENGTH = 500
+
+
+def _check_photo_url(photo_url: str | None) -> None:
+    if photo_url is None:
+        return
+    if not photo_url.startswith(("http://", "https://")) or any(c.isspace() for c in photo_url):
+        raise ServiceError("照片链接须是以 http:// 或 https:// 开头的网址，且不含空格")
+    if len(photo_url) > PHOTO_URL_LENGTH:
+        raise ServiceError(f"照片链接最多 {PHOTO_URL_LENGTH} 个字符")
+
+
 def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action: str, notes: str | None,
-                 visited_at: datetime | None, now: datetime, policies: Policies, tz: ZoneInfo) -> VisitRecord:
+                 visited_at: datetime | None, now: datetime, policies: Policies, tz: ZoneInfo,
+                 outcome: str | None = None, photo_url: str | None = None) -> VisitRecord:
+    """The account manager was there: the visit pledge is met. `outcome` is a `VisitOutcome` (the chat
+    command leaves it out); `photo_url` an optional http(s) link to a photo taken on site."""
     ticket = tickets.get(session, ticket_id)
     pledge = one(session, ticket_id, PledgeKind.VISIT)
     if pledge is None or pledge.state not in RUNNING:
         raise ServiceError(f"工单 #{ticket_id} 没有待完成的上门任务")
     if pledge.owner_staff_id not in (None, staff.id) and not staff.has_role(Role.SUPERVISOR, Role.ADMIN):
         raise ServiceError(f"工单 #{ticket_id} 的上门任务属于另一位客户经理")
-    record = VisitRecord(ticket_id=ticket_id, staff_id=id_of(staff), visited_at=visited_at or now, action=action,
-                         notes=notes, recorded_at=now)
+    if not action.strip():
+        raise ServiceError("请填写上门做了什么")
+    if outcome is not None and outcome not in VisitOutcome.__members__.values():
+        raise ServiceError("上门结果须是：已解决、部分解决或未解决")
+    _check_photo_url(photo_url)
+    visited_at = visited_at or now
+    if visited_at > now:
+        raise ServiceError("上门时间不能晚于现在")
+    if visited_at < ticket.created_at:
+        raise ServiceError("上门时间不能早于客户提出问题的时间")
+    record = VisitRecord(ticket_id=ticket_id, staff_id=id_of(staff), visited_at=visited_at, action=action,
+                         notes=notes, outcome=outcome, photo_url=photo_url, recorded_at=now)
     session.add(record)
     session.flush()
-    _event(session, ticket_id, now, "visited", staff.id, what=action[:200], visit_id=record.id)
+    _event(session, ticket_id, now, "visited", staff.id, what=action[:200], visit_id=record.id, outcome=outcome)
     _meet(session, pledge, staff.id, now)
     after_progress(session, ticket, now=now, policies=policies, tz=tz)
     return record
@@ -436,10 +463,59 @@ def _close_if_done(session: Session, ticket: Ticket, now: datetime, reason: str)
         tickets.close(session, ticket, now=now, actor_kind=AuthorKind.SYSTEM, actor_id=None, reason=reason)
 
 
+LOW_SCORE = 2  # a callback score at or below this reopens the ticket
+
+
+@dataclass(frozen=True)
+class Items:
+    """The satisfaction items of seed 003 §八 asked on a callback, each a `Satisfaction` (None: not asked)."""
+
+    supply: str | None = None  # 货源供应
+    manager: str | None = None  # 客户经理服务
+    handling: str | None = None  # 处理问题的时效与结果
+
+    def given(self) -> bool:
+        return any(value is not None for value in (self.supply, self.manager, self.handling))
+
+
+def unreachable_tries(session: Session, pledge: Pledge) -> int:
+    """Calls recorded as unreachable in the callback pledge's current round."""
+    return session.exec(select(func.count()).select_from(CallbackRecord).where(
+        CallbackRecord.ticket_id == pledge.ticket_id, CallbackRecord.reached == False,  # noqa: E712
+        col(CallbackRecord.recorded_at) >= started_of(pledge))).one()
+
+
+def _check_call(session: Session, ticket_id: int, *, reached: bool, score: int | None, reply_in_time: bool | None,
+                visit_happened: bool | None, items: Items) -> None:
+    if not reached:
+        if score is not None:
+            raise ServiceError("未接通的电话不能填写满意度评分")
+        if reply_in_time is not None or visit_happened is not None or items.given():
+            raise ServiceError("未接通的电话不能填写客户的确认和满意度项目")
+        return
+    if score is None:
+        raise ServiceError("已联系上客户时必须填写满意度（1 到 5 分）")
+    if not 1 <= score <= 5:
+        raise ServiceError("满意度评分须为 1 到 5 分")
+    if visit_happened is not None:
+        visit = one(session, ticket_id, PledgeKind.VISIT)
+        if visit is None or visit.state != PledgeState.MET:
+            raise ServiceError(f"工单 #{ticket_id} 没有上门记录，不能确认上门是否属实")
+    for name, value in (("货源供应", items.supply), ("客户经理服务", items.manager),
+                        ("处理问题的时效与结果", items.handling)):
+        if value is not None and value not in Satisfaction.__members__.values():
+            raise ServiceError(f"「{name}」须是：满意、一般、不满意或未涉及")
+
+
 def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, reached: bool,
                     score: int | None, reply_in_time: bool | None, visit_happened: bool | None,
-                    comment: str | None, now: datetime, policies: Policies, tz: ZoneInfo) -> CallbackRecord:
-    """A satisfaction call. A score of 2 or lower reopens the ticket and tells the supervisors."""
+                    comment: str | None, now: datetime, policies: Policies, tz: ZoneInfo,
+                    items: Items | None = None) -> CallbackRecord:
+    """A satisfaction call: reached, with a 1-5 score, the retailer's confirmation of each pledge
+    (the visit's only when there was one) and the satisfaction items; or unreachable, with nothing
+    else, retried up to `policies.callback_attempts`. A score of `LOW_SCORE` or lower reopens the
+    ticket and tells the supervisors."""
+    items = items or Items()
     ticket = tickets.get(session, ticket_id)
     pledge = one(session, ticket_id, PledgeKind.CALLBACK)
     if pledge is None or pledge.state not in RUNNING:
@@ -447,17 +523,16 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
     kept_by = {p.met_by_staff_id for p in of_ticket(session, ticket_id).values() if p.kind != PledgeKind.CALLBACK}
     if staff.id in kept_by:
         raise ServiceError("回访须由未参与回复和上门的人员进行")
-    if reached and score is None:
-        raise ServiceError("已联系上客户时必须填写满意度（1 到 5 分）")
-    record = CallbackRecord(ticket_id=ticket_id, staff_id=id_of(staff), reached=reached,
-                            score=score if reached else None, reply_in_time=reply_in_time,
-                            visit_happened=visit_happened, comment=comment, recorded_at=now)
+    _check_call(session, ticket_id, reached=reached, score=score, reply_in_time=reply_in_time,
+                visit_happened=visit_happened, items=items)
+    record = CallbackRecord(ticket_id=ticket_id, staff_id=id_of(staff), reached=reached, score=score,
+                            reply_in_time=reply_in_time, visit_happened=visit_happened,
+                            supply_satisfaction=items.supply, manager_satisfaction=items.manager,
+                            handling_satisfaction=items.handling, comment=comment, recorded_at=now)
     session.add(record)
     session.flush()
     if not reached:
-        tries = session.exec(select(func.count()).select_from(CallbackRecord).where(
-            CallbackRecord.ticket_id == ticket_id, CallbackRecord.reached == False,  # noqa: E712
-            col(CallbackRecord.recorded_at) >= pledge.started_at)).one()
+        tries = unreachable_tries(session, pledge)
         _event(session, ticket_id, now, "callback_unreachable", staff.id, attempt=tries)
         if tries >= policies.callback_attempts:
             _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNREACHABLE, now, staff.id)
@@ -466,7 +541,7 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
     _meet(session, pledge, staff.id, now)
     _event(session, ticket_id, now, "callback_recorded", staff.id, score=score, reply_in_time=reply_in_time,
            visit_happened=visit_happened)
-    if score is not None and score <= 2:
+    if score is not None and score <= LOW_SCORE:
         reopen(session, ticket, reason="low satisfaction", now=now, policies=policies, tz=tz,
                actor_kind=AuthorKind.STAFF, actor_id=str(staff.id), score=score)
         notices.low_satisfaction(session, ticket, record, now=now, policies=policies)

@@ -83,6 +83,19 @@ def _event_text(action: str, detail: dict[str, Any], names: dict[int, str]) -> s
     return f"{words}（{'，'.join(extra)}）" if extra else words
 
 
+def _call_answers(call: CallbackRecord) -> list[str]:
+    """The retailer's confirmations and satisfaction items, in words."""
+    answers = []
+    for label, confirmed in (("回复及时", call.reply_in_time), ("确已上门", call.visit_happened)):
+        if confirmed is not None:
+            answers.append(f"{label}：{'是' if confirmed else '否'}")
+    for field, label in texts.SATISFACTION_ITEMS.items():
+        value = getattr(call, field)
+        if value:
+            answers.append(f"{label}：{texts.SATISFACTION_NAMES.get(value, value)}")
+    return answers
+
+
 def ticket_page(session: Session, staff: StaffMember, ticket_id: int, *,
                 public_numbers: Collection[str]) -> TicketPage:
     """Not found when the member may not see the ticket, as in the API."""
@@ -130,11 +143,20 @@ def ticket_page(session: Session, staff: StaffMember, ticket_id: int, *,
         if text:
             entries.append(Entry(event["at"], "event", who, text))
     for visit in visits:
-        text = visit.action + (f"\n备注：{visit.notes}" if visit.notes else "")
+        text = visit.action
+        if visit.outcome:
+            text += f"\n结果：{texts.VISIT_OUTCOME_NAMES.get(visit.outcome, visit.outcome)}"
+        if visit.notes:
+            text += f"\n备注：{visit.notes}"
+        if visit.photo_url:
+            text += f"\n照片：{visit.photo_url}"
         entries.append(Entry(visit.visited_at, "visit", names.get(visit.staff_id, "客户经理"), shown(text)))
     for call in calls:
         if call.reached:
             text = f"回访评分 {call.score} 分" + (f"：{call.comment}" if call.comment else "")
+            answers = _call_answers(call)
+            if answers:
+                text += "\n" + "；".join(answers)
         else:
             text = "回访未接通" + (f"：{call.comment}" if call.comment else "")
         entries.append(Entry(call.recorded_at, "callback", names.get(call.staff_id, "回访员"), shown(text)))
