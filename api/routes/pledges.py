@@ -19,7 +19,7 @@ from api.schemas import (
 )
 from bot.fields import Id, Moment, Offset
 from bot.models import PledgeKind, PledgeState, StaffMember
-from bot.services import access, pledges
+from bot.services import access, fieldwork, pledges
 
 router = APIRouter(tags=["pledges"])
 Supervising = Annotated[StaffMember, Depends(require(*access.SUPERVISORS))]
@@ -88,8 +88,9 @@ def order_visit(ticket_id: Id, runtime: RuntimeDep, staff: Serving, body: VisitN
 
 @router.post("/tickets/{ticket_id}/visits", response_model=VisitOut, status_code=status.HTTP_201_CREATED)
 def record_visit(ticket_id: Id, body: VisitIn, runtime: RuntimeDep, staff: Visiting):
-    """The visit was made: what was done, the outcome and an optional photo link; it meets the visit pledge."""
-    return runtime.unit_of_work(pledges.record_visit, ticket_id, staff, action=body.action, notes=body.notes,
+    """The visit was made: what was done, the outcome and an optional photo link; it meets the visit pledge.
+    Another manager's visit is not found, as on the console."""
+    return runtime.unit_of_work(fieldwork.record_visit, ticket_id, staff, action=body.action, notes=body.notes,
                                 visited_at=in_local_zone(body.visited_at, runtime.settings.tz),
                                 outcome=body.outcome, photo_url=body.photo_url, now=runtime.clock.now(),
                                 policies=runtime.policies, tz=runtime.settings.tz)
