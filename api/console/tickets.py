@@ -160,12 +160,13 @@ def reply(request: Request, ticket_id: int, member: FormMemberDep, text: Annotat
 
 @router.post("/tickets/{ticket_id}/note", response_model=None)
 def note(request: Request, ticket_id: int, member: FormMemberDep,
-         text: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+         note: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    """`note`, not `text`: the page's one field named `text` is the reply's."""
     allowed(member, access.REPLIERS)
-    if len(text) > 2000:
-        return _ticket(request, member, ticket_id, error="备注最多 2000 字", status_code=422, text=text)
+    if len(note) > 2000:
+        return _ticket(request, member, ticket_id, error="备注最多 2000 字", status_code=422)
     runtime = get_runtime()
-    return _act(request, member, ticket_id, "备注已保存", tickets.add_note, ticket_id, member.staff.id, text,
+    return _act(request, member, ticket_id, "备注已保存", tickets.add_note, ticket_id, member.staff.id, note,
                 now=runtime.clock.now())
 
 
