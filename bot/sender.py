@@ -302,10 +302,12 @@ class Sender:
                 await self.runtime.run_first(outbox.record_sends, [send for send, _ in batch])
             except Exception as error:
                 for _, recorded in batch:
-                    recorded.set_exception(error)
+                    if not recorded.done():  # its pass may have been cancelled meanwhile
+                        recorded.set_exception(error)
             else:
                 for _, recorded in batch:
-                    recorded.set_result(None)
+                    if not recorded.done():
+                        recorded.set_result(None)
 
     async def _settle_taken_back(self, taken: list[outbox.TakenBack],
                                  sends: list[tuple[str | None, list[OutboxMessage]]]

@@ -391,7 +391,7 @@ def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action
     visited_at = visited_at or now
     if visited_at > now:
         raise ServiceError("上门时间不能晚于现在")
-    if visited_at < ticket.created_at:
+    if visited_at < ticket.created_at.replace(second=0, microsecond=0):  # forms give the minute
         raise ServiceError("上门时间不能早于客户提出问题的时间")
     record = VisitRecord(ticket_id=ticket_id, staff_id=id_of(staff), visited_at=visited_at, action=action,
                          notes=notes, outcome=outcome, photo_url=photo_url, recorded_at=now)
