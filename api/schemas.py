@@ -44,6 +44,18 @@ class AssignIn(Input):
     kind: Literal["reply", "visit", "callback"] = "reply"
 
 
+class MergeIn(Input):
+    target_id: Id = Field(description="the ticket of the same sender that this duplicate goes into")
+
+
+class ClockChangeIn(Input):
+    """Why a pledge's clock pauses or resumes: kept on the ticket's trail."""
+
+    nullable = frozenset({"reason"})
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+
+
 class CloseIn(Input):
     nullable = frozenset({"note"})
 

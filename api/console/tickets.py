@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from typing import Annotated, Any
@@ -11,13 +12,15 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
-from bot.models import Category, ChatGroup, StaffMember
+from bot.models import Category, ChatGroup, PledgeKind, StaffMember
 from bot.runtime import get_runtime
-from bot.services import access, directory, inbox, intake, pledges, tickets, timeline
+from bot.services import access, directory, inbox, intake, knowledge, pledges, tickets, timeline
+from bot.services import staff as staff_service
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 router = APIRouter()
 PAGE_SIZE = 50
+CANNED_LIMIT = 6  # canned replies offered for one search
 VIEWING_SECONDS = 90  # someone who opened a ticket this recently is shown as viewing it
 
 
@@ -97,7 +100,8 @@ def inbox_rows(request: Request, member: MemberDep, view: str = "open", group: A
 
 
 def _ticket(request: Request, member: Member, ticket_id: int, *, error: str | None = None, status_code: int = 200,
-            text: str = "", confirm_needed: str | None = None) -> HTMLResponse:
+            text: str = "", confirm_needed: str | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
+    """The ticket page; after a refused form, `error` says why and `form` keeps what was typed."""
     allowed(member, access.READERS)
     runtime = get_runtime()
     try:
@@ -105,10 +109,17 @@ def _ticket(request: Request, member: Member, ticket_id: int, *, error: str | No
                                     public_numbers=runtime.settings.public_numbers)
     except NotFound as missing:
         return render(request, "error.html", member, status_code=404, message=str(missing))
+    candidates = (runtime.unit_of_work(staff_service.able_to_take, sorted({p.owner_role for p in page.pledges}))
+                  if member.may(access.SUPERVISORS) else {})
+    replies = [entry.text for entry in page.entries if entry.kind == "reply"]
+    reply_pledge = next((p for p in page.pledges if p.kind == PledgeKind.REPLY), None)
     return render(request, "ticket.html", member, status_code=status_code, page=page, error=error, draft=text,
                   confirm_needed=confirm_needed, viewing=viewers.saw(ticket_id, member.staff),
                   done=request.query_params.get("done"), pledge_words=timeline.PLEDGE_WORDS,
-                  clock_of=inbox.clock_of,
+                  clock_of=inbox.clock_of, candidates=candidates, form=form or {},
+                  claimed_by=page.owners.get(reply_pledge.owner_staff_id) if reply_pledge
+                  and reply_pledge.owner_staff_id else None,
+                  latest_reply=replies[-1] if replies else "",
                   remaining={p.kind: inbox.remaining(p, runtime.clock.now(), runtime.policies, runtime.settings.tz)
                              for p in page.pledges})
 
@@ -118,21 +129,25 @@ def ticket_page(request: Request, ticket_id: int, member: MemberDep) -> HTMLResp
     return _ticket(request, member, ticket_id)
 
 
-def _act(request: Request, member: Member, ticket_id: int, done: str, action: Any, *args: Any,
-         text: str = "", confirming: str | None = None, **kwargs: Any) -> HTMLResponse | RedirectResponse:
+def _act(request: Request, member: Member, ticket_id: int, done: str | Callable[[Any], str], action: Any, *args: Any,
+         text: str = "", confirming: str | None = None, form: dict[str, str] | None = None,
+         missing_is_input: bool = False, **kwargs: Any) -> HTMLResponse | RedirectResponse:
     """Run one service call for the ticket; on a refusal, the page again with the reason (and, where
-    another agent has the ticket, the form `confirming` names asks to confirm)."""
+    another agent has the ticket, the form `confirming` names asks to confirm). `missing_is_input`:
+    something the form named (another ticket) does not exist, which is the form's error, not a 404."""
     runtime = get_runtime()
     try:
-        runtime.unit_of_work(action, *args, **kwargs)
+        result = runtime.unit_of_work(action, *args, **kwargs)
     except Conflict as taken:
         return _ticket(request, member, ticket_id, error=str(taken), status_code=409, text=text,
-                       confirm_needed=confirming)
+                       confirm_needed=confirming, form=form)
     except NotFound as missing:
+        if missing_is_input:
+            return _ticket(request, member, ticket_id, error=str(missing), status_code=422, text=text, form=form)
         return render(request, "error.html", member, status_code=404, message=str(missing))
     except ServiceError as refused:
-        return _ticket(request, member, ticket_id, error=str(refused), status_code=422, text=text)
-    return back_to(f"/console/tickets/{ticket_id}", done)
+        return _ticket(request, member, ticket_id, error=str(refused), status_code=422, text=text, form=form)
+    return back_to(f"/console/tickets/{ticket_id}", done(result) if callable(done) else done)
 
 
 @router.post("/tickets/{ticket_id}/claim", response_model=None)
@@ -187,3 +202,105 @@ def reopen(request: Request, ticket_id: int, member: FormMemberDep,
     return _act(request, member, ticket_id, "工单已重新打开", intake.reopen_ticket, ticket_id, member.staff,
                 note.strip()[:500] or None, now=runtime.clock.now(), policies=runtime.policies,
                 tz=runtime.settings.tz)
+
+
+# -- canned replies, visits, clocks, reassignment, merging, teaching the knowledge base -----------
+
+@router.get("/canned", response_class=HTMLResponse)
+def canned(request: Request, member: MemberDep, q: str = "") -> HTMLResponse:
+    """Knowledge entries matching the words typed, as buttons that put the answer into the reply box
+    (`static/console.js`). Any staff member may search the base, as in the API."""
+    runtime = get_runtime()
+    words = q.strip()[:100]
+    base = runtime.knowledge
+    if not words or base is None:
+        return render(request, "_canned.html", member, q=words, entries=[])
+    # entries that contain the words as typed first, then those the model ranks nearest
+    containing = [entry for entry in base.index.entries
+                  if any(words in text for text in (entry.id, entry.question, entry.answer, *entry.similar))]
+    ranked = [match.entry for match in base.index.rank(words, limit=CANNED_LIMIT)
+              if match.similarity >= base.index.thresholds.suggest]  # the bar the bot suggests entries at
+    entries = list({entry.id: entry for entry in [*containing, *ranked]}.values())[:CANNED_LIMIT]
+    return render(request, "_canned.html", member, q=words, entries=entries)
+
+
+@router.post("/tickets/{ticket_id}/visit", response_model=None)
+def order_visit(request: Request, ticket_id: int, member: FormMemberDep,
+                note: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)  # as POST /tickets/{id}/visit
+    if len(note) > 500:
+        return _ticket(request, member, ticket_id, error="上门说明最多 500 字", status_code=422,
+                       form={"visit_note": note})
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, lambda ordered: ordered.confirmation(ticket_id), pledges.need_visit,
+                ticket_id, note=note.strip() or None,
+                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz,
+                staff_id=member.staff.id, form={"visit_note": note})
+
+
+def _clock_change(request: Request, member: Member, ticket_id: int, kind: str, reason: str, *,
+                  pausing: bool) -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)  # as POST /pledges/{id}/pause and /resume
+    form = {"clock_kind": kind, "clock_reason": reason}
+    if kind not in PledgeKind.__members__.values():
+        return _ticket(request, member, ticket_id, error="请选择要暂停或恢复的承诺", status_code=422, form=form)
+    runtime = get_runtime()
+    change = pledges.pause_on_ticket if pausing else pledges.resume_on_ticket
+    return _act(request, member, ticket_id, "已暂停计时" if pausing else "已恢复计时", change, ticket_id, kind,
+                reason=reason, staff_id=member.staff.id, now=runtime.clock.now(), policies=runtime.policies,
+                tz=runtime.settings.tz, form=form)
+
+
+@router.post("/tickets/{ticket_id}/pause", response_model=None)
+def pause(request: Request, ticket_id: int, member: FormMemberDep, kind: Annotated[str, Form()] = "",
+          reason: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    return _clock_change(request, member, ticket_id, kind, reason, pausing=True)
+
+
+@router.post("/tickets/{ticket_id}/resume", response_model=None)
+def resume(request: Request, ticket_id: int, member: FormMemberDep, kind: Annotated[str, Form()] = "",
+           reason: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    return _clock_change(request, member, ticket_id, kind, reason, pausing=False)
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=None)
+def assign(request: Request, ticket_id: int, member: FormMemberDep, kind: Annotated[str, Form()] = "",
+           staff_id: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.SUPERVISORS)  # as POST /tickets/{id}/assign
+    if kind not in PledgeKind.__members__.values():
+        return _ticket(request, member, ticket_id, error="请选择要改派的承诺", status_code=422)
+    if not staff_id.strip().isdigit():
+        return _ticket(request, member, ticket_id, error="请选择接手的员工", status_code=422)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "已改派", pledges.assign, ticket_id, kind, int(staff_id),
+                now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz,
+                by_staff_id=member.staff.id)
+
+
+@router.post("/tickets/{ticket_id}/merge", response_model=None)
+def merge(request: Request, ticket_id: int, member: FormMemberDep,
+          target: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)  # as POST /tickets/{id}/merge
+    form = {"merge_target": target}
+    number = target.strip().lstrip("#＃").strip()
+    if not number.isdigit() or len(number) > 9:
+        return _ticket(request, member, ticket_id, error="请填写要并入的目标工单号（数字，如 12）", status_code=422,
+                       form=form)
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, f"已合并到工单 #{int(number)}", intake.merge_tickets, ticket_id,
+                int(number), member.staff, now=runtime.clock.now(), form=form, missing_is_input=True)
+
+
+@router.post("/tickets/{ticket_id}/learn", response_model=None)
+def learn(request: Request, ticket_id: int, member: FormMemberDep, entry_id: Annotated[str, Form()] = "",
+          question: Annotated[str, Form()] = "",
+          answer: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)  # as POST /knowledge/from-ticket/{id}
+    runtime = get_runtime()
+    form = {"entry_id": entry_id, "question": question, "answer": answer}
+    if runtime.knowledge is None:
+        return _ticket(request, member, ticket_id, error="知识库未加载，暂不能新建条目", status_code=503, form=form)
+    today = runtime.clock.now().astimezone(runtime.settings.tz).date()
+    return _act(request, member, ticket_id, f"已加入知识库条目 {entry_id.strip()}", knowledge.learn_from_ticket,
+                runtime.knowledge, ticket_id, entry_id.strip(), question=question, answer=answer or None,
+                staff_id=member.staff.id, now=runtime.clock.now(), today=today, form=form)

@@ -13,8 +13,8 @@ from api.schemas import Input
 from bot.fields import Id
 from bot.models import StaffMember
 from bot.runtime import Runtime
-from bot.services import access, tickets
-from bot.services.knowledge import Entry, KnowledgeBase
+from bot.services import access
+from bot.services.knowledge import Entry, KnowledgeBase, learn_from_ticket
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -101,7 +101,11 @@ class WordingIn(Input):
 
 
 class FromTicketIn(Input):
+    """`question` and `answer` left out: the ticket's request and the agent's latest reply."""
+
     entry_id: Annotated[str, StringConstraints(pattern=_ENTRY_ID)]
+    question: Line | None = None
+    answer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=600)] | None = None
 
 
 Curator = Annotated[StaffMember, Depends(require(*access.REPLIERS))]
@@ -143,8 +147,9 @@ def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator)
 
 
 @router.post("/from-ticket/{ticket_id}", response_model=EntryOut)
-def from_ticket(ticket_id: Id, body: FromTicketIn, runtime: RuntimeDep, _: Curator):
-    """The ticket's question joins an entry; if the entry does not exist yet, the agent's reply
-    on the ticket becomes its answer."""
-    question, reply = runtime.unit_of_work(tickets.knowledge_source, ticket_id)  # read, then write the files
-    return _out(_base(runtime).learn(body.entry_id, question, reply, ticket_id=ticket_id, today=_today(runtime)))
+def from_ticket(ticket_id: Id, body: FromTicketIn, runtime: RuntimeDep, staff: Curator):
+    """The ticket's question (or `question`) joins an entry; if the entry does not exist yet, the
+    agent's latest reply on the ticket (or `answer`) becomes its answer. The ticket's trail says so."""
+    return _out(runtime.unit_of_work(learn_from_ticket, _base(runtime), ticket_id, body.entry_id,
+                                     question=body.question, answer=body.answer, staff_id=staff.id,
+                                     now=runtime.clock.now(), today=_today(runtime)))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, status
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import (
     CallbackIn,
     CallbackOut,
+    ClockChangeIn,
     Page,
     PledgeListOut,
     ReassignIn,
@@ -50,24 +51,28 @@ def list_pledges(runtime: RuntimeDep, staff: CurrentStaff,
     return Page[PledgeListOut](total=total, items=[PledgeListOut.model_validate(row) for row in rows])
 
 
-def _change_clock(runtime, pledge_id: Id, change) -> PledgeListOut:
+def _change_clock(runtime, pledge_id: Id, change, staff: StaffMember, body: ClockChangeIn | None) -> PledgeListOut:
     def apply(session):
         pledge = pledges.get(session, pledge_id)
-        change(session, pledge, now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz)
+        change(session, pledge, now=runtime.clock.now(), policies=runtime.policies, tz=runtime.settings.tz,
+               reason=body.reason if body else None, staff_id=staff.id)
         return pledge
 
     return runtime.unit_of_work(apply)
 
 
 @router.post("/pledges/{pledge_id}/pause", response_model=PledgeListOut)
-def pause(pledge_id: Id, runtime: RuntimeDep, _: Serving):
-    """Stop the clock while the ticket waits for the retailer."""
-    return _change_clock(runtime, pledge_id, pledges.pause)
+def pause(pledge_id: Id, runtime: RuntimeDep, staff: Serving,
+          body: Annotated[ClockChangeIn | None, Body()] = None):
+    """Stop the clock while the ticket waits for the retailer; `reason` goes on the ticket's trail."""
+    return _change_clock(runtime, pledge_id, pledges.pause, staff, body)
 
 
 @router.post("/pledges/{pledge_id}/resume", response_model=PledgeListOut)
-def resume(pledge_id: Id, runtime: RuntimeDep, _: Serving):
-    return _change_clock(runtime, pledge_id, pledges.resume)
+def resume(pledge_id: Id, runtime: RuntimeDep, staff: Serving,
+           body: Annotated[ClockChangeIn | None, Body()] = None):
+    """Restart the clock with the working time left; `reason` goes on the ticket's trail."""
+    return _change_clock(runtime, pledge_id, pledges.resume, staff, body)
 
 
 @router.post("/pledges/{pledge_id}/reassign", response_model=PledgeListOut)

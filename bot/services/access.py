@@ -38,8 +38,9 @@ from bot.services.pledges import KEPT, RUNNING
 # The roles that read tickets and retailers at all; anyone else is refused (403) before any query.
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.CALLBACK, Role.AGENT)
 # Who may do what to a ticket: the one list each, used by the API, the console and the chat.
-REPLIERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # reply, claim, note, close, reopen
-SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # assign, pause and resume clocks
+REPLIERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # reply, claim, note, close, reopen, merge, order a visit,
+#                                                       pause and resume clocks, teach the knowledge base
+SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # assign and reassign pledges
 VISITORS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)  # record visits
 CALLERS = (Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN)  # record callbacks
 

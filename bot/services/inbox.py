@@ -119,10 +119,10 @@ def clock_of(pledge: Pledge | None, now: datetime) -> Clock:
         return Clock.NONE
     if pledge.state == PledgeState.MET:
         return Clock.MET
+    if pledge.state == PledgeState.PAUSED:  # a paused pledge is not stopped: it resumes with its time left
+        return Clock.PAUSED
     if pledge.state != PledgeState.PENDING:
         return Clock.STOPPED
-    if pledge.paused_at is not None:
-        return Clock.PAUSED
     if pledge.due_at is not None and pledge.due_at <= now:
         return Clock.BREACHED
     if pledge.warn_at is not None and pledge.warn_at <= now:

@@ -461,6 +461,15 @@ def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str
     return ticket
 
 
+def merge_tickets(session: Session, source_id: int, target_id: int, staff: StaffMember, *,
+                  now: datetime) -> tickets.Merged:
+    """A duplicate from the same sender goes into their other ticket: its messages show on the target,
+    it is closed naming the target, and what it still had running is cancelled for the same reason."""
+    merged = tickets.merge(session, source_id, target_id, now=now, staff_id=id_of(staff))
+    pledges.cancel_open(session, merged.source, now=now, reason=f"已合并到工单 #{target_id}", staff_id=staff.id)
+    return merged
+
+
 def reopen_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str | None, *, now: datetime,
                   policies: Policies, tz: Any, confirm: bool = False) -> Ticket:
     ticket = tickets.get(session, ticket_id)

@@ -24,14 +24,17 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
+from bot.models import AuthorKind
+from bot.services import tickets
 from bot.services.classify import domain_tokenizer
 from bot.services.errors import Conflict, NotFound, ServiceError
 
@@ -340,12 +343,20 @@ class KnowledgeBase:
 
     def learn(self, entry_id: str, question: str, reply: str | None, *, ticket_id: int, today: date) -> Entry:
         """A ticket's question joins an entry; a new entry takes the agent's reply as its answer."""
+        if not ENTRY_ID.match(entry_id):
+            raise ServiceError(f"条目编号「{entry_id}」格式不对：应为 栏目.名称，如 terminal.printer-jam（栏目为 "
+                               "terminal、training、marketing、delivery、monopoly、general；名称用小写字母、数字和 -）")
+        question = question.strip()
+        if not 2 <= len(question) <= 200:
+            raise ServiceError("问题需 2 到 200 字")
         if self.exists(entry_id):
             return self.add_similar(entry_id, question)
-        if reply is None:
+        if reply is None or not reply.strip():
             raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
+        if not 2 <= len(reply.strip()) <= 600:
+            raise ServiceError("答案需 2 到 600 字")
         return self.create(Entry(id=entry_id, column=entry_id.split(".")[0], question=question, similar=(question,),
-                                 answer=reply, reviewed=today))
+                                 answer=reply.strip(), reviewed=today))
 
     def add_similar(self, entry_id: str, wording: str) -> Entry:
         """A retailer's own wording becomes another similar question of an entry."""
@@ -353,3 +364,18 @@ class KnowledgeBase:
         if wording in (entry.question, *entry.similar):
             return entry
         return self.update(entry_id, {"similar": (*entry.similar, wording)})
+
+
+def learn_from_ticket(session: Session, base: KnowledgeBase, ticket_id: int, entry_id: str, *,
+                      question: str | None = None, answer: str | None = None, staff_id: int | None,
+                      now: datetime, today: date) -> Entry:
+    """A ticket teaches the base: its question (or the staff member's edit of it) joins the entry, or a
+    new entry is made with the agent's reply (or its edit) as the answer; the ticket's trail says so."""
+    asked, replied = tickets.knowledge_source(session, ticket_id)
+    existed = base.exists(entry_id)
+    entry = base.learn(entry_id, question if question is not None else asked,
+                       answer if answer is not None else replied, ticket_id=ticket_id, today=today)
+    tickets.event(session, ticket_id, now, AuthorKind.STAFF if staff_id else AuthorKind.SYSTEM,
+                  str(staff_id) if staff_id else None, "wording_added" if existed else "knowledge_entry_created",
+                  entry=entry_id)
+    return entry

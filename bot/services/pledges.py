@@ -213,21 +213,39 @@ def cancel_open(session: Session, ticket: Ticket, *, now: datetime, reason: str,
             _stop(session, pledge, PledgeState.CANCELLED, reason, now, staff_id)
 
 
-def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
-    """Stop the clock while the ticket waits for the retailer, keeping the time left."""
+MAX_REASON = 200
+
+
+def _reason(reason: str | None, doing: str) -> str | None:
+    """A pause's or resumption's reason for the trail; given but blank is refused."""
+    if reason is None:
+        return None
+    if not reason.strip():
+        raise ServiceError(f"{doing}原因不能为空")
+    if len(reason.strip()) > MAX_REASON:
+        raise ServiceError(f"{doing}原因最多 {MAX_REASON} 字")
+    return reason.strip()
+
+
+def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo,
+          reason: str | None = None, staff_id: int | None = None) -> None:
+    """Stop the clock while the ticket waits for the retailer, keeping the time left; the trail says why."""
+    why = _reason(reason, "暂停")
     if pledge.state != PledgeState.PENDING:
-        raise ServiceError(f"承诺 {pledge.id} 不在计时中，不能暂停")
+        raise ServiceError(f"{texts.PLEDGE_LABELS.get(pledge.kind, pledge.kind)}承诺不在计时中，不能暂停")
     calendar = policies.calendar(pledge.kind, tz)
     pledge.remaining_seconds = calendar.elapsed(now, due_of(pledge)).total_seconds()
     pledge.state, pledge.paused_at, pledge.next_check_at = PledgeState.PAUSED, now, None
     session.add(pledge)
-    _event(session, pledge.ticket_id, now, "pledge_paused", kind=pledge.kind)
+    _event(session, pledge.ticket_id, now, "pledge_paused", staff_id, kind=pledge.kind, reason=why)
 
 
-def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo) -> None:
+def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policies, tz: ZoneInfo,
+           reason: str | None = None, staff_id: int | None = None) -> None:
     """Restart the clock with the working time that was left when it paused."""
+    why = _reason(reason, "恢复")
     if pledge.state != PledgeState.PAUSED:
-        raise ServiceError(f"承诺 {pledge.id} 没有暂停")
+        raise ServiceError(f"{texts.PLEDGE_LABELS.get(pledge.kind, pledge.kind)}承诺没有暂停")
     calendar = policies.calendar(pledge.kind, tz)
     left = timedelta(seconds=pledge.remaining_seconds or 0)
     if pledge.warned_at is None and pledge.warn_at:
@@ -237,7 +255,30 @@ def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policie
     pledge.state, pledge.paused_at, pledge.remaining_seconds = PledgeState.PENDING, None, None
     pledge.next_check_at = next_check(pledge, policies, tz)
     session.add(pledge)
-    _event(session, pledge.ticket_id, now, "pledge_resumed", kind=pledge.kind)
+    _event(session, pledge.ticket_id, now, "pledge_resumed", staff_id, kind=pledge.kind, reason=why)
+
+
+def _of_open_ticket(session: Session, ticket_id: int, kind: str) -> Pledge:
+    ticket = tickets.get_open(session, ticket_id)
+    pledge = one(session, id_of(ticket), kind)
+    if pledge is None:
+        raise ServiceError(f"工单 #{ticket_id} 没有{texts.PLEDGE_LABELS.get(kind, kind)}承诺")
+    return pledge
+
+
+def pause_on_ticket(session: Session, ticket_id: int, kind: str, *, reason: str, staff_id: int | None,
+                    now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
+    """Pause one of a ticket's clocks (the console names the ticket and the kind); a reason is required."""
+    pledge = _of_open_ticket(session, ticket_id, kind)
+    pause(session, pledge, now=now, policies=policies, tz=tz, reason=reason, staff_id=staff_id)
+    return pledge
+
+
+def resume_on_ticket(session: Session, ticket_id: int, kind: str, *, reason: str, staff_id: int | None,
+                     now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
+    pledge = _of_open_ticket(session, ticket_id, kind)
+    resume(session, pledge, now=now, policies=policies, tz=tz, reason=reason, staff_id=staff_id)
+    return pledge
 
 
 # -- the sweep's steps -------------------------------------------------------------------------

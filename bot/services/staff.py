@@ -105,6 +105,12 @@ def _active_admins(session: Session) -> list[StaffMember]:
     return [row for row in rows if Role.ADMIN in row.roles]
 
 
+def able_to_take(session: Session, roles: list[str]) -> dict[str, list[StaffMember]]:
+    """The active staff who hold each role, by name: whom a supervisor may give a pledge of that role."""
+    rows = session.exec(select(StaffMember).where(StaffMember.active).order_by(col(StaffMember.name))).all()
+    return {role: [row for row in rows if role in row.roles] for role in roles}
+
+
 def has_active_admin(session: Session) -> bool:
     return bool(_active_admins(session))
 

@@ -121,7 +121,8 @@ def latest_of_sender(session: Session, platform: str, user_id: str, since: datet
         found = session.connection().execute(_LATEST_IN_PRIVATE, params).scalar()
     else:
         found = session.connection().execute(_LATEST_IN_GROUP, params | {"chat_group_id": chat_group_id}).scalar()
-    return session.get(Ticket, found) if found is not None else None
+    ticket = session.get(Ticket, found) if found is not None else None
+    return _followed(session, ticket) if ticket is not None else None
 
 
 def by_message(session: Session, chat_group_id: int, message_id: str) -> list[Ticket]:
@@ -137,7 +138,9 @@ def by_message(session: Session, chat_group_id: int, message_id: str) -> list[Ti
     if group is None:  # no such group: nothing was sent there
         return []
     sent = outbox.tickets_of_sent_message(session, target_id=group.group_id, sent_message_id=message_id)
-    return list(session.exec(select(Ticket).where(col(Ticket.id).in_(sent), Ticket.chat_group_id == chat_group_id)))
+    found = session.exec(select(Ticket).where(col(Ticket.id).in_(sent), Ticket.chat_group_id == chat_group_id))
+    followed = [_followed(session, ticket) for ticket in found]  # the bot's words to a merged ticket
+    return list({id_of(ticket): ticket for ticket in followed}.values())
 
 
 def get(session: Session, ticket_id: int) -> Ticket:
@@ -211,10 +214,13 @@ def attach_retailer(session: Session, ticket: Ticket, retailer_id: int, *, now: 
 
 
 def first_retailer_message(session: Session, ticket_id: int) -> str | None:
-    """The platform id of the retailer's first message, which replies and apologies quote."""
+    """The platform id of the retailer's first message in the ticket's own chat, which replies and
+    apologies quote (a ticket merged in from another chat brings messages that cannot be quoted here)."""
+    own_chat = select(Ticket.chat_group_id).where(Ticket.id == ticket_id).scalar_subquery()
     return session.exec(
         select(TicketMessage.message_id)
-        .where(TicketMessage.ticket_id == ticket_id, TicketMessage.author_kind == AuthorKind.RETAILER)
+        .where(TicketMessage.ticket_id == ticket_id, TicketMessage.author_kind == AuthorKind.RETAILER,
+               col(TicketMessage.chat_group_id).is_not_distinct_from(own_chat))
         .order_by(col(TicketMessage.id))
     ).first()
 
@@ -228,6 +234,76 @@ def knowledge_source(session: Session, ticket_id: int) -> tuple[str, str | None]
         .order_by(col(TicketMessage.id).desc())
     ).first()
     return question, reply
+
+
+# -- merging duplicates -------------------------------------------------------------------------
+
+MERGED = "merged"  # the closing event's `merged_into` names the ticket a duplicate went into
+_MERGE_HOPS = 10  # a target may itself be merged later; the chain is followed this far
+
+
+def merged_into(session: Session, ticket: Ticket) -> int | None:
+    """The ticket a closed duplicate was merged into (None: not merged, or reopened since)."""
+    if ticket.status != TicketStatus.CLOSED:
+        return None
+    closing = session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == id_of(ticket), TicketEvent.action == "closed")
+        .order_by(col(TicketEvent.id).desc())).first()
+    target = closing.detail.get("merged_into") if closing is not None else None
+    return target if isinstance(target, int) else None
+
+
+def _followed(session: Session, ticket: Ticket) -> Ticket:
+    """A merged duplicate stands for the ticket it went into: the retailer's next words belong there."""
+    for _ in range(_MERGE_HOPS):
+        target_id = merged_into(session, ticket)
+        target = session.get(Ticket, target_id) if target_id is not None else None
+        if target is None:
+            break
+        ticket = target
+    return ticket
+
+
+@dataclass(frozen=True)
+class Merged:
+    source: Ticket
+    target: Ticket
+    moved: int  # messages moved into the target
+
+
+def merge(session: Session, source_id: int, target_id: int, *, now: datetime, staff_id: int) -> Merged:
+    """A duplicate goes into the sender's other ticket: its messages move to the target (so its
+    timeline shows them and a quote of them finds it), and the duplicate is closed naming the target.
+    Only this ticket table's side; the pledge service cancels the duplicate's clocks."""
+    if source_id == target_id:
+        raise ServiceError(f"不能把工单 #{source_id} 合并到它自己")
+    source = get(session, source_id)
+    try:
+        target = get(session, target_id)
+    except NotFound:
+        raise NotFound(f"目标工单 #{target_id} 不存在") from None
+    if source.status == TicketStatus.CLOSED:
+        raise ServiceError(f"工单 #{source_id} 已关闭，不能再合并；如需合并请先重新打开")
+    if target.status == TicketStatus.CLOSED:
+        raise ServiceError(f"目标工单 #{target_id} 已关闭，不能合并进去；请先重新打开它，或合并到其他工单")
+    if (source.platform, source.sender_user_id) != (target.platform, target.sender_user_id) or (
+            source.retailer_id and target.retailer_id and source.retailer_id != target.retailer_id):
+        raise ServiceError(f"工单 #{source_id} 和 #{target_id} 不是同一位客户提出的，不能合并")
+    moved = list(session.exec(select(TicketMessage.id).where(TicketMessage.ticket_id == source_id)
+                              .order_by(col(TicketMessage.id))))
+    session.exec(update(TicketMessage).where(col(TicketMessage.ticket_id) == source_id)
+                 .values(ticket_id=target_id))
+    if source.last_message_at > target.last_message_at:  # the duplicate has the retailer's latest words
+        target.last_message_at = source.last_message_at
+        target.latest_text = source.latest_text or source.text
+    target.updated_at = now
+    session.add(target)
+    actor = str(staff_id)
+    event(session, target_id, now, AuthorKind.STAFF, actor, MERGED, source_ticket_id=source_id,
+          message_ids=[message_id for message_id in moved if message_id is not None])
+    close(session, source, now=now, actor_kind=AuthorKind.STAFF, actor_id=actor,
+          reason=f"已合并到工单 #{target_id}", merged_into=target_id)
+    return Merged(source, target, len(moved))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from bot.models import (
     StaffMember,
     VisitRecord,
 )
-from bot.services import access
+from bot.services import access, tickets
 
 # What each event of the trail says to staff; events with their own entry (a reply, a note, a visit,
 # a callback) are not repeated.
@@ -36,6 +36,7 @@ _EVENT_WORDS = {
     "visit_needed": "需要上门", "callback_unreachable": "回访未接通", "pledge_warned": "即将超时提醒",
     "pledge_breached": "已超时", "pledge_escalated": "升级通知", "reopened": "重新打开", "closed": "关闭",
     "answered": "机器人自动答复", "wording_added": "加入知识库问法", "retailer_identified": "已确认店铺",
+    "merged": "合并重复工单", "knowledge_entry_created": "新建知识条目",
     "message_added": None, "replied": None, "note": None, "visited": None, "callback_recorded": None,
 }
 PLEDGE_WORDS = {"reply": "回复", "visit": "上门", "callback": "回访"}
@@ -57,6 +58,7 @@ class TicketPage:
     pledges: list[Pledge]
     owners: dict[int, str]  # staff id -> name, for the pledges' owners
     entries: list[Entry]
+    merged_into: int | None = None  # a closed duplicate: the ticket it went into
 
 
 def _names(session: Session, ids: Collection[int]) -> dict[int, str]:
@@ -77,7 +79,10 @@ def _event_text(action: str, detail: dict[str, Any], names: dict[int, str]) -> s
     for key in ("owner_staff_id", "to_staff_id"):
         if detail.get(key):
             extra.append(f"给 {names.get(detail[key], '#' + str(detail[key]))}")
-    for key in ("reason", "note", "level"):
+    if detail.get("source_ticket_id"):
+        moved = len(detail.get("message_ids") or [])
+        extra.append(f"工单 #{detail['source_ticket_id']} 并入本单，移入 {moved} 条消息")
+    for key in ("entry", "reason", "note", "level"):
         if detail.get(key):
             extra.append(f"{'级别 ' if key == 'level' else ''}{detail[key]}")
     return f"{words}（{'，'.join(extra)}）" if extra else words
@@ -164,4 +169,5 @@ def ticket_page(session: Session, staff: StaffMember, ticket_id: int, *,
     ticket = {key: value for key, value in detail.items() if key not in ("messages", "events", "pledges")}
     return TicketPage(ticket=ticket, retailer=retailer, view=view, pledges=pledges,
                       owners={p.owner_staff_id: names.get(p.owner_staff_id, "") for p in pledges
-                              if p.owner_staff_id}, entries=entries)
+                              if p.owner_staff_id}, entries=entries,
+                      merged_into=tickets.merged_into(session, tickets.get(session, ticket_id)))

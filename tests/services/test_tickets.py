@@ -255,3 +255,125 @@ def test_an_unbound_sender_is_told_how_to_bind_once_a_day(session, clock, settin
     session.commit()
     bound = make.post(session, clock, settings, "终端开不了机怎么办", user_id="10002")
     assert texts.BIND_HINT not in bound.reply_text
+
+
+# -- merging a duplicate ----------------------------------------------------------------------
+
+def _two_tickets(session, clock, settings, *, other_user="10001"):
+    first = make.post(session, clock, settings, "终端开不了机", message_id="m-first")
+    clock.advance(hours=1)  # past the thread window: a ticket of its own
+    second = make.post(session, clock, settings, "扫码枪扫不出来怎么办", message_id="m-second", user_id=other_user)
+    assert first.ticket_id != second.ticket_id
+    return first.ticket_id, second.ticket_id
+
+
+def _merge(session, clock, source_id, target_id, agent):
+    merged = intake.merge_tickets(session, source_id, target_id, agent, now=clock.now())
+    session.commit()
+    return merged
+
+
+def test_a_duplicate_merges_into_the_target_with_its_messages_closed_naming_it(session, clock, settings, group):
+    agent = make.staff(session, clock)
+    target_id, source_id = _two_tickets(session, clock, settings)
+    clock.advance(minutes=5)
+
+    merged = _merge(session, clock, source_id, target_id, agent)
+
+    assert merged.moved == 1
+    on_target = session.exec(select(TicketMessage.message_id).where(TicketMessage.ticket_id == target_id)
+                             .order_by(col(TicketMessage.id))).all()
+    assert on_target == ["m-first", "m-second"]
+    assert session.exec(select(TicketMessage).where(TicketMessage.ticket_id == source_id)).all() == []
+    source, target = session.get(Ticket, source_id), session.get(Ticket, target_id)
+    assert source.status == TicketStatus.CLOSED and target.status == TicketStatus.OPEN
+    assert target.latest_text == "扫码枪扫不出来怎么办" and target.last_message_at == source.last_message_at
+    closing = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == source_id,
+                                                     TicketEvent.action == "closed")).one()
+    assert closing.detail["reason"] == f"已合并到工单 #{target_id}" and closing.detail["merged_into"] == target_id
+    assert closing.actor_id == str(agent.id)
+    pledge = reply_pledge(session, source_id)
+    assert pledge.state == PledgeState.CANCELLED and pledge.state_reason == f"已合并到工单 #{target_id}"
+    assert reply_pledge(session, target_id).state == PledgeState.PENDING  # the target's clock runs on
+    merged_event = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == target_id,
+                                                          TicketEvent.action == "merged")).one()
+    assert merged_event.detail["source_ticket_id"] == source_id and len(merged_event.detail["message_ids"]) == 1
+    assert tickets.merged_into(session, source) == target_id and tickets.merged_into(session, target) is None
+
+
+def test_the_targets_replies_still_quote_its_own_first_message(session, clock, settings, group):
+    agent = make.staff(session, clock)
+    source_id, target_id = _two_tickets(session, clock, settings)  # the older ticket is the duplicate
+    _merge(session, clock, source_id, target_id, agent)
+    # both are in the group: the earliest request there is quoted, now the duplicate's
+    assert tickets.first_retailer_message(session, target_id) == "m-first"
+
+
+def test_a_duplicate_asked_in_private_chat_is_never_quoted_in_the_group(session, clock, settings, group):
+    agent = make.staff(session, clock)
+    private = intake.handle_private_message(
+        session, intake.PrivateMessage(platform="qq", user_id="10001", text="终端开不了机怎么办", message_id="p-1"),
+        now=clock.now(), settings=settings, policies=Policies())
+    session.commit()
+    assert private.ticket_id is not None
+    clock.advance(hours=1)
+    in_group = make.post(session, clock, settings, "终端开不了机，屏幕是黑的", message_id="g-1")
+    _merge(session, clock, private.ticket_id, in_group.ticket_id, agent)
+    assert tickets.first_retailer_message(session, in_group.ticket_id) == "g-1"
+
+
+def test_after_a_merge_the_retailers_words_on_the_duplicate_join_the_target(session, clock, settings, group):
+    agent = make.staff(session, clock)
+    target_id, source_id = _two_tickets(session, clock, settings)
+    make.sent(session, source_id, "ack-of-second", clock)  # the bot's acknowledgement of the duplicate
+    session.commit()
+    _merge(session, clock, source_id, target_id, agent)
+
+    clock.advance(minutes=2)  # the duplicate's message is the sender's latest: it stands for the target
+    unquoted = make.post(session, clock, settings, "型号是老款的那个")
+    assert (unquoted.result, unquoted.ticket_id) == (Result.FOLLOW_UP, target_id)
+    quoting_theirs = make.post(session, clock, settings, "就是这个问题", reply_to="m-second")
+    assert (quoting_theirs.result, quoting_theirs.ticket_id) == (Result.FOLLOW_UP, target_id)
+    quoting_the_bot = make.post(session, clock, settings, "对，就是这台", reply_to="ack-of-second")
+    assert (quoting_the_bot.result, quoting_the_bot.ticket_id) == (Result.FOLLOW_UP, target_id)
+    assert session.get(Ticket, source_id).status == TicketStatus.CLOSED
+
+
+def _unchanged(session, source_id, target_id):
+    return (session.get(Ticket, source_id).status, session.get(Ticket, target_id).status,
+            len(session.exec(select(TicketMessage).where(TicketMessage.ticket_id == source_id)).all()),
+            reply_pledge(session, source_id).state,
+            len(session.exec(select(TicketEvent).where(col(TicketEvent.ticket_id).in_([source_id, target_id]))).all()))
+
+
+def test_a_ticket_cannot_merge_into_itself_a_closed_or_missing_ticket(session, clock, settings, group):
+    agent = make.staff(session, clock)
+    target_id, source_id = _two_tickets(session, clock, settings)
+    before = _unchanged(session, source_id, target_id)
+
+    with pytest.raises(ServiceError, match=r"不能把工单 #\d+ 合并到它自己"):
+        intake.merge_tickets(session, source_id, source_id, agent, now=clock.now())
+    with pytest.raises(NotFound, match="目标工单 #999999 不存在"):
+        intake.merge_tickets(session, source_id, 999_999, agent, now=clock.now())
+    session.rollback()
+    assert _unchanged(session, source_id, target_id) == before
+
+    intake.close_ticket(session, target_id, agent, None, now=clock.now())
+    session.commit()
+    before = _unchanged(session, source_id, target_id)
+    with pytest.raises(ServiceError, match=r"目标工单 #\d+ 已关闭"):
+        intake.merge_tickets(session, source_id, target_id, agent, now=clock.now())
+    session.rollback()
+    assert _unchanged(session, source_id, target_id) == before
+    with pytest.raises(ServiceError, match="已关闭，不能再合并"):  # a closed duplicate stays as it is
+        intake.merge_tickets(session, target_id, source_id, agent, now=clock.now())
+
+
+def test_tickets_of_different_senders_do_not_merge(session, clock, settings, group):
+    agent = make.staff(session, clock)
+    target_id, source_id = _two_tickets(session, clock, settings, other_user="10002")
+    before = _unchanged(session, source_id, target_id)
+    with pytest.raises(ServiceError, match="不是同一位客户"):
+        intake.merge_tickets(session, source_id, target_id, agent, now=clock.now())
+    session.rollback()
+    assert _unchanged(session, source_id, target_id) == before

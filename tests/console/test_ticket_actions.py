@@ -1,0 +1,294 @@
+"""The ticket page's actions over real HTTP, against the real service: canned replies, ordering a visit,
+pausing and resuming with a reason, reassignment, merging a duplicate, teaching the knowledge base, and
+who has the ticket. Each action is refused to the roles the API refuses, and bad input changes nothing."""
+
+import html
+
+import pytest
+
+from tests.console.test_console_http import csrf_of, sign_in
+from tests.support.fixtures import unique_number, wait_for
+from tests.support.napcat import NapCat
+from tests.support.service import ACCESS_TOKEN
+
+
+@pytest.fixture(scope="module")
+def crew(admin):
+    def member(*roles):
+        made = admin.post("/api/v1/staff", json={"name": f"员工{unique_number(300)}", "roles": list(roles)})
+        assert made.status_code == 201, made.text
+        return made.json()
+
+    return {"agent": member("agent"), "other": member("agent"), "supervisor": member("supervisor"),
+            "manager": member("manager"), "caller": member("callback"), "marketer": member("marketing")}
+
+
+@pytest.fixture(scope="module")
+async def chat(service, admin):
+    """A registered group with NapCat connected: (group number, napcat)."""
+    group = unique_number(950_000)
+    admin.post("/api/v1/groups", json={"group_id": str(group), "name": "动作测试群"}).raise_for_status()
+    async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
+        await wait_for(lambda: admin.get("/healthz").json()["bots"])
+        yield group, napcat
+
+
+async def ask(admin, chat, text, user=None):
+    """A retailer asks in the group; the ticket it opened (its id) once the service has it."""
+    group, napcat = chat
+    user = user or unique_number(16_000)
+    await napcat.group_message(group, user, text)
+
+    def opened():
+        items = admin.get("/api/v1/tickets", params={"q": text}).json()["items"]
+        return next((t["id"] for t in items if t["sender_user_id"] == str(user) and t["text"] == text), None)
+
+    return await wait_for(opened)
+
+
+def api_as(service, member):
+    return service.client(member["token"])
+
+
+def detail(admin, ticket_id):
+    return admin.get(f"/api/v1/tickets/{ticket_id}").json()
+
+
+def pledge_of(admin, ticket_id, kind):
+    return next((p for p in detail(admin, ticket_id)["pledges"] if p["kind"] == kind), None)
+
+
+def post(client, ticket_id, action, **data):
+    page = client.get(f"/console/tickets/{ticket_id}")
+    return client.post(f"/console/tickets/{ticket_id}/{action}", data={"csrf": csrf_of(page.text), **data})
+
+
+# -- who has it ---------------------------------------------------------------------------------
+
+async def test_the_page_shows_who_claimed_it_and_who_else_is_viewing(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "陈列柜的玻璃门裂了怎么办")
+    with sign_in(service, crew["agent"]["token"]) as agent, sign_in(service, crew["other"]["token"]) as other:
+        assert "尚无人接单" in agent.get(f"/console/tickets/{ticket_id}").text
+        assert post(agent, ticket_id, "claim").status_code == 303
+        page = other.get(f"/console/tickets/{ticket_id}").text
+        assert f"接单人：<b>{crew['agent']['name']}</b>" in page
+        assert f"{crew['agent']['name']} 也在查看这张工单" in page
+
+
+# -- canned replies -----------------------------------------------------------------------------
+
+async def test_canned_replies_are_found_in_the_knowledge_base_and_fill_the_reply_box(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "扫码枪突然扫不出来了")
+    with sign_in(service, crew["agent"]["token"]) as client:
+        page = client.get(f"/console/tickets/{ticket_id}").text
+        assert 'hx-get="/console/canned"' in page and 'hx-target="#canned-list"' in page
+        assert '<script src="/console/static/console.js"' in page
+        found = client.get("/console/canned", params={"q": "扫码枪"})
+        assert found.status_code == 200 and "data-answer=" in found.text and "<html" not in found.text
+        expected = admin.get("/api/v1/knowledge/search", params={"q": "扫码枪扫不出来"}).json()["entries"][0]
+        answer = admin.get(f"/api/v1/knowledge/entries/{expected['id']}").json()["answer"]
+        assert f'data-answer="{html.escape(answer)}"' in client.get(
+            "/console/canned", params={"q": "扫码枪扫不出来"}).text
+        nothing = client.get("/console/canned", params={"q": "鳄鱼潜水艇"})
+        assert "没有和「鳄鱼潜水艇」相关的条目" in nothing.text and "data-answer" not in nothing.text
+        assert client.get("/console/canned").text.strip() == ""
+        script = client.get("/console/static/console.js")
+        assert script.status_code == 200 and 'textarea[name="text"]' in script.text and "data-answer" in script.text
+    with sign_in(service, crew["marketer"]["token"]) as marketer:  # any staff member searches, as in the API
+        assert marketer.get("/console/canned", params={"q": "扫码枪"}).status_code == 200
+
+
+# -- visits -------------------------------------------------------------------------------------
+
+async def test_an_agent_orders_a_visit_with_a_note(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "烟柜的灯不亮了能帮忙看看吗")
+    with sign_in(service, crew["agent"]["token"]) as client:
+        ordered = post(client, ticket_id, "visit", note="灯箱电源需检查")
+        assert ordered.status_code == 303
+        page = client.get(ordered.headers["location"]).text
+        assert "需要上门（灯箱电源需检查）" in page and "已登记上门" in page  # an unbound sender: identify first
+    visit = pledge_of(admin, ticket_id, "visit")
+    assert visit["state"] == "pending"
+    with sign_in(service, crew["supervisor"]["token"]) as client:  # supervisors too; a second order is noted
+        again = post(client, ticket_id, "visit", note="")
+        assert again.status_code == 303 and "已安排过上门" in client.get(again.headers["location"]).text
+
+
+# -- pause and resume ----------------------------------------------------------------------------
+
+async def test_a_clock_pauses_and_resumes_with_its_reason_on_the_trail(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "营销活动的海报怎么申请")
+    with sign_in(service, crew["agent"]["token"]) as client:
+        empty = post(client, ticket_id, "pause", kind="reply", reason="  ")
+        assert empty.status_code == 422 and "暂停原因不能为空" in empty.text
+        assert pledge_of(admin, ticket_id, "reply")["state"] == "pending"
+        wrong = post(client, ticket_id, "pause", kind="lunch", reason="等")
+        assert wrong.status_code == 422 and "请选择" in wrong.text
+
+        paused = post(client, ticket_id, "pause", kind="reply", reason="等客户发活动照片")
+        assert paused.status_code == 303
+        page = client.get(paused.headers["location"]).text
+        assert "暂停计时（回复承诺，等客户发活动照片）" in page and "已暂停" in page and "恢复计时" in page
+        assert pledge_of(admin, ticket_id, "reply")["state"] == "paused"
+        twice = post(client, ticket_id, "pause", kind="reply", reason="再停一次")
+        assert twice.status_code == 422 and "不在计时中" in twice.text
+
+        blank = post(client, ticket_id, "resume", kind="reply", reason="")
+        assert blank.status_code == 422 and "恢复原因不能为空" in blank.text
+        resumed = post(client, ticket_id, "resume", kind="reply", reason="照片已收到")
+        assert resumed.status_code == 303
+        assert "恢复计时（回复承诺，照片已收到）" in client.get(f"/console/tickets/{ticket_id}").text
+    assert pledge_of(admin, ticket_id, "reply")["state"] == "pending"
+
+
+async def test_the_api_pause_takes_a_reason_too(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "微信群里的活动怎么报名")
+    pledge = pledge_of(admin, ticket_id, "reply")
+    with api_as(service, crew["agent"]) as api:
+        assert api.post(f"/api/v1/pledges/{pledge['id']}/pause", json={"reason": " "}).status_code == 422
+        assert api.post(f"/api/v1/pledges/{pledge['id']}/pause", json={"reason": "等客户确认时间"}).status_code == 200
+        assert api.post(f"/api/v1/pledges/{pledge['id']}/resume").status_code == 200  # a reason is optional here
+    paused = [e for e in detail(admin, ticket_id)["events"] if e["action"] == "pledge_paused"]
+    assert paused[0]["detail"]["reason"] == "等客户确认时间" and paused[0]["actor_id"] == str(crew["agent"]["id"])
+
+
+# -- reassignment -------------------------------------------------------------------------------
+
+async def test_a_supervisor_reassigns_to_staff_of_the_pledges_role(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "合作店的挂牌什么时候发")
+    with sign_in(service, crew["supervisor"]["token"]) as client:
+        page = client.get(f"/console/tickets/{ticket_id}").text
+        assert "改派（主管）" in page
+        assert f'<option value="{crew["other"]["id"]}"' in page  # agents for the reply
+        assert f'<option value="{crew["manager"]["id"]}"' not in page  # no visit pledge here: no managers
+        none = post(client, ticket_id, "assign", kind="reply", staff_id="")
+        assert none.status_code == 422 and "请选择接手的员工" in none.text
+        wrong_role = post(client, ticket_id, "assign", kind="reply", staff_id=str(crew["manager"]["id"]))
+        assert wrong_role.status_code == 422 and "不能承担这项任务" in wrong_role.text
+        assert pledge_of(admin, ticket_id, "reply")["owner_staff_id"] is None
+        moved = post(client, ticket_id, "assign", kind="reply", staff_id=str(crew["other"]["id"]))
+        assert moved.status_code == 303
+        page = client.get(moved.headers["location"]).text
+        assert f"接单人：<b>{crew['other']['name']}</b>" in page
+        assert f"改派（回复承诺，给 {crew['other']['name']}）" in page
+    assert pledge_of(admin, ticket_id, "reply")["owner_staff_id"] == crew["other"]["id"]
+    with sign_in(service, crew["agent"]["token"]) as agent:  # agents neither see nor use it
+        assert "改派（主管）" not in agent.get(f"/console/tickets/{ticket_id}").text
+        refused = post(agent, ticket_id, "assign", kind="reply", staff_id=str(crew["agent"]["id"]))
+        assert refused.status_code == 403 and "权限不足" in refused.text
+    assert pledge_of(admin, ticket_id, "reply")["owner_staff_id"] == crew["other"]["id"]
+
+
+# -- merging ------------------------------------------------------------------------------------
+
+async def test_a_duplicate_merges_into_the_same_retailers_other_ticket(service, admin, crew, chat):
+    user = unique_number(17_000)
+    target = await ask(admin, chat, "陈列柜的玻璃门裂了怎么办", user)
+    source = await ask(admin, chat, "微信群里的活动怎么报名", user)
+    assert source != target
+    stranger = await ask(admin, chat, "营销活动的海报怎么申请")
+    with sign_in(service, crew["agent"]["token"]) as client:
+        itself = post(client, source, "merge", target=str(source))
+        assert itself.status_code == 422 and "不能把工单" in itself.text and "合并到它自己" in itself.text
+        missing = post(client, source, "merge", target="999999")
+        assert missing.status_code == 422 and "目标工单 #999999 不存在" in missing.text
+        garbage = post(client, source, "merge", target="十二")
+        assert garbage.status_code == 422 and "请填写要并入的目标工单号" in garbage.text
+        assert 'value="十二"' in garbage.text  # what was typed stays in the box
+        other_sender = post(client, source, "merge", target=str(stranger))
+        assert other_sender.status_code == 422 and "不是同一位客户" in other_sender.text
+        assert detail(admin, source)["status"] != "closed" and len(detail(admin, source)["messages"]) == 1
+
+        merged = post(client, source, "merge", target=f"#{target}")
+        assert merged.status_code == 303
+        page = client.get(merged.headers["location"]).text
+        assert f"已合并到 <a href=\"/console/tickets/{target}\">工单 #{target}</a>" in page
+        assert f"关闭（已合并到工单 #{target}）" in page
+        on_target = client.get(f"/console/tickets/{target}").text
+        assert "微信群里的活动怎么报名" in on_target and "陈列柜的玻璃门裂了怎么办" in on_target
+        assert f"合并重复工单（工单 #{source} 并入本单，移入 1 条消息）" in on_target
+    source_detail = detail(admin, source)
+    assert source_detail["status"] == "closed" and source_detail["messages"] == []
+    assert all(p["state"] in ("cancelled", "met", "not_applicable") for p in source_detail["pledges"])
+    assert any(p["state_reason"] == f"已合并到工单 #{target}" for p in source_detail["pledges"])
+
+    closed_one = await ask(admin, chat, "合作店的挂牌什么时候发", user)
+    again = await ask(admin, chat, "门头灯箱的广告位可以自己换吗", user)
+    admin.post(f"/api/v1/tickets/{closed_one}/close").raise_for_status()
+    with sign_in(service, crew["agent"]["token"]) as client:
+        into_closed = post(client, again, "merge", target=str(closed_one))
+        assert into_closed.status_code == 422 and f"目标工单 #{closed_one} 已关闭" in into_closed.text
+    with api_as(service, crew["agent"]) as api:  # the API merges the same way
+        refused = api.post(f"/api/v1/tickets/{again}/merge", json={"target_id": closed_one})
+        assert refused.status_code == 422 and "已关闭" in refused.json()["detail"]
+        assert api.post(f"/api/v1/tickets/{again}/merge", json={"target_id": 999_999}).status_code == 404
+        done = api.post(f"/api/v1/tickets/{again}/merge", json={"target_id": target})
+        assert done.status_code == 200 and done.json()["id"] == target
+    assert detail(admin, again)["status"] == "closed"
+
+
+# -- teaching the knowledge base ----------------------------------------------------------------
+
+async def test_an_agent_turns_the_reply_into_a_knowledge_entry(service, admin, crew, chat):
+    ticket_id = await ask(admin, chat, "门头灯箱的广告位可以自己换吗")
+    with sign_in(service, crew["agent"]["token"]) as client:
+        assert post(client, ticket_id, "reply", text="门头广告位由区局统一安排，请联系客户经理。").status_code == 303
+        page = client.get(f"/console/tickets/{ticket_id}").text
+        assert 'name="question" maxlength="200" required value="门头灯箱的广告位可以自己换吗"' in page
+        assert ">门头广告位由区局统一安排，请联系客户经理。</textarea>" in page
+        bad = post(client, ticket_id, "learn", entry_id="门头.广告", question="门头广告位能换吗",
+                   answer="请联系客户经理。")
+        assert bad.status_code == 422 and "格式不对" in bad.text and 'value="门头广告位能换吗"' in bad.text
+        short = post(client, ticket_id, "learn", entry_id="general.door-ads", question="门", answer="好的好的")
+        assert short.status_code == 422 and "问题需 2 到 200 字" in short.text
+        assert admin.get("/api/v1/knowledge/entries/general.door-ads").status_code == 404
+
+        made = post(client, ticket_id, "learn", entry_id="general.door-ads", question="门头广告位可以自己换吗",
+                    answer="门头广告位由区局统一安排，请联系您的客户经理。")
+        assert made.status_code == 303
+        assert "新建知识条目（general.door-ads）" in client.get(made.headers["location"]).text
+    entry = admin.get("/api/v1/knowledge/entries/general.door-ads").json()
+    assert entry["question"] == "门头广告位可以自己换吗"
+    assert entry["answer"] == "门头广告位由区局统一安排，请联系您的客户经理。"
+    with api_as(service, crew["agent"]) as api:  # the API takes the same edits, to the same service
+        wording = api.post(f"/api/v1/knowledge/from-ticket/{ticket_id}",
+                           json={"entry_id": "general.door-ads", "question": "店招广告能不能自己换"})
+        assert wording.status_code == 200 and "店招广告能不能自己换" in wording.json()["similar"]
+
+
+# -- roles --------------------------------------------------------------------------------------
+
+ACTIONS = [  # console action, its form, the API call doing the same, the roles both refuse
+    ("visit", {"note": "看看"}, lambda t, p: ("post", f"/api/v1/tickets/{t}/visit", {}), ("manager", "caller")),
+    ("pause", {"kind": "reply", "reason": "等"},
+     lambda t, p: ("post", f"/api/v1/pledges/{p}/pause", {"reason": "等"}), ("manager", "caller")),
+    ("resume", {"kind": "reply", "reason": "好"},
+     lambda t, p: ("post", f"/api/v1/pledges/{p}/resume", {}), ("manager", "caller")),
+    ("assign", {"kind": "reply", "staff_id": "1"},
+     lambda t, p: ("post", f"/api/v1/tickets/{t}/assign", {"staff_id": 1}), ("agent", "manager", "caller")),
+    ("merge", {"target": "1"}, lambda t, p: ("post", f"/api/v1/tickets/{t}/merge", {"target_id": 1}),
+     ("manager", "caller")),
+    ("learn", {"entry_id": "general.role-test", "question": "角色测试问题", "answer": "角色测试答案"},
+     lambda t, p: ("post", f"/api/v1/knowledge/from-ticket/{t}", {"entry_id": "general.role-test"}),
+     ("manager", "caller")),
+]
+
+
+@pytest.mark.parametrize("action, form, api_call, refused", ACTIONS, ids=[a[0] for a in ACTIONS])
+async def test_each_action_is_refused_to_the_roles_the_api_refuses(service, admin, crew, chat, action, form, api_call,
+                                                                   refused):
+    ticket_id = await ask(admin, chat, "店门口的灯箱招牌坏了谁来修")
+    pledge_id = pledge_of(admin, ticket_id, "reply")["id"]
+    before = detail(admin, ticket_id)
+    for role in (*refused, "marketer"):
+        method, path, body = api_call(ticket_id, pledge_id)
+        with api_as(service, crew[role]) as api:
+            assert api.request(method, path, json=body).status_code == 403, (role, path)
+        with sign_in(service, crew[role]["token"]) as client:
+            page = client.get(f"/console/tickets/{ticket_id}")  # a 403 or 404 page carries the token too
+            answer = client.post(f"/console/tickets/{ticket_id}/{action}",
+                                 data={"csrf": csrf_of(page.text), **form})
+            assert answer.status_code == 403 and "权限不足" in answer.text, (role, action)
+    after = detail(admin, ticket_id)
+    assert (after["status"], after["pledges"], len(after["events"])) == (
+        before["status"], before["pledges"], len(before["events"]))
