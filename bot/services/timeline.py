@@ -35,11 +35,17 @@ _EVENT_WORDS = {
     "pledge_paused": "暂停计时", "pledge_resumed": "恢复计时", "pledge_reassigned": "改派",
     "visit_needed": "需要上门", "callback_unreachable": "回访未接通", "pledge_warned": "即将超时提醒",
     "pledge_breached": "已超时", "pledge_escalated": "升级通知", "reopened": "重新打开", "closed": "关闭",
-    "answered": "机器人自动答复", "wording_added": "加入知识库问法", "retailer_identified": "已确认店铺",
-    "merged": "合并重复工单", "knowledge_entry_created": "新建知识条目",
+    "answered_from_knowledge": "机器人按知识库自动答复", "wording_added": "加入知识库问法",
+    "retailer_identified": "已确认店铺", "merged": "合并重复工单", "knowledge_entry_created": "新建知识条目",
     "message_added": None, "replied": None, "note": None, "visited": None, "callback_recorded": None,
 }
 PLEDGE_WORDS = {"reply": "回复", "visit": "上门", "callback": "回访"}
+# The reasons the services record as codes, in words; a reason written in Chinese is shown as it is.
+_REASON_WORDS = {
+    "handover": "客户要求转人工", "not solved": "客户说问题没解决", "staff": "工作人员操作",
+    "low satisfaction": "回访评分低", "callback satisfied": "回访满意",
+    "callback not applicable": "无法回访，承诺已办结", "retailer moved": "客户换了客户经理",
+}
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def _names(session: Session, ids: Collection[int]) -> dict[int, str]:
 
 
 def _event_text(action: str, detail: dict[str, Any], names: dict[int, str]) -> str | None:
-    words = _EVENT_WORDS.get(action, action)
+    words = _EVENT_WORDS.get(action, "其他操作")
     if words is None:
         return None
     kind = PLEDGE_WORDS.get(detail.get("kind", ""), "")
@@ -83,8 +89,11 @@ def _event_text(action: str, detail: dict[str, Any], names: dict[int, str]) -> s
         moved = len(detail.get("message_ids") or [])
         extra.append(f"工单 #{detail['source_ticket_id']} 并入本单，移入 {moved} 条消息")
     for key in ("entry", "reason", "note", "level"):
-        if detail.get(key):
-            extra.append(f"{'级别 ' if key == 'level' else ''}{detail[key]}")
+        value = detail.get(key)
+        if value:
+            words_of = f"级别 {value}" if key == "level" else _REASON_WORDS.get(value, value) if key == "reason" \
+                else value
+            extra.append(str(words_of))
     return f"{words}（{'，'.join(extra)}）" if extra else words
 
 
