@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -66,12 +67,13 @@ def _inbox(member: Member, view: str, group: int | None, district: str, category
                             created_from=_day(day_from, tz), created_to=_day(day_to, tz, end=True),
                             q=q.strip()[:100] or None)
     page = max(page, 1)
+    filters = {"group": group or "", "district": district, "category": category, "from": day_from, "to": day_to,
+               "q": q}
     total, rows = runtime.unit_of_work(inbox.list_inbox, member.staff, chosen, flt, now=runtime.clock.now(),
                                        policies=runtime.policies, tz=tz, offset=(page - 1) * PAGE_SIZE,
                                        limit=PAGE_SIZE, public_numbers=runtime.settings.public_numbers)
     return {"view": chosen, "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE_SIZE)),
-            "filters": {"group": group or "", "district": district, "category": category, "from": day_from,
-                        "to": day_to, "q": q}}
+            "filters": filters, "paging": urlencode({"view": chosen.value, **{k: v for k, v in filters.items() if v}})}
 
 
 @router.get("/", include_in_schema=False)

@@ -237,3 +237,28 @@ async def test_a_photo_the_retailer_sends_joins_the_ticket_and_opens_from_its_pa
     with sign_in(service, people["agent"]["token"]) as client:
         page = client.get(f"/console/tickets/{ticket_id}").text
         assert f'<a href="{picture.replace("&", "&amp;")}" target="_blank" rel="noopener noreferrer">[图片]</a>' in page
+
+
+def test_paging_through_a_search_keeps_the_search(service, people, admin):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from bot.db import make_engine
+    from bot.models import Ticket
+
+    group = admin.post("/api/v1/groups", json={"group_id": str(unique_number(941_000))}).json()
+    now = datetime.now(UTC)
+    engine = make_engine(service.database_url)
+    with engine.begin() as db:  # more than a page of tickets with one word in common, straight into the store
+        db.execute(insert(Ticket.__table__), [  # type: ignore[attr-defined]
+            {"chat_group_id": group["id"], "sender_user_id": str(unique_number(19_000)), "category": "other",
+             "status": "open", "trading_flag": False, "text": f"灯箱坏了 第{n}家", "created_at": now,
+             "updated_at": now, "last_message_at": now} for n in range(55)])
+    engine.dispose()
+    with sign_in(service, people["agent"]["token"]) as client:
+        first = client.get("/console/tickets", params={"q": "灯箱坏了", "view": "open"})
+        assert "共 55 张，第 1/2 页" in first.text
+        following = re.search(r'href="(/console/tickets\?[^"]*page=2)"', first.text).group(1).replace("&amp;", "&")
+        second = client.get(following)
+        assert "共 55 张，第 2/2 页" in second.text and "灯箱坏了" in second.text
