@@ -101,8 +101,7 @@ def redeem(request: Request, code: str, csrf: Annotated[str, Form()] = "") -> HT
         opened = runtime.unit_of_work(signin.redeem_link, code, now=runtime.clock.now(), address=address)
     except ServiceError as refused:
         failed_sign_ins.failed(address)
-        return _login_form(request, error=f"{refused}。请在私聊中向机器人发送「登录」获取新链接，或用令牌登录",
-                           status_code=410)
+        return _login_form(request, error=str(refused), status_code=410)  # the form says how to get a new link
     response = RedirectResponse("/console/tickets", status_code=303)
     set_session_cookie(request, response, opened)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
