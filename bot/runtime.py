@@ -184,6 +184,7 @@ class Runtime:
         assert jobs is not None  # set by `run` before it starts the writer
         while True:
             batch = [(await jobs.get())[2]]
+            await asyncio.sleep(0)  # one turn of the loop: what is being read with this one joins its commit
             while not jobs.empty() and len(batch) < MAX_BATCH:
                 batch.append(jobs.get_nowait()[2])
             await self._commit(batch)

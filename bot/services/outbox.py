@@ -60,20 +60,23 @@ def _row(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     return row | {"status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-_INSERTS: dict[str, Any] = {}
+_INSERTS: dict[str, tuple[Any, Any]] = {}
 _ID = table_of(OutboxMessage).c.id
 
 
-def _insert(session: Session) -> Any:
-    """An INSERT that skips a row whose dedupe key is already stored, on either database.
+def _inserts(session: Session) -> tuple[Any, Any]:
+    """An INSERT that skips a row whose dedupe key is already stored, on either database, and the same
+    returning the new row's id.
 
-    Built once per dialect, its values bound at execution: enqueue is on intake's hot path, and a
-    statement built with its values is compiled anew every time (bench/intake_load.py).
+    Built once per dialect, values bound at execution: enqueue is on intake's hot path, and a statement
+    built anew (with its values, or by `.returning()`) has its cache key worked out again every time
+    (bench/intake_load.py).
     """
     name = session.get_bind().dialect.name
     if name not in _INSERTS:
         dialect = postgresql if name == "postgresql" else sqlite
-        _INSERTS[name] = dialect.insert(table_of(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        insert = dialect.insert(table_of(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        _INSERTS[name] = (insert, insert.returning(_ID))
     return _INSERTS[name]
 
 
@@ -95,7 +98,7 @@ def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str,
     if handing:
         assert hand_off is not None
         row |= {"status": OutboxStatus.SENDING, "claimed_by": hand_off.worker, "claimed_at": now}
-    message_id = session.connection().execute(_insert(session).returning(_ID), row).scalar()
+    message_id = session.connection().execute(_inserts(session)[1], row).scalar()
     if message_id is None:
         return None
     message = OutboxMessage(id=message_id, **row)  # what was stored, not tracked by the session
@@ -111,7 +114,7 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime)
     """Queue many messages in one statement; each row takes `enqueue`'s keywords. Keys already queued are skipped."""
     if not rows:
         return
-    session.connection().execute(_insert(session), [_row(row, now) for row in rows])
+    session.connection().execute(_inserts(session)[0], [_row(row, now) for row in rows])
     session.info[ENQUEUED] = True
 
 
