@@ -14,6 +14,7 @@ from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, Column, DateTime, Index, String, Table, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 
@@ -583,3 +584,8 @@ class LoginLink(SQLModel, table=True):
     created_at: datetime = _time()
     expires_at: datetime = _time()
     used_at: datetime | None = _time(nullable=True)
+
+
+# Mapped now, not at the first query: rows built without validation (`model_construct`, on the outbox's
+# hot path) need the mapped attributes from the start.
+configure_mappers()
