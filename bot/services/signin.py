@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 from sqlmodel import Session, col, select
 
 from bot.models import ConsoleSession, LoginLink, StaffMember, id_of
@@ -28,6 +28,7 @@ from bot.services.notices import STAFF_PLATFORM
 SESSION_LIFETIME = timedelta(hours=12)   # absolute limit
 SESSION_IDLE = timedelta(hours=2)        # ends after this long unused
 LINK_LIFETIME = timedelta(minutes=10)
+KEPT_FOR = timedelta(days=30)  # ended sessions and used or expired links stay this long (who signed in, from where)
 SEEN_PRECISION = timedelta(minutes=1)   # last_seen_at is written at most this often, not on every request
 ADDRESS_LIMIT = 64
 
@@ -133,3 +134,14 @@ def redeem_link(session: Session, code: str, *, now: datetime, address: str | No
         raise Conflict("该登录链接已使用过（每个链接只能用一次），请在私聊中向机器人发送「登录」获取新链接")
     session.refresh(link)
     return open_session(session, link.staff_id, now=now, address=address)
+
+
+def forget_old(session: Session, *, now: datetime) -> int:
+    """Delete sessions and links over for more than KEPT_FOR (the scheduler runs this hourly); how many."""
+    before = now - KEPT_FOR
+    over = or_(col(ConsoleSession.ended_at) < before, col(ConsoleSession.expires_at) < before,
+               col(ConsoleSession.last_seen_at) < before - SESSION_IDLE)
+    sessions = session.exec(delete(ConsoleSession).where(over))
+    links = session.exec(delete(LoginLink).where(col(LoginLink.expires_at) < before))
+    return sessions.rowcount + links.rowcount
+

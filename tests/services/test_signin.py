@@ -202,3 +202,20 @@ def test_a_link_is_only_for_an_active_staff_members_chat_account(session, clock,
     assert signin.issue_link(session, platform="console", chat_user_id="60001", now=clock.now()) is None
     assert session.exec(select(LoginLink)).all() == []
     assert issued(session, clock, "60001")
+
+
+def test_sessions_and_links_over_for_thirty_days_are_forgotten_and_the_rest_kept(session, clock, agent):
+    signed_out = opened(session, clock, agent)
+    opened(session, clock, agent)  # left unused until it lapses
+    signin.sign_out(session, signed_out.token, now=clock.now())
+    signin.issue_link(session, platform="qq", chat_user_id="30001", now=clock.now())
+    session.commit()
+    clock.advance(days=29)
+    recent = opened(session, clock, agent)
+    assert signin.forget_old(session, now=clock.now()) == 0  # within thirty days: kept, who signed in from where
+    clock.advance(days=2)
+    assert signin.forget_old(session, now=clock.now()) == 3  # the signed-out one, the idle one and the link
+    session.commit()
+    kept = session.exec(select(ConsoleSession.token_hash)).all()
+    assert kept == [staff_service.hash_token(recent.token)]
+    assert session.exec(select(LoginLink)).all() == []
