@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from bot.clock import ManualClock
 from bot.config import Settings
-from bot.models import ChatGroup, Retailer, Role, StaffMember, SupplyNotice
+from bot.models import ChatBinding, ChatGroup, Retailer, Role, StaffMember, SupplyNotice
 from bot.policy import Policies
 from bot.services import directory, intake, supply
 from bot.services import staff as staff_service
@@ -42,6 +42,16 @@ def retailer(session: Session, clock: ManualClock, license_no: str | None = None
                   "grade": 12, **extra}, now=clock.now())
     session.commit()
     return created
+
+
+def bound_shop(session: Session, clock: ManualClock, manager_id: int | None) -> Retailer:
+    """The manager's shop, bound to the QQ account 10001 that `post` writes as, in the registered group."""
+    shop = retailer(session, clock, license_no="430102100001", phone="13912345678", address="芙蓉路1号",
+                    manager_id=manager_id)
+    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=shop.id, bound_at=clock.now()))
+    group(session, clock)
+    session.commit()
+    return shop
 
 
 def post(session: Session, clock: ManualClock, settings: Settings, text: str, *,

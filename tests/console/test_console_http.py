@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.support.fixtures import unique_number, wait_for
+from tests.support.fixtures import new_member, unique_number, wait_for
 from tests.support.napcat import NapCat
 from tests.support.service import ACCESS_TOKEN
 
@@ -38,12 +38,7 @@ def sign_in(service, token: str, address: str | None = None) -> Iterator[httpx.C
 @pytest.fixture(scope="module")
 def people(admin):
     def member(*roles, chat=False):
-        body = {"name": f"员工{unique_number(100)}", "roles": list(roles)}
-        if chat:
-            body["chat_user_id"] = str(unique_number(67_000))
-        made = admin.post("/api/v1/staff", json=body)
-        assert made.status_code == 201, made.text
-        return made.json()
+        return new_member(admin, *roles, chat=chat)
 
     return {"agent": member("agent"), "other": member("agent"), "marketer": member("marketing"),
             "linked": member("agent", chat=True)}

@@ -6,7 +6,7 @@ nothing changed."""
 import pytest
 
 from tests.console.test_console_http import csrf_of, sign_in
-from tests.support.fixtures import unique_number, wait_for
+from tests.support.fixtures import new_member, unique_number, wait_for
 from tests.support.napcat import NapCat
 from tests.support.service import ACCESS_TOKEN
 
@@ -23,12 +23,7 @@ async def field(service, admin):
     """Two account managers, an agent, a callback staffer; two shops of the first manager, each with a
     bound retailer who asked in the group: a complaint (a visit is always needed) and a short delivery."""
     def member(*roles, chat=False):
-        body = {"name": f"员工{unique_number(200)}", "roles": list(roles)}
-        if chat:
-            body["chat_user_id"] = str(unique_number(68_000))
-        made = admin.post("/api/v1/staff", json=body)
-        assert made.status_code == 201, made.text
-        return made.json()
+        return new_member(admin, *roles, chat=chat)
 
     people = {"manager": member("manager", chat=True), "other": member("manager", chat=True),
               "agent": member("agent"), "caller": member("callback"), "supervisor": member("supervisor")}

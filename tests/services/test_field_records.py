@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot.models import CallbackRecord, ChatBinding, Pledge, PledgeState, Role, Ticket, TicketStatus, VisitRecord
+from bot.models import CallbackRecord, Pledge, PledgeState, Role, Ticket, TicketStatus, VisitRecord
 from bot.services import fieldwork, intake, pledges
 from bot.services.errors import NotFound, ServiceError
 from tests import factories as make
@@ -25,12 +25,7 @@ def people(session, clock):
 
 @pytest.fixture
 def shop(session, clock, people):
-    retailer = make.retailer(session, clock, license_no="430102100001", phone="13912345678",
-                             address="芙蓉路1号", manager_id=people["manager"].id)
-    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=retailer.id, bound_at=clock.now()))
-    make.group(session, clock)
-    session.commit()
-    return retailer
+    return make.bound_shop(session, clock, people["manager"].id)
 
 
 def pledge_of(session, ticket_id, kind):

@@ -21,12 +21,7 @@ def people(session, clock):
 
 @pytest.fixture
 def shop(session, clock, people):
-    retailer = make.retailer(session, clock, license_no="430102100001", phone="13912345678",
-                             address="芙蓉路1号", manager_id=people["manager"].id)
-    session.add(ChatBinding(platform="qq", chat_user_id="10001", retailer_id=retailer.id, bound_at=clock.now()))
-    make.group(session, clock)
-    session.commit()
-    return retailer
+    return make.bound_shop(session, clock, people["manager"].id)
 
 
 def kinds(session, ticket_id):

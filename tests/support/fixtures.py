@@ -35,6 +35,16 @@ def unique_number(base: int) -> int:
     return base + next(_numbers)
 
 
+def new_member(admin: httpx.Client, *roles: str, chat: bool = False) -> dict:
+    """A staff member made through the admin API (its answer: id, token, ...); `chat` gives them a QQ number."""
+    body: dict = {"name": f"员工{unique_number(200)}", "roles": list(roles)}
+    if chat:
+        body["chat_user_id"] = str(unique_number(68_000))
+    made = admin.post("/api/v1/staff", json=body)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
 async def wait_for(predicate, timeout: float = 10, every: float = 0.05):
     """Poll an external process until the condition holds (never a fixed sleep)."""
     async with asyncio.timeout(timeout):
