@@ -328,6 +328,98 @@ class Pledge(SQLModel, table=True):
     remaining_seconds: float | None = None
 
 
+class RoundOutcome(StrEnum):
+    RUNNING = "running"
+    MET = "met"
+    CANCELLED = "cancelled"
+    NOT_APPLICABLE = "not_applicable"
+
+
+class PledgeRound(SQLModel, table=True):
+    """One run of a pledge's clock, from its start to its end, with the facts the reports count.
+
+    A pledge row keeps only its current clock; a reopening restarts it and the earlier round would be
+    lost. Rounds are written as things happen (by `ledger`), so reports never re-derive history.
+    """
+
+    __tablename__ = "pledge_round"
+    __table_args__ = (
+        UniqueConstraint("pledge_id", "round_no"),
+        Index("ix_pledge_round_period", "started_at", "kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    pledge_id: int = Field(foreign_key="pledge.id")
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    round_no: int = 1
+    kind: str = Field(sa_type=String(16))
+    reason: str = Field(max_length=32)  # why it started: opened, handover, not solved, staff, low satisfaction ...
+    category: str = Field(sa_type=String(16))
+    chat_group_id: int | None = Field(default=None, foreign_key="chat_group.id")
+    district: str | None = Field(default=None, max_length=64)
+    owner_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")  # frozen when it ends
+    started_at: datetime = _time()
+    due_at: datetime = _time()  # moves when a pause ends
+    warned_at: datetime | None = _time(nullable=True)
+    breached_at: datetime | None = _time(nullable=True)
+    escalation_level: int = 0
+    ended_at: datetime | None = _time(nullable=True)
+    outcome: str = Field(default=RoundOutcome.RUNNING, sa_type=String(16))
+    outcome_reason: str | None = Field(default=None, max_length=128)
+    met_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    by_bot: bool = False  # met by the knowledge base's answer
+    business_seconds: float | None = None  # working time from start to end on its calendar, pauses left out
+    paused_seconds: float = 0  # working time spent paused
+
+
+class PledgePause(SQLModel, table=True):
+    """A clock stopped while the ticket waited for the retailer: who, why and for how long."""
+
+    __tablename__ = "pledge_pause"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="pledge_round.id", index=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    paused_at: datetime = _time()
+    paused_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    reason: str | None = Field(default=None, max_length=200)
+    resumed_at: datetime | None = _time(nullable=True)
+    resumed_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    resume_reason: str | None = Field(default=None, max_length=200)
+    business_seconds: float | None = None  # working time it stood still, set when it ends
+
+
+class PledgeBreach(SQLModel, table=True):
+    """A pledge missed its deadline, charged to one person (or to nobody): never changed once written.
+
+    An unclaimed reply is charged to each agent on duty, one row each. A supervisor who finds a breach
+    unfair adds a `BreachCorrection`; this row stays as it was.
+    """
+
+    __tablename__ = "pledge_breach"
+
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="pledge_round.id", index=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    kind: str = Field(sa_type=String(16))
+    staff_id: int | None = Field(default=None, foreign_key="staff_member.id", index=True)
+    due_at: datetime = _time()
+    breached_at: datetime = _time(index=True)
+
+
+class BreachCorrection(SQLModel, table=True):
+    """A supervisor's ruling on a breach, with who and why: the latest one decides whether it counts."""
+
+    __tablename__ = "breach_correction"
+
+    id: int | None = Field(default=None, primary_key=True)
+    breach_id: int = Field(foreign_key="pledge_breach.id", index=True)
+    excused: bool  # true: not counted against the person; false: counted again
+    reason: str = Field(max_length=200)
+    by_staff_id: int = Field(foreign_key="staff_member.id")
+    at: datetime = _time()
+
+
 class VisitOutcome(StrEnum):
     """How a visit left the retailer's problem."""
 
@@ -378,7 +470,10 @@ class CallbackRecord(SQLModel, table=True):
     manager_satisfaction: str | None = Field(default=None, max_length=16)  # 客户经理服务
     handling_satisfaction: str | None = Field(default=None, max_length=16)  # 处理问题的时效与结果
     comment: str | None = Field(default=None, sa_type=Text)
-    recorded_at: datetime = _time()
+    # the rounds this call asked about, so a score is set beside the clocks and the people who kept them
+    reply_round_id: int | None = Field(default=None, foreign_key="pledge_round.id")
+    visit_round_id: int | None = Field(default=None, foreign_key="pledge_round.id")
+    recorded_at: datetime = _time(index=True)
 
 
 class OutboxMessage(SQLModel, table=True):

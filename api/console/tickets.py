@@ -193,7 +193,8 @@ def close(request: Request, ticket_id: int, member: FormMemberDep,
     allowed(member, access.REPLIERS)
     runtime = get_runtime()
     return _act(request, member, ticket_id, "工单已关闭", intake.close_ticket, ticket_id, member.staff,
-                note.strip()[:500] or None, now=runtime.clock.now())
+                note.strip()[:500] or None, now=runtime.clock.now(), policies=runtime.policies,
+                tz=runtime.settings.tz)
 
 
 @router.post("/tickets/{ticket_id}/reopen", response_model=None)
@@ -290,7 +291,8 @@ def merge(request: Request, ticket_id: int, member: FormMemberDep,
                        form=form)
     runtime = get_runtime()
     return _act(request, member, ticket_id, f"已合并到工单 #{int(number)}", intake.merge_tickets, ticket_id,
-                int(number), member.staff, now=runtime.clock.now(), form=form, missing_is_input=True)
+                int(number), member.staff, now=runtime.clock.now(), policies=runtime.policies,
+                tz=runtime.settings.tz, form=form, missing_is_input=True)
 
 
 @router.post("/tickets/{ticket_id}/learn", response_model=None)

@@ -93,7 +93,8 @@ def assign(ticket_id: Id, body: AssignIn, runtime: RuntimeDep, supervisor: Super
 def close(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
           body: Annotated[CloseIn | None, Body()] = None):
     return _as_seen(runtime, staff, runtime.unit_of_work(intake.close_ticket, ticket_id, staff,
-                                                         body.note if body else None, now=runtime.clock.now()))
+                                                         body.note if body else None, now=runtime.clock.now(),
+                                                         policies=runtime.policies, tz=runtime.settings.tz))
 
 
 @router.post("/{ticket_id}/merge", response_model=TicketOut)
@@ -101,7 +102,8 @@ def merge(ticket_id: Id, body: MergeIn, runtime: RuntimeDep, staff: ReplierDep):
     """This ticket is a duplicate: it goes into `target_id`, another open ticket of the same sender. Its
     messages move to the target, it is closed naming the target and its running pledges are cancelled.
     Answers with the target."""
-    merged = runtime.unit_of_work(intake.merge_tickets, ticket_id, body.target_id, staff, now=runtime.clock.now())
+    merged = runtime.unit_of_work(intake.merge_tickets, ticket_id, body.target_id, staff, now=runtime.clock.now(),
+                                  policies=runtime.policies, tz=runtime.settings.tz)
     return _as_seen(runtime, staff, merged.target)
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot import texts
 from bot.models import Lane, Pledge, PledgeKind, PledgeState, Role, Ticket, due_of, id_of
 from bot.policy import Policies
-from bot.services import notices, pledges
+from bot.services import ledger, notices, pledges
 from bot.services.pledges import StepKind
 
 
@@ -68,8 +68,10 @@ def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledge
             kind="escalation")
         if pledge.kind == PledgeKind.REPLY and batch.policies.apologise_in_group:
             batch.apologise(pledge, ticket)
+        charged_to = _attributed_to(batch, pledge)
+        ledger.breached(batch.session, pledge, charged_to=charged_to, now=now)
         batch.event(id_of(ticket), "pledge_breached", kind=pledge.kind, owner_staff_id=pledge.owner_staff_id,
-                    attributed_to=_attributed_to(batch, pledge))
+                    attributed_to=charged_to)
         result.breaches += 1
     else:
         owner = batch.staff_member(pledge.owner_staff_id) if pledge.owner_staff_id else None

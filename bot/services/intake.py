@@ -134,13 +134,13 @@ class _Chat:
     platform: str
     user_id: str
     sender_name: str | None
-    group: Any  # the chat_group row (id, bot_id, group_id) or None
+    group: Any  # the chat_group row (id, bot_id, group_id, district) or None
 
 
 # Intake is the hot path (bench/intake_load.py): statements built once, run on the connection.
-# five columns: SQLAlchemy's select (SQLModel's is typed for four)
+# six columns: SQLAlchemy's select (SQLModel's is typed for four)
 _GROUP = core_select(col(ChatGroup.id), col(ChatGroup.active), col(ChatGroup.bot_id), col(ChatGroup.group_id),
-                     col(ChatGroup.platform)).where(
+                     col(ChatGroup.platform), col(ChatGroup.district)).where(
     col(ChatGroup.platform) == bindparam("platform"), col(ChatGroup.group_id) == bindparam("group_id"))
 _SEEN = select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
                                        TicketMessage.message_id == bindparam("message_id"))
@@ -280,6 +280,12 @@ def _reopen(session: Session, ticket: Ticket, chat: _Chat, text: str, message_id
                    reply_text=say(id_of(ticket), due_of(reply), now, settings.tz))
 
 
+def _district_of_retailer(session: Session, retailer_id: int | None) -> str | None:
+    """Where a private-chat ticket is counted: its retailer's district (a group's ticket takes the group's)."""
+    retailer = session.get(Retailer, retailer_id) if retailer_id else None
+    return retailer.district if retailer else None
+
+
 def _open(session: Session, chat: _Chat, text: str, message_id: str | None, category: str, trading: bool,
           found: KnowledgeResult | None, now: datetime, settings: Settings, policies: Policies) -> Outcome:
     retailer_id = session.connection().execute(_BINDING, {"platform": chat.platform,
@@ -292,8 +298,9 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id,
         sender_name=chat.sender_name, retailer_id=retailer_id, category=category, trading=trading, text=text,
         message_id=message_id), now=now, answered_by=answer.id if answer else None)
+    district = chat.group.district if chat.group else _district_of_retailer(session, retailer_id)
     due = pledges.start_reply(session, ticket_id, category, met=answer is not None and policies.auto_answer_meets_reply,
-                              now=now, policies=policies, tz=settings.tz)
+                              now=now, policies=policies, tz=settings.tz, chat_group_id=group_pk, district=district)
     if needs_visit:
         pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies, tz=settings.tz)
     if answer is not None:
@@ -453,20 +460,23 @@ def reply_via_api(session: Session, ticket_id: int, staff: StaffMember, text: st
     return ticket
 
 
-def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str | None, *, now: datetime) -> Ticket:
+def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str | None, *, now: datetime,
+                 policies: Policies, tz: Any) -> Ticket:
     ticket = tickets.get(session, ticket_id)
     tickets.close(session, ticket, now=now, actor_kind=AuthorKind.STAFF, actor_id=str(staff.id), reason="staff",
                   note=note)
-    pledges.cancel_open(session, ticket, now=now, reason="工作人员关闭了工单", staff_id=staff.id)
+    pledges.cancel_open(session, ticket, now=now, reason="工作人员关闭了工单", staff_id=staff.id, policies=policies,
+                        tz=tz)
     return ticket
 
 
 def merge_tickets(session: Session, source_id: int, target_id: int, staff: StaffMember, *,
-                  now: datetime) -> tickets.Merged:
+                  now: datetime, policies: Policies, tz: Any) -> tickets.Merged:
     """A duplicate from the same sender goes into their other ticket: its messages show on the target,
     it is closed naming the target, and what it still had running is cancelled for the same reason."""
     merged = tickets.merge(session, source_id, target_id, now=now, staff_id=id_of(staff))
-    pledges.cancel_open(session, merged.source, now=now, reason=f"已合并到工单 #{target_id}", staff_id=staff.id)
+    pledges.cancel_open(session, merged.source, now=now, reason=f"已合并到工单 #{target_id}", staff_id=staff.id,
+                        policies=policies, tz=tz)
     return merged
 
 

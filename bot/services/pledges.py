@@ -28,6 +28,7 @@ from bot.models import (
     PledgeState,
     Retailer,
     Role,
+    RoundOutcome,
     Satisfaction,
     StaffMember,
     Ticket,
@@ -40,12 +41,12 @@ from bot.models import (
     table_of,
 )
 from bot.policy import PledgeName, Policies
-from bot.services import notices, tickets
+from bot.services import ledger, notices, tickets
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 RUNNING = (PledgeState.PENDING, PledgeState.PAUSED)
 KEPT = (PledgeState.MET, PledgeState.NOT_APPLICABLE)
-_INSERT_PLEDGE = insert(table_of(Pledge))
+_INSERT_PLEDGE = insert(table_of(Pledge)).returning(table_of(Pledge).c.id)
 
 
 @dataclass(frozen=True)
@@ -89,22 +90,27 @@ def get(session: Session, pledge_id: int) -> Pledge:
 # -- starting, meeting, stopping ---------------------------------------------------------------
 
 def start_reply(session: Session, ticket_id: int, category: str, *, met: bool, now: datetime,
-                policies: Policies, tz: ZoneInfo) -> datetime:
-    """The reply pledge of a new ticket, in the agents' pool; already met when the bot answered."""
+                policies: Policies, tz: ZoneInfo, chat_group_id: int | None, district: str | None) -> datetime:
+    """The reply pledge of a new ticket, in the agents' pool; already met when the bot answered.
+    `chat_group_id` and `district` are where the ticket is counted (the ledger's first round)."""
     clock = clock_for(policies, PledgeKind.REPLY, category, now, tz)
-    session.connection().execute(_INSERT_PLEDGE, {
+    pledge_id = session.connection().execute(_INSERT_PLEDGE, {
         "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT, "owner_staff_id": None,
         "state": PledgeState.MET if met else PledgeState.PENDING, "state_reason": None,
         "due_at": clock.due_at, "met_at": now if met else None, "met_by_staff_id": None, "created_at": now,
         "started_at": now, "warn_at": clock.warn_at, "warned_at": None, "breached_at": None,
         "escalation_level": 0, "next_check_at": None if met else min(clock.warn_at, clock.due_at),
-        "paused_at": None, "remaining_seconds": None})
+        "paused_at": None, "remaining_seconds": None}).scalar_one()
+    ledger.begin_first(session, pledge_id, ticket_id, PledgeKind.REPLY, category=category,
+                       chat_group_id=chat_group_id, district=district, owner_staff_id=None, started_at=now,
+                       due_at=clock.due_at, met_by_bot=met)
     return clock.due_at
 
 
 def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner_staff_id: int | None,
-          now: datetime, policies: Policies, tz: ZoneInfo) -> Pledge:
-    """A visit or callback pledge; a second round of one (after a reopening) restarts its row."""
+          now: datetime, policies: Policies, tz: ZoneInfo, reason: str) -> Pledge:
+    """A visit or callback pledge; a second round of one (after a reopening) restarts its row.
+    `reason` is why its round starts, for the ledger."""
     pledge = one(session, id_of(ticket), kind)
     if pledge is None:
         pledge = Pledge(ticket_id=id_of(ticket), kind=kind, owner_role=owner_role, created_at=now)
@@ -112,6 +118,7 @@ def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner
     _restart_clock(pledge, ticket.category, now, policies, tz)
     session.add(pledge)
     session.flush()
+    ledger.begin(session, pledge, ticket, reason=reason, calendar=policies.calendar(kind, tz), now=now)
     _event(session, id_of(ticket), now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
     return pledge
 
@@ -126,17 +133,22 @@ def _restart_clock(pledge: Pledge, category: str, now: datetime, policies: Polic
     pledge.next_check_at = min(clock.warn_at, clock.due_at)
 
 
-def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime) -> None:
+def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime, policies: Policies,
+          tz: ZoneInfo) -> None:
     pledge.state, pledge.met_at, pledge.met_by_staff_id = PledgeState.MET, now, staff_id
     pledge.next_check_at = pledge.paused_at = None
     session.add(pledge)
+    ledger.ended(session, pledge, RoundOutcome.MET, now=now, calendar=policies.calendar(pledge.kind, tz),
+                 met_by_staff_id=staff_id)
     _event(session, pledge.ticket_id, now, "pledge_met", staff_id, kind=pledge.kind)
 
 
-def _stop(session: Session, pledge: Pledge, state: str, reason: str, now: datetime,
-          staff_id: int | None = None) -> None:
+def _stop(session: Session, pledge: Pledge, state: str, reason: str, now: datetime, policies: Policies,
+          tz: ZoneInfo, staff_id: int | None = None) -> None:
     pledge.state, pledge.state_reason, pledge.next_check_at = state, reason[:128], None
     session.add(pledge)
+    ledger.ended(session, pledge, RoundOutcome(state), now=now, calendar=policies.calendar(pledge.kind, tz),
+                 reason=reason)
     action = "pledge_not_applicable" if state == PledgeState.NOT_APPLICABLE else "pledge_cancelled"
     _event(session, pledge.ticket_id, now, action, staff_id, kind=pledge.kind, reason=reason)
 
@@ -148,8 +160,9 @@ def replied(session: Session, ticket: Ticket, staff: StaffMember, *, now: dateti
     if pledge is not None:
         if pledge.owner_staff_id is None and staff.has_role(Role.AGENT):
             pledge.owner_staff_id = staff.id
+            ledger.follow(session, pledge)
         if pledge.state in RUNNING:
-            _meet(session, pledge, staff.id, now)
+            _meet(session, pledge, staff.id, now, policies, tz)
     after_progress(session, ticket, now=now, policies=policies, tz=tz)
 
 
@@ -166,6 +179,7 @@ def claim(session: Session, ticket: Ticket, staff: StaffMember, *, now: datetime
     _event(session, id_of(ticket), now, "claimed", staff.id, kind=pledge.kind, previous_owner=pledge.owner_staff_id)
     pledge.owner_staff_id = staff.id
     session.add(pledge)
+    ledger.follow(session, pledge)
     return pledge
 
 
@@ -196,21 +210,23 @@ def reopen(session: Session, ticket: Ticket, *, reason: str, now: datetime, poli
     _restart_clock(reply, ticket.category, now, policies, tz)
     session.add(reply)
     session.flush()
+    ledger.begin(session, reply, ticket, reason=reason, calendar=policies.calendar(reply.kind, tz), now=now)
     _event(session, id_of(ticket), now, "pledge_restarted", kind=PledgeKind.REPLY, owner_staff_id=owner, reason=reason)
     callback = kept.get(PledgeKind.CALLBACK)
     if callback is not None and callback.state in RUNNING:
-        _stop(session, callback, PledgeState.CANCELLED, "工单重新打开，待新的回复后再回访", now)
+        _stop(session, callback, PledgeState.CANCELLED, "工单重新打开，待新的回复后再回访", now, policies, tz)
     if reason != "handover":  # the retailer who asked for a person was just told; the owner must be too
         notices.reply_task(session, reply, ticket, why=texts.REOPEN_REASONS.get(reason, reason), now=now,
                            policies=policies, tz=tz)
     return reply
 
 
-def cancel_open(session: Session, ticket: Ticket, *, now: datetime, reason: str, staff_id: int | None) -> None:
+def cancel_open(session: Session, ticket: Ticket, *, now: datetime, reason: str, staff_id: int | None,
+                policies: Policies, tz: ZoneInfo) -> None:
     """Staff closed the ticket: what was still running is cancelled."""
     for pledge in of_ticket(session, id_of(ticket)).values():
         if pledge.state in RUNNING:
-            _stop(session, pledge, PledgeState.CANCELLED, reason, now, staff_id)
+            _stop(session, pledge, PledgeState.CANCELLED, reason, now, policies, tz, staff_id)
 
 
 MAX_REASON = 200
@@ -237,6 +253,7 @@ def pause(session: Session, pledge: Pledge, *, now: datetime, policies: Policies
     pledge.remaining_seconds = calendar.elapsed(now, due_of(pledge)).total_seconds()
     pledge.state, pledge.paused_at, pledge.next_check_at = PledgeState.PAUSED, now, None
     session.add(pledge)
+    ledger.paused(session, pledge, now=now, staff_id=staff_id, reason=why)
     _event(session, pledge.ticket_id, now, "pledge_paused", staff_id, kind=pledge.kind, reason=why)
 
 
@@ -255,6 +272,7 @@ def resume(session: Session, pledge: Pledge, *, now: datetime, policies: Policie
     pledge.state, pledge.paused_at, pledge.remaining_seconds = PledgeState.PENDING, None, None
     pledge.next_check_at = next_check(pledge, policies, tz)
     session.add(pledge)
+    ledger.resumed(session, pledge, now=now, calendar=calendar, staff_id=staff_id, reason=why)
     _event(session, pledge.ticket_id, now, "pledge_resumed", staff_id, kind=pledge.kind, reason=why)
 
 
@@ -319,6 +337,7 @@ def advance(session: Session, pledge: Pledge, *, now: datetime, policies: Polici
                               calendar.elapsed(due_at, now)))
     pledge.next_check_at = next_check(pledge, policies, tz)
     session.add(pledge)
+    ledger.follow(session, pledge)
     return steps
 
 
@@ -371,7 +390,7 @@ def need_visit(session: Session, ticket_id: int, *, note: str | None, now: datet
     retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
     manager_id = retailer.manager_id if retailer else None
     pledge = start(session, ticket, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
-                   now=now, policies=policies, tz=tz)
+                   now=now, policies=policies, tz=tz, reason="visit needed")
     _event(session, id_of(ticket), now, "visit_needed", staff_id, note=note)
     return _hand_visit(session, pledge, ticket, retailer, note, now, policies, tz)
 
@@ -398,6 +417,7 @@ def retailer_identified(session: Session, ticket: Ticket, retailer: Retailer, *,
         return None
     pledge.owner_staff_id = retailer.manager_id
     session.add(pledge)
+    ledger.follow(session, pledge)
     return _hand_visit(session, pledge, ticket, retailer, None, now, policies, tz)
 
 
@@ -439,7 +459,7 @@ def record_visit(session: Session, ticket_id: int, staff: StaffMember, *, action
     session.add(record)
     session.flush()
     _event(session, ticket_id, now, "visited", staff.id, what=action[:200], visit_id=record.id, outcome=outcome)
-    _meet(session, pledge, staff.id, now)
+    _meet(session, pledge, staff.id, now, policies, tz)
     after_progress(session, ticket, now=now, policies=policies, tz=tz)
     return record
 
@@ -460,6 +480,7 @@ def move_visits(session: Session, retailer_ids: list[int], manager_id: int | Non
                reason="retailer moved")
         pledge.owner_staff_id = manager_id
         session.add(pledge)
+        ledger.follow(session, pledge)
         if pledge.state == PledgeState.PENDING:
             _hand_visit(session, pledge, ticket, session.get(Retailer, ticket.retailer_id), None, now, policies, tz)
     return len(running)
@@ -480,10 +501,10 @@ def after_progress(session: Session, ticket: Ticket, *, now: datetime, policies:
     if ticket.status == TicketStatus.ANSWERED:
         return  # the bot answered; nobody calls back about an automatic answer
     pledge = start(session, ticket, PledgeKind.CALLBACK, owner_role=Role.CALLBACK, owner_staff_id=None,
-                   now=now, policies=policies, tz=tz)
+                   now=now, policies=policies, tz=tz, reason="callback due")
     retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
     if retailer is None or not retailer.phone:
-        _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNBOUND_SENDER, now)
+        _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNBOUND_SENDER, now, policies, tz)
         _close_if_done(session, ticket, now, "callback not applicable")
         return
     visited = visit is not None and visit.state == PledgeState.MET
@@ -566,20 +587,24 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
         raise ServiceError("回访须由未参与回复和上门的人员进行")
     _check_call(session, ticket_id, reached=reached, score=score, reply_in_time=reply_in_time,
                 visit_happened=visit_happened, items=items)
+    asked_about = {kind: ledger.latest(session, id_of(p)) for kind, p in of_ticket(session, ticket_id).items()}
+    reply_round, visit_round = asked_about.get(PledgeKind.REPLY), asked_about.get(PledgeKind.VISIT)
     record = CallbackRecord(ticket_id=ticket_id, staff_id=id_of(staff), reached=reached, score=score,
                             reply_in_time=reply_in_time, visit_happened=visit_happened,
                             supply_satisfaction=items.supply, manager_satisfaction=items.manager,
-                            handling_satisfaction=items.handling, comment=comment, recorded_at=now)
+                            handling_satisfaction=items.handling, comment=comment, recorded_at=now,
+                            reply_round_id=reply_round.id if reply_round else None,
+                            visit_round_id=visit_round.id if visit_round else None)
     session.add(record)
     session.flush()
     if not reached:
         tries = unreachable_tries(session, pledge)
         _event(session, ticket_id, now, "callback_unreachable", staff.id, attempt=tries)
         if tries >= policies.callback_attempts:
-            _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNREACHABLE, now, staff.id)
+            _stop(session, pledge, PledgeState.NOT_APPLICABLE, texts.UNREACHABLE, now, policies, tz, staff.id)
             _close_if_done(session, ticket, now, "callback not applicable")
         return record
-    _meet(session, pledge, staff.id, now)
+    _meet(session, pledge, staff.id, now, policies, tz)
     _event(session, ticket_id, now, "callback_recorded", staff.id, score=score, reply_in_time=reply_in_time,
            visit_happened=visit_happened)
     if score is not None and score <= LOW_SCORE:
@@ -644,6 +669,7 @@ def reassign(session: Session, pledge_id: int, staff_id: int, *, now: datetime, 
         raise ServiceError(f"员工 {staff_id} 不能承担这项任务（需要角色 {pledge.owner_role}）")
     pledge.owner_staff_id = owner.id
     session.add(pledge)
+    ledger.follow(session, pledge)
     ticket = tickets.get(session, pledge.ticket_id)
     _event(session, id_of(ticket), now, "pledge_reassigned", by_staff_id, kind=pledge.kind, to_staff_id=owner.id)
     if pledge.state != PledgeState.PENDING:

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
@@ -21,6 +22,8 @@ from bot.services import intake, tickets
 from bot.services.errors import NotFound, ServiceError
 from bot.services.intake import Result
 from tests import factories as make
+
+_RULES = {"policies": Policies(), "tz": ZoneInfo("Asia/Shanghai")}  # what the services' clocks run on
 
 
 def all_tickets(session):
@@ -196,7 +199,7 @@ def test_an_api_reply_meets_the_pledge_and_is_queued_for_the_group(session, cloc
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机", message_id="m5")
     intake.reply_via_api(session, opened.ticket_id, agent, "[CQ:at,qq=all] 请重启试试", now=clock.now(),
-                          policies=Policies(), tz=settings.tz)
+                          **_RULES)
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.MET
     queued = session.exec(select(OutboxMessage).where(col(OutboxMessage.kind).is_(None))).one()
@@ -207,22 +210,22 @@ def test_an_api_reply_meets_the_pledge_and_is_queued_for_the_group(session, cloc
 def test_a_closed_ticket_takes_no_reply_and_cannot_be_closed_twice(session, clock, settings, group):
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机")
-    intake.close_ticket(session, opened.ticket_id, agent, "已解决", now=clock.now())
+    intake.close_ticket(session, opened.ticket_id, agent, "已解决", now=clock.now(), **_RULES)
     session.commit()
     assert reply_pledge(session, opened.ticket_id).state == PledgeState.CANCELLED
     with pytest.raises(ServiceError):
         intake.reply_via_api(session, opened.ticket_id, agent, "hi", now=clock.now(),
-                          policies=Policies(), tz=settings.tz)
+                          **_RULES)
     with pytest.raises(ServiceError):
-        intake.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
+        intake.close_ticket(session, opened.ticket_id, agent, None, now=clock.now(), **_RULES)
     with pytest.raises(NotFound):
-        intake.close_ticket(session, 99999, agent, None, now=clock.now())
+        intake.close_ticket(session, 99999, agent, None, now=clock.now(), **_RULES)
 
 
 def test_after_closing_the_same_retailer_opens_a_new_ticket(session, clock, settings, group):
     agent = make.staff(session, clock, Role.AGENT)
     opened = make.post(session, clock, settings, "终端开不了机")
-    intake.close_ticket(session, opened.ticket_id, agent, None, now=clock.now())
+    intake.close_ticket(session, opened.ticket_id, agent, None, now=clock.now(), **_RULES)
     session.commit()
     again = make.post(session, clock, settings, "订货平台登录不上怎么办")
     assert again.result == Result.OPENED and again.ticket_id != opened.ticket_id
@@ -268,7 +271,7 @@ def _two_tickets(session, clock, settings, *, other_user="10001"):
 
 
 def _merge(session, clock, source_id, target_id, agent):
-    merged = intake.merge_tickets(session, source_id, target_id, agent, now=clock.now())
+    merged = intake.merge_tickets(session, source_id, target_id, agent, now=clock.now(), **_RULES)
     session.commit()
     return merged
 
@@ -352,21 +355,21 @@ def test_a_ticket_cannot_merge_into_itself_a_closed_or_missing_ticket(session, c
     before = _unchanged(session, source_id, target_id)
 
     with pytest.raises(ServiceError, match=r"不能把工单 #\d+ 合并到它自己"):
-        intake.merge_tickets(session, source_id, source_id, agent, now=clock.now())
+        intake.merge_tickets(session, source_id, source_id, agent, now=clock.now(), **_RULES)
     with pytest.raises(NotFound, match="目标工单 #999999 不存在"):
-        intake.merge_tickets(session, source_id, 999_999, agent, now=clock.now())
+        intake.merge_tickets(session, source_id, 999_999, agent, now=clock.now(), **_RULES)
     session.rollback()
     assert _unchanged(session, source_id, target_id) == before
 
-    intake.close_ticket(session, target_id, agent, None, now=clock.now())
+    intake.close_ticket(session, target_id, agent, None, now=clock.now(), **_RULES)
     session.commit()
     before = _unchanged(session, source_id, target_id)
     with pytest.raises(ServiceError, match=r"目标工单 #\d+ 已关闭"):
-        intake.merge_tickets(session, source_id, target_id, agent, now=clock.now())
+        intake.merge_tickets(session, source_id, target_id, agent, now=clock.now(), **_RULES)
     session.rollback()
     assert _unchanged(session, source_id, target_id) == before
     with pytest.raises(ServiceError, match="已关闭，不能再合并"):  # a closed duplicate stays as it is
-        intake.merge_tickets(session, target_id, source_id, agent, now=clock.now())
+        intake.merge_tickets(session, target_id, source_id, agent, now=clock.now(), **_RULES)
 
 
 def test_tickets_of_different_senders_do_not_merge(session, clock, settings, group):
@@ -374,6 +377,6 @@ def test_tickets_of_different_senders_do_not_merge(session, clock, settings, gro
     target_id, source_id = _two_tickets(session, clock, settings, other_user="10002")
     before = _unchanged(session, source_id, target_id)
     with pytest.raises(ServiceError, match="不是同一位客户"):
-        intake.merge_tickets(session, source_id, target_id, agent, now=clock.now())
+        intake.merge_tickets(session, source_id, target_id, agent, now=clock.now(), **_RULES)
     session.rollback()
     assert _unchanged(session, source_id, target_id) == before
