@@ -170,6 +170,26 @@ def business_type_key(text: str) -> str:
     return re.sub(r"\s", "", text).casefold()
 
 
+class AppraisalPolicy(Strict):
+    """The monthly appraisal (seed 000 section 一): a score out of `base` for each service staff member,
+    less points for each breach charged to them, plus a bonus for satisfied retailers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base: float = Field(100, gt=0)
+    excellent: float = Field(90, description="a score at or above this is 优秀")
+    breach_points: dict[PledgeName, float] = Field(
+        default_factory=lambda: cast(dict[PledgeName, float], {"reply": 2.0, "visit": 5.0, "callback": 3.0}),
+        description="points off per breach charged to the person, by pledge")
+    level_points: float = Field(1, ge=0, description="points off per escalation level the breach reached beyond "
+                                                      "the first")
+    low_score_points: float = Field(3, ge=0, description="points off per callback score at or below 2 on a "
+                                                          "ticket whose reply or visit the person kept")
+    bonus_mean: float = Field(4.5, ge=1, le=5, description="a mean callback score at or above this earns the bonus")
+    bonus_min_calls: int = Field(5, ge=1, description="scored callbacks needed before the bonus counts")
+    bonus_points: float = Field(2, ge=0)
+
+
 class Policies(Strict):
     calendars: dict[str, CalendarPolicy] = {
         "desk": CalendarPolicy(),
@@ -195,6 +215,10 @@ class Policies(Strict):
     quota_in_group: bool = Field(
         False, description="a retailer who asks for it (群里回) may get their quota in the group, not privately")
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
+    appraisal: AppraisalPolicy = Field(default_factory=AppraisalPolicy)
+    digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                           description="local time of the supervisors' daily digest (yesterday's breaches, "
+                                       "today's deadlines)")
 
     def calendar(self, kind: str, tz: ZoneInfo) -> BusinessCalendar:
         return _build(self.calendars[self.pledges[cast(PledgeName, kind)].calendar], tz)
