@@ -19,7 +19,7 @@ from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
 from api.schemas import ErrorOut, HealthOut
 from bot.runtime import get_runtime, is_transient
-from bot.services.errors import Conflict, NotFound, ServiceError, TooLarge
+from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
 
 async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
     codes = ((NotFound, status.HTTP_404_NOT_FOUND), (Conflict, status.HTTP_409_CONFLICT),
+             (Forbidden, status.HTTP_403_FORBIDDEN),
              (TooLarge, status.HTTP_413_CONTENT_TOO_LARGE))
     code = next((code for kind, code in codes if isinstance(error, kind)), status.HTTP_422_UNPROCESSABLE_CONTENT)
     return _error(code, str(error))

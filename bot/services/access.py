@@ -31,9 +31,10 @@ from sqlmodel import Session, col, select
 
 from bot.models import Pledge, PledgeKind, Retailer, Role, StaffMember, Ticket, id_of
 from bot.services import tickets
-from bot.services.errors import NotFound
+from bot.services.errors import Forbidden, NotFound
 from bot.services.guard import mask_personal_data
 from bot.services.pledges import KEPT, RUNNING
+from bot.services.reports.base import Scope
 
 # The roles that read tickets and retailers at all; anyone else is refused (403) before any query.
 READERS = (Role.ADMIN, Role.SUPERVISOR, Role.MANAGER, Role.CALLBACK, Role.AGENT)
@@ -43,6 +44,8 @@ REPLIERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # reply, claim, note, clos
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # assign and reassign pledges
 VISITORS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)  # record visits
 CALLERS = (Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN)  # record callbacks
+# Reports: supervisors and admins see everyone's figures; service staff see their own.
+REPORT_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.MANAGER, Role.CALLBACK)
 
 
 class View(IntEnum):
@@ -201,3 +204,13 @@ def ticket_detail(session: Session, staff: StaffMember, ticket_id: int, *,
     }
     retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
     return detail, retailer, view
+
+
+def report_scope(staff: StaffMember, asked: Scope) -> Scope:
+    """The scope a member's report covers: supervisors and admins what they asked for; agents, account
+    managers and callback staff their own figures only (asking for someone else's is refused)."""
+    if staff.has_role(*SUPERVISORS):
+        return asked
+    if asked.staff_id not in (None, staff.id):
+        raise Forbidden("只能查看本人的统计")
+    return Scope(district=asked.district, chat_group_id=asked.chat_group_id, staff_id=staff.id)

@@ -15,3 +15,7 @@ class Conflict(ServiceError):
 
 class TooLarge(ServiceError):
     """The request is over a size limit (answered as 413)."""
+
+
+class Forbidden(ServiceError):
+    """The member's roles do not reach what was asked for (answered as 403)."""
