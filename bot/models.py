@@ -346,6 +346,7 @@ class PledgeRound(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("pledge_id", "round_no"),
         Index("ix_pledge_round_period", "started_at", "kind"),
+        Index("ix_pledge_round_owner_period", "owner_staff_id", "started_at"),  # a person's reports
     )
 
     id: int | None = Field(default=None, primary_key=True)
