@@ -180,9 +180,7 @@ def correct_breach(session: Session, breach_id: int, *, excused: bool, reason: s
                    now: datetime) -> BreachCorrection:
     """A supervisor's ruling on a breach: excused (not counted against the person) or counted again.
     The breach itself is left as it was; the ruling names who and why."""
-    breach = session.get(PledgeBreach, breach_id)
-    if breach is None:
-        raise NotFound(f"超时记录 {breach_id} 不存在")
+    breach = get_breach(session, breach_id)
     why = reason.strip()
     if not why:
         raise ServiceError("请填写更正原因")
@@ -196,6 +194,13 @@ def correct_breach(session: Session, breach_id: int, *, excused: bool, reason: s
     tickets.event(session, breach.ticket_id, now, "staff", str(by.id), "breach_corrected", breach_id=breach_id,
                   kind=breach.kind, excused=excused, reason=why, charged_to=breach.staff_id)
     return correction
+
+
+def get_breach(session: Session, breach_id: int) -> PledgeBreach:
+    breach = session.get(PledgeBreach, breach_id)
+    if breach is None:
+        raise NotFound(f"超时记录 {breach_id} 不存在")
+    return breach
 
 
 def is_excused(session: Session, breach_id: int) -> bool:
