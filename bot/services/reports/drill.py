@@ -170,10 +170,11 @@ def _line(measure: str, row: Any, named: Named, tz: ZoneInfo) -> Line:
                     people or "—")
     round_, ticket = row
     label = compliance.BUCKET_LABELS[_bucket_of(round_)]
-    detail = " · ".join(part for part in (KIND_LABELS.get(PledgeKind(round_.kind), round_.kind),
-                                          f"第 {round_.round_no} 轮" if round_.round_no > 1 else "", label,
-                                          "机器人自动答复" if round_.by_bot else _minutes(round_.business_seconds))
-                        if part)
+    parts = (KIND_LABELS.get(PledgeKind(round_.kind), round_.kind),
+             f"第 {round_.round_no} 轮" if round_.round_no > 1 else "", label,
+             "机器人自动答复" if round_.by_bot else _minutes(round_.business_seconds),
+             f"暂停 {round_.paused_seconds / 60:.0f} 分钟" if round_.paused_seconds else "")
+    detail = " · ".join(part for part in parts if part)
     return Line(ticket.id, round_.started_at, CATEGORY_LABELS.get(round_.category, round_.category),
                 named.group(round_.chat_group_id), _shown(ticket.text), detail, named.person(round_.owner_staff_id))
 
