@@ -96,9 +96,11 @@ def _call_conditions(filters: dict[str, str], reply: type[PledgeRound],
     score = filters.get("score")
     if score == "low":
         conditions.append(col(CallbackRecord.score) <= LOW_SCORE)
+    elif score == "scored":  # every scored call: what a row of the satisfaction report counts
+        conditions.append(col(CallbackRecord.score).is_not(None))
     elif score:
         if score not in {"1", "2", "3", "4", "5"}:
-            raise ServiceError("评分须是 1 到 5 或 low")
+            raise ServiceError("评分须是 1 到 5、scored 或 low")
         conditions.append(col(CallbackRecord.score) == int(score))
     if any(filters.get(name) for name in ("staff", "group", "district")):  # the report's rows count scored calls
         conditions.append(col(CallbackRecord.score).is_not(None))
@@ -233,7 +235,7 @@ def describe(measure: str, filters: dict[str, str], named: Named) -> str:
         parts.append("回访")
         score = filters.get("score")
         if score:
-            parts.append("低分（2 分及以下）" if score == "low" else f"评分 {score}")
+            parts.append({"low": "低分（2 分及以下）", "scored": "已评分"}.get(score, f"评分 {score}"))
         if filters.get("staff", "").isdigit():
             parts.append("经办人 " + named.person(int(filters["staff"])))
         check = filters.get("check")
