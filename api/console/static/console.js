@@ -102,3 +102,12 @@ document.addEventListener("click", function (event) {
   window.addEventListener("load", function () { draw(document); });  // echarts.min.js loaded late
   window.consoleCharts = {draw: draw};
 })();
+
+// The reports' period picker: typing a month picks 按月, a date picks 自定义 (the radios say which counts).
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  var form = input && input.closest && input.closest("form.picker");
+  if (!form || !/^(month|start|end)$/.test(input.name)) return;
+  var by = form.querySelector('input[name="by"][value="' + (input.name === "month" ? "month" : "days") + '"]');
+  if (by) by.checked = true;
+});
