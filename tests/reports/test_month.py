@@ -43,7 +43,8 @@ Only #4 and #15 are posted with the knowledge base (it would answer several of t
  7  Wed 9 17:10  G1   订货平台登录不上怎么办 (marketing)  due 10 Sep 08:40; 甲 pauses 17:15, resumes 10 Sep
                                                         09:00 (45 min paused, the night left out), due now
                                                         09:25; 甲 replies 09:10: in time                 reply 15
-                                                        sweep 15 Sep 09:30 breaches the callback (nobody);
+                                                        sweep 15 Sep 09:30 breaches the callback (nobody
+                                                        had taken it: charged to every callback staffer);
                                                         call 15 Sep 11:00: 5, in time NO (clock: in time),
                                                         supply 未涉及, handling 满意: callback met late     cb 1460
  8  Mon 14 09:00 G1   请问怎么申请延续许可证 (monopoly)    unbound sender; 乙 replies 09:25: in time; the   reply 25
@@ -52,7 +53,8 @@ Only #4 and #15 are posted with the knowledge base (it would answer several of t
                                                         visit (王经理's) rounds cancelled
 10  Wed 16 10:00 G1   订货平台里的积分怎么查 (marketing)  甲 replies 10:15: in time; callback due Sun 20 Sep reply 15
                                                         10:15 (the make-up day); sweep 20 Sep 10:30
-                                                        breaches it (nobody); never called
+                                                        breaches it (回访员, the callback pool); never
+                                                        called
 11  Wed 16 10:20 G1   积分在哪里查询 (marketing)          same sender as #10; 甲 merges it into #10 at 10:25:
                                                         its reply round (nobody's) cancelled
 12  Sat 19 10:00 G2   送货员能不能周一早点到店 (delivery)  due Sun 20 Sep 09:00 (the make-up day); 乙 replies
@@ -82,8 +84,10 @@ Rounds (mit met in time, late met late, bo breached and not met, open, na not ap
           G1/芙蓉区: mit #1 #5 #7 #8 #10 #14 #15 = 7, late #2, bo #16, canc #11
           G2/天心区: mit #4r1 #4r2 #6r1 #6r2 #12 #13r1 = 6, late #3 #13r2, open #17, canc #9
  visit    mit #5 (李经理, G1); late #6 (王经理, G2); canc #9 (王经理, G2)
- callback (owner: nobody, all) mit 8: #1 #2 #5 (G1), #4 #6c1 #6c2 #12 #13c2 (G2); late #7 (G1); bo #10 (G1);
+ callback mit 8: #1 #2 #5 (G1), #4 #6c1 #6c2 #12 #13c2 (G2); late #7 (G1); bo #10 (G1);
           open #14 (G1); na #8 (G1), #3 (G2); canc #13c1 (G2)
+          owners: the first caller takes a callback: 回访员 #1 #2 #4 #5 #6c1 #6c2 #12 #13c2 (mit), #7 (late),
+          #3 (na, unreachable); nobody #10 (bo), #14 (open), #8 (na, unbound), #13c1 (canc)
  First replies kept by a person (round 1, not the bot): #1 12, #2 45, #3 160, #5 20, #6 10, #7 15, #8 25,
  #10 15, #12 20, #13 10, #14 25 -> 10 10 12 15 15 20 20 25 25 45 160: median 20, p90 (rank 9 of 0..10) 45.
  Visits met: 540, 1230 -> median 885, p90 540 + 0.9 × 690 = 1161. Callbacks met: 410 430 450 490 498 510
@@ -91,7 +95,8 @@ Rounds (mit met in time, late met late, bo breached and not met, open, na not ap
 
 Appraisal (defaults: base 100, reply 2, visit 5, callback 3, 1 per level beyond the first, 3 per low score,
 +2 for a mean of 4.5 over 5 calls): 甲 #3 -2 -2 (L3), #13 -2 -1 (L2), #16 -2 -2 (L3) = 89; 乙 #2 -2, #6 low
-score -3, #16 -2 -2 = 91 (#3 excused); 王经理 #6 visit -5, #6 low score -3 = 92; 李经理 100; 回访员 100.
+score -3, #16 -2 -2 = 91 (#3 excused); 王经理 #6 visit -5, #6 low score -3 = 92; 李经理 100; 回访员 #7
+callback -3, #10 callback -3 (the callback ladder has one level) = 94.
 Scored calls per person (the reply and visit rounds each call asked about): 甲 #1 5, #4 4, #5 5, #7 5,
 #13 3 (5 calls, mean 4.4: no bonus); 乙 #2 4, #6 2, #6 4, #12 5 (3.75); 李经理 #5 5; 王经理 #6 2, #6 4 (3.0).
 """
@@ -454,7 +459,7 @@ def test_deadlines_skip_the_holiday_and_the_night_and_count_the_make_up_day(mont
                                          *month.rounds(session, 6, "visit"))] == [3, 3, 0, 2, 1]
 
 
-def test_each_breach_is_charged_to_the_owner_or_to_every_agent_when_unclaimed(month, session):
+def test_each_breach_is_charged_to_the_owner_or_to_the_pool_when_nobody_had_taken_it(month, session):
     who = {None: None, **{month.sid(name): name for name in month.staff_ids}}
     charged = sorted((month.number(b.ticket_id) or 0, b.kind, b.breached_at.astimezone(SHANGHAI), who[b.staff_id] or "")
                      for b in session.exec(select(PledgeBreach)))
@@ -463,8 +468,8 @@ def test_each_breach_is_charged_to_the_owner_or_to_every_agent_when_unclaimed(mo
         (3, "reply", sep(2, "14:30"), "客服乙"),  # unclaimed: both agents (乙's excused below)
         (3, "reply", sep(2, "14:30"), "客服甲"),
         (6, "visit", sep(10, "14:00"), "王经理"),
-        (7, "callback", sep(15, "09:30"), ""),  # a callback nobody was given: charged to nobody
-        (10, "callback", sep(20, "10:30"), ""),
+        (7, "callback", sep(15, "09:30"), "回访员"),  # nobody had taken it: every callback staffer
+        (10, "callback", sep(20, "10:30"), "回访员"),
         (13, "reply", sep(21, "10:00"), "客服甲"),  # the reopened round keeps its owner
         (16, "reply", sep(29, "15:30"), "客服乙"),
         (16, "reply", sep(29, "15:30"), "客服甲")]
@@ -476,8 +481,8 @@ def test_each_breach_is_charged_to_the_owner_or_to_every_agent_when_unclaimed(mo
 
 def test_compliance_of_the_month(month, session):
     result = compliance.report(session, SEPTEMBER, Scope(), SHANGHAI)
-    agent_a, agent_b, manager_li, manager_wang = (str(month.sid(name))
-                                                  for name in ("客服甲", "客服乙", "李经理", "王经理"))
+    names = ("客服甲", "客服乙", "李经理", "王经理", "回访员")
+    agent_a, agent_b, manager_li, manager_wang, caller = (str(month.sid(name)) for name in names)
     g1, g2 = str(month.group["G1"]), str(month.group["G2"])
 
     assert [(row.kind, row.label, row.tally) for row in result.by_kind] == [
@@ -490,8 +495,8 @@ def test_compliance_of_the_month(month, session):
         ("reply", "未指派", tally(mit=2, bo=1, open_=1, canc=2), {"kind": "reply", "owner": "none"}),
         ("visit", "李经理", tally(mit=1), {"kind": "visit", "owner": manager_li}),
         ("visit", "王经理", tally(late=1, canc=1), {"kind": "visit", "owner": manager_wang}),
-        ("callback", "未指派", tally(mit=8, late=1, bo=1, open_=1, na=2, canc=1),
-         {"kind": "callback", "owner": "none"})]
+        ("callback", "回访员", tally(mit=8, late=1, na=1), {"kind": "callback", "owner": caller}),
+        ("callback", "未指派", tally(bo=1, open_=1, na=1, canc=1), {"kind": "callback", "owner": "none"})]
     assert [(row.kind, row.label, row.tally, row.filters["group"]) for row in result.by_group] == [
         ("reply", "天心一群", tally(mit=6, late=2, open_=1, canc=1), g2),  # due 9 each: the name decides
         ("reply", "芙蓉一群", tally(mit=7, late=1, bo=1, canc=1), g1),
@@ -523,7 +528,8 @@ def test_compliance_of_a_district_and_of_a_person(month, session):
         ("reply", "客服乙", tally(mit=3)),  # #6r1 #6r2 #12
         ("reply", "未指派", tally(mit=1, open_=1, canc=1)),  # #4r1; #17; #9
         ("visit", "王经理", tally(late=1, canc=1)),
-        ("callback", "未指派", tally(mit=5, na=1, canc=1))]
+        ("callback", "回访员", tally(mit=5, na=1)),  # #4 #6c1 #6c2 #12 #13c2; #3 (unreachable)
+        ("callback", "未指派", tally(canc=1))]  # #13c1, cancelled before anyone called
     assert [row.label for row in district.by_group] == ["天心一群"] * 3
     assert district.first_reply == Timing(4, 15.0, 118.0)  # 10 10 20 160
     assert district.visit_lead == Timing(1, 1230.0, 1230.0)
@@ -538,6 +544,10 @@ def test_compliance_of_a_district_and_of_a_person(month, session):
     assert person.first_reply == Timing(4, 22.5, 39.0)  # #6 10, #12 20, #8 25, #2 45
     assert person.visit_lead == Timing() and person.callback_lead == Timing()
     assert person.callback_completion is None
+
+    caller = compliance.report(session, SEPTEMBER, Scope(staff_id=month.sid("回访员")), SHANGHAI)
+    assert [row.tally for row in caller.by_kind] == [tally(), tally(), tally(mit=8, late=1, na=1)]
+    assert caller.callback_lead == Timing(9, 498.0, 976.0) and caller.callback_completion == 1.0
 
     manager = compliance.report(session, SEPTEMBER, Scope(staff_id=month.sid("王经理")), SHANGHAI)
     assert [row.tally for row in manager.by_kind] == [tally(), tally(late=1, canc=1), tally()]
@@ -714,14 +724,14 @@ def lines(month: Month, score: appraisal.Score) -> list[tuple[int | None, str, f
 def test_appraisal_of_the_month(month, session):
     result = appraisal.report(session, SEPTEMBER, Scope(), SHANGHAI, month.policies.appraisal)
     assert [(s.name, s.roles, s.score, s.rank, s.excellent) for s in result.scores] == [
-        ("回访员", "回访员", 100.0, 1, True),
         ("李经理", "客户经理", 100.0, 1, True),
+        ("回访员", "回访员", 94.0, 2, True),
         ("王经理", "客户经理", 92.0, 3, True),
         ("客服乙", "客服员", 91.0, 4, True),
         ("客服甲", "客服员", 89.0, 5, False)]
     by_name = {s.name: s for s in result.scores}
     assert [(s.breaches, s.excused, s.low_scores, s.calls, s.mean_score) for s in result.scores] == [
-        (0, 0, 0, 0, None), (0, 0, 0, 1, 5.0), (1, 0, 1, 2, 3.0), (2, 1, 1, 4, 3.75), (3, 0, 0, 5, 4.4)]
+        (0, 0, 0, 1, 5.0), (2, 0, 0, 0, None), (1, 0, 1, 2, 3.0), (2, 1, 1, 4, 3.75), (3, 0, 0, 5, 4.4)]
     assert lines(month, by_name["客服甲"]) == [
         (3, "客服回复超时", -2.0), (3, "客服回复超时后升级至 3 级", -2.0),
         (13, "客服回复超时", -2.0), (13, "客服回复超时后升级至 2 级", -1.0),
@@ -730,7 +740,8 @@ def test_appraisal_of_the_month(month, session):
         (2, "客服回复超时", -2.0), (6, "回访评分 2 分", -3.0),
         (16, "客服回复超时", -2.0), (16, "客服回复超时后升级至 3 级", -2.0)]
     assert lines(month, by_name["王经理"]) == [(6, "上门服务超时", -5.0), (6, "回访评分 2 分", -3.0)]
-    assert lines(month, by_name["李经理"]) == [] and lines(month, by_name["回访员"]) == []
+    assert lines(month, by_name["李经理"]) == []
+    assert lines(month, by_name["回访员"]) == [(7, "回访超时", -3.0), (10, "回访超时", -3.0)]
     assert [line.at for line in by_name["客服乙"].lines] == [sep(1, "10:30"), sep(14, "10:00"), sep(29, "15:30"),
                                                              sep(29, "15:30")]
 
@@ -738,7 +749,7 @@ def test_appraisal_of_the_month(month, session):
     generous = month.policies.appraisal.model_copy(update={"bonus_mean": 4.0})
     bonus = appraisal.report(session, SEPTEMBER, Scope(), SHANGHAI, generous)
     assert [(s.name, s.score, s.rank, s.excellent) for s in bonus.scores] == [
-        ("回访员", 100.0, 1, True), ("李经理", 100.0, 1, True), ("王经理", 92.0, 3, True),
+        ("李经理", 100.0, 1, True), ("回访员", 94.0, 2, True), ("王经理", 92.0, 3, True),
         ("客服乙", 91.0, 4, True), ("客服甲", 91.0, 4, True)]
     assert lines(month, bonus.scores[-1])[-1] == (None, "回访满意度均分 4.4（5 次）", 2.0)
 
