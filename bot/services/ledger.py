@@ -23,9 +23,11 @@ from bot.models import (
     ChatGroup,
     Pledge,
     PledgeBreach,
+    PledgeKind,
     PledgePause,
     PledgeRound,
     Retailer,
+    Role,
     RoundOutcome,
     StaffMember,
     Ticket,
@@ -174,6 +176,21 @@ def breached(session: Session, pledge: Pledge, *, charged_to: Sequence[int], now
     for staff_id in charged:
         session.add(PledgeBreach(round_id=id_of(round_), ticket_id=pledge.ticket_id, kind=pledge.kind,
                                  staff_id=staff_id, due_at=round_.due_at, breached_at=now))
+
+
+def charged_to(session: Session, pledge: Pledge, agents_on_duty: Sequence[int]) -> list[int]:
+    """Whose breach it is, for the monthly appraisal: the owner; for an unclaimed reply the agents on
+    duty (policy `agents_on_duty`, else every active agent); for a callback nobody has taken, every
+    active callback staffer; an unassigned visit is charged to nobody (it shows as 未指派)."""
+    if pledge.owner_staff_id is not None:
+        return [pledge.owner_staff_id]
+    if pledge.kind == PledgeKind.REPLY and agents_on_duty:
+        return list(agents_on_duty)
+    pool = {PledgeKind.REPLY: Role.AGENT, PledgeKind.CALLBACK: Role.CALLBACK}.get(PledgeKind(pledge.kind))
+    if pool is None:
+        return []
+    active = session.exec(select(StaffMember).where(col(StaffMember.active).is_(True)).order_by(col(StaffMember.id)))
+    return [id_of(member) for member in active if member.has_role(pool)]
 
 
 def correct_breach(session: Session, breach_id: int, *, excused: bool, reason: str, by: StaffMember,

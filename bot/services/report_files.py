@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import IO, Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 from zoneinfo import ZoneInfo
 
 from xlsxwriter import Workbook
@@ -121,7 +121,7 @@ _NUMBER_FORMATS: dict[str, str] = {
     "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm",
 }
 _DEFAULT_WIDTHS: dict[str, float] = {
-    "text": 16, "int": 10, "number": 12, "percent": 10, "minutes": 10, "date": 12, "datetime": 17, "link": 24,
+    "text": 16, "int": 10, "number": 12, "percent": 10, "minutes": 10, "date": 12, "datetime": 18, "link": 24,
 }
 _NUMERIC = frozenset({"int", "number", "percent", "minutes"})
 
@@ -404,7 +404,7 @@ def _signature_lines(sheet: Worksheet, formats: _Formats, row: int, ncols: int, 
             sheet.write_blank(row, col, None, formats.signature_line)
 
 
-def write_xlsx(document: Document, out: BinaryIO | IO[bytes]) -> None:
+def write_xlsx(document: Document, out: BinaryIO) -> None:
     """Write the document as an XLSX workbook to `out` (a binary file or buffer), one worksheet per sheet.
 
     Rows are consumed one at a time and go to disk as soon as the next row starts, so memory stays flat
@@ -441,7 +441,7 @@ def xlsx_chunks(document: Document, chunk_size: int = 64 * 1024) -> Iterator[byt
     removed when the chunks are done, when the consumer stops early, and when writing fails (the error
     propagates, before any chunk was yielded)."""
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, prefix="report-", suffix=".xlsx") as spool:
-        write_xlsx(document, spool)
+        write_xlsx(document, cast(BinaryIO, spool))
         spool.seek(0)
         while chunk := spool.read(chunk_size):
             yield chunk

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any
+from typing import IO, Any, BinaryIO, cast
 
 from bot.models import PledgeKind
 from bot.policy import AppraisalPolicy
@@ -171,7 +171,7 @@ def write_file(document: Document, fmt: str, *, sheet: int = 0) -> IO[bytes]:
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 — the caller streams and closes it
     try:
         if fmt == "xlsx":
-            write_xlsx(document, out)
+            write_xlsx(document, cast(BinaryIO, out))
         else:
             for chunk in csv_chunks(document.sheets[sheet], document.tz):
                 out.write(chunk)
