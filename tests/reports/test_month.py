@@ -117,9 +117,10 @@ from bot.models import ChatBinding, PledgeBreach, PledgePause, PledgeRound, Role
 from bot.policy import Policies
 from bot.runtime import Runtime
 from bot.services import escalation, intake, ledger, pledges
-from bot.services.reports import appraisal, compliance, satisfaction, workload
+from bot.services.reports import appraisal, compliance, drill, runner, satisfaction, workload
 from bot.services.reports.base import Period, Scope, Timing
 from bot.services.reports.compliance import Tally
+from bot.services.reports.satisfaction import SCORED
 from tests import factories as make
 from tests.conftest import START
 from tests.support.databases import empty_tables
@@ -599,14 +600,21 @@ def test_satisfaction_of_the_month(month, session):
     assert said.scores.counts == dist(0, 1, 1, 3, 4)
     assert (said.scores.total, said.scores.mean, said.scores.low) == (9, 4.11, 1)  # 37 / 9
     assert [(row.label, row.scores.counts, row.scores.mean, row.filters) for row in said.by_person] == [
-        ("客服甲", dist(0, 0, 1, 1, 3), 4.4, {"staff": str(month.sid("客服甲"))}),  # #1 #4 #5 #7 #13
-        ("客服乙", dist(0, 1, 0, 2, 1), 3.75, {"staff": str(month.sid("客服乙"))}),  # #2 #6 #6 #12
-        ("王经理", dist(0, 1, 0, 1, 0), 3.0, {"staff": str(month.sid("王经理"))}),  # #6 #6
-        ("李经理", dist(0, 0, 0, 0, 1), 5.0, {"staff": str(month.sid("李经理"))})]  # #5
+        ("客服甲", dist(0, 0, 1, 1, 3), 4.4, {"staff": str(month.sid("客服甲")), **SCORED}),  # #1 #4 #5 #7 #13
+        ("客服乙", dist(0, 1, 0, 2, 1), 3.75, {"staff": str(month.sid("客服乙")), **SCORED}),  # #2 #6 #6 #12
+        ("王经理", dist(0, 1, 0, 1, 0), 3.0, {"staff": str(month.sid("王经理")), **SCORED}),  # #6 #6
+        ("李经理", dist(0, 0, 0, 0, 1), 5.0, {"staff": str(month.sid("李经理")), **SCORED})]  # #5
     assert [(row.label, row.scores.total, row.scores.mean) for row in said.by_group] == [
         ("天心一群", 5, 3.6), ("芙蓉一群", 4, 4.75)]  # #4 #6 #6 #12 #13; #1 #2 #5 #7
     assert [(row.label, row.scores.total, row.scores.mean, row.filters) for row in said.by_district] == [
-        ("天心区", 5, 3.6, {"district": "天心区"}), ("芙蓉区", 4, 4.75, {"district": "芙蓉区"})]
+        ("天心区", 5, 3.6, {"district": "天心区", **SCORED}), ("芙蓉区", 4, 4.75, {"district": "芙蓉区", **SCORED})]
+    # a row's link lists the scored calls it counts, though its person, group or district is read as the
+    # scope (which holds the unreachable calls too: #3)
+    supervisor = StaffMember(id=0, name="主管", roles=[Role.SUPERVISOR])
+    for row in (*said.by_person, *said.by_group, *said.by_district):
+        asked, filters = runner.ask_details(supervisor, {"month": "2026-09", **row.filters}, today=date(2026, 10, 1))
+        total, _ = drill.lines(session, "calls", asked.period, asked.scope, SHANGHAI, filters)
+        assert total == row.scores.total, row.label
     # reply: agree #1 #5 #6 #6 #12 #13; said yes, clock late #2; said no, clock in time #7; #4 not asked
     assert (said.reply_check.asked, said.reply_check.agree, said.reply_check.said_yes_clock_no,
             said.reply_check.said_no_clock_yes, said.reply_check.disagree) == (8, 6, 1, 1, 2)
