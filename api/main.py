@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from api.deps import current_staff
-from api.routes import groups, knowledge, launches, outbox, pledges, retailers, staff, supply, tickets
+from api.routes import groups, knowledge, launches, outbox, pledges, reports, retailers, staff, supply, tickets
 from api.schemas import ErrorOut, HealthOut
 from bot.runtime import get_runtime, is_transient
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError, TooLarge
@@ -57,7 +57,7 @@ def _all_dependencies(dependant):
         yield from _all_dependencies(dependency)
 
 
-for module in (tickets, pledges, staff, groups, retailers, knowledge, outbox, supply, launches):
+for module in (tickets, pledges, staff, groups, retailers, knowledge, outbox, supply, launches, reports):
     for route in module.router.routes:
         _declare_errors(route)
     api_router.include_router(module.router)

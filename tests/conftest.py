@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from nonebug import NONEBOT_INIT_KWARGS
-from sqlalchemy import text
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.runtime import Runtime, set_runtime
-from tests.support.databases import fresh_database
+from tests.support.databases import empty_tables, fresh_database
 
 # Monday 23 November 2026, 10:00 in Shanghai.
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -56,13 +55,7 @@ def _clean_store(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator
     if "runtime" not in request.fixturenames:
         return
     runtime: Runtime = request.getfixturevalue("runtime")
-    tables = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
-    with runtime.engine.begin() as connection:
-        if runtime.engine.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+    empty_tables(runtime.engine)
 
 
 @pytest.fixture

@@ -34,6 +34,16 @@ def test_a_file_with_an_unknown_key_or_target_is_refused(tmp_path):
         load_policies(str(wrong))
 
 
+@pytest.mark.parametrize("text", ['digest_at = "25:00"', 'digest_at = "8点"', '[appraisal]\nbase = 0',
+                                  '[appraisal]\nbreach_points = { reply = 2, meeting = 1 }',
+                                  '[appraisal]\nbonus_mean = 6', '[appraisal]\nscore = 100'])
+def test_a_bad_digest_time_or_appraisal_rule_is_refused(tmp_path, text):
+    wrong = tmp_path / "p.toml"
+    wrong.write_text(text + "\n")
+    with pytest.raises(ValidationError):
+        load_policies(str(wrong))
+
+
 def test_a_file_overrides_only_what_it_names(tmp_path):
     partial = tmp_path / "p.toml"
     partial.write_text('[pledges.reply]\ndue = "20s"\n[categories.delivery]\nvisit = "always"\n')

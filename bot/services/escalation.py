@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.models import Lane, Pledge, PledgeKind, PledgeState, Role, Ticket, due_of, id_of
+from bot.models import Lane, Pledge, PledgeKind, PledgeState, Ticket, due_of, id_of
 from bot.policy import Policies
 from bot.services import ledger, notices, pledges
 from bot.services.pledges import StepKind
@@ -68,7 +68,7 @@ def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledge
             kind="escalation")
         if pledge.kind == PledgeKind.REPLY and batch.policies.apologise_in_group:
             batch.apologise(pledge, ticket)
-        charged_to = _attributed_to(batch, pledge)
+        charged_to = ledger.charged_to(batch.session, pledge, batch.policies.agents_on_duty)
         ledger.breached(batch.session, pledge, charged_to=charged_to, now=now)
         batch.event(id_of(ticket), "pledge_breached", kind=pledge.kind, owner_staff_id=pledge.owner_staff_id,
                     attributed_to=charged_to)
@@ -80,13 +80,3 @@ def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledge
             lane=Lane.ESCALATION, kind="escalation")
         batch.event(id_of(ticket), "pledge_escalated", kind=pledge.kind, level=step.level, to=step.notify)
         result.escalations += 1
-
-
-def _attributed_to(batch: notices.Batch, pledge: Pledge) -> list[int]:
-    """Whose breach it is for the monthly appraisal: the owner, or for an unclaimed reply the agents
-    on duty (policy `agents_on_duty`, else every active agent)."""
-    if pledge.owner_staff_id is not None:
-        return [pledge.owner_staff_id]
-    if pledge.kind != PledgeKind.REPLY:
-        return []
-    return list(batch.policies.agents_on_duty) or sorted(id_of(m) for m in batch.staff(Role.AGENT))

@@ -23,9 +23,11 @@ from bot.models import (
     ChatGroup,
     Pledge,
     PledgeBreach,
+    PledgeKind,
     PledgePause,
     PledgeRound,
     Retailer,
+    Role,
     RoundOutcome,
     StaffMember,
     Ticket,
@@ -176,13 +178,26 @@ def breached(session: Session, pledge: Pledge, *, charged_to: Sequence[int], now
                                  staff_id=staff_id, due_at=round_.due_at, breached_at=now))
 
 
+def charged_to(session: Session, pledge: Pledge, agents_on_duty: Sequence[int]) -> list[int]:
+    """Whose breach it is, for the monthly appraisal: the owner; for an unclaimed reply the agents on
+    duty (policy `agents_on_duty`, else every active agent); for a callback nobody has taken, every
+    active callback staffer; an unassigned visit is charged to nobody (it shows as 未指派)."""
+    if pledge.owner_staff_id is not None:
+        return [pledge.owner_staff_id]
+    if pledge.kind == PledgeKind.REPLY and agents_on_duty:
+        return list(agents_on_duty)
+    pool = {PledgeKind.REPLY: Role.AGENT, PledgeKind.CALLBACK: Role.CALLBACK}.get(PledgeKind(pledge.kind))
+    if pool is None:
+        return []
+    active = session.exec(select(StaffMember).where(col(StaffMember.active).is_(True)).order_by(col(StaffMember.id)))
+    return [id_of(member) for member in active if member.has_role(pool)]
+
+
 def correct_breach(session: Session, breach_id: int, *, excused: bool, reason: str, by: StaffMember,
                    now: datetime) -> BreachCorrection:
     """A supervisor's ruling on a breach: excused (not counted against the person) or counted again.
     The breach itself is left as it was; the ruling names who and why."""
-    breach = session.get(PledgeBreach, breach_id)
-    if breach is None:
-        raise NotFound(f"超时记录 {breach_id} 不存在")
+    breach = get_breach(session, breach_id)
     why = reason.strip()
     if not why:
         raise ServiceError("请填写更正原因")
@@ -196,6 +211,13 @@ def correct_breach(session: Session, breach_id: int, *, excused: bool, reason: s
     tickets.event(session, breach.ticket_id, now, "staff", str(by.id), "breach_corrected", breach_id=breach_id,
                   kind=breach.kind, excused=excused, reason=why, charged_to=breach.staff_id)
     return correction
+
+
+def get_breach(session: Session, breach_id: int) -> PledgeBreach:
+    breach = session.get(PledgeBreach, breach_id)
+    if breach is None:
+        raise NotFound(f"超时记录 {breach_id} 不存在")
+    return breach
 
 
 def is_excused(session: Session, breach_id: int) -> bool:

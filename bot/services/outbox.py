@@ -111,6 +111,11 @@ def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str,
     return message
 
 
+def key_taken(session: Session, dedupe_key: str) -> bool:
+    """Whether a message with this key was ever queued (sent or not)."""
+    return session.exec(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)).first() is not None
+
+
 def enqueue_many(session: Session, rows: list[dict[str, Any]], *, now: datetime) -> None:
     """Queue many messages in one statement; each row takes `enqueue`'s keywords. Keys already queued are skipped."""
     if not rows:

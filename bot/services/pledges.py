@@ -133,8 +133,20 @@ def _restart_clock(pledge: Pledge, category: str, now: datetime, policies: Polic
     pledge.next_check_at = min(clock.warn_at, clock.due_at)
 
 
+def _breach_if_late(session: Session, pledge: Pledge, now: datetime, policies: Policies) -> None:
+    """A pledge kept after its deadline before a sweep saw it: the breach is recorded now (no notices),
+    charged as the pledge stood at its deadline (so call this before handing it to whoever keeps it)."""
+    if pledge.state == PledgeState.PENDING and pledge.breached_at is None and now >= due_of(pledge):
+        pledge.breached_at = now
+        charged = ledger.charged_to(session, pledge, policies.agents_on_duty)
+        ledger.breached(session, pledge, charged_to=charged, now=now)
+        _event(session, pledge.ticket_id, now, "pledge_breached", kind=pledge.kind,
+               owner_staff_id=pledge.owner_staff_id, attributed_to=charged)
+
+
 def _meet(session: Session, pledge: Pledge, staff_id: int | None, now: datetime, policies: Policies,
           tz: ZoneInfo) -> None:
+    _breach_if_late(session, pledge, now, policies)
     pledge.state, pledge.met_at, pledge.met_by_staff_id = PledgeState.MET, now, staff_id
     pledge.next_check_at = pledge.paused_at = None
     session.add(pledge)
@@ -158,6 +170,7 @@ def replied(session: Session, ticket: Ticket, staff: StaffMember, *, now: dateti
     """A person replied: the reply pledge is met, and it is theirs if nobody had taken it."""
     pledge = one(session, id_of(ticket), PledgeKind.REPLY)
     if pledge is not None:
+        _breach_if_late(session, pledge, now, policies)
         if pledge.owner_staff_id is None and staff.has_role(Role.AGENT):
             pledge.owner_staff_id = staff.id
             ledger.follow(session, pledge)
@@ -589,6 +602,11 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
                 visit_happened=visit_happened, items=items)
     asked_about = {kind: ledger.latest(session, id_of(p)) for kind, p in of_ticket(session, ticket_id).items()}
     reply_round, visit_round = asked_about.get(PledgeKind.REPLY), asked_about.get(PledgeKind.VISIT)
+    _breach_if_late(session, pledge, now, policies)
+    if pledge.owner_staff_id is None and staff.has_role(Role.CALLBACK):  # the first caller takes the callback
+        pledge.owner_staff_id = staff.id
+        session.add(pledge)
+        ledger.follow(session, pledge)
     record = CallbackRecord(ticket_id=ticket_id, staff_id=id_of(staff), reached=reached, score=score,
                             reply_in_time=reply_in_time, visit_happened=visit_happened,
                             supply_satisfaction=items.supply, manager_satisfaction=items.manager,

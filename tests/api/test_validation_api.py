@@ -100,7 +100,7 @@ def test_every_body_refuses_null_where_it_declares_none(admin):
                     continue
                 url = path.replace("{entry_id}", "terminal.x").format_map({k: 1 for k in (
                     "ticket_id", "pledge_id", "staff_id", "group_id", "retailer_id", "binding_id",
-                    "notice_id", "product_id", "launch_id")})
+                    "notice_id", "product_id", "launch_id", "breach_id")})
                 response = admin.request(method, url, json={name: None})
                 assert name in problem_fields(response), (method, path, name)
                 checked += 1

@@ -194,3 +194,52 @@ def test_a_ruling_on_a_breach_is_a_new_entry_and_the_breach_stays_as_it_was(sess
     session.refresh(breach)
     assert breach.model_dump() == before
     assert agent.id == breach.staff_id
+
+
+def test_a_reply_kept_after_its_deadline_before_any_sweep_is_still_a_breach(session, clock, runtime, policies):
+    make.group(session, clock)
+    agent = make.staff(session, clock, Role.AGENT, chat_user_id="30001")
+    console_only = make.staff(session, clock, Role.AGENT, name="只用工作台的客服")  # no QQ: still on duty
+    ticket_id = make.post(session, clock, runtime.settings, "订货平台登录不上怎么办").ticket_id
+    clock.advance(minutes=35)  # due at 30; the sweep never ran
+    reply(session, clock, runtime, policies, ticket_id, agent)
+    (late,) = rounds(session, ticket_id)
+    assert late.outcome == "met" and late.breached_at == clock.now()
+    charged = sorted(b.staff_id for b in session.exec(select(PledgeBreach)))
+    assert charged == sorted([agent.id, console_only.id])  # it was nobody's when it fell due
+    assert pledges.one(session, ticket_id, "reply").breached_at == clock.now()
+
+
+def test_a_reply_kept_in_time_or_while_paused_is_no_breach(session, clock, runtime, policies):
+    make.group(session, clock)
+    agent = make.staff(session, clock, Role.AGENT, chat_user_id="30001")
+    ticket_id = make.post(session, clock, runtime.settings, "订货平台登录不上怎么办").ticket_id
+    clock.advance(minutes=10)
+    pledges.pause_on_ticket(session, ticket_id, "reply", reason="等客户回话", staff_id=agent.id, now=clock.now(),
+                            policies=policies, tz=runtime.settings.tz)
+    session.commit()
+    clock.advance(hours=3)  # long past the old deadline, but the clock stood still
+    reply(session, clock, runtime, policies, ticket_id, agent)
+    assert session.exec(select(PledgeBreach)).all() == []
+    assert rounds(session, ticket_id)[0].outcome == "met"
+
+
+def test_the_first_caller_takes_the_callback_and_a_callback_nobody_took_is_the_pools_breach(session, clock,
+                                                                                          runtime, policies):
+    manager = make.staff(session, clock, Role.MANAGER, chat_user_id="60001", name="李经理")
+    agent = make.staff(session, clock, Role.AGENT, chat_user_id="30001")
+    callers = [make.staff(session, clock, Role.CALLBACK, chat_user_id=f"7000{n}", name=f"回访员{n}") for n in (1, 2)]
+    make.bound_shop(session, clock, manager.id)
+    ticket_id = make.post(session, clock, runtime.settings, "订货平台登录不上怎么办").ticket_id
+    clock.advance(minutes=10)
+    reply(session, clock, runtime, policies, ticket_id, agent)
+    clock.advance(days=7)  # three desk days have long passed
+    sweep(session, clock, runtime, policies)
+    assert sorted(b.staff_id for b in session.exec(select(PledgeBreach).where(PledgeBreach.kind == "callback"))) == [
+        c.id for c in callers]
+    pledges.record_callback(session, ticket_id, callers[1], reached=False, score=None, reply_in_time=None,
+                            visit_happened=None, comment=None, now=clock.now(), policies=policies,
+                            tz=runtime.settings.tz)
+    session.commit()
+    (callback,) = rounds(session, ticket_id, "callback")
+    assert callback.owner_staff_id == callers[1].id == pledges.one(session, ticket_id, "callback").owner_staff_id

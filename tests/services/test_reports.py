@@ -9,7 +9,7 @@ from bot.models import ChatBinding, Role
 from bot.policy import Policies
 from bot.services import escalation, intake, pledges
 from bot.services.errors import ServiceError
-from bot.services.reports import appraisal, compliance, satisfaction, workload
+from bot.services.reports import appraisal, compliance, drill, satisfaction, workload
 from bot.services.reports.base import Period, Scope, Timing
 from tests import factories as make
 
@@ -56,7 +56,8 @@ def test_one_day_of_work_in_every_report(session, clock, runtime, policies):
     session.commit()
     on_time = make.post(session, clock, runtime.settings, "订货平台登录不上怎么办").ticket_id
     late = make.post(session, clock, runtime.settings, "送货时间能不能改到下午", user_id="10002").ticket_id
-    make.post(session, clock, runtime.settings, "扫码枪扫不出来怎么办", user_id="10003", knowledge=runtime.knowledge)
+    by_bot = make.post(session, clock, runtime.settings, "扫码枪扫不出来怎么办", user_id="10003",
+                       knowledge=runtime.knowledge).ticket_id
     open_one = make.post(session, clock, runtime.settings, "新品什么时候到", user_id="10004").ticket_id
     clock.advance(minutes=10)
     intake.reply_via_api(session, on_time, first, "好的", now=clock.now(), policies=policies, tz=tz)
@@ -99,3 +100,30 @@ def test_one_day_of_work_in_every_report(session, clock, runtime, policies):
     assert (work.requests, work.answered_by_bot, work.handed_over) == (4, 1, 0)
     assert work.by_day == [(period.first, 4, True)]
     assert open_one in {q.ticket_id for q in work.questions}
+
+    def listed(measure, **filters):
+        total, found = drill.lines(session, measure, period, Scope(), tz, filters)
+        assert total == len(found)
+        return [line.ticket_id for line in found]
+
+    assert listed("rounds", kind="reply", bucket="breached_open") == [open_one]
+    assert listed("rounds", kind="reply", bucket="met_late") == [late]
+    assert sorted(listed("rounds", kind="reply", bucket="met_in_time")) == sorted([on_time, by_bot])
+    assert listed("rounds", kind="reply", owner="none", bucket="breached") == [open_one]
+    assert listed("calls", score="2") == [on_time] and listed("calls", score="low") == [on_time]
+    assert listed("calls", score="5") == []
+    assert listed("requests", bot="1") == [by_bot]
+    assert listed("requests", day=period.first.isoformat()) == [on_time, late, by_bot, open_one]
+    for measure, filters in (("rounds", {"bucket": "lost"}), ("rounds", {"kind": "phone"}), ("calls", {"score": "9"}),
+                             ("requests", {"day": "2020-01-01"}), ("rounds", {"owner": "x1"}),
+                             ("tickets", {}), ("rounds", {"nonsense": "1"})):
+        with pytest.raises(ServiceError):
+            drill.lines(session, measure, period, Scope(), tz, filters)
+
+
+def test_a_drill_down_line_never_shows_a_phone_number(session, clock, runtime):
+    make.group(session, clock)
+    ticket_id = make.post(session, clock, runtime.settings, "请打我电话 13912345678 说下送货的事").ticket_id
+    day = clock.now().astimezone(runtime.settings.tz).date()
+    _, (line,) = drill.lines(session, "requests", Period(day, day), Scope(), runtime.settings.tz, {})
+    assert line.ticket_id == ticket_id and "13912345678" not in line.text and "送货" in line.text

@@ -191,3 +191,27 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo, policy:
     for person in ranked:  # equal scores share a place: 1, 2, 2, 4
         person.rank = 1 + sum(1 for other in ranked if other.score > person.score)
     return Appraisal(period, scope, policy, ranked)
+
+
+@dataclass(frozen=True)
+class Charged:
+    """A breach charged to someone in the period, counted or excused, with every ruling on it (oldest first)."""
+
+    breach: PledgeBreach
+    level: int  # the escalation level its round reached
+    excused: bool
+    rulings: list[BreachCorrection]
+
+
+def charged(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> list[Charged]:
+    """The breaches the appraisal reads for the period and scope, the excused ones too (so a supervisor
+    can count one again), in the order they happened."""
+    found = _breaches(session, period, scope, tz)
+    rulings: defaultdict[int, list[BreachCorrection]] = defaultdict(list)
+    ids = [breach.id for breach, _, _ in found if breach.id is not None]
+    if ids:
+        for ruling in session.exec(select(BreachCorrection).where(col(BreachCorrection.breach_id).in_(ids))
+                                   .order_by(col(BreachCorrection.id))):
+            rulings[ruling.breach_id].append(ruling)
+    return sorted((Charged(breach, level, excused, rulings[breach.id or 0]) for breach, level, excused in found),
+                  key=lambda item: (item.breach.breached_at, item.breach.id or 0))

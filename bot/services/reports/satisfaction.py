@@ -23,6 +23,9 @@ from bot.services.reports.base import Period, Scope, share
 from bot.services.reports.compliance import names
 
 ITEMS = {"supply": "货源供应", "manager": "客户经理服务", "handling": "处理问题的时效与结果"}
+# A row counts the scored calls only: its drill-down says so (a person, group or district in a link's query is
+# read as the scope, which holds every call made, reached or not).
+SCORED = {"score": "scored"}
 ANSWERS = {Satisfaction.SATISFIED: "满意", Satisfaction.FAIR: "一般", Satisfaction.DISSATISFIED: "不满意",
            Satisfaction.NOT_INVOLVED: "未涉及"}
 
@@ -152,14 +155,14 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> Sati
         result.scores.add(call.score)
         for person in dict.fromkeys(r.met_by_staff_id for r in (replied, visited) if r is not None):
             if person is not None and scope.staff_id in (None, person):
-                people.setdefault(person, Row(named.person(person), filters={"staff": str(person)})).scores.add(
-                    call.score)
+                people.setdefault(person, Row(named.person(person), filters={
+                    "staff": str(person), **SCORED})).scores.add(call.score)
         group_id = replied.chat_group_id if replied else None
         district = replied.district if replied else None
         groups.setdefault(str(group_id), Row(named.group(group_id), filters={
-            "group": "none" if group_id is None else str(group_id)})).scores.add(call.score)
+            "group": "none" if group_id is None else str(group_id), **SCORED})).scores.add(call.score)
         districts.setdefault(str(district), Row(district or "未分区", filters={
-            "district": district or "none"})).scores.add(call.score)
+            "district": district or "none", **SCORED})).scores.add(call.score)
         _check(result.reply_check, call.reply_in_time,
                replied is not None and replied.outcome == RoundOutcome.MET and replied.breached_at is None)
         _check(result.visit_check, call.visit_happened,

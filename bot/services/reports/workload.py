@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func
+from sqlalchemy import ColumnElement, ScalarSelect, case, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -67,6 +67,13 @@ class Workload:
         return share(self.handed_over, self.answered_by_bot)
 
 
+def handed_over_tickets() -> ScalarSelect[int]:
+    """The tickets a retailer handed over to a person (转人工) after the bot's answer, as a subquery."""
+    handover = aliased(PledgeRound)
+    return (select(handover.ticket_id).where(col(handover.kind) == PledgeKind.REPLY,
+                                             col(handover.reason) == "handover").scalar_subquery())
+
+
 def first_rounds(period: Period, scope: Scope, tz: ZoneInfo) -> list[ColumnElement[bool]]:
     """One row per request of the period: its ticket's first reply round."""
     return [*in_scope(period, scope, tz), col(PledgeRound.kind) == PledgeKind.REPLY, col(PledgeRound.round_no) == 1]
@@ -85,9 +92,7 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo,
         result.by_category.append(Count(category, CATEGORY_LABELS.get(category, category), count))
     result.by_category.sort(key=lambda c: (-c.count, c.key))
 
-    handover = aliased(PledgeRound)
-    handed = (select(handover.ticket_id).where(handover.kind == PledgeKind.REPLY, handover.reason == "handover")
-              .scalar_subquery())
+    handed = handed_over_tickets()
     result.handed_over = session.exec(select(func.count()).select_from(PledgeRound).where(
         *first, col(PledgeRound.by_bot).is_(True), col(PledgeRound.ticket_id).in_(handed))).one()
 
