@@ -192,9 +192,11 @@ def _utc(moment: float) -> datetime:
 class Month:
     """Builds the month's rows ticket by ticket, in the order the services would write them."""
 
-    def __init__(self, tickets: int, rng: random.Random, policies: Policies) -> None:
-        self.rng, self.tickets = rng, tickets
-        first, last = date(YEAR, MONTH, 1), date(YEAR, 12, 31)
+    def __init__(self, tickets: int, rng: random.Random, policies: Policies, history: int = 0) -> None:
+        """`tickets` a month, for the month measured and `history` months before it."""
+        self.rng, self.tickets = rng, tickets * (1 + history)
+        self.months = [date(YEAR, MONTH - n, 1) for n in range(history, -1, -1)]
+        first, last = self.months[0], date(YEAR, 12, 31)
         self.desk = WorkTime(policies.calendar("reply", TZ), first, last)
         self.field = WorkTime(policies.calendar("visit", TZ), first, last)
         _check_worktime(self.desk, policies.calendar("reply", TZ), rng)
@@ -206,7 +208,8 @@ class Month:
                               for step in policies.pledges[kind].ladder] for kind in ("reply", "visit", "callback")}
         self.ids = dict.fromkeys(("pledge", "round", "pause", "breach", "callback"), 0)
         self._people()
-        self._arrivals()
+        for month in self.months:
+            self._arrivals(month, tickets)
         self._questions()
 
     # the fixed part: people, groups, shops, products
@@ -254,12 +257,12 @@ class Month:
                               "aliases": [], "wholesale_price": None, "retail_price": None, "price_class": "A",
                               "manufacturer": None, "created_at": now} for n in range(PRODUCTS)]
 
-    def _arrivals(self) -> None:
+    def _arrivals(self, month: date, tickets: int) -> None:
         """Where in the month tickets arrive: working hours on working days mostly; evenings, the
         weekends and the holiday much less."""
         moments, weights = [], []
-        day = date(YEAR, MONTH, 1)
-        while day.month == MONTH:
+        day = month
+        while day.month == month.month:
             for hour in range(7, 22):
                 start = datetime.combine(day, clock_time(hour), TZ).timestamp()
                 working = self.desk.working(start + 1800)
@@ -270,8 +273,9 @@ class Month:
             day += timedelta(days=1)
         self.hours, self.hour_weights = moments, list(_cumulative(weights))
         # ids grow with time, as when the tickets came in one by one (and so do the rows' places on disk)
-        self.opened = sorted(hour + self.rng.random() * 3600
-                             for hour in self.rng.choices(self.hours, cum_weights=self.hour_weights, k=self.tickets))
+        self.opened = getattr(self, "opened", []) + sorted(
+            hour + self.rng.random() * 3600
+            for hour in self.rng.choices(self.hours, cum_weights=self.hour_weights, k=tickets))
 
     def _questions(self) -> None:
         """About 60 knowledge-base entries and a few hundred ways to ask, Zipf-like."""
@@ -565,10 +569,10 @@ def _insert(db, model: type, rows: list[dict]) -> None:
         db.execute(insert(table), [{k: v for k, v in row.items() if k in names} for row in rows[start:start + BATCH]])
 
 
-def fill(engine: Engine, tickets: int) -> dict:
-    """The month, in one transaction; returns how many rows of each kind."""
+def fill(engine: Engine, tickets: int, history: int) -> dict:
+    """The month (and `history` months before it), in one transaction; returns how many rows of each kind."""
     rng = random.Random(SEED)
-    month = Month(tickets, rng, Policies())
+    month = Month(tickets, rng, Policies(), history)
     counts: dict[str, int] = {}
     with engine.begin() as db:
         _insert(db, StaffMember, month.staff_rows)
@@ -699,7 +703,9 @@ def floor(engine: Engine) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
-    parser.add_argument("--tickets", type=int, default=200_000)
+    parser.add_argument("--tickets", type=int, default=200_000, help="tickets a month")
+    parser.add_argument("--history", type=int, default=0, choices=range(10),
+                        help="months of the same size before October (a store in use for a while)")
     parser.add_argument("--recreate", action="store_true", help="drop and create the PostgreSQL database first")
     parser.add_argument("--reuse", action="store_true", help="measure a database this script filled before")
     parser.add_argument("--only", nargs="+", choices=[*_reports(), "export"], help="measure only these")
@@ -717,7 +723,7 @@ def main() -> None:
         engine = make_engine(url)
         results: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                          "load_average_at_start": os.getloadavg()[0], "database": engine.dialect.name,
-                         "period": PERIOD.label, "tickets": args.tickets}
+                         "period": PERIOD.label, "tickets": args.tickets, "months_before": args.history}
         started = time.perf_counter()
         migrate(engine)
         with engine.connect() as db:
@@ -727,7 +733,7 @@ def main() -> None:
         elif filled:
             raise SystemExit("the database already holds tickets: give --recreate (PostgreSQL) or --reuse")
         else:
-            results["rows"] = fill(engine, args.tickets)
+            results["rows"] = fill(engine, args.tickets, args.history)
             results["fill_s"] = round(time.perf_counter() - started, 1)
             print(json.dumps(results, ensure_ascii=False), file=sys.stderr, flush=True)
         results["floor"] = floor(engine)
