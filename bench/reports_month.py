@@ -25,16 +25,20 @@ its last days are still running. Rows the reports do not read are not made: tick
 events, visit records, the outbox.
 
 Then each report runs in a fresh process per scope (the first run cold, then the median of 5 more),
-with the process's peak RSS before (imports and a connection) and after; the appraisal's download the
-same way (the report, then its printable XLSX file, as the console makes it). The floor in the same run: counting the
-rounds, and one plain pass over the month's rounds (sum of their working time).
+with the process's peak RSS (VmHWM) before the report (imports and a connection) and after; the
+appraisal's download the same way (the report, then its printable XLSX file, as the console makes
+it). The floor in the same run: counting the rounds, one plain pass over the month's rounds (the sum
+of their working time) and over the month's callbacks. The load average is printed at the start and
+the end: on a shared machine, figures taken under load are not comparable.
 
     .venv/bin/python bench/reports_month.py                    # a temporary SQLite file
     .venv/bin/python bench/reports_month.py --recreate \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_reports
 
 `--recreate` drops and creates the PostgreSQL database named in the URL (never `test`); `--reuse`
-measures a database this script filled before (same `--tickets`) without filling it again.
+measures a database this script filled before without filling it again; `--history 3` adds three
+months of the same size before October (a store in use for a while: the reports still read October);
+`--only appraisal export` measures only those.
 """
 
 from __future__ import annotations
