@@ -502,7 +502,12 @@ class Month:
         caller = callback["owner_staff_id"]
         tries = 3 if callback["outcome"] == "not_applicable" else (1 if rng.random() < 0.1 else 0)
         asked = {"ticket_id": callback["ticket_id"], "staff_id": caller, "reply_round_id": replied["id"],
-                 "visit_round_id": visit["id"] if visit else None}
+                 "visit_round_id": visit["id"] if visit else None,
+                 # what the call asked about, as pledges.record_callback copies it from the rounds
+                 "reply_staff_id": replied["met_by_staff_id"], "visit_staff_id": visit["met_by_staff_id"] if visit
+                 else None, "reply_kept_in_time": replied["outcome"] == "met" and replied["breached_at"] is None,
+                 "visit_kept": visit["outcome"] == "met" if visit else None,
+                 "chat_group_id": replied["chat_group_id"], "district": replied["district"]}
         for n in range(tries):
             moment = callback["_start"] + (callback["_end"] - callback["_start"]) * (n + 1) / (tries + 2)
             rows.setdefault("callback", []).append({

@@ -471,9 +471,16 @@ class CallbackRecord(SQLModel, table=True):
     manager_satisfaction: str | None = Field(default=None, max_length=16)  # 客户经理服务
     handling_satisfaction: str | None = Field(default=None, max_length=16)  # 处理问题的时效与结果
     comment: str | None = Field(default=None, sa_type=Text)
-    # the rounds this call asked about, so a score is set beside the clocks and the people who kept them
+    # the rounds this call asked about, and what they said when it was made: who kept the reply and the
+    # visit, whether the clocks were kept, where the ticket is counted (reports read these, not the rounds)
     reply_round_id: int | None = Field(default=None, foreign_key="pledge_round.id")
     visit_round_id: int | None = Field(default=None, foreign_key="pledge_round.id")
+    reply_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    visit_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    reply_kept_in_time: bool | None = None  # the reply round was met before its deadline (None: no reply round)
+    visit_kept: bool | None = None  # a visit round was met (None: no visit was needed)
+    chat_group_id: int | None = Field(default=None, foreign_key="chat_group.id")
+    district: str | None = Field(default=None, max_length=64)
     recorded_at: datetime = _time(index=True)
 
 

@@ -41,13 +41,20 @@ def test_pledges_stored_before_the_ledger_get_a_round_and_their_breach(tmp_path)
             "'2026-11-02 02:00:00', '2026-11-02 02:00:00', '2026-11-02 02:31:00', 1), "
             "(2, 2, 'reply', 'agent', NULL, 'pending', '2026-11-02 02:30:00', NULL, NULL, "
             "'2026-11-02 02:00:00', '2026-11-02 02:00:00', NULL, 0)"))
+        connection.execute(text(
+            "INSERT INTO callback_record (ticket_id, staff_id, reached, score, recorded_at) "
+            "VALUES (1, 7, 1, 4, '2026-11-03 02:00:00')"))
     command.upgrade(config, "head")
     with engine.connect() as connection:
         rounds = connection.execute(text(
             "SELECT pledge_id, round_no, outcome, district, owner_staff_id, met_by_staff_id, ended_at, "
             "business_seconds FROM pledge_round ORDER BY pledge_id")).all()
         breaches = connection.execute(text("SELECT ticket_id, kind, staff_id FROM pledge_breach")).all()
+        call = connection.execute(text(
+            "SELECT reply_round_id, reply_staff_id, reply_kept_in_time, visit_round_id, visit_kept, chat_group_id, "
+            "district FROM callback_record")).one()
     assert [tuple(r) for r in rounds] == [
         (1, 1, "met", "芙蓉区", 7, 7, "2026-11-02 03:00:00", None),
         (2, 1, "running", "芙蓉区", None, None, None, None)]
     assert [tuple(b) for b in breaches] == [(1, "reply", 7)]
+    assert tuple(call) == (1, 7, 0, None, None, 1, "芙蓉区")  # the reply it asked about was late

@@ -25,6 +25,7 @@ from bot.models import (
     CallbackRecord,
     Pledge,
     PledgeKind,
+    PledgeRound,
     PledgeState,
     Retailer,
     Role,
@@ -560,6 +561,13 @@ def unreachable_tries(session: Session, pledge: Pledge) -> int:
         col(CallbackRecord.recorded_at) >= started_of(pledge))).one()
 
 
+def _kept_in_time(round_: PledgeRound | None) -> bool | None:
+    """What the clock says of a round a call asks about: met before its deadline."""
+    if round_ is None:
+        return None
+    return round_.outcome == RoundOutcome.MET and round_.breached_at is None
+
+
 def _check_call(session: Session, ticket_id: int, *, reached: bool, score: int | None, reply_in_time: bool | None,
                 visit_happened: bool | None, items: Items) -> None:
     if not reached:
@@ -612,7 +620,13 @@ def record_callback(session: Session, ticket_id: int, staff: StaffMember, *, rea
                             supply_satisfaction=items.supply, manager_satisfaction=items.manager,
                             handling_satisfaction=items.handling, comment=comment, recorded_at=now,
                             reply_round_id=reply_round.id if reply_round else None,
-                            visit_round_id=visit_round.id if visit_round else None)
+                            visit_round_id=visit_round.id if visit_round else None,
+                            reply_staff_id=reply_round.met_by_staff_id if reply_round else None,
+                            visit_staff_id=visit_round.met_by_staff_id if visit_round else None,
+                            reply_kept_in_time=_kept_in_time(reply_round),
+                            visit_kept=None if visit_round is None else visit_round.outcome == RoundOutcome.MET,
+                            chat_group_id=ticket.chat_group_id,
+                            district=reply_round.district if reply_round else ledger.district_of(session, ticket))
     session.add(record)
     session.flush()
     if not reached:

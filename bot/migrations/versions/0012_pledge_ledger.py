@@ -109,9 +109,18 @@ def upgrade() -> None:
     with op.batch_alter_table("callback_record", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reply_round_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("visit_round_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("reply_staff_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("visit_staff_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("reply_kept_in_time", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("visit_kept", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("chat_group_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("district", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_callback_record_recorded_at"), ["recorded_at"], unique=False)
         batch_op.create_foreign_key("fk_callback_record_reply_round_id", "pledge_round", ["reply_round_id"], ["id"])
         batch_op.create_foreign_key("fk_callback_record_visit_round_id", "pledge_round", ["visit_round_id"], ["id"])
+        batch_op.create_foreign_key("fk_callback_record_reply_staff_id", "staff_member", ["reply_staff_id"], ["id"])
+        batch_op.create_foreign_key("fk_callback_record_visit_staff_id", "staff_member", ["visit_staff_id"], ["id"])
+        batch_op.create_foreign_key("fk_callback_record_chat_group_id", "chat_group", ["chat_group_id"], ["id"])
 
     # what the pledge rows still hold becomes their first round
     op.execute("""
@@ -131,14 +140,36 @@ def upgrade() -> None:
         INSERT INTO pledge_breach (round_id, ticket_id, kind, staff_id, due_at, breached_at)
         SELECT pr.id, pr.ticket_id, pr.kind, pr.owner_staff_id, pr.due_at, pr.breached_at
         FROM pledge_round pr WHERE pr.breached_at IS NOT NULL""")
+    # the calls already made asked about those rounds
+    for kind in ("reply", "visit"):
+        op.execute(f"""
+            UPDATE callback_record SET {kind}_round_id = (
+                SELECT pr.id FROM pledge_round pr WHERE pr.ticket_id = callback_record.ticket_id
+                AND pr.kind = '{kind}')""")
+    op.execute("""
+        UPDATE callback_record SET
+            reply_staff_id = (SELECT met_by_staff_id FROM pledge_round WHERE id = callback_record.reply_round_id),
+            reply_kept_in_time = (SELECT outcome = 'met' AND breached_at IS NULL FROM pledge_round
+                                  WHERE id = callback_record.reply_round_id),
+            visit_staff_id = (SELECT met_by_staff_id FROM pledge_round WHERE id = callback_record.visit_round_id),
+            visit_kept = (SELECT outcome = 'met' FROM pledge_round WHERE id = callback_record.visit_round_id),
+            chat_group_id = (SELECT t.chat_group_id FROM ticket t WHERE t.id = callback_record.ticket_id),
+            district = (SELECT COALESCE(g.district, r.district) FROM ticket t
+                        LEFT JOIN chat_group g ON g.id = t.chat_group_id
+                        LEFT JOIN retailer r ON r.id = t.retailer_id WHERE t.id = callback_record.ticket_id)""")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("callback_record", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_callback_record_chat_group_id", type_="foreignkey")
+        batch_op.drop_constraint("fk_callback_record_visit_staff_id", type_="foreignkey")
+        batch_op.drop_constraint("fk_callback_record_reply_staff_id", type_="foreignkey")
         batch_op.drop_constraint("fk_callback_record_visit_round_id", type_="foreignkey")
         batch_op.drop_constraint("fk_callback_record_reply_round_id", type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_callback_record_recorded_at"))
-        batch_op.drop_column("visit_round_id")
+        for column in ("district", "chat_group_id", "visit_kept", "reply_kept_in_time", "visit_staff_id",
+                       "reply_staff_id", "visit_round_id"):
+            batch_op.drop_column(column)
         batch_op.drop_column("reply_round_id")
 
     with op.batch_alter_table("breach_correction", schema=None) as batch_op:

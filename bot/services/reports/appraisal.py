@@ -19,12 +19,14 @@ charged with something in the period.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, or_
+from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -38,15 +40,16 @@ from bot.models import (
 )
 from bot.policy import AppraisalPolicy
 from bot.services.pledges import LOW_SCORE
+from bot.services.reports import satisfaction
 from bot.services.reports.base import KIND_LABELS, Period, Scope
 
 SCORED_ROLES = (Role.AGENT, Role.MANAGER, Role.CALLBACK)
 ROLE_LABELS = {Role.AGENT: "客服员", Role.MANAGER: "客户经理", Role.CALLBACK: "回访员"}
 
 
-@dataclass(frozen=True)
-class Deduction:
-    """One line of a person's score: points off (or the bonus, positive) and the ticket behind it."""
+class Deduction(NamedTuple):
+    """One line of a person's score: points off (or the bonus, positive) and the ticket behind it. (A
+    tuple: a city-sized month has tens of thousands.)"""
 
     staff_id: int
     ticket_id: int | None
@@ -89,44 +92,54 @@ def excused() -> ColumnElement[bool]:
     return exists().where(latest, col(BreachCorrection.excused).is_(True))
 
 
-def _breaches(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> list[tuple[PledgeBreach, int, bool]]:
+def _breach_conditions(period: Period, scope: Scope, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+    """Breaches charged to someone in the period and scope (on `PledgeBreach` joined to its round)."""
     start, end = period.bounds(tz)
-    query = (select(PledgeBreach, PledgeRound.escalation_level, excused())
-             .join(PledgeRound, col(PledgeRound.id) == PledgeBreach.round_id)
-             .where(col(PledgeBreach.breached_at) >= start, col(PledgeBreach.breached_at) < end,
-                    col(PledgeBreach.staff_id).is_not(None)))
+    conditions = [col(PledgeBreach.breached_at) >= start, col(PledgeBreach.breached_at) < end,
+                  col(PledgeBreach.staff_id).is_not(None)]
     if scope.district is not None:
-        query = query.where(PledgeRound.district == scope.district)
+        conditions.append(col(PledgeRound.district) == scope.district)
     if scope.chat_group_id is not None:
-        query = query.where(PledgeRound.chat_group_id == scope.chat_group_id)
+        conditions.append(col(PledgeRound.chat_group_id) == scope.chat_group_id)
     if scope.staff_id is not None:
-        query = query.where(PledgeBreach.staff_id == scope.staff_id)
-    return [(breach, level, bool(excused)) for breach, level, excused in session.exec(query)]
+        conditions.append(col(PledgeBreach.staff_id) == scope.staff_id)
+    return conditions
 
 
-def _calls(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> list[tuple[CallbackRecord, list[int]]]:
-    """Scored callbacks in the period, each with the people who kept the reply and the visit it asked about."""
-    start, end = period.bounds(tz)
-    reply, visit = aliased(PledgeRound), aliased(PledgeRound)
-    query = (select(CallbackRecord, col(reply.met_by_staff_id), col(visit.met_by_staff_id))
-             .outerjoin(reply, col(reply.id) == CallbackRecord.reply_round_id)
-             .outerjoin(visit, col(visit.id) == CallbackRecord.visit_round_id)
-             .where(col(CallbackRecord.recorded_at) >= start, col(CallbackRecord.recorded_at) < end,
-                    col(CallbackRecord.score).is_not(None)))
-    if scope.district is not None:
-        query = query.where(col(reply.district) == scope.district)
-    if scope.chat_group_id is not None:
-        query = query.where(col(reply.chat_group_id) == scope.chat_group_id)
-    if scope.staff_id is not None:
-        query = query.where(or_(col(reply.met_by_staff_id) == scope.staff_id,
-                                col(visit.met_by_staff_id) == scope.staff_id))
-    calls = []
-    for record, replier, visitor in session.exec(query):
-        served = [person for person in dict.fromkeys((replier, visitor)) if person is not None]
-        if scope.staff_id is not None:
-            served = [person for person in served if person == scope.staff_id]
-        calls.append((record, served))
-    return calls
+def _breaches(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> list[Any]:
+    """Rows of (id, ticket_id, kind, staff_id, breached_at, level, excused): columns, not objects, since a
+    city-sized month has tens of thousands."""
+    columns: tuple[Any, ...] = (col(PledgeBreach.id), col(PledgeBreach.ticket_id), col(PledgeBreach.kind),
+                                col(PledgeBreach.staff_id), col(PledgeBreach.breached_at),
+                                col(PledgeRound.escalation_level).label("level"), excused().label("excused"))
+    query = (core_select(*columns).join(PledgeRound, col(PledgeRound.id) == PledgeBreach.round_id)
+             .where(*_breach_conditions(period, scope, tz)))
+    return list(session.execute(query))
+
+
+def _call_scores(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> dict[int, Counter[int]]:
+    """Per person, how many scored calls of each score were made on tickets whose reply or visit they kept
+    (a call counts once for a person who kept both), counted in SQL."""
+    scored = [*satisfaction.in_scope(period, scope, tz), col(CallbackRecord.score).is_not(None)]
+    replier, visitor, score = (col(CallbackRecord.reply_staff_id), col(CallbackRecord.visit_staff_id),
+                               col(CallbackRecord.score))
+    counts: defaultdict[int, Counter[int]] = defaultdict(Counter)
+    for person, where in ((replier, [replier.is_not(None)]),
+                          (visitor, [visitor.is_not(None), or_(replier.is_(None), visitor != replier)])):
+        for staff_id, value, count in session.execute(
+                core_select(person, score, func.count()).where(*scored, *where).group_by(person, score)):
+            if scope.staff_id in (None, staff_id):
+                counts[staff_id][value] += count
+    return counts
+
+
+def _low_calls(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> list[Any]:
+    """The calls scored 2 or less, each a line off the score of whoever kept its reply or visit."""
+    return list(session.execute(core_select(
+        col(CallbackRecord.id), col(CallbackRecord.ticket_id), col(CallbackRecord.score),
+        col(CallbackRecord.recorded_at), col(CallbackRecord.reply_staff_id).label("replier"),
+        col(CallbackRecord.visit_staff_id).label("visitor")).where(
+        *satisfaction.in_scope(period, scope, tz), col(CallbackRecord.score) <= LOW_SCORE)))
 
 
 def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo, policy: AppraisalPolicy) -> Appraisal:
@@ -147,39 +160,36 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo, policy:
             if member.active and member.has_role(*SCORED_ROLES):
                 score_of(member.id)  # type: ignore[arg-type]  # stored members have ids
 
-    for breach, level, excused in _breaches(session, period, scope, tz):
-        assert breach.staff_id is not None, "only charged breaches are read"
+    missed = {kind: (label, f"{label}超时", -policy.breach_points.get(kind, 0.0))  # type: ignore[call-overload]
+              for kind, label in KIND_LABELS.items()}
+    for breach in _breaches(session, period, scope, tz):
         person = score_of(breach.staff_id)
-        if excused:
+        if breach.excused:
             person.excused += 1
             continue
         person.breaches += 1
-        label = KIND_LABELS.get(breach.kind, breach.kind)  # type: ignore[call-overload]
-        person.lines.append(Deduction(breach.staff_id, breach.ticket_id, breach.breached_at, f"{label}超时",
-                                      -policy.breach_points.get(breach.kind, 0.0),  # type: ignore[call-overload]
+        label, what, points = missed[breach.kind]
+        person.lines.append(Deduction(breach.staff_id, breach.ticket_id, breach.breached_at, what, points,
                                       breach_id=breach.id))
-        beyond = max(level - 1, 0)
-        if beyond and policy.level_points:
+        if breach.level > 1 and policy.level_points:
             person.lines.append(Deduction(breach.staff_id, breach.ticket_id, breach.breached_at,
-                                          f"{label}超时后升级至 {level} 级", -policy.level_points * beyond,
-                                          breach_id=breach.id))
+                                          f"{label}超时后升级至 {breach.level} 级",
+                                          -policy.level_points * (breach.level - 1), breach_id=breach.id))
 
-    scores: defaultdict[int, list[int]] = defaultdict(list)
-    for record, served in _calls(session, period, scope, tz):
+    for call in _low_calls(session, period, scope, tz):
+        served = (call.replier,) if call.visitor in (None, call.replier) else (call.replier, call.visitor)
         for staff_id in served:
-            assert record.score is not None, "only scored calls are read"
-            scores[staff_id].append(record.score)
-            if record.score <= LOW_SCORE:
+            if staff_id is not None and scope.staff_id in (None, staff_id):
                 person = score_of(staff_id)
                 person.low_scores += 1
-                person.lines.append(Deduction(staff_id, record.ticket_id, record.recorded_at,
-                                              f"回访评分 {record.score} 分", -policy.low_score_points,
-                                              callback_id=record.id))
-    for staff_id, given in scores.items():
+                person.lines.append(Deduction(staff_id, call.ticket_id, call.recorded_at, f"回访评分 {call.score} 分",
+                                              -policy.low_score_points, callback_id=call.id))
+    for staff_id, given in _call_scores(session, period, scope, tz).items():
         person = score_of(staff_id)
-        person.calls, person.mean_score = len(given), round(sum(given) / len(given), 2)
-        if len(given) >= policy.bonus_min_calls and person.mean_score >= policy.bonus_mean:
-            said = f"回访满意度均分 {person.mean_score}（{len(given)} 次）"
+        calls = sum(given.values())
+        person.calls, person.mean_score = calls, round(sum(v * n for v, n in given.items()) / calls, 2)
+        if calls >= policy.bonus_min_calls and person.mean_score >= policy.bonus_mean:
+            said = f"回访满意度均分 {person.mean_score}（{calls} 次）"
             person.lines.append(Deduction(staff_id, None, None, said, policy.bonus_points))
 
     for person in people.values():
@@ -206,12 +216,14 @@ class Charged:
 def charged(session: Session, period: Period, scope: Scope, tz: ZoneInfo) -> list[Charged]:
     """The breaches the appraisal reads for the period and scope, the excused ones too (so a supervisor
     can count one again), in the order they happened."""
-    found = _breaches(session, period, scope, tz)
+    found = session.exec(select(PledgeBreach, PledgeRound.escalation_level, excused())
+                         .join(PledgeRound, col(PledgeRound.id) == PledgeBreach.round_id)
+                         .where(*_breach_conditions(period, scope, tz))).all()
     rulings: defaultdict[int, list[BreachCorrection]] = defaultdict(list)
     ids = [breach.id for breach, _, _ in found if breach.id is not None]
     if ids:
         for ruling in session.exec(select(BreachCorrection).where(col(BreachCorrection.breach_id).in_(ids))
                                    .order_by(col(BreachCorrection.id))):
             rulings[ruling.breach_id].append(ruling)
-    return sorted((Charged(breach, level, excused, rulings[breach.id or 0]) for breach, level, excused in found),
+    return sorted((Charged(breach, level, bool(excused), rulings[breach.id or 0]) for breach, level, excused in found),
                   key=lambda item: (item.breach.breached_at, item.breach.id or 0))

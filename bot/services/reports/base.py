@@ -6,7 +6,8 @@ from __future__ import annotations
 import calendar as month_days
 import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -118,17 +119,34 @@ class Timing:
 
     @classmethod
     def of(cls, seconds: Sequence[float]) -> Timing:
-        if not seconds:
+        return cls.of_counts(Counter(seconds))
+
+    @classmethod
+    def of_counts(cls, counts: Mapping[float, int]) -> Timing:
+        """From how many times each value (in seconds) occurs: a histogram the database counted."""
+        ordered = sorted((value, count) for value, count in counts.items() if count > 0)
+        total = sum(count for _, count in ordered)
+        if not total:
             return cls()
-        ordered = sorted(seconds)
-        return cls(len(ordered), round(_percentile(ordered, 0.5) / 60, 1), round(_percentile(ordered, 0.9) / 60, 1))
+        return cls(total, round(_percentile(ordered, total, 0.5) / 60, 1),
+                   round(_percentile(ordered, total, 0.9) / 60, 1))
 
 
-def _percentile(ordered: Sequence[float], share: float) -> float:
-    """Linear interpolation between the closest ranks (what spreadsheets' PERCENTILE does)."""
-    position = (len(ordered) - 1) * share
+def _percentile(ordered: Sequence[tuple[float, int]], total: int, share: float) -> float:
+    """Linear interpolation between the closest ranks (what spreadsheets' PERCENTILE does), over values
+    with their counts, in order."""
+    position = (total - 1) * share
     low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return _at_rank(ordered, low) + (_at_rank(ordered, high) - _at_rank(ordered, low)) * (position - low)
+
+
+def _at_rank(ordered: Sequence[tuple[float, int]], rank: int) -> float:
+    seen = 0
+    for value, count in ordered:
+        seen += count
+        if rank < seen:
+            return value
+    raise IndexError(rank)
 
 
 def share(part: int, whole: int) -> float | None:

@@ -64,13 +64,8 @@ def _query(measure: str, period: Period, scope: Scope, tz: ZoneInfo, filters: di
            session: Session) -> Select[Any]:  # the rows differ per measure
     _check(measure, filters)
     if measure == "calls":
-        reply, visit = satisfaction.rounds_asked_about()
-        calls = (core_select(CallbackRecord, Ticket, reply, visit)
-                 .join(Ticket, col(Ticket.id) == CallbackRecord.ticket_id)
-                 .outerjoin(reply, col(reply.id) == CallbackRecord.reply_round_id)
-                 .outerjoin(visit, col(visit.id) == CallbackRecord.visit_round_id)
-                 .where(*satisfaction.in_scope(period, scope, tz, reply, visit),
-                        *_call_conditions(filters, reply, visit))
+        calls = (core_select(CallbackRecord, Ticket).join(Ticket, col(Ticket.id) == CallbackRecord.ticket_id)
+                 .where(*satisfaction.in_scope(period, scope, tz), *_call_conditions(filters))
                  .order_by(col(CallbackRecord.recorded_at), col(CallbackRecord.id)))
         return cast(Select[Any], calls)
     if measure == "rounds":
@@ -88,10 +83,9 @@ def _number(value: str, what: str) -> int:
     return int(value)
 
 
-def _call_conditions(filters: dict[str, str], reply: type[PledgeRound],
-                     visit: type[PledgeRound]) -> list[ColumnElement[bool]]:
+def _call_conditions(filters: dict[str, str]) -> list[ColumnElement[bool]]:
     """Calls scored (a score, or 'low'), by a person who kept the reply or visit asked about, in a group
-    or district (the reply round's), or whose confirmation disagrees with the clock."""
+    or district, or whose confirmation disagrees with the clock (as the call recorded them)."""
     conditions: list[ColumnElement[bool]] = []
     score = filters.get("score")
     if score == "low":
@@ -107,26 +101,26 @@ def _call_conditions(filters: dict[str, str], reply: type[PledgeRound],
     staff = filters.get("staff")
     if staff:
         person = _number(staff, "员工")
-        conditions.append(or_(col(reply.met_by_staff_id) == person, col(visit.met_by_staff_id) == person))
+        conditions.append(or_(col(CallbackRecord.reply_staff_id) == person,
+                              col(CallbackRecord.visit_staff_id) == person))
     group = filters.get("group")
     if group == "none":
-        conditions.append(col(reply.chat_group_id).is_(None))
+        conditions.append(col(CallbackRecord.chat_group_id).is_(None))
     elif group:
-        conditions.append(col(reply.chat_group_id) == _number(group, "群"))
+        conditions.append(col(CallbackRecord.chat_group_id) == _number(group, "群"))
     district = filters.get("district")
     if district == "none":
-        conditions.append(col(reply.district).is_(None))
+        conditions.append(col(CallbackRecord.district).is_(None))
     elif district:
-        conditions.append(col(reply.district) == district)
+        conditions.append(col(CallbackRecord.district) == district)
     check = filters.get("check")
     if check == "reply_disagree":
-        kept_in_time = (col(reply.outcome) == RoundOutcome.MET) & col(reply.breached_at).is_(None)
         conditions += [col(CallbackRecord.reached).is_(True), col(CallbackRecord.reply_in_time).is_not(None),
-                       col(CallbackRecord.reply_in_time) != func.coalesce(kept_in_time, False)]
+                       col(CallbackRecord.reply_in_time) != func.coalesce(col(CallbackRecord.reply_kept_in_time),
+                                                                          False)]
     elif check == "visit_disagree":
-        visited = col(visit.outcome) == RoundOutcome.MET
         conditions += [col(CallbackRecord.reached).is_(True), col(CallbackRecord.visit_happened).is_not(None),
-                       col(CallbackRecord.visit_happened) != func.coalesce(visited, False)]
+                       col(CallbackRecord.visit_happened) != func.coalesce(col(CallbackRecord.visit_kept), False)]
     elif check:
         raise ServiceError("核对项须是 reply_disagree 或 visit_disagree")
     return conditions
@@ -151,7 +145,7 @@ def _request_conditions(session: Session, filters: dict[str, str], period: Perio
         raise ServiceError("bot 只能是 1")
     if filters.get("handover") == "1":
         conditions += [col(PledgeRound.by_bot).is_(True),
-                       col(PledgeRound.ticket_id).in_(workload.handed_over_tickets())]
+                       col(PledgeRound.ticket_id).in_(workload.handed_over_tickets(period, tz))]
     elif filters.get("handover"):
         raise ServiceError("handover 只能是 1")
     entry = filters.get("entry")
@@ -162,10 +156,10 @@ def _request_conditions(session: Session, filters: dict[str, str], period: Perio
 
 def _line(measure: str, row: Any, named: Named, tz: ZoneInfo) -> Line:
     if measure == "calls":
-        call, ticket, replied, _visited = row
+        call, ticket = row
         said = f"评分 {call.score}" if call.score is not None else "未接通"
-        people = "、".join(dict.fromkeys(named.person(r.met_by_staff_id) for r in (replied, _visited)
-                                         if r is not None and r.met_by_staff_id is not None))
+        people = "、".join(dict.fromkeys(named.person(person) for person in (call.reply_staff_id, call.visit_staff_id)
+                                         if person is not None))
         return Line(ticket.id, call.recorded_at, CATEGORY_LABELS.get(ticket.category, ticket.category),
                     named.group(ticket.chat_group_id), _shown(ticket.text), said + (
                         f" · {call.comment.strip()[:40]}" if call.comment and call.comment.strip() else ""),

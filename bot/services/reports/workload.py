@@ -67,10 +67,12 @@ class Workload:
         return share(self.handed_over, self.answered_by_bot)
 
 
-def handed_over_tickets() -> ScalarSelect[int]:
-    """The tickets a retailer handed over to a person (转人工) after the bot's answer, as a subquery."""
+def handed_over_tickets(period: Period, tz: ZoneInfo) -> ScalarSelect[int]:
+    """The tickets a retailer handed over to a person (转人工) after the bot's answer, as a subquery: a
+    handover follows its ticket's opening, so only rounds from the period's start on are read."""
     handover = aliased(PledgeRound)
-    return (select(handover.ticket_id).where(col(handover.kind) == PledgeKind.REPLY,
+    return (select(handover.ticket_id).where(col(handover.started_at) >= period.bounds(tz)[0],
+                                             col(handover.kind) == PledgeKind.REPLY,
                                              col(handover.reason) == "handover").scalar_subquery())
 
 
@@ -92,7 +94,7 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo,
         result.by_category.append(Count(category, CATEGORY_LABELS.get(category, category), count))
     result.by_category.sort(key=lambda c: (-c.count, c.key))
 
-    handed = handed_over_tickets()
+    handed = handed_over_tickets(period, tz)
     result.handed_over = session.exec(select(func.count()).select_from(PledgeRound).where(
         *first, col(PledgeRound.by_bot).is_(True), col(PledgeRound.ticket_id).in_(handed))).one()
 
