@@ -1,7 +1,6 @@
 """A report request from the API or the console: its period and scope read and narrowed to the member's
 roles, and the report run by name."""
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +16,6 @@ from bot.services import access
 from bot.services.errors import NotFound, ServiceError
 from bot.services.reports import appraisal, compliance, satisfaction, workload
 from bot.services.reports.base import Period, Scope
-
-NAMES = ("compliance", "satisfaction", "workload", "appraisal")
 
 
 @dataclass(frozen=True)
