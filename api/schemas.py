@@ -297,6 +297,15 @@ class OutboxOut(Output):
     sent_at: datetime | None
 
 
+class QueueOut(Output):
+    platform: str
+    bot_id: str | None
+    lane: int
+    waiting: int
+    oldest: datetime | None
+    dead: int
+
+
 class HealthOut(BaseModel):
     status: str
     database: bool

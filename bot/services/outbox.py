@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, exists, literal, or_, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, type_coerce, update
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, id_of, table_of
+from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, UTCDateTime, id_of, table_of
+from bot.services.errors import NotFound, ServiceError
 
 CLAIM_LEASE = timedelta(minutes=2)
 ENQUEUED = "outbox_enqueued"  # set in session.info: the runtime wakes the sender when the session commits
@@ -335,3 +337,70 @@ def list_messages(session: Session, *, status: str | None, offset: int, limit: i
     if status:
         query = query.where(col(OutboxMessage.status) == status)
     return list(session.exec(query))
+
+
+@dataclass(frozen=True)
+class Queue:
+    """What waits for one bot account in one lane: how many, since when, and how many died."""
+
+    platform: str
+    bot_id: str | None
+    lane: int
+    waiting: int  # pending or being sent
+    oldest: datetime | None  # when the longest-waiting one was queued
+    dead: int
+
+
+def queues(session: Session) -> list[Queue]:
+    """Queue depth per bot account and lane, for the people watching the outbox."""
+    waiting = col(OutboxMessage.status).in_((OutboxStatus.PENDING, OutboxStatus.SENDING))
+    rows = session.execute(
+        core_select(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane),
+                    func.sum(case((waiting, 1), else_=0)),
+                    type_coerce(func.min(case((waiting, col(OutboxMessage.created_at)))), UTCDateTime),
+                    func.sum(case((col(OutboxMessage.status) == OutboxStatus.DEAD, 1), else_=0)))
+        .where(col(OutboxMessage.status).in_((OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD)))
+        .group_by(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane))
+        .order_by(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane)))
+    return [Queue(platform, bot_id, lane, int(waiting_count or 0), oldest, int(dead or 0))
+            for platform, bot_id, lane, waiting_count, oldest, dead in rows]
+
+
+def retry_dead(session: Session, message_id: int, *, now: datetime, staff_id: int) -> OutboxMessage:
+    """A dead letter goes out again at once, with a fresh round of attempts (its last error is kept);
+    the ticket's trail says who did it."""
+    message = _get(session, message_id)
+    if message.status != OutboxStatus.DEAD:
+        raise ServiceError(f"消息 {message_id} 不是发送失败的消息，不能重发")
+    message.status, message.attempts, message.next_attempt_at = OutboxStatus.PENDING, 0, now
+    session.add(message)
+    session.info[ENQUEUED] = True
+    _on_trail(session, message, now, staff_id, "outbox_retried")
+    return message
+
+
+def cancel_unsent(session: Session, message_id: int, *, now: datetime, staff_id: int) -> OutboxMessage:
+    """A message that has not gone out (waiting or dead) is not sent at all; the ticket's trail says who."""
+    message = _get(session, message_id)
+    if message.status not in (OutboxStatus.PENDING, OutboxStatus.DEAD):
+        raise ServiceError(f"消息 {message_id} 已发出或正在发送，不能取消")
+    message.status = OutboxStatus.CANCELLED
+    session.add(message)
+    _on_trail(session, message, now, staff_id, "outbox_cancelled")
+    return message
+
+
+def _on_trail(session: Session, message: OutboxMessage, now: datetime, staff_id: int, action: str) -> None:
+    if message.ticket_id is None:
+        return
+    from bot.services import tickets
+
+    tickets.event(session, message.ticket_id, now, "staff", str(staff_id), action, message_id=message.id,
+                  to=f"{message.target_kind}:{message.target_id}")
+
+
+def _get(session: Session, message_id: int) -> OutboxMessage:
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound(f"消息 {message_id} 不存在")
+    return message

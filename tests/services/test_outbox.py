@@ -2,12 +2,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.db import make_engine
-from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, Role, Ticket
+from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, Role, Ticket, TicketEvent
 from bot.policy import Policies
 from bot.services import intake, outbox, pledges
+from bot.services.errors import NotFound, ServiceError
+from tests.factories import group as make_group
+from tests.factories import staff as make_staff
 from tests.support.databases import ON_POSTGRES
 
 
@@ -262,3 +265,57 @@ def test_a_unit_of_work_that_queued_something_says_so(runtime, clock):
 
     assert runtime.unit_of_work(queue_one).get(outbox.ENQUEUED) is True
     assert not runtime.unit_of_work(read_only).get(outbox.ENQUEUED)
+
+
+def _dead(session, clock, **extra):
+    """A message that failed every attempt."""
+    message = outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id="900001",
+                             text="补货通知", **extra)
+    session.commit()
+    claimed = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a")
+    outbox.mark_failed(session, [message.id], now=clock.now(), error="群不存在", max_attempts=1)
+    outbox.release(session, [m.id for m in claimed if m.id != message.id])  # the others wait on
+    session.commit()
+    return message.id
+
+
+def test_queues_count_what_waits_since_when_and_the_dead_per_account_and_lane(session, clock):
+    _dead(session, clock)
+    first_waiting = clock.now()
+    queue(session, clock, 2)
+    clock.advance(minutes=5)
+    outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id="30001", text="任务",
+                   lane=Lane.STAFF)
+    session.commit()
+    assert [(q.platform, q.bot_id, q.lane, q.waiting, q.oldest, q.dead) for q in outbox.queues(session)] == [
+        ("qq", None, Lane.REPLY, 2, first_waiting, 1), ("qq", None, Lane.STAFF, 1, clock.now(), 0)]
+
+
+def test_a_dead_letter_is_sent_again_or_cancelled_and_the_tickets_trail_says_who(session, clock, runtime):
+    make_group(session, clock)
+    agent = make_staff(session, clock)
+    ticket_id = intake.handle_group_message(session, intake.GroupMessage(
+        platform="qq", group_id="900001", user_id="10001", text="新品什么时候到", message_id="m1",
+        sender_name="老王", reply_to=None, self_id="20000"), now=clock.now(), settings=runtime.settings,
+        policies=Policies(), knowledge=None).ticket_id
+    session.commit()
+    retried = _dead(session, clock, ticket_id=ticket_id)
+    cancelled = _dead(session, clock, ticket_id=ticket_id)
+    clock.advance(minutes=3)
+    again = outbox.retry_dead(session, retried, now=clock.now(), staff_id=agent.id)
+    outbox.cancel_unsent(session, cancelled, now=clock.now(), staff_id=agent.id)
+    session.commit()
+    assert (again.status, again.attempts, again.next_attempt_at, again.last_error) == (
+        OutboxStatus.PENDING, 0, clock.now(), "群不存在")
+    assert session.get(OutboxMessage, cancelled).status == OutboxStatus.CANCELLED
+    trail = [(e.action, e.actor_id, e.detail["message_id"]) for e in session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id,
+                                  col(TicketEvent.action).startswith("outbox_")).order_by(col(TicketEvent.id)))]
+    assert trail == [("outbox_retried", str(agent.id), retried), ("outbox_cancelled", str(agent.id), cancelled)]
+
+    for refused in (lambda: outbox.retry_dead(session, retried, now=clock.now(), staff_id=agent.id),  # waiting
+                    lambda: outbox.cancel_unsent(session, cancelled, now=clock.now(), staff_id=agent.id)):
+        with pytest.raises(ServiceError):
+            refused()
+    with pytest.raises(NotFound):
+        outbox.retry_dead(session, 999_999, now=clock.now(), staff_id=agent.id)
