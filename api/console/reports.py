@@ -39,10 +39,6 @@ ASKED = ("month", "start", "end", "district", "group", "staff")
 _PERSON_PAGE = re.compile(r"^/console/reports/appraisal/(\d{1,9})$")
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
 def _number(value: float | None) -> str:
     """2.0 → 2, 2.5 → 2.5, None → —."""
     return "—" if value is None else f"{value:g}"
@@ -58,7 +54,7 @@ def _minutes(value: float | None) -> str:
     return f"{hours} 小时 {minutes:02d} 分"
 
 
-templates.env.filters.update(chart_json=charts.chart_json, percent=_percent, number=_number, minutes=_minutes)
+templates.env.filters.update(chart_json=charts.chart_json, percent=exports.percent, number=_number, minutes=_minutes)
 templates.env.globals.update(REPORT_TABS=TABS, KIND_LABELS=KIND_LABELS, BUCKETS=compliance.BUCKETS,
                              BUCKET_LABELS=compliance.BUCKET_LABELS, SATISFACTION_ANSWERS=satisfaction.ANSWERS,
                              SATISFACTION_ITEM_LABELS=satisfaction.ITEMS)

@@ -115,21 +115,10 @@ def report_file(name: ReportName, runtime: RuntimeDep, staff: Reader, asked: Ask
     return attachment(file, file_name, format)
 
 
-class LineOut(BaseModel):
-    ticket_id: int
-    at: datetime
-    category: str
-    group: str
-    text: str
-    detail: str
-    staff: str
-    breach_id: int | None = None
-
-
 class DetailsOut(BaseModel):
     caption: str
     total: int
-    items: list[LineOut]
+    items: list[drill.Line]
 
 
 def _details_request(runtime: Runtime, staff: StaffMember, request: Request) -> tuple[runner.Asked, dict[str, str]]:
@@ -150,7 +139,7 @@ def details(measure: Measure, request: Request, runtime: RuntimeDep, staff: Read
         return drill.describe(measure.value, filters, compliance.names(session)), total, found
 
     caption, total, found = runtime.unit_of_work(read)
-    return DetailsOut(caption=caption, total=total, items=[LineOut(**dataclasses.asdict(line)) for line in found])
+    return DetailsOut(caption=caption, total=total, items=found)
 
 
 @router.get("/reports/details/{measure}/file", response_class=StreamingResponse,

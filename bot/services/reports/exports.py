@@ -47,12 +47,13 @@ def _compliance(result: compliance.Compliance) -> list[Sheet]:
                    [[label, t.count, t.median, t.p90] for label, t in (
                        ("首次回复用时", result.first_reply), ("上门用时", result.visit_lead),
                        ("回访用时", result.callback_lead))],
-                   note=f"回访完成率：{_percent(result.callback_completion)}（不含无法联系和未绑定的客户）")
+                   note=f"回访完成率：{percent(result.callback_completion)}（不含无法联系和未绑定的客户）")
     return [by_kind, per("按负责人", "负责人", result.by_owner), per("按群", "群", result.by_group),
             per("按区域", "区域", result.by_district), timing]
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A share as 87.5%, or — when there is nothing to divide by."""
     return "—" if value is None else f"{value:.1%}"
 
 
@@ -92,8 +93,8 @@ def _workload(result: workload.Workload) -> list[Sheet]:
         Sheet("按类别", [Column("类别"), Column("诉求数", "int", "sum")],
               [[c.label, c.count] for c in result.by_category],
               note=f"共 {result.requests} 条诉求，机器人自动答复 {result.answered_by_bot} 条"
-                   f"（{_percent(result.bot_share)}），其后转人工 {result.handed_over} 条"
-                   f"（{_percent(result.handover_share)}）"),
+                   f"（{percent(result.bot_share)}），其后转人工 {result.handed_over} 条"
+                   f"（{percent(result.handover_share)}）"),
         Sheet("按日", [Column("日期", "date"), Column("诉求数", "int", "sum"), Column("工作日")],
               [[day, count, "是" if working else "否"] for day, count, working in result.by_day]),
         Sheet("知识条目", [Column("条目"), Column("自动答复", "int", "sum"), Column("其后转人工", "int", "sum")],
