@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,22 @@ def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     return runtime
 
 
+def _drop_quiet_logs_early(level: str) -> None:
+    """NoneBot's handler takes every level and filters after a record is built (colours parsed and
+    all): a few per event, measurable on the intake path. With the level on the handler itself,
+    loguru returns before building anything quieter."""
+    from nonebot import log as nonebot_log
+
+    nonebot_log.logger.remove(nonebot_log.logger_id)
+    nonebot_log.logger_id = nonebot_log.logger.add(
+        sys.stdout, level=level.upper(), diagnose=False, filter=nonebot_log.default_filter,
+        format=nonebot_log.default_format)
+
+
 def init_nonebot(settings: Settings, *, console: bool = False) -> None:
     """NoneBot on its FastAPI driver, serving OneBot v11 and the admin API (or the console)."""
     common: dict[str, Any] = dict(log_level=settings.log_level, command_start=[""], command_sep=[" "])
+    _drop_quiet_logs_early(settings.log_level)
     if console:
         nonebot.init(driver="~none", **common)
         from nonebot.adapters.console import Adapter as ConsoleAdapter

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam
 from sqlalchemy import select as core_select
@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from bot import texts
 from bot.config import Settings
-from bot.db import after_commit
+from bot.db import Prepared, after_commit
 from bot.models import (
     AuthorKind,
     BindHint,
@@ -127,6 +127,17 @@ class Outcome:
     reason: str = ""
 
 
+class _GroupRow(NamedTuple):
+    """The columns of a chat_group row that intake reads (`_GROUP`)."""
+
+    id: int
+    active: bool
+    bot_id: str | None
+    group_id: str
+    platform: str
+    district: str | None
+
+
 @dataclass(frozen=True)
 class _Chat:
     """Where a message was written: a group, or the sender's private chat (group None)."""
@@ -134,21 +145,28 @@ class _Chat:
     platform: str
     user_id: str
     sender_name: str | None
-    group: Any  # the chat_group row (id, bot_id, group_id, district) or None
+    group: _GroupRow | None
 
 
-# Intake is the hot path (bench/intake_load.py): statements built once, run on the connection.
+# Intake is the hot path (bench/intake_load.py): statements built once, run on the driver's cursor.
 # six columns: SQLAlchemy's select (SQLModel's is typed for four)
-_GROUP = core_select(col(ChatGroup.id), col(ChatGroup.active), col(ChatGroup.bot_id), col(ChatGroup.group_id),
+_GROUP = Prepared(core_select(col(ChatGroup.id), col(ChatGroup.active), col(ChatGroup.bot_id), col(ChatGroup.group_id),
                      col(ChatGroup.platform), col(ChatGroup.district)).where(
-    col(ChatGroup.platform) == bindparam("platform"), col(ChatGroup.group_id) == bindparam("group_id"))
-_SEEN = select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
-                                       TicketMessage.message_id == bindparam("message_id"))
-_STAFF = select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"), StaffMember.active)
-_BINDING = select(ChatBinding.retailer_id).where(ChatBinding.platform == bindparam("platform"),
-                                                 ChatBinding.chat_user_id == bindparam("user_id"))
-_HINT_DAY = select(BindHint.id, BindHint.day).where(BindHint.platform == bindparam("platform"),
-                                                    BindHint.chat_user_id == bindparam("user_id"))
+    col(ChatGroup.platform) == bindparam("platform"), col(ChatGroup.group_id) == bindparam("group_id")))
+_SEEN = Prepared(select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
+                                                TicketMessage.message_id == bindparam("message_id")).limit(1))
+_STAFF = Prepared(select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"),
+                                               StaffMember.active))
+_BINDING = Prepared(select(ChatBinding.retailer_id).where(ChatBinding.platform == bindparam("platform"),
+                                                          ChatBinding.chat_user_id == bindparam("user_id")))
+_HINT_DAY = Prepared(select(BindHint.id, BindHint.day).where(BindHint.platform == bindparam("platform"),
+                                                             BindHint.chat_user_id == bindparam("user_id")))
+
+
+def _staff_member(session: Session, user_id: str) -> StaffMember | None:
+    """The active staff member writing from this chat account, if any."""
+    found = _STAFF.execute(session, {"user_id": user_id}).fetchone()
+    return session.get(StaffMember, found[0]) if found else None
 
 
 def _bare(text: str) -> str:
@@ -162,19 +180,18 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
                          columns: tuple[str, ...] = tuple(texts.COLUMNS)) -> Outcome:
     """Decide what a group message is and have it dealt with; `columns` are those the 帮助 menu lists
     (the column plugins loaded)."""
-    db = session.connection()
-    group = db.execute(_GROUP, {"platform": msg.platform, "group_id": msg.group_id}).first()
+    found = _GROUP.execute(session, {"platform": msg.platform, "group_id": msg.group_id}).fetchone()
+    group = _GroupRow._make(found) if found else None
     if group is None or not group.active:
         return Outcome(Result.IGNORED, reason="group not registered")
     if msg.self_id and msg.user_id == msg.self_id:
         return Outcome(Result.IGNORED, reason="the bot's own message")
     if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
         directory.set_group_account(session, group.id, msg.self_id)
-    if msg.message_id and db.execute(_SEEN, {"group_pk": group.id, "message_id": msg.message_id}).first():
+    if msg.message_id and _SEEN.execute(session, {"group_pk": group.id, "message_id": msg.message_id}).fetchone():
         return Outcome(Result.IGNORED, reason="event already handled")
 
-    staff_id = db.execute(_STAFF, {"user_id": msg.user_id}).scalar()
-    staff = session.get(StaffMember, staff_id) if staff_id is not None else None
+    staff = _staff_member(session, msg.user_id)
     if staff is not None:
         return _staff_in_group(session, group, staff, msg, now, settings, policies, knowledge)
     chat = _Chat(msg.platform, msg.user_id, msg.sender_name, group)
@@ -188,7 +205,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
     return outcome
 
 
-def _say_in_group(session: Session, group: Any, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
+def _say_in_group(session: Session, group: _GroupRow, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
     """The bot's answer in the group, quoting the retailer; acknowledgements may be combined."""
     acknowledging = outcome.result == Result.OPENED and outcome.reason == "acknowledged"
     assert outcome.reply_text is not None, "only an outcome with an answer is said in the group"
@@ -288,8 +305,8 @@ def _district_of_retailer(session: Session, retailer_id: int | None) -> str | No
 
 def _open(session: Session, chat: _Chat, text: str, message_id: str | None, category: str, trading: bool,
           found: KnowledgeResult | None, now: datetime, settings: Settings, policies: Policies) -> Outcome:
-    retailer_id = session.connection().execute(_BINDING, {"platform": chat.platform,
-                                                           "user_id": chat.user_id}).scalar()
+    bound = _BINDING.execute(session, {"platform": chat.platform, "user_id": chat.user_id}).fetchone()
+    retailer_id = bound[0] if bound else None
     group_pk = chat.group.id if chat.group else None
     needs_visit = policies.needs_visit(category, text)
     # A visit means a person must look at it: no automatic answer then.
@@ -320,16 +337,16 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
 
 def _first_hint_today(session: Session, chat: _Chat, today: str) -> bool:
     """An unbound sender is told how to bind at most once a day."""
-    hint = session.connection().execute(_HINT_DAY, {"platform": chat.platform, "user_id": chat.user_id}).first()
-    if hint is not None and hint.day == today:
+    hint = _HINT_DAY.execute(session, {"platform": chat.platform, "user_id": chat.user_id}).fetchone()
+    if hint is not None and hint[1] == today:
         return False
-    directory.note_bind_hint(session, chat.platform, chat.user_id, today, hint_id=hint.id if hint else None)
+    directory.note_bind_hint(session, chat.platform, chat.user_id, today, hint_id=hint[0] if hint else None)
     return True
 
 
 # -- staff commands, in a group or in private --------------------------------------------------
 
-def _staff_in_group(session: Session, group: Any, staff: StaffMember, msg: GroupMessage, now: datetime,
+def _staff_in_group(session: Session, group: _GroupRow, staff: StaffMember, msg: GroupMessage, now: datetime,
                     settings: Settings, policies: Policies, knowledge: KnowledgeBase | None) -> Outcome:
     """Staff never open tickets. A quote of a retailer's message or `#12 …` is a reply or a command;
     anything else is their own chat."""
@@ -357,7 +374,7 @@ def _staff_in_group(session: Session, group: Any, staff: StaffMember, msg: Group
     return _confirm_privately(session, staff, group, answer.reply_text, ticket.id, now, answer.result)
 
 
-def _confirm_privately(session: Session, staff: StaffMember, group: Any, text: str, ticket_id: int | None,
+def _confirm_privately(session: Session, staff: StaffMember, group: _GroupRow, text: str, ticket_id: int | None,
                        now: datetime, result: Result = Result.STAFF_COMMAND) -> Outcome:
     notices.to_staff_member(session, staff, text, now=now, via_group=session.get(ChatGroup, group.id),
                             ticket_id=ticket_id)
@@ -499,8 +516,7 @@ def handle_private_message(session: Session, msg: PrivateMessage, *, now: dateti
     bare = _bare(text)
     if bare in _SIGN_IN:
         return _console_link(session, msg, now, settings)
-    staff_id = session.connection().execute(_STAFF, {"user_id": msg.user_id}).scalar()
-    staff = session.get(StaffMember, staff_id) if staff_id is not None else None
+    staff = _staff_member(session, msg.user_id)
     if staff is not None:
         answer = _staff_private(session, staff, text, bare, now, settings, policies, knowledge)
         if answer is not None:

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, insert
 from sqlmodel import Session, col, select
 
+from bot.db import Prepared
 from bot.models import (
     BreachCorrection,
     ChatGroup,
@@ -38,7 +39,7 @@ from bot.services import tickets
 from bot.services.calendar import BusinessCalendar
 from bot.services.errors import NotFound, ServiceError
 
-_INSERT_ROUND = insert(table_of(PledgeRound))
+_INSERT_FIRST_ROUND = Prepared(insert(table_of(PledgeRound)))  # intake's hot path
 _CURRENT = (select(PledgeRound).where(col(PledgeRound.pledge_id) == bindparam("pledge_id"))
             .order_by(col(PledgeRound.round_no).desc()).limit(1))
 MAX_REASON = 200
@@ -59,7 +60,7 @@ def begin_first(session: Session, pledge_id: int, ticket_id: int, kind: str, *, 
                 due_at: datetime, met_by_bot: bool = False) -> None:
     """The first round of a new reply pledge (intake's hot path: one prebuilt insert); an answer
     from the knowledge base meets it the moment it starts."""
-    session.connection().execute(_INSERT_ROUND, {
+    _INSERT_FIRST_ROUND.execute(session, {
         "pledge_id": pledge_id, "ticket_id": ticket_id, "round_no": 1, "kind": kind, "reason": "opened",
         "category": category, "chat_group_id": chat_group_id, "district": district,
         "owner_staff_id": owner_staff_id, "started_at": started_at, "due_at": due_at, "warned_at": None,

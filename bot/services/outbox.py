@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot import texts
+from bot.db import Prepared
 from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, UTCDateTime, id_of, table_of
 from bot.services.errors import NotFound, ServiceError
 
@@ -62,11 +63,11 @@ def _row(fields: dict[str, Any], now: datetime) -> dict[str, Any]:
     return row | {"status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
 
 
-_INSERTS: dict[str, tuple[Any, Any]] = {}
+_INSERTS: dict[str, tuple[Any, Prepared]] = {}
 _ID = table_of(OutboxMessage).c.id
 
 
-def _inserts(session: Session) -> tuple[Any, Any]:
+def _inserts(session: Session) -> tuple[Any, Prepared]:
     """An INSERT that skips a row whose dedupe key is already stored, on either database, and the same
     returning the new row's id.
 
@@ -78,7 +79,7 @@ def _inserts(session: Session) -> tuple[Any, Any]:
     if name not in _INSERTS:
         dialect = postgresql if name == "postgresql" else sqlite
         insert = dialect.insert(table_of(OutboxMessage)).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        _INSERTS[name] = (insert, insert.returning(_ID))
+        _INSERTS[name] = (insert, Prepared(insert.returning(_ID)))
     return _INSERTS[name]
 
 
@@ -100,9 +101,10 @@ def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str,
     if handing:
         assert hand_off is not None
         row |= {"status": OutboxStatus.SENDING, "claimed_by": hand_off.worker, "claimed_at": now}
-    message_id = session.connection().execute(_inserts(session)[1], row).scalar()
-    if message_id is None:
+    inserted = _inserts(session)[1].execute(session, row).fetchone()
+    if inserted is None:
         return None
+    message_id = inserted[0]
     # what was stored, not tracked by the session; not validated again (a tenth of the cost, on intake's path)
     message = OutboxMessage.model_construct(id=message_id, **row)
     if handing:
@@ -275,14 +277,14 @@ def record_sends(session: Session, sends: list[Sent]) -> None:
     rows = [{"row_id": message_id, "sent_at": send.at, "sent_message_id": send.sent_message_id}
             for send in sends for message_id in send.message_ids]
     if rows:
-        session.connection().execute(_MARK_SENT, rows)
+        _MARK_SENT.execute_many(session, rows)
 
 
 # Built once, values bound at execution: it runs for every send (bench/intake_load.py).
-_MARK_SENT = (update(OutboxMessage)
-              .where(col(OutboxMessage.id) == bindparam("row_id"))
-              .values(status=OutboxStatus.SENT, sent_at=bindparam("sent_at"),
-                      sent_message_id=bindparam("sent_message_id"), attempts=OutboxMessage.attempts + 1))
+_MARK_SENT = Prepared(update(OutboxMessage)
+                      .where(col(OutboxMessage.id) == bindparam("row_id"))
+                      .values(status=OutboxStatus.SENT, sent_at=bindparam("sent_at"),
+                              sent_message_id=bindparam("sent_message_id"), attempts=OutboxMessage.attempts + 1))
 
 
 def mark_recovered(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str,

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, bindparam, insert
 from sqlmodel import Session, col, func, select
 
 from bot import texts
+from bot.db import Prepared
 from bot.models import (
     AuthorKind,
     CallbackRecord,
@@ -47,7 +48,7 @@ from bot.services.errors import Conflict, NotFound, ServiceError
 
 RUNNING = (PledgeState.PENDING, PledgeState.PAUSED)
 KEPT = (PledgeState.MET, PledgeState.NOT_APPLICABLE)
-_INSERT_PLEDGE = insert(table_of(Pledge)).returning(table_of(Pledge).c.id)
+_INSERT_PLEDGE = Prepared(insert(table_of(Pledge)).returning(table_of(Pledge).c.id))
 
 
 @dataclass(frozen=True)
@@ -95,13 +96,13 @@ def start_reply(session: Session, ticket_id: int, category: str, *, met: bool, n
     """The reply pledge of a new ticket, in the agents' pool; already met when the bot answered.
     `chat_group_id` and `district` are where the ticket is counted (the ledger's first round)."""
     clock = clock_for(policies, PledgeKind.REPLY, category, now, tz)
-    pledge_id = session.connection().execute(_INSERT_PLEDGE, {
+    pledge_id = _INSERT_PLEDGE.execute(session, {
         "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT, "owner_staff_id": None,
         "state": PledgeState.MET if met else PledgeState.PENDING, "state_reason": None,
         "due_at": clock.due_at, "met_at": now if met else None, "met_by_staff_id": None, "created_at": now,
         "started_at": now, "warn_at": clock.warn_at, "warned_at": None, "breached_at": None,
         "escalation_level": 0, "next_check_at": None if met else min(clock.warn_at, clock.due_at),
-        "paused_at": None, "remaining_seconds": None}).scalar_one()
+        "paused_at": None, "remaining_seconds": None}).fetchone()[0]
     ledger.begin_first(session, pledge_id, ticket_id, PledgeKind.REPLY, category=category,
                        chat_group_id=chat_group_id, district=district, owner_staff_id=None, started_at=now,
                        due_at=clock.due_at, met_by_bot=met)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, bindparam, insert, or_, update
 from sqlmodel import Session, col, func, select
 
+from bot.db import Prepared
 from bot.models import (
     AuthorKind,
     ChatGroup,
@@ -31,26 +32,27 @@ from bot.services.errors import NotFound, ServiceError
 MAX_STORED_TEXT = 20_000  # QQ caps a message near 5,000; anything longer is hostile
 
 # Intake is the hot path (bench/intake_load.py): its statements are built once, with bind
-# parameters, and run on the session's connection; building them per message cost more
-# than the database did.
-_INSERT_TICKET = insert(table_of(Ticket)).returning(table_of(Ticket).c.id)
-_TOUCH_TICKET = update(table_of(Ticket)).where(table_of(Ticket).c.id == bindparam("ticket_pk"))
-_INSERT_MESSAGE = insert(table_of(TicketMessage))
+# parameters, and run on the driver's cursor; building them per message cost more than the
+# database did, and so did SQLAlchemy's execution of them.
+_INSERT_TICKET = Prepared(insert(table_of(Ticket)).returning(table_of(Ticket).c.id))
+_TOUCH_TICKET = Prepared(update(table_of(Ticket)).where(table_of(Ticket).c.id == bindparam("ticket_pk")))
+_INSERT_MESSAGE = Prepared(insert(table_of(TicketMessage)))
 _INSERT_EVENT = insert(table_of(TicketEvent))
+_INSERT_ONE_EVENT = Prepared(_INSERT_EVENT)
 _TICKETS = table_of(Ticket).c
 _LATEST_OF_SENDER = (  # Core, for the id alone: intake asks this of every retailer message
     select(_TICKETS.id)
     .where(_TICKETS.platform == bindparam("platform"), _TICKETS.sender_user_id == bindparam("user_id"),
            _TICKETS.last_message_at >= bindparam("since", type_=UTCDateTime))
     .order_by(_TICKETS.last_message_at.desc()).limit(1))
-_LATEST_IN_GROUP = _LATEST_OF_SENDER.where(_TICKETS.chat_group_id == bindparam("chat_group_id"))
-_LATEST_IN_PRIVATE = _LATEST_OF_SENDER.where(_TICKETS.chat_group_id.is_(None))
+_LATEST_IN_GROUP = Prepared(_LATEST_OF_SENDER.where(_TICKETS.chat_group_id == bindparam("chat_group_id")))
+_LATEST_IN_PRIVATE = Prepared(_LATEST_OF_SENDER.where(_TICKETS.chat_group_id.is_(None)))
 
 
 def event(session: Session, ticket_id: int, now: datetime, actor_kind: str, actor_id: str | None,
           action: str, **detail: Any) -> None:
     """Append one entry to the ticket's trail."""
-    session.connection().execute(_INSERT_EVENT, {
+    _INSERT_ONE_EVENT.execute(session, {
         "ticket_id": ticket_id, "at": now, "actor_kind": actor_kind, "actor_id": actor_id,
         "action": action, "detail": detail})
 
@@ -63,7 +65,7 @@ def events(session: Session, rows: list[dict[str, Any]]) -> None:
 
 def add_message(session: Session, ticket_id: int, chat_group_id: int | None, message_id: str | None,
                 author_kind: str, author_id: str | None, text: str, now: datetime) -> None:
-    session.connection().execute(_INSERT_MESSAGE, {
+    _INSERT_MESSAGE.execute(session, {
         "ticket_id": ticket_id, "chat_group_id": chat_group_id, "message_id": message_id,
         "author_kind": author_kind, "author_id": author_id, "text": text[:MAX_STORED_TEXT],
         "created_at": now})
@@ -86,7 +88,7 @@ class Request:
 
 def open_ticket(session: Session, request: Request, *, now: datetime, answered_by: str | None) -> int:
     """A new ticket with the retailer's message; `answered_by` is the knowledge entry that answered it."""
-    ticket_id = session.connection().execute(_INSERT_TICKET, {
+    ticket_id = _INSERT_TICKET.execute(session, {
         "platform": request.platform, "chat_group_id": request.chat_group_id,
         "retailer_id": request.retailer_id, "sender_user_id": request.sender_user_id,
         "sender_name": (request.sender_name or "")[:64] or None, "category": request.category,
@@ -94,7 +96,7 @@ def open_ticket(session: Session, request: Request, *, now: datetime, answered_b
         "trading_flag": request.trading, "knowledge_entry_id": answered_by,
         "text": request.text[:MAX_STORED_TEXT], "latest_text": None,
         "created_at": now, "updated_at": now, "last_message_at": now, "closed_at": None,
-    }).scalar_one()
+    }).fetchone()[0]
     add_message(session, ticket_id, request.chat_group_id, request.message_id, AuthorKind.RETAILER,
                 request.sender_user_id, request.text, now)
     event(session, ticket_id, now, AuthorKind.RETAILER, request.sender_user_id, "opened",
@@ -108,7 +110,7 @@ def add_follow_up(session: Session, ticket_id: int, chat_group_id: int | None, m
                   user_id: str, text: str, now: datetime) -> None:
     """More from the retailer on the same request: stored, and shown as the ticket's latest words."""
     add_message(session, ticket_id, chat_group_id, message_id, AuthorKind.RETAILER, user_id, text, now)
-    session.connection().execute(_TOUCH_TICKET, {"ticket_pk": ticket_id, "last_message_at": now,
+    _TOUCH_TICKET.execute(session, {"ticket_pk": ticket_id, "last_message_at": now,
                                                  "updated_at": now, "latest_text": text[:MAX_STORED_TEXT]})
     event(session, ticket_id, now, AuthorKind.RETAILER, user_id, "message_added", message_id=message_id)
 
@@ -118,10 +120,10 @@ def latest_of_sender(session: Session, platform: str, user_id: str, since: datet
     """The sender's most recent ticket in this chat (a group, or their private chat) since a moment."""
     params = {"platform": platform, "user_id": user_id, "since": since}
     if chat_group_id is None:
-        found = session.connection().execute(_LATEST_IN_PRIVATE, params).scalar()
+        found = _LATEST_IN_PRIVATE.execute(session, params).fetchone()
     else:
-        found = session.connection().execute(_LATEST_IN_GROUP, params | {"chat_group_id": chat_group_id}).scalar()
-    ticket = session.get(Ticket, found) if found is not None else None
+        found = _LATEST_IN_GROUP.execute(session, params | {"chat_group_id": chat_group_id}).fetchone()
+    ticket = session.get(Ticket, found[0]) if found is not None else None
     return _followed(session, ticket) if ticket is not None else None
 
 

@@ -22,7 +22,8 @@ __plugin_meta__ = PluginMetadata(
     name="工单受理", description="群内零售客户的诉求登记为工单，客服引用回复即为回帖", usage="在群里直接提问即可"
 )
 
-intake = on_message(rule=chat.is_group_message, priority=50, block=False)
+# First and blocking: group messages are the many, so each is checked against one rule and stops here.
+intake = on_message(rule=chat.is_group_message, priority=5, block=True)
 
 
 @cache

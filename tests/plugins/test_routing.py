@@ -27,4 +27,7 @@ def test_one_matcher_for_group_messages_and_one_for_private_chat():
     load_columns()
     message_matchers = [(matcher.plugin_name, priority) for priority, group in sorted(matchers.items())
                         for matcher in group if matcher.type == "message"]
-    assert message_matchers == [("private_chat", 10), ("intake", 50)]
+    # group messages, the many, meet their matcher first and stop there
+    assert message_matchers == [("intake", 5), ("private_chat", 10)]
+    assert [matcher.block for priority, group in sorted(matchers.items()) for matcher in group
+            if matcher.type == "message"] == [True, False]
