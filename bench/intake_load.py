@@ -3,7 +3,9 @@
 Starts the real service (`python -m bot`) and, as the framework's floor, a bare NoneBot echo bot;
 drives both with the same NapCat-like clients and reports, for each:
 - latency (p50/p99) from event sent to acknowledgement received, at a fixed offered rate;
-- the highest sustained rate, from a closed loop of concurrent retailers.
+- the highest sustained rate, from a closed loop of concurrent retailers, and the CPU time the process
+  took per request meanwhile (steadier than the rates when other work shares the machine: their ratio,
+  `floor_vs_service_cpu_per_request`, is what the two would reach with a core each to themselves).
 Every request comes from a new retailer, so each one opens a ticket. Acknowledgements go through the
 outbox: the service runs with the outbox's rate limit at 600,000 sends a minute per bot account, so the
 figure is the engine's, not the pacing QQ's risk control needs (30 a minute by default).
@@ -94,9 +96,11 @@ class Load:
                 "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
                 "max_ms": round(1000 * ordered[-1], 1)}
 
-    async def closed_loop(self, workers: int, seconds: float) -> dict:
-        """As fast as answers come back: each of `workers` retailers asks again once answered."""
+    async def closed_loop(self, workers: int, seconds: float, pid: int) -> dict:
+        """As fast as answers come back: each of `workers` retailers asks again once answered; with the
+        CPU time the process `pid` spent per request meanwhile."""
         done, deadline, numbers = 0, time.perf_counter() + seconds, itertools.count()
+        cpu_before = cpu_seconds(pid)
 
         async def worker() -> None:
             nonlocal done
@@ -106,7 +110,9 @@ class Load:
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
-        return {"workers": workers, "requests_per_s": round(done / (time.perf_counter() - start), 1)}
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu_before
+        return {"workers": workers, "requests_per_s": round(done / elapsed, 1),
+                "cpu_ms_per_request": round(1000 * cpu / done, 2), "cpu_busy": round(cpu / elapsed, 2)}
 
     async def close(self) -> None:
         for reader in self.readers:
@@ -128,15 +134,22 @@ def group_numbers() -> list[list[int]]:
     return [[600_000 + bot * 100 + g for g in range(GROUPS_PER_BOT)] for bot in range(BOTS)]
 
 
-async def measure(ws_url: str, rate: float, seconds: float, workers: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux: /proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def measure(ws_url: str, rate: float, seconds: float, workers: int, pid: int) -> dict:
     load = await connect(ws_url, group_numbers())
     try:
         await load.open_loop(rate=50, seconds=2)  # warm-up
         fixed = await load.open_loop(rate=rate, seconds=seconds)
-        peak = await load.closed_loop(workers=workers, seconds=seconds / 2)
+        peak = await load.closed_loop(workers=workers, seconds=seconds / 2, pid=pid)
     finally:
         await load.close()
-    return {**fixed, "max_" + "requests_per_s": peak["requests_per_s"], "closed_loop_workers": workers}
+    return {**fixed, "max_" + "requests_per_s": peak["requests_per_s"], "closed_loop_workers": workers,
+            "cpu_ms_per_request": peak["cpu_ms_per_request"], "cpu_busy": peak["cpu_busy"]}
 
 
 def start_echo(log_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -168,7 +181,8 @@ def main() -> None:
         scratch = Path(scratch)
         echo, echo_url = start_echo(scratch)
         try:
-            results["floor_echo_bot"] = asyncio.run(measure(echo_url, args.rate, args.seconds, args.workers))
+            results["floor_echo_bot"] = asyncio.run(measure(echo_url, args.rate, args.seconds, args.workers,
+                                                                 echo.pid))
         finally:
             echo.terminate()
             echo.wait()
@@ -186,7 +200,8 @@ def main() -> None:
                                   headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
                     for number in itertools.chain.from_iterable(group_numbers()):
                         admin.post("/api/v1/groups", json={"group_id": str(number)}).raise_for_status()
-                results["service"] = asyncio.run(measure(service.ws_url, args.rate, args.seconds, args.workers))
+                results["service"] = asyncio.run(measure(service.ws_url, args.rate, args.seconds, args.workers,
+                                                       service.process.pid))
                 results["service"]["database"] = url.split(":")[0]
                 with httpx.Client(base_url=service.base_url,
                                   headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
@@ -196,6 +211,9 @@ def main() -> None:
                 service.stop()
     floor, ours = results["floor_echo_bot"]["max_requests_per_s"], results["service"]["max_requests_per_s"]
     results["service_vs_floor_throughput"] = round(ours / floor, 2)
+    # on a busy machine the throughputs swing; the CPU each request takes is steadier
+    results["floor_vs_service_cpu_per_request"] = round(
+        results["floor_echo_bot"]["cpu_ms_per_request"] / results["service"]["cpu_ms_per_request"], 2)
     print(json.dumps(results, ensure_ascii=False, indent=2))
 
 
