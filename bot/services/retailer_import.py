@@ -61,6 +61,7 @@ class Change:
     license_no: str
     action: str  # create, update
     fields: list[str]
+    store_name: str = ""  # as the file names it, for a person reading the report
 
 
 @dataclass
@@ -281,7 +282,7 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
         current = existing.get(license_no)
         if current is None:
             report.created += 1
-            report.changes.append(Change(license_no, "create", sorted(values)))
+            report.changes.append(Change(license_no, "create", sorted(values), values["store_name"]))
             inserts.append({name: None for name in _COMPARED} | values
                            | {"created_at": now, "updated_at": now})
             continue
@@ -291,7 +292,7 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
             report.unchanged += 1
             continue
         report.updated += 1
-        report.changes.append(Change(license_no, "update", changed))
+        report.changes.append(Change(license_no, "update", changed, values["store_name"]))
         updates.append({name: getattr(current, name) for name in _COMPARED}
                        | values | {"retailer_pk": current.id, "updated_at": now})
         history += [{"retailer_id": current.id, "field": name, "old_value": _text(getattr(current, name)),

@@ -45,7 +45,7 @@ def test_an_added_header_and_business_type_are_what_the_next_import_reads(sessio
 
 
 @pytest.mark.parametrize(("kind", "target", "alias", "says"), [
-    (retailer_import.HEADER, "store_name", "许可证号", "已是「许可证号」的名称"),   # a built-in header of another column
+    (retailer_import.HEADER, "store_name", "许可证号", "已是「许可证号」的名称"),  # a built-in header, another column
     (retailer_import.HEADER, "license_no", " 许可证 号 ", "已是「许可证号」的名称"),  # compared as the import compares
     (retailer_import.BUSINESS_TYPE, "超市", "小卖部", "已是「食杂店」的名称"),      # the policy's name of another type
     (retailer_import.BUSINESS_TYPE, "超市", "ktv", "已是「娱乐服务类」的名称"),     # letter case ignored
