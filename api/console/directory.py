@@ -30,7 +30,7 @@ REPORT_ROWS = 500  # rows of a report's tables shown; the counts cover the whole
 
 FIELD_NAMES = {**retailer_import.LABELS, "manager_id": "客户经理", "active": "状态", "id": "编号"}
 CHANGE_SOURCES = {"import": "导入", "api": "修改", "transfer": "片区移交"}
-ACTIVE_CHOICES = {"": "全部", "1": "在用", "0": "已停用"}
+ACTIVE_CHOICES = {"": "全部状态", "1": "在用", "0": "已停用"}
 
 
 def _managers() -> list[StaffMember]:
