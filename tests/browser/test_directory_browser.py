@@ -1,5 +1,5 @@
-"""The directory in a real browser: an admin loads a GBK-encoded CSV export in a dry run, reads the report,
-applies the same file, then finds a retailer and opens their card."""
+"""The directory in a real browser: an admin loads a GBK-encoded CSV export in a dry run (first with a bad row,
+which the report names), reads the report, applies the same file, then finds a retailer and opens their card."""
 
 from __future__ import annotations
 
@@ -34,10 +34,19 @@ async def test_an_admin_imports_a_gbk_directory_after_a_dry_run_then_finds_a_sho
     await page.get_by_role("link", name="零售户", exact=True).click()
     await page.get_by_role("link", name="导入名录").click()
     await expect(page).to_have_url(re.compile(r"/console/directory/import$"))
+    report = page.locator("#import-result")
+    broken = tmp_path / "有错的名单.csv"
+    broken.write_bytes(export.read_bytes().replace(b",25,", b",35,"))
+    await page.locator("input[type=file][name=file]").set_input_files(broken)
+    await page.get_by_role("button", name="试运行检查").click()
+    problem = report.locator("table.import-errors tbody tr")
+    await expect(problem, "a refused dry run's report is shown, not dropped").to_have_count(1)
+    await expect(problem).to_contain_text("第 3 行")
+    await expect(problem).to_contain_text("档位 35 超出 1 到 30")
+    await expect(report.get_by_role("button", name="确认导入")).to_have_count(0)
+
     await page.locator("input[type=file][name=file]").set_input_files(export)
     await page.get_by_role("button", name="试运行检查").click()
-
-    report = page.locator("#import-result")
     await expect(report.get_by_role("heading", name="试运行结果（尚未导入）")).to_be_visible()
     changes = report.locator("table.import-changes tbody tr")
     await expect(changes).to_have_count(3)
