@@ -188,6 +188,22 @@ class RetailerChange(SQLModel, table=True):
     changed_at: datetime = _time()
 
 
+class DirectoryAlias(SQLModel, table=True):
+    """A header spelling or 业态 name added in the console: kept in the store, so the import of every
+    instance reads the same names (the built-in ones and the policy file's are not stored here)."""
+
+    __tablename__ = "directory_alias"
+    __table_args__ = (UniqueConstraint("kind", "alias_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # header, business_type
+    target: str = Field(max_length=32)  # the field a header fills, or the canonical 业态
+    alias: str = Field(max_length=32)  # as typed
+    alias_key: str = Field(max_length=32)  # as the import compares it
+    created_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    created_at: datetime = _time()
+
+
 class BindHint(SQLModel, table=True):
     """The day an unbound sender was last told how to bind, so it is said once a day."""
 

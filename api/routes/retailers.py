@@ -28,7 +28,8 @@ from api.schemas import (
     TerritoryTransferOut,
 )
 from bot.fields import Id, Offset, SearchText
-from bot.models import Role, StaffMember, id_of
+from bot.models import StaffMember, id_of
+from bot.runtime import Runtime
 from bot.services import access, directory, retailer_import, spreadsheets
 
 router = APIRouter(prefix="/retailers", tags=["retailers"])
@@ -40,7 +41,9 @@ def _manager_filter(staff: StaffMember, manager_id: int | None) -> int | None:
 
 
 Reader = Annotated[StaffMember, Depends(require(*access.READERS))]
-Exporter = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.SUPERVISOR, Role.MANAGER))]
+Exporter = Annotated[StaffMember, Depends(require(*access.EXPORTERS))]
+Grade = Annotated[int, Query(ge=1, le=30, description="档位")]
+Search = Annotated[SearchText | None, Query(description="许可证号、店名或经营者（经营者只在能看到的客户中查找）")]
 
 
 @router.post("", response_model=RetailerOut, status_code=status.HTTP_201_CREATED)
@@ -51,14 +54,16 @@ def create(body: RetailerIn, runtime: RuntimeDep, _: AdminDep):
 @router.get("", response_model=Page[AnyRetailerOut])
 def list_retailers(runtime: RuntimeDep, staff: Reader,
                    district: SearchText | None = None, manager_id: Id | None = None,
-                   active: bool | None = None,
-                   q: Annotated[SearchText | None, Query(description="店名或许可证号")] = None,
+                   grade: Grade | None = None, active: bool | None = None, q: Search = None,
                    offset: Annotated[Offset, Query()] = 0,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    flt = directory.RetailerFilter(q=q, district=district, manager_id=_manager_filter(staff, manager_id),
+                                   grade=grade, active=active)
+
     def search(session):
         total, rows = directory.search_retailers(
-            session, district=district, manager_id=_manager_filter(staff, manager_id), active=active, q=q,
-            offset=offset, limit=limit, visible=access.retailers_visible(staff))
+            session, flt, offset=offset, limit=limit, visible=access.retailers_visible(staff),
+            owner_visible=access.retailers_visible(staff, at_least=access.View.CALLBACK))
         return total, rows, access.retailer_views(session, staff, [id_of(row) for row in rows])
 
     total, rows, views = runtime.unit_of_work(search)
@@ -70,12 +75,13 @@ def list_retailers(runtime: RuntimeDep, staff: Reader,
             responses={200: {"content": {"text/csv": {},
                                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}})
 def export(runtime: RuntimeDep, staff: Exporter, format: Literal["csv", "xlsx"] = "csv",
-           district: SearchText | None = None, manager_id: Id | None = None, active: bool | None = None,
-           q: SearchText | None = None):
+           district: SearchText | None = None, manager_id: Id | None = None, grade: Grade | None = None,
+           active: bool | None = None, q: Search = None):
     """The filtered list as a spreadsheet (a manager gets only their own retailers); cells that
     a spreadsheet program would run as formulas are written as text."""
-    rows = runtime.unit_of_work(directory.export_rows, district=district,
-                                manager_id=_manager_filter(staff, manager_id), active=active, q=q,
+    flt = directory.RetailerFilter(q=q, district=district, manager_id=_manager_filter(staff, manager_id),
+                                   grade=grade, active=active)
+    rows = runtime.unit_of_work(directory.export_rows, flt,
                                 visible=access.retailers_visible(staff, at_least=access.View.FULL))
     return Response(spreadsheets.write_table(rows, format, "零售客户"), media_type=spreadsheets.MEDIA_TYPES[format],
                     headers={"Content-Disposition": f'attachment; filename="retailers.{format}"'})
@@ -107,12 +113,20 @@ async def import_file(runtime: RuntimeDep, staff: AdminDep,
     The file is read and checked in a worker thread and written in one unit of work there,
     so the event loop (the WebSocket, other calls) is not held by a large file."""
     content = await file.read(spreadsheets.MAX_BYTES + 1)
-    table = await run_in_threadpool(retailer_import.read_directory, content, file.filename or "",
-                                    runtime.policies.directory)
-    report = await run_in_threadpool(runtime.unit_of_work, retailer_import.apply_directory, table,
-                                     dry_run=dry_run, full=full, staff_id=staff.id, now=runtime.clock.now(),
-                                     policies=runtime.policies, tz=runtime.settings.tz)
+    report = await run_import(runtime, content, file.filename or "", dry_run=dry_run, full=full,
+                              staff_id=id_of(staff))
     return await run_in_threadpool(_answer, report)
+
+
+async def run_import(runtime: Runtime, content: bytes, filename: str, *, dry_run: bool, full: bool,
+                     staff_id: int) -> retailer_import.ImportReport:
+    """Check a customer export and apply it (or only report, on a dry run): the API's and the console's
+    import. Raises TableError when the file is no table."""
+    policy = await run_in_threadpool(runtime.unit_of_work, retailer_import.import_policy, runtime.policies.directory)
+    table = await run_in_threadpool(retailer_import.read_directory, content, filename, policy)
+    return await run_in_threadpool(runtime.unit_of_work, retailer_import.apply_directory, table,
+                                   dry_run=dry_run, full=full, staff_id=staff_id, now=runtime.clock.now(),
+                                   policies=runtime.policies, tz=runtime.settings.tz)
 
 
 def _answer(report: retailer_import.ImportReport) -> Response:
@@ -127,7 +141,7 @@ def _answer(report: retailer_import.ImportReport) -> Response:
 
 
 @router.post("/transfer", response_model=TerritoryTransferOut,
-             dependencies=[Depends(require(Role.ADMIN, Role.SUPERVISOR))])
+             dependencies=[Depends(require(*access.SUPERVISORS))])
 def transfer(body: TerritoryTransferIn, runtime: RuntimeDep, staff: CurrentStaff):
     """Move retailers (a whole territory, a district of it, or listed ones) and their open visits."""
     moved, visits = runtime.unit_of_work(

@@ -20,13 +20,8 @@ def me(staff: CurrentStaff):
 @router.post("", response_model=StaffWithToken, status_code=status.HTTP_201_CREATED)
 def create(body: StaffIn, runtime: RuntimeDep, _: AdminDep):
     """Create a staff member; the response carries their API token, shown only once."""
-
-    def create_with_token(session, data, now):
-        member = staff_service.create_staff(session, data, now=now)
-        return member, staff_service.issue_token(session, member)
-
-    member, token = runtime.unit_of_work(create_with_token, body.model_dump(mode="json"),
-                                         runtime.clock.now())
+    member, token = runtime.unit_of_work(staff_service.create_with_token, body.model_dump(mode="json"),
+                                         now=runtime.clock.now())
     return StaffWithToken(**StaffOut.model_validate(member).model_dump(), token=token)
 
 
@@ -50,9 +45,5 @@ def update(staff_id: Id, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
 def rotate_token(staff_id: Id, runtime: RuntimeDep, caller: AdminDep):
     """Issue a new token; the old one stops working at once (the only admin cannot rotate their own)."""
 
-    def rotate(session):
-        member = directory.get_or_404(session, StaffMember, staff_id, "员工")
-        return member, staff_service.rotate_token(session, member, caller=caller)
-
-    member, token = runtime.unit_of_work(rotate)
+    member, token = runtime.unit_of_work(staff_service.rotate_token_of, staff_id, caller=caller)
     return StaffWithToken(**StaffOut.model_validate(member).model_dump(), token=token)

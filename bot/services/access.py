@@ -44,6 +44,8 @@ REPLIERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # reply, claim, note, clos
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # assign and reassign pledges
 VISITORS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)  # record visits
 CALLERS = (Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN)  # record callbacks
+EXPORTERS = (Role.ADMIN, Role.SUPERVISOR, Role.MANAGER)  # export the directory (a manager their own retailers)
+ADMINS = (Role.ADMIN,)  # load the directory and its aliases, bind accounts, manage staff and groups
 # Reports: supervisors and admins see everyone's figures; service staff see their own.
 REPORT_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.MANAGER, Role.CALLBACK)
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
@@ -59,23 +59,47 @@ def update_row(session: Session, model: type[SQLModel], row_id: int, label: str,
     return row
 
 
-def search_retailers(session: Session, *, district: str | None, manager_id: int | None,
-                     active: bool | None, q: str | None, offset: int = 0, limit: int | None,
-                     visible: ColumnElement[bool] | None = None) -> tuple[int, list[Retailer]]:
-    """`visible` keeps what the caller may see (`access.retailers_visible`)."""
+@dataclass(frozen=True)
+class RetailerFilter:
+    """What a directory search asks for; `q` finds a licence number, store or owner."""
+
+    q: str | None = None
+    district: str | None = None
+    manager_id: int | None = None
+    grade: int | None = None
+    active: bool | None = None
+
+
+def search_retailers(session: Session, flt: RetailerFilter, *, offset: int = 0, limit: int | None,
+                     visible: ColumnElement[bool] | None = None,
+                     owner_visible: ColumnElement[bool] | None = None) -> tuple[int, list[Retailer]]:
+    """`visible` keeps what the caller may see (`access.retailers_visible`); `owner_visible` the rows whose
+    owner the caller may see, the only ones an owner's name can find (or an agent could probe names)."""
     conditions = [] if visible is None else [visible]
-    if district:
-        conditions.append(col(Retailer.district) == district)
-    if manager_id is not None:
-        conditions.append(col(Retailer.manager_id) == manager_id)
-    if active is not None:
-        conditions.append(col(Retailer.active) == active)
-    if q:
-        conditions.append(or_(col(Retailer.store_name).contains(q), col(Retailer.license_no).contains(q)))
+    if flt.district:
+        conditions.append(col(Retailer.district) == flt.district)
+    if flt.manager_id is not None:
+        conditions.append(col(Retailer.manager_id) == flt.manager_id)
+    if flt.grade is not None:
+        conditions.append(col(Retailer.grade) == flt.grade)
+    if flt.active is not None:
+        conditions.append(col(Retailer.active) == flt.active)
+    if flt.q:
+        owner = col(Retailer.owner_name).contains(flt.q)
+        conditions.append(or_(col(Retailer.store_name).contains(flt.q), col(Retailer.license_no).contains(flt.q),
+                              owner if owner_visible is None else and_(owner, owner_visible)))
     total = session.exec(select(func.count()).select_from(Retailer).where(*conditions)).one()
     query = select(Retailer).where(*conditions).order_by(col(Retailer.id)).offset(offset)
     rows = session.exec(query if limit is None else query.limit(limit)).all()
     return total, list(rows)
+
+
+def districts(session: Session, visible: ColumnElement[bool] | None = None) -> list[str]:
+    """The districts the retailers (those the caller may see) are in, for a search's choices."""
+    query = select(Retailer.district).where(col(Retailer.district).is_not(None)).distinct()
+    if visible is not None:
+        query = query.where(visible)
+    return sorted(name for name in session.exec(query) if name)
 
 
 EXPORT_COLUMNS = {  # Chinese headers, so an export can be imported again as it is
@@ -86,11 +110,11 @@ EXPORT_COLUMNS = {  # Chinese headers, so an export can be imported again as it 
 }
 
 
-def export_rows(session: Session, *, district: str | None, manager_id: int | None, active: bool | None,
-                q: str | None, visible: ColumnElement[bool] | None = None) -> list[list[Any]]:
-    """The filtered directory as spreadsheet rows, header first; managers by work number."""
-    _, retailers = search_retailers(session, district=district, manager_id=manager_id, active=active, q=q,
-                                    limit=None, visible=visible)
+def export_rows(session: Session, flt: RetailerFilter, *, visible: ColumnElement[bool] | None = None
+                ) -> list[list[Any]]:
+    """The filtered directory as spreadsheet rows, header first; managers by work number. (`visible` keeps
+    the rows seen in full, so the owner may be searched in all of them.)"""
+    _, retailers = search_retailers(session, flt, limit=None, visible=visible)
     names = {member.id: member.work_no or member.name for member in list_rows(session, StaffMember)}
     rows = [[names.get(r.manager_id, "") if key == "manager_id" else (getattr(r, key) or "")
              for key in EXPORT_COLUMNS] for r in retailers]
@@ -176,6 +200,8 @@ def transfer_territory(session: Session, *, from_manager_id: int, to_manager_id:
                        district: str | None, retailer_ids: list[int] | None, staff_id: int,
                        now: datetime, policies: Policies, tz: ZoneInfo) -> tuple[int, int]:
     """Move a manager's retailers (all, one district's, or the listed ones) to another manager."""
+    if from_manager_id == to_manager_id:
+        raise ServiceError("移出和接收的客户经理是同一人：请选择另一位客户经理接收")
     _check_manager(session, to_manager_id)
     query = select(Retailer).where(col(Retailer.manager_id) == from_manager_id)
     if district:

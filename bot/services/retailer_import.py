@@ -15,12 +15,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from bot.models import Retailer, Role, StaffMember, id_of, table_of
+from bot.models import DirectoryAlias, Retailer, Role, StaffMember, id_of, table_of
 from bot.policy import DirectoryPolicy, Policies, business_type_key
 from bot.services import directory
 from bot.services.directory import HISTORY_FIELDS
+from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.spreadsheets import TableError, read_rows
 
 # Canonical field -> the headers staff exports use for it (compared without spaces and brackets).
@@ -60,6 +61,7 @@ class Change:
     license_no: str
     action: str  # create, update
     fields: list[str]
+    store_name: str = ""  # as the file names it, for a person reading the report
 
 
 @dataclass
@@ -126,7 +128,8 @@ class _Managers:
         return None, f"客户经理「{value}」不在员工名单中"
 
 
-def _header_key(title: str) -> str:
+def header_key(title: str) -> str:
+    """A header as the import compares it: without spaces, brackets or a BOM."""
     return re.sub(r"[\s()（）*]", "", title.lstrip("\ufeff"))
 
 
@@ -191,12 +194,12 @@ def _parse(rows: Iterable[list[str]], policy: DirectoryPolicy) -> DirectoryFile:
             break
     if header is None:
         raise TableError("文件是空的：第一行应为表头（许可证号、客户名称……）")
-    aliases = {_header_key(alias): name for name, names in HEADERS.items() for alias in names}
-    aliases |= {_header_key(alias): name for name, names in policy.header_aliases.items() for alias in names}
+    aliases = {header_key(alias): name for name, names in HEADERS.items() for alias in names}
+    aliases |= {header_key(alias): name for name, names in policy.header_aliases.items() for alias in names}
     business_types = policy.business_type_names()
     columns: dict[int, str] = {}
     for index, title in enumerate(header):
-        key = aliases.get(_header_key(title))
+        key = aliases.get(header_key(title))
         if key is None or key in columns.values():
             if title:
                 table.unknown_columns.append(title)
@@ -254,7 +257,8 @@ _COMPARED = ("customer_code", "store_name", "owner_name", "phone", "address", "d
 def import_retailers(session: Session, content: bytes, filename: str = "", *, policies: Policies, tz: ZoneInfo,
                      dry_run: bool, full: bool, staff_id: int | None, now: datetime) -> ImportReport:
     """Read, check and apply a customer export in one go (the command line does this)."""
-    return apply_directory(session, read_directory(content, filename, policies.directory), dry_run=dry_run,
+    policy = import_policy(session, policies.directory)
+    return apply_directory(session, read_directory(content, filename, policy), dry_run=dry_run,
                            full=full, staff_id=staff_id, now=now, policies=policies, tz=tz)
 
 
@@ -278,7 +282,7 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
         current = existing.get(license_no)
         if current is None:
             report.created += 1
-            report.changes.append(Change(license_no, "create", sorted(values)))
+            report.changes.append(Change(license_no, "create", sorted(values), values["store_name"]))
             inserts.append({name: None for name in _COMPARED} | values
                            | {"created_at": now, "updated_at": now})
             continue
@@ -288,7 +292,7 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
             report.unchanged += 1
             continue
         report.updated += 1
-        report.changes.append(Change(license_no, "update", changed))
+        report.changes.append(Change(license_no, "update", changed, values["store_name"]))
         updates.append({name: getattr(current, name) for name in _COMPARED}
                        | values | {"retailer_pk": current.id, "updated_at": now})
         history += [{"retailer_id": current.id, "field": name, "old_value": _text(getattr(current, name)),
@@ -312,3 +316,79 @@ def apply_directory(session: Session, table: DirectoryFile, *, dry_run: bool, fu
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+# -- names added in the console --------------------------------------------------------------
+
+HEADER, BUSINESS_TYPE = "header", "business_type"
+ALIAS_LIMIT = 32
+
+
+def _key(kind: str, name: str) -> str:
+    return header_key(name) if kind == HEADER else business_type_key(name)
+
+
+def _names_in_use(policy: DirectoryPolicy, kind: str) -> dict[str, str]:
+    """Every name the import already knows for this kind (compared as it compares them) -> its target."""
+    if kind == HEADER:
+        return {header_key(alias): name for name, names in (*HEADERS.items(), *policy.header_aliases.items())
+                for alias in names}
+    return policy.business_type_names()
+
+
+def list_aliases(session: Session) -> list[DirectoryAlias]:
+    return list(session.exec(select(DirectoryAlias).order_by(col(DirectoryAlias.kind), col(DirectoryAlias.target),
+                                                             col(DirectoryAlias.id))))
+
+
+def import_policy(session: Session, policy: DirectoryPolicy) -> DirectoryPolicy:
+    """The names an import accepts: the built-in ones and the policy file's, plus those added in the console.
+    A stored name the policy file has since given to another target (or a 业态 it no longer lists) is left
+    out, so a changed file never breaks the import; the aliases page shows it as not in effect."""
+    headers = {name: list(names) for name, names in policy.header_aliases.items()}
+    types = {name: list(names) for name, names in policy.business_types.items()}
+    for alias in list_aliases(session):
+        if alias_in_effect(alias, policy):
+            chosen = headers if alias.kind == HEADER else types
+            chosen.setdefault(alias.target, []).append(alias.alias)
+    return DirectoryPolicy(business_types=types, header_aliases=headers)
+
+
+def alias_in_effect(alias: DirectoryAlias, policy: DirectoryPolicy) -> bool:
+    if alias.kind == BUSINESS_TYPE and alias.target not in policy.business_types:
+        return False
+    return _names_in_use(policy, alias.kind).get(alias.alias_key, alias.target) == alias.target
+
+
+def add_alias(session: Session, *, kind: str, target: str, alias: str, policy: DirectoryPolicy,
+              staff_id: int | None, now: datetime) -> DirectoryAlias:
+    """Another name for a column or a 业态; a name the import already reads as something is refused,
+    so no header or 业态 can mean two things."""
+    alias = alias.strip()
+    if kind not in (HEADER, BUSINESS_TYPE):
+        raise ServiceError(f"未知的别名类别「{kind}」")
+    if kind == HEADER and target not in HEADERS:
+        raise ServiceError(f"请选择别名对应的列（「{target}」不是导入的列）")
+    if kind == BUSINESS_TYPE and target not in policy.business_types:
+        raise ServiceError(f"请选择别名对应的业态（可选 {'、'.join(policy.business_types)}）")
+    key = _key(kind, alias)
+    if not key or len(alias) > ALIAS_LIMIT or any(ord(char) < 32 for char in alias):
+        raise ServiceError(f"别名须为 1-{ALIAS_LIMIT} 个字，不含控制字符")
+    taken = _names_in_use(import_policy(session, policy), kind).get(key)
+    if taken is not None:
+        owner = LABELS[taken] if kind == HEADER else taken
+        raise Conflict(f"「{alias}」已是「{owner}」的名称，不能再用作「{LABELS.get(target, target)}」"
+                       if taken != target else f"「{alias}」已是「{owner}」的名称")
+    row = DirectoryAlias(kind=kind, target=target, alias=alias, alias_key=key, created_by_staff_id=staff_id,
+                         created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remove_alias(session: Session, alias_id: int) -> DirectoryAlias:
+    row = session.get(DirectoryAlias, alias_id)
+    if row is None:
+        raise NotFound(f"别名 {alias_id} 不存在")
+    session.delete(row)
+    return row

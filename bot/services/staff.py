@@ -78,6 +78,12 @@ def create_staff(session: Session, data: dict[str, Any], *, now: datetime) -> St
     return staff
 
 
+def create_with_token(session: Session, data: dict[str, Any], *, now: datetime) -> tuple[StaffMember, str]:
+    """A new member and their token, to be shown once (only its hash is kept)."""
+    member = create_staff(session, data, now=now)
+    return member, issue_token(session, member)
+
+
 def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> StaffMember:
     staff = session.get(StaffMember, staff_id)
     if staff is None:
@@ -149,3 +155,11 @@ def rotate_token(session: Session, member: StaffMember, *, caller: StaffMember) 
         raise Conflict("你是唯一在用的管理员，不能通过接口更换自己的令牌（回复丢失将无人能登录）："
                        "请先创建另一位管理员，或在服务器上运行 python -m bot create-admin 重新签发")
     return issue_token(session, member)
+
+
+def rotate_token_of(session: Session, staff_id: int, *, caller: StaffMember) -> tuple[StaffMember, str]:
+    """`rotate_token` for the member with this id (not found: NotFound)."""
+    member = session.get(StaffMember, staff_id)
+    if member is None:
+        raise NotFound(f"员工 {staff_id} 不存在")
+    return member, rotate_token(session, member, caller=caller)
