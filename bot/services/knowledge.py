@@ -27,7 +27,7 @@ import re
 import threading
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -39,8 +39,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
-from bot.models import AuthorKind, KnowledgeEntry, KnowledgeState, table_of
-from bot.services import tickets
+from bot.models import (
+    AuthorKind,
+    Category,
+    KnowledgeEntry,
+    KnowledgeState,
+    PledgeKind,
+    PledgeRound,
+    StaffMember,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    id_of,
+    table_of,
+)
+from bot.services import access, tickets
 from bot.services.classify import domain_tokenizer
 from bot.services.errors import Conflict, NotFound, ServiceError
 
@@ -275,6 +288,27 @@ class KnowledgeIndex:
         matches, out_of_scope = self._rank(found, question, limit)
         return Assessment(matches, out_of_scope, _coverage(found, self.idf))
 
+    def explain(self, question: str) -> tuple[Result, str]:
+        """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
+        result = self.decide(question)
+        matches, out_of_scope, coverage = self.assess(question)
+        limits = self.thresholds
+        if not matches:
+            why = "知识库里没有这句话用到的词，转人工"
+        elif out_of_scope >= OUT_OF_SCOPE_LIMIT:
+            why = f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
+        elif coverage < limits.coverage:
+            why = f"这句话里知识库认识的词只占 {coverage:.0%}（至少要 {limits.coverage:.0%}），转人工"
+        elif result.decision == Decision.ANSWER:
+            why = (f"最接近的条目：可能性 {matches[0].score:.0%}（至少 {limits.posterior:.0%}），"
+                   f"相似度 {matches[0].similarity:.2f}（至少 {limits.similarity:.2f}），直接回答")
+        elif result.decision == Decision.SUGGEST:
+            why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}），"
+                   f"列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工")
+        else:
+            why = f"没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
+        return result, why
+
     def decide(self, question: str) -> Result:
         matches, out_of_scope, coverage = self.assess(question)
         limits = self.thresholds
@@ -476,9 +510,11 @@ def free_id(session: Session, column: str) -> str:
 
 
 def learn_from_ticket(session: Session, ticket_id: int, entry_id: str, *, question: str | None = None,
-                      answer: str | None = None, staff_id: int | None, now: datetime, today: date) -> Entry:
+                      answer: str | None = None, staff_id: int | None, now: datetime, today: date,
+                      new_entry: bool = False) -> Entry:
     """A ticket teaches the base: its question (or the staff member's edit of it) joins the entry, or a
-    new entry is made with the agent's reply (or its edit) as the answer; the ticket's trail says so."""
+    new entry is made with the agent's reply (or its edit) as the answer; the ticket's trail says so.
+    `new_entry`: the curator meant a new one, so an id already taken is refused, not joined."""
     asked, replied = tickets.knowledge_source(session, ticket_id)
     if not ENTRY_ID.match(entry_id):
         raise ServiceError(_BAD_ID.format(entry_id))
@@ -486,6 +522,8 @@ def learn_from_ticket(session: Session, ticket_id: int, entry_id: str, *, questi
     if not 2 <= len(question) <= 200:
         raise ServiceError("问题需 2 到 200 字")
     existed = entry_exists(session, entry_id)
+    if existed and new_entry:
+        raise Conflict(f"知识条目 {entry_id} 已存在：换一个名称，或把这句话加为它的问法")
     if existed:
         entry = add_similar(session, entry_id, question, now=now, today=today, staff_id=staff_id)
     else:
@@ -500,6 +538,45 @@ def learn_from_ticket(session: Session, ticket_id: int, entry_id: str, *, questi
                   str(staff_id) if staff_id else None, "wording_added" if existed else "knowledge_entry_created",
                   entry=entry_id)
     return entry
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A question a person had to take: the bot was not sure enough to answer it, or answered and the
+    retailer asked for a person (转人工) after."""
+
+    ticket_id: int
+    at: datetime
+    text: str  # as the viewer may see it (numbers masked for the service view)
+    answered_by: str | None  # the entry the bot answered from before 转人工; None: handed over at once
+    reply: str | None  # the agent's latest reply, the answer of a new entry
+
+
+def recent_handovers(session: Session, staff: StaffMember, *, since: datetime, limit: int,
+                     public_numbers: Collection[str]) -> list[Handover]:
+    """The newest first, from `since` on, not yet taught to the base (no wording or entry made from them);
+    complaints and trading posts aside, which no entry should answer."""
+    taught = select(TicketEvent.ticket_id).where(
+        col(TicketEvent.action).in_(("wording_added", "knowledge_entry_created")))
+    handed = select(PledgeRound.ticket_id).where(PledgeRound.kind == PledgeKind.REPLY,
+                                                 PledgeRound.reason == "handover",
+                                                 col(PledgeRound.started_at) >= since)
+    rows = session.exec(
+        select(Ticket).where(col(Ticket.created_at) >= since, Ticket.category != Category.COMPLAINT,
+                             col(Ticket.trading_flag).is_(False), access.tickets_visible(staff),
+                             col(Ticket.knowledge_entry_id).is_(None) | col(Ticket.id).in_(handed),
+                             col(Ticket.id).not_in(taught))
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)).all()
+    ids = [id_of(row) for row in rows]
+    replies: dict[int, str] = {}
+    for ticket_id, text in session.exec(
+            select(TicketMessage.ticket_id, TicketMessage.text)
+            .where(col(TicketMessage.ticket_id).in_(ids), TicketMessage.author_kind == AuthorKind.STAFF)
+            .order_by(col(TicketMessage.id))):
+        replies[ticket_id] = text  # the latest wins
+    views = access.ticket_views(session, staff, ids)
+    return [Handover(id_of(row), row.created_at, access.shown_text(row.text, views[id_of(row)], public_numbers) or "",
+                     row.knowledge_entry_id, replies.get(id_of(row))) for row in rows]
 
 
 def export_files(session: Session) -> dict[str, str]:
@@ -586,7 +663,7 @@ class KnowledgeBase:
             return
         self._rebuilding = loop.create_task(asyncio.to_thread(self.refresh))
 
-    def change(self, unit_of_work: Callable[..., T], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def change(self, unit_of_work: Callable[..., Any], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run one curation function in its own transaction, then show it in this instance's index."""
         result = unit_of_work(fn, *args, **kwargs)
         self.refresh()
