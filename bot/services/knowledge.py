@@ -328,7 +328,6 @@ COLUMN_NAMES = {"terminal": "终端", "training": "培训", "marketing": "营销
 # What a personal answer may name, as `{field}`: the asking retailer's card (directory.retailer_card).
 PERSONAL_FIELDS = {"store_name": "店名", "license_no": "许可证号", "grade": "档位", "ordering_day": "订货日",
                    "delivery_day": "送货日", "manager_name": "客户经理姓名", "manager_work_no": "客户经理工号"}
-_PLACEHOLDER = re.compile(r"{([^{}]*)}")
 _BAD_ID = ("条目编号「{}」格式不对：应为 栏目.名称，如 terminal.printer-jam（栏目为 terminal、training、marketing、"
            "delivery、monopoly、general；名称用小写字母、数字和 -）")
 _STATE = table_of(KnowledgeState)
@@ -371,10 +370,14 @@ def checked(data: dict) -> Entry:
     if personal is not None:
         if len(personal) > 600:
             raise ServiceError("个性化答案最多 600 字")
-        unknown = [name for name in _PLACEHOLDER.findall(personal) if name not in PERSONAL_FIELDS]
-        if unknown:
-            raise ServiceError(f"个性化答案里的 {{{unknown[0]}}} 不是可用的字段；可用："
-                               + "、".join(f"{{{key}}}（{label}）" for key, label in PERSONAL_FIELDS.items()))
+        try:  # as `Entry.render` will fill it
+            personal.format(**dict.fromkeys(PERSONAL_FIELDS, ""))
+        except KeyError as unknown:
+            raise ServiceError(f"个性化答案里的 {{{unknown.args[0]}}} 不是可用的字段；可用："
+                               + "、".join(f"{{{key}}}（{label}）" for key, label in PERSONAL_FIELDS.items())) from None
+        except (ValueError, IndexError):
+            raise ServiceError("个性化答案里的花括号用法不对：字段写成 {store_name} 这样；"
+                               "要显示花括号本身，请写 {{ 和 }}") from None
     return Entry.model_validate({**data, "question": question, "similar": similar, "keywords": keywords,
                                  "answer": answer, "personal_answer": personal,
                                  "column": str(data["id"]).split(".")[0]})

@@ -126,6 +126,7 @@ async def test_an_edited_answer_is_what_the_bot_says_next(service, admin, people
     ({"similar": "\n \n"}, "至少需要一种相似问法"),
     ({"similar": "好\n压货了"}, "相似问法「好」需 2 到 200 字"),
     ({"personal_answer": "{store_name}请联系{phone}"}, "{phone} 不是可用的字段"),
+    ({"personal_answer": "{store_name 的订货日是周二"}, "花括号用法不对"),
     ({"keywords": "这是一个超过二十个字的关键词它实在是太长太长了吧"}, "关键词"),
 ])
 def test_a_bad_edit_says_why_keeps_what_was_typed_and_changes_nothing(service, admin, people, changes, why):
