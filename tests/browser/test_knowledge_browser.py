@@ -70,4 +70,3 @@ async def test_on_a_phone_a_handed_over_question_becomes_a_wording_in_one_click(
     await open_console_page(phone_page, f"/console/knowledge/entries/terminal.printer?ask={asked}")
     await expect(phone_page.locator(".try-result"), "now the bot answers it").to_contain_text("直接回答")
     await fits_the_screen(phone_page)
-    await screenshot(phone_page, "knowledge-entry-phone", full_page=True)
