@@ -4,6 +4,7 @@
     python -m bot console                 a terminal chat as a retailer, on the same database
     python -m bot import-retailers FILE   load the customer export (XLSX, XLS or CSV) into the directory
     python -m bot create-admin [--name 名字]  create an admin (or re-issue their token) and print the token once
+    python -m bot export-knowledge DIR    write the stored knowledge entries as files, DIR/<column>/<name>.yaml
 """
 
 from __future__ import annotations
@@ -91,6 +92,26 @@ def _create_admin(settings: Settings, name: str | None) -> int:
     return 0
 
 
+def _export_knowledge(settings: Settings, directory: Path) -> int:
+    """The stored entries back to files (say knowledge/entries, to keep the curation in version control)."""
+    from bot.db import migrate
+    from bot.runtime import Runtime
+    from bot.services import knowledge
+
+    runtime = Runtime(settings)
+    migrate(runtime.engine)
+    try:
+        files = runtime.unit_of_work(knowledge.export_files)
+    finally:
+        runtime.close()
+    for name, text in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"已导出 {len(files)} 个知识条目到 {directory}")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -102,12 +123,16 @@ def main(argv: list[str]) -> int:
     load.add_argument("--full", action="store_true", help="mark retailers absent from the file inactive")
     admin = commands.add_parser("create-admin", help="create an admin (or re-issue their token); prints it once")
     admin.add_argument("--name", help="the admin's name (default 管理员)")
+    export = commands.add_parser("export-knowledge", help="write the stored knowledge entries as YAML files")
+    export.add_argument("directory", type=Path, help="where to write <column>/<name>.yaml (e.g. knowledge/entries)")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "import-retailers":
         return _import_retailers(settings, args.file, args.dry_run, args.full)
     if args.command == "create-admin":
         return _create_admin(settings, args.name)
+    if args.command == "export-knowledge":
+        return _export_knowledge(settings, args.directory)
     return _serve(settings, console=args.command == "console")
 
 

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.db import migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime, set_runtime
-from bot.services import classify, directory, staff
+from bot.services import classify, directory, knowledge, staff
 from bot.services.knowledge import KnowledgeBase
 
 PLUGINS = ("plugins.private_chat", "plugins.intake", "plugins.supply_notices", "plugins.new_products",
@@ -36,12 +36,13 @@ def _route_logs_to_nonebot(level: str) -> None:
 
 
 def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    """Open and migrate the store, make ADMIN_TOKEN's admin (or warn that nobody can administer), warm
-    the classifier."""
+    """Open and migrate the store, add the knowledge files' new entries to it and build the index, make
+    ADMIN_TOKEN's admin (or warn that nobody can administer), warm the classifier."""
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
     migrate(runtime.engine)
-    runtime.knowledge = KnowledgeBase(Path(settings.knowledge_dir))
+    runtime.unit_of_work(knowledge.seed, Path(settings.knowledge_dir), now=runtime.clock.now())
+    runtime.knowledge = KnowledgeBase(Path(settings.knowledge_dir), runtime.engine)
     runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
     if not runtime.unit_of_work(staff.has_active_admin):
         log.warning(staff.NO_ADMIN_WARNING)

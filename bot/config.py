@@ -37,7 +37,10 @@ class Settings(BaseSettings):
         description="Numbers the group may see (hotlines); comma-separated in the environment.")
     policy_file: str | None = Field(None, description="TOML overriding the pledge policies.")
     knowledge_dir: str = Field(str(Path(__file__).resolve().parents[1] / "knowledge"),
-                               description="Entries, thresholds and evaluation of the knowledge base.")
+                               description="The knowledge base's seed entries, thresholds and evaluation.")
+    knowledge_refresh_seconds: float = Field(
+        15, gt=0, le=60, description="How often this instance checks whether the stored knowledge base "
+                                     "changed (on another instance) and rebuilds its index.")
     thread_window_minutes: float = Field(
         10, ge=0, description="Follow-ups within this window join the open ticket."
     )

@@ -310,6 +310,38 @@ class TicketEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class KnowledgeEntry(SQLModel, table=True):
+    """One topic of the knowledge base, as every instance reads it (seeded from `knowledge/entries/`).
+    Written only by `bot.services.knowledge`; never deleted, only retired."""
+
+    __tablename__ = "knowledge_entry"
+
+    id: str = Field(primary_key=True, max_length=64)  # column.name
+    column: str = Field(sa_type=String(16), index=True)
+    question: str = Field(sa_type=Text)
+    similar: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    keywords: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    answer: str = Field(sa_type=Text)
+    personal_answer: str | None = Field(default=None, sa_type=Text)
+    links: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    reviewed: date
+    retired: bool = False
+    revision: int  # the store's version when this entry last changed: an editor's stale copy is refused
+    updated_at: datetime = _time()
+    updated_by: int | None = Field(default=None, foreign_key="staff_member.id")
+
+
+class KnowledgeState(SQLModel, table=True):
+    """The knowledge base's version (one row): raised by every change in its own transaction, so each
+    instance rebuilds its index when the stored version is not the one it built."""
+
+    __tablename__ = "knowledge_state"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    changed_at: datetime | None = _time(nullable=True)
+
+
 class Pledge(SQLModel, table=True):
     """One of a ticket's three pledges, with its clock.
 

@@ -305,6 +305,8 @@ def learn(request: Request, ticket_id: int, member: FormMemberDep, entry_id: Ann
     if runtime.knowledge is None:
         return _ticket(request, member, ticket_id, error="知识库未加载，暂不能新建条目", status_code=503, form=form)
     today = runtime.clock.now().astimezone(runtime.settings.tz).date()
-    return _act(request, member, ticket_id, f"已加入知识库条目 {entry_id.strip()}", knowledge.learn_from_ticket,
-                runtime.knowledge, ticket_id, entry_id.strip(), question=question, answer=answer or None,
-                staff_id=member.staff.id, now=runtime.clock.now(), today=today, form=form)
+    answered = _act(request, member, ticket_id, f"已加入知识库条目 {entry_id.strip()}", knowledge.learn_from_ticket,
+                    ticket_id, entry_id.strip(), question=question, answer=answer or None,
+                    staff_id=member.staff.id, now=runtime.clock.now(), today=today, form=form)
+    runtime.knowledge.refresh()  # this instance answers with it at once
+    return answered

@@ -1,4 +1,5 @@
-"""The knowledge base for staff: what the bot would say, curation of entries, and a reload after edits."""
+"""The knowledge base for staff: what the bot would say, and curation of the stored entries (live at once on
+this instance, on the others at their next check)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from api.schemas import Input
 from bot.fields import Id
 from bot.models import StaffMember
 from bot.runtime import Runtime
-from bot.services import access
-from bot.services.knowledge import Entry, KnowledgeBase, learn_from_ticket
+from bot.services import access, knowledge
+from bot.services.knowledge import KnowledgeBase
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
@@ -59,7 +60,8 @@ def search(runtime: RuntimeDep, _: CurrentStaff, q: Annotated[str, Query(min_len
 
 @router.post("/reload", response_model=ReloadOut)
 def reload(runtime: RuntimeDep, _: AdminDep):
-    """Read the entry files again, without a restart; a broken file is refused and nothing changes."""
+    """Read the thresholds and out-of-scope files and the stored entries again, without a restart; a broken
+    file is refused and nothing changes."""
     return ReloadOut(entries=_base(runtime).reload())
 
 
@@ -115,41 +117,41 @@ def _out(entry) -> EntryOut:
     return EntryOut.model_validate(entry.model_dump())
 
 
-def _today(runtime) -> date:
-    return runtime.clock.now().astimezone(runtime.settings.tz).date()
+def _when(runtime: Runtime) -> dict:
+    now = runtime.clock.now()
+    return {"now": now, "today": now.astimezone(runtime.settings.tz).date()}
 
 
 @router.get("/entries/{entry_id}", response_model=EntryOut)
 def read_entry(entry_id: str, runtime: RuntimeDep, _: CurrentStaff):
-    return _out(_base(runtime).get(entry_id))
+    return _out(runtime.unit_of_work(knowledge.get_entry, entry_id))
 
 
 @router.post("/entries", response_model=EntryOut, status_code=status.HTTP_201_CREATED)
-def create_entry(body: EntryIn, runtime: RuntimeDep, _: Curator):
-    """A new topic, live at once (the file is written and the base reloaded)."""
-    data = body.model_dump(exclude_none=True)
-    data.update(column=body.id.split(".")[0], similar=data.get("similar") or [body.question],
-                reviewed=_today(runtime))
-    return _out(_base(runtime).create(Entry.model_validate(data)))
+def create_entry(body: EntryIn, runtime: RuntimeDep, staff: Curator):
+    """A new topic, live at once."""
+    return _out(_base(runtime).change(runtime.unit_of_work, knowledge.create_entry, body.model_dump(exclude_none=True),
+                                      staff_id=staff.id, **_when(runtime)))
 
 
 @router.patch("/entries/{entry_id}", response_model=EntryOut)
-def update_entry(entry_id: str, body: EntryPatch, runtime: RuntimeDep, _: Curator):
+def update_entry(entry_id: str, body: EntryPatch, runtime: RuntimeDep, staff: Curator):
     """Edit or retire (`retired: true`) an entry."""
-    changes = body.model_dump(exclude_unset=True) | {"reviewed": _today(runtime)}
-    return _out(_base(runtime).update(entry_id, changes))
+    return _out(_base(runtime).change(runtime.unit_of_work, knowledge.update_entry, entry_id,
+                                      body.model_dump(exclude_unset=True), staff_id=staff.id, **_when(runtime)))
 
 
 @router.post("/entries/{entry_id}/similar", response_model=EntryOut)
-def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, _: Curator):
+def add_wording(entry_id: str, body: WordingIn, runtime: RuntimeDep, staff: Curator):
     """A retailer's own wording becomes another similar question."""
-    return _out(_base(runtime).add_similar(entry_id, body.text))
+    return _out(_base(runtime).change(runtime.unit_of_work, knowledge.add_similar, entry_id, body.text,
+                                      staff_id=staff.id, **_when(runtime)))
 
 
 @router.post("/from-ticket/{ticket_id}", response_model=EntryOut)
 def from_ticket(ticket_id: Id, body: FromTicketIn, runtime: RuntimeDep, staff: Curator):
     """The ticket's question (or `question`) joins an entry; if the entry does not exist yet, the
     agent's latest reply on the ticket (or `answer`) becomes its answer. The ticket's trail says so."""
-    return _out(runtime.unit_of_work(learn_from_ticket, _base(runtime), ticket_id, body.entry_id,
-                                     question=body.question, answer=body.answer, staff_id=staff.id,
-                                     now=runtime.clock.now(), today=_today(runtime)))
+    return _out(_base(runtime).change(runtime.unit_of_work, knowledge.learn_from_ticket, ticket_id, body.entry_id,
+                                      question=body.question, answer=body.answer, staff_id=staff.id,
+                                      **_when(runtime)))

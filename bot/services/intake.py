@@ -50,6 +50,7 @@ from bot.models import (
 )
 from bot.policy import Policies
 from bot.services import access, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
+from bot.services import knowledge as kb
 from bot.services.errors import Conflict, ServiceError
 from bot.services.knowledge import Decision, KnowledgeBase
 from bot.services.knowledge import Result as KnowledgeResult
@@ -403,10 +404,14 @@ def _staff_command(session: Session, staff: StaffMember, ticket: Ticket, text: s
         return said(texts.CLAIMED.format(ticket_id=ticket.id, due=texts.local_time(due_of(pledge), tz, now)))
     if wording := _ADD_WORDING.match(text):
         entry_id = wording.group(1)
-        if knowledge is None or not knowledge.exists(entry_id):
+        if knowledge is None or not kb.entry_exists(session, entry_id):
             return said(f"知识条目 {entry_id} 不存在")
-        after_commit(session, lambda: knowledge.add_similar(entry_id, ticket.text[:200]))
-        tickets.event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff.id), "wording_added", entry=entry_id)
+        try:
+            kb.learn_from_ticket(session, id_of(ticket), entry_id, question=ticket.text[:200], staff_id=staff.id,
+                                 now=now, today=now.astimezone(tz).date())
+        except ServiceError as refused:
+            return said(str(refused))
+        after_commit(session, knowledge.refresh_soon)
         return said(texts.WORDING_ADDED.format(entry=entry_id))
     if ticket.status == TicketStatus.CLOSED:
         return said(texts.TICKET_CLOSED.format(ticket_id=ticket.id))

@@ -1,7 +1,8 @@
 """Knowledge answers: match a retailer's question to an entry, or hand it to a person.
 
-Entries live in `knowledge/entries/<column>/<name>.yaml`, one topic each, which
-staff read and edit. A question becomes jieba words (retailers' synonyms folded
+Entries are stored in the database, where every instance of the service reads them and staff
+curate them (the console, the API, `#12 加问法`); `knowledge/entries/<column>/<name>.yaml`, one
+topic each, is the seed, and an export writes the files back. A question becomes jieba words (retailers' synonyms folded
 to one word), character bigrams and single characters (which survive typos and
 odd segmentation). A naive Bayes model trained on each entry's standard and
 similar questions ranks the entries (87 % top-1 on the held-out set, against
@@ -19,25 +20,44 @@ never guessed, and stored in `knowledge/thresholds.yaml`.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import math
 import re
+import threading
+import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col, select
 
-from bot.models import AuthorKind
-from bot.services import tickets
+from bot.models import (
+    AuthorKind,
+    Category,
+    KnowledgeEntry,
+    KnowledgeState,
+    PledgeKind,
+    PledgeRound,
+    StaffMember,
+    Ticket,
+    TicketEvent,
+    TicketMessage,
+    id_of,
+    table_of,
+)
+from bot.services import access, tickets
 from bot.services.classify import domain_tokenizer
 from bot.services.errors import Conflict, NotFound, ServiceError
 
+T = TypeVar("T")
 Column = Literal["terminal", "training", "marketing", "delivery", "monopoly", "general"]
 
 # Retailers' words for the same thing, folded to one so they meet in the index.
@@ -268,6 +288,27 @@ class KnowledgeIndex:
         matches, out_of_scope = self._rank(found, question, limit)
         return Assessment(matches, out_of_scope, _coverage(found, self.idf))
 
+    def explain(self, question: str) -> tuple[Result, str]:
+        """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
+        result = self.decide(question)
+        matches, out_of_scope, coverage = self.assess(question)
+        limits = self.thresholds
+        if not matches:
+            why = "知识库里没有这句话用到的词，转人工"
+        elif out_of_scope >= OUT_OF_SCOPE_LIMIT:
+            why = f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
+        elif coverage < limits.coverage:
+            why = f"这句话里知识库认识的词只占 {coverage:.0%}（至少要 {limits.coverage:.0%}），转人工"
+        elif result.decision == Decision.ANSWER:
+            why = (f"最接近的条目：可能性 {matches[0].score:.0%}（至少 {limits.posterior:.0%}），"
+                   f"相似度 {matches[0].similarity:.2f}（至少 {limits.similarity:.2f}），直接回答")
+        elif result.decision == Decision.SUGGEST:
+            why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}），"
+                   f"列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工")
+        else:
+            why = f"没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
+        return result, why
+
     def decide(self, question: str) -> Result:
         matches, out_of_scope, coverage = self.assess(question)
         limits = self.thresholds
@@ -280,102 +321,353 @@ class KnowledgeIndex:
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
 
 
-class KnowledgeBase:
-    """The live index, rebuilt from the files on `reload()` without a restart."""
+# -- the store: every instance reads the entries from the database; this module alone writes them --
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.index = self._build()
+COLUMN_NAMES = {"terminal": "终端", "training": "培训", "marketing": "营销", "delivery": "送货", "monopoly": "专卖",
+                "general": "综合"}
+# What a personal answer may name, as `{field}`: the asking retailer's card (directory.retailer_card).
+PERSONAL_FIELDS = {"store_name": "店名", "license_no": "许可证号", "grade": "档位", "ordering_day": "订货日",
+                   "delivery_day": "送货日", "manager_name": "客户经理姓名", "manager_work_no": "客户经理工号"}
+_BAD_ID = ("条目编号「{}」格式不对：应为 栏目.名称，如 terminal.printer-jam（栏目为 terminal、training、marketing、"
+           "delivery、monopoly、general；名称用小写字母、数字和 -）")
+_STATE = table_of(KnowledgeState)
 
-    def _build(self) -> KnowledgeIndex:
-        thresholds = Thresholds.model_validate(
-            yaml.safe_load((self.directory / "thresholds.yaml").read_text(encoding="utf-8")))
-        return KnowledgeIndex(load_entries(self.directory / "entries"), thresholds,
-                              load_out_of_scope(self.directory / "out_of_scope.yaml"))
 
-    def reload(self) -> int:
-        """Swap in a fresh index; a broken file raises and the old index stays."""
-        try:
-            fresh = self._build()
-        except (OSError, ValueError) as error:
-            raise ServiceError(f"知识库文件有误，未重新加载：{error}") from error
-        self.index = fresh
-        return len(fresh.entries)
+def _entry(row: KnowledgeEntry) -> Entry:
+    return Entry(id=row.id, column=row.column, question=row.question, similar=tuple(row.similar),
+                 keywords=tuple(row.keywords), answer=row.answer, personal_answer=row.personal_answer,
+                 links=tuple(row.links), reviewed=row.reviewed, retired=row.retired)
 
-    # -- curation: the files stay the source of truth, each change is followed by a reload --
 
-    def _path(self, entry_id: str) -> Path:
-        column, name = entry_id.split(".", 1)
-        return self.directory / "entries" / column / f"{name}.yaml"
+def _lines(values: Sequence[str], *, what: str, shortest: int, longest: int) -> tuple[str, ...]:
+    """Trimmed, blank lines dropped, repeats kept once; a line out of bounds is refused by its words."""
+    kept: dict[str, None] = {}
+    for value in values:
+        value = value.strip()
+        if not value:
+            continue
+        if not shortest <= len(value) <= longest:
+            raise ServiceError(f"{what}「{value[:30]}」需 {shortest} 到 {longest} 字")
+        kept[value] = None
+    return tuple(kept)
 
-    def _write(self, entry: Entry) -> None:
-        data = entry.model_dump(mode="json", exclude_defaults=False)
-        if not data["retired"]:
-            del data["retired"]
-        if data["personal_answer"] is None:
-            del data["personal_answer"]
-        path = self._path(entry.id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
-    def exists(self, entry_id: str) -> bool:
-        return ENTRY_ID.match(entry_id) is not None and self._path(entry_id).is_file()
+def checked(data: dict) -> Entry:
+    """An entry as curators write it, or a ServiceError saying in Chinese what is wrong."""
+    if not ENTRY_ID.match(str(data.get("id", ""))):
+        raise ServiceError(_BAD_ID.format(data.get("id", "")))
+    question = str(data.get("question") or "").strip()
+    if not 2 <= len(question) <= 200:
+        raise ServiceError("标准问题需 2 到 200 字")
+    similar = _lines(data.get("similar") or (), what="相似问法", shortest=2, longest=200)
+    if not similar:
+        raise ServiceError("至少需要一种相似问法（零售户的说法）")
+    keywords = _lines(data.get("keywords") or (), what="关键词", shortest=1, longest=20)
+    answer = str(data.get("answer") or "").strip()
+    if not 2 <= len(answer) <= 600:
+        raise ServiceError("答案需 2 到 600 字")
+    personal = (data.get("personal_answer") or "").strip() or None
+    if personal is not None:
+        if len(personal) > 600:
+            raise ServiceError("个性化答案最多 600 字")
+        try:  # as `Entry.render` will fill it
+            personal.format(**dict.fromkeys(PERSONAL_FIELDS, ""))
+        except KeyError as unknown:
+            raise ServiceError(f"个性化答案里的 {{{unknown.args[0]}}} 不是可用的字段；可用："
+                               + "、".join(f"{{{key}}}（{label}）" for key, label in PERSONAL_FIELDS.items())) from None
+        except (ValueError, IndexError):
+            raise ServiceError("个性化答案里的花括号用法不对：字段写成 {store_name} 这样；"
+                               "要显示花括号本身，请写 {{ 和 }}") from None
+    return Entry.model_validate({**data, "question": question, "similar": similar, "keywords": keywords,
+                                 "answer": answer, "personal_answer": personal,
+                                 "column": str(data["id"]).split(".")[0]})
 
-    def get(self, entry_id: str) -> Entry:
-        """Only an id of the entries' form names a file (anything else, however long or odd, is unknown)."""
-        path = self._path(entry_id) if ENTRY_ID.match(entry_id) else None
-        if path is None or not path.is_file():
-            raise NotFound(f"知识条目 {entry_id} 不存在")
-        return Entry.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
 
-    def create(self, entry: Entry) -> Entry:
-        if self._path(entry.id).exists():
-            raise Conflict(f"知识条目 {entry.id} 已存在")
-        self._write(entry)
-        self.reload()
+def _raise_version(session: Session, now: datetime) -> int:
+    """The next version, taken first in the change's transaction: on PostgreSQL the row's lock makes
+    curators change one at a time (two wordings added at once both stay) and versions become visible
+    in commit order, so no instance can miss one."""
+    raised = session.connection().execute(
+        update(_STATE).where(_STATE.c.id == 1).values(version=_STATE.c.version + 1, changed_at=now)
+        .returning(_STATE.c.version)).scalar()
+    if raised is None:  # a store emptied by hand: the migration's row is gone
+        session.add(KnowledgeState(id=1, version=1, changed_at=now))
+        session.flush()
+        return 1
+    return int(raised)
+
+
+def stored_version(session: Session) -> int:
+    return session.connection().execute(select(_STATE.c.version).where(_STATE.c.id == 1)).scalar() or 0
+
+
+def stored_entries(session: Session) -> list[Entry]:
+    return [_entry(row) for row in session.exec(select(KnowledgeEntry).order_by(col(KnowledgeEntry.id)))]
+
+
+def seed(session: Session, directory: Path, *, now: datetime) -> int:
+    """The files' entries that the store lacks are added: all of them into an empty store, a later
+    release's new files after that. A stored entry keeps its curation, whatever its file says now."""
+    entries = load_entries(directory / "entries")
+    session.connection().execute(select(_STATE.c.id).where(_STATE.c.id == 1).with_for_update())
+    stored = set(session.exec(select(KnowledgeEntry.id)))
+    missing = [entry for entry in entries if entry.id not in stored]
+    if missing:
+        version = _raise_version(session, now)
+        for entry in missing:
+            session.add(_row(entry, version, now, None))
+    return len(missing)
+
+
+def _row(entry: Entry, revision: int, now: datetime, staff_id: int | None) -> KnowledgeEntry:
+    return KnowledgeEntry(id=entry.id, column=entry.column, question=entry.question, similar=list(entry.similar),
+                          keywords=list(entry.keywords), answer=entry.answer, personal_answer=entry.personal_answer,
+                          links=[dict(link) for link in entry.links], reviewed=entry.reviewed, retired=entry.retired,
+                          revision=revision, updated_at=now, updated_by=staff_id)
+
+
+def stored_row(session: Session, entry_id: str) -> KnowledgeEntry:
+    """Only an id of the entries' form is looked up (anything else, however long or odd, is unknown)."""
+    row = session.get(KnowledgeEntry, entry_id) if ENTRY_ID.match(entry_id) else None
+    if row is None:
+        raise NotFound(f"知识条目 {entry_id} 不存在")
+    return row
+
+
+def get_entry(session: Session, entry_id: str) -> Entry:
+    return _entry(stored_row(session, entry_id))
+
+
+def entry_exists(session: Session, entry_id: str) -> bool:
+    return ENTRY_ID.match(entry_id) is not None and session.get(KnowledgeEntry, entry_id) is not None
+
+
+def list_entries(session: Session, *, column: str | None = None, q: str | None = None,
+                 retired: bool = False) -> list[KnowledgeEntry]:
+    """The entries of a column (or all), those containing `q` in any of their words; retired ones apart."""
+    rows = session.exec(select(KnowledgeEntry).where(col(KnowledgeEntry.retired).is_(retired))
+                        .order_by(col(KnowledgeEntry.column), col(KnowledgeEntry.id))).all()
+    if column:
+        rows = [row for row in rows if row.column == column]
+    if q:
+        rows = [row for row in rows if any(q in text for text in (row.id, row.question, row.answer,
+                                                                  row.personal_answer or "", *row.similar,
+                                                                  *row.keywords))]
+    return list(rows)
+
+
+def create_entry(session: Session, data: dict, *, now: datetime, today: date, staff_id: int | None) -> Entry:
+    """A new topic; without similar wordings its question is the first."""
+    entry = checked({**data, "similar": data.get("similar") or [data.get("question") or ""], "reviewed": today})
+    if session.get(KnowledgeEntry, entry.id) is not None:
+        raise Conflict(f"知识条目 {entry.id} 已存在")
+    session.add(_row(entry, _raise_version(session, now), now, staff_id))
+    return entry
+
+
+def update_entry(session: Session, entry_id: str, changes: dict, *, now: datetime, today: date,
+                 staff_id: int | None, revision: int | None = None) -> Entry:
+    """Edit or retire (`retired: True`) an entry. `revision` is the one the editor started from: if
+    someone changed the entry since, the edit is refused rather than undoing theirs."""
+    return _change(session, entry_id, lambda _: changes, now=now, today=today, staff_id=staff_id, revision=revision)
+
+
+def add_similar(session: Session, entry_id: str, wording: str, *, now: datetime, today: date,
+                staff_id: int | None) -> Entry:
+    """A retailer's own wording becomes another similar question of an entry."""
+    entry, wording = get_entry(session, entry_id), wording.strip()
+    if wording in (entry.question, *entry.similar):
         return entry
+    return _change(session, entry_id, lambda current: {"similar": (*current.similar, wording)}, now=now,
+                   today=today, staff_id=staff_id)
 
-    def update(self, entry_id: str, changes: dict) -> Entry:
-        entry = Entry.model_validate({**self.get(entry_id).model_dump(), **changes})
-        self._write(entry)
-        self.reload()
-        return entry
 
-    def learn(self, entry_id: str, question: str, reply: str | None, *, ticket_id: int, today: date) -> Entry:
-        """A ticket's question joins an entry; a new entry takes the agent's reply as its answer."""
-        if not ENTRY_ID.match(entry_id):
-            raise ServiceError(f"条目编号「{entry_id}」格式不对：应为 栏目.名称，如 terminal.printer-jam（栏目为 "
-                               "terminal、training、marketing、delivery、monopoly、general；名称用小写字母、数字和 -）")
-        question = question.strip()
-        if not 2 <= len(question) <= 200:
-            raise ServiceError("问题需 2 到 200 字")
-        if self.exists(entry_id):
-            return self.add_similar(entry_id, question)
+def _change(session: Session, entry_id: str, edit: Callable[[Entry], dict], *, now: datetime, today: date,
+            staff_id: int | None, revision: int | None = None) -> Entry:
+    """Apply `edit` (the changes, from the entry as it is) once the version's lock is held, so what it
+    builds on is what the others committed."""
+    row = stored_row(session, entry_id)
+    version = _raise_version(session, now)
+    session.refresh(row)
+    if revision is not None and row.revision != revision:
+        raise Conflict(f"知识条目 {entry_id} 刚被别人修改过，请刷新后在最新内容上重新修改")
+    current = _entry(row)
+    entry = checked({**current.model_dump(), **edit(current), "id": entry_id, "reviewed": today})
+    stored = _row(entry, version, now, staff_id)
+    for name in ("question", "similar", "keywords", "answer", "personal_answer", "reviewed", "retired", "revision",
+                 "updated_at", "updated_by"):
+        setattr(row, name, getattr(stored, name))
+    session.add(row)
+    return entry
+
+
+def free_id(session: Session, column: str) -> str:
+    """An unused id in a column, for a curator who leaves the name to us."""
+    if column not in COLUMN_NAMES:
+        raise ServiceError("请选择栏目")
+    taken = set(session.exec(select(KnowledgeEntry.id).where(KnowledgeEntry.column == column)))
+    number = 1
+    while f"{column}.new-{number}" in taken:
+        number += 1
+    return f"{column}.new-{number}"
+
+
+def learn_from_ticket(session: Session, ticket_id: int, entry_id: str, *, question: str | None = None,
+                      answer: str | None = None, staff_id: int | None, now: datetime, today: date,
+                      new_entry: bool = False) -> Entry:
+    """A ticket teaches the base: its question (or the staff member's edit of it) joins the entry, or a
+    new entry is made with the agent's reply (or its edit) as the answer; the ticket's trail says so.
+    `new_entry`: the curator meant a new one, so an id already taken is refused, not joined."""
+    asked, replied = tickets.knowledge_source(session, ticket_id)
+    if not ENTRY_ID.match(entry_id):
+        raise ServiceError(_BAD_ID.format(entry_id))
+    question = (question if question is not None else asked).strip()
+    if not 2 <= len(question) <= 200:
+        raise ServiceError("问题需 2 到 200 字")
+    existed = entry_exists(session, entry_id)
+    if existed and new_entry:
+        raise Conflict(f"知识条目 {entry_id} 已存在：换一个名称，或把这句话加为它的问法")
+    if existed:
+        entry = add_similar(session, entry_id, question, now=now, today=today, staff_id=staff_id)
+    else:
+        reply = answer if answer is not None else replied
         if reply is None or not reply.strip():
             raise ServiceError(f"工单 #{ticket_id} 还没有客服回复，无法生成新的知识条目")
         if not 2 <= len(reply.strip()) <= 600:
             raise ServiceError("答案需 2 到 600 字")
-        return self.create(Entry(id=entry_id, column=entry_id.split(".")[0], question=question, similar=(question,),
-                                 answer=reply.strip(), reviewed=today))
-
-    def add_similar(self, entry_id: str, wording: str) -> Entry:
-        """A retailer's own wording becomes another similar question of an entry."""
-        entry = self.get(entry_id)
-        if wording in (entry.question, *entry.similar):
-            return entry
-        return self.update(entry_id, {"similar": (*entry.similar, wording)})
-
-
-def learn_from_ticket(session: Session, base: KnowledgeBase, ticket_id: int, entry_id: str, *,
-                      question: str | None = None, answer: str | None = None, staff_id: int | None,
-                      now: datetime, today: date) -> Entry:
-    """A ticket teaches the base: its question (or the staff member's edit of it) joins the entry, or a
-    new entry is made with the agent's reply (or its edit) as the answer; the ticket's trail says so."""
-    asked, replied = tickets.knowledge_source(session, ticket_id)
-    existed = base.exists(entry_id)
-    entry = base.learn(entry_id, question if question is not None else asked,
-                       answer if answer is not None else replied, ticket_id=ticket_id, today=today)
+        entry = create_entry(session, {"id": entry_id, "question": question, "similar": [question], "answer": reply},
+                             now=now, today=today, staff_id=staff_id)
     tickets.event(session, ticket_id, now, AuthorKind.STAFF if staff_id else AuthorKind.SYSTEM,
                   str(staff_id) if staff_id else None, "wording_added" if existed else "knowledge_entry_created",
                   entry=entry_id)
     return entry
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A question a person had to take: the bot was not sure enough to answer it, or answered and the
+    retailer asked for a person (转人工) after."""
+
+    ticket_id: int
+    at: datetime
+    text: str  # as the viewer may see it (numbers masked for the service view)
+    answered_by: str | None  # the entry the bot answered from before 转人工; None: handed over at once
+    reply: str | None  # the agent's latest reply, the answer of a new entry
+
+
+def recent_handovers(session: Session, staff: StaffMember, *, since: datetime, limit: int,
+                     public_numbers: Collection[str]) -> list[Handover]:
+    """The newest first, from `since` on, not yet taught to the base (no wording or entry made from them);
+    complaints and trading posts aside, which no entry should answer."""
+    taught = select(TicketEvent.ticket_id).where(
+        col(TicketEvent.action).in_(("wording_added", "knowledge_entry_created")))
+    handed = select(PledgeRound.ticket_id).where(PledgeRound.kind == PledgeKind.REPLY,
+                                                 PledgeRound.reason == "handover",
+                                                 col(PledgeRound.started_at) >= since)
+    rows = session.exec(
+        select(Ticket).where(col(Ticket.created_at) >= since, Ticket.category != Category.COMPLAINT,
+                             col(Ticket.trading_flag).is_(False), access.tickets_visible(staff),
+                             col(Ticket.knowledge_entry_id).is_(None) | col(Ticket.id).in_(handed),
+                             col(Ticket.id).not_in(taught))
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc()).limit(limit)).all()
+    ids = [id_of(row) for row in rows]
+    replies: dict[int, str] = {}
+    for ticket_id, text in session.exec(
+            select(TicketMessage.ticket_id, TicketMessage.text)
+            .where(col(TicketMessage.ticket_id).in_(ids), TicketMessage.author_kind == AuthorKind.STAFF)
+            .order_by(col(TicketMessage.id))):
+        replies[ticket_id] = text  # the latest wins
+    views = access.ticket_views(session, staff, ids)
+    return [Handover(id_of(row), row.created_at, access.shown_text(row.text, views[id_of(row)], public_numbers) or "",
+                     row.knowledge_entry_id, replies.get(id_of(row))) for row in rows]
+
+
+def export_files(session: Session) -> dict[str, str]:
+    """Every stored entry as the YAML file it would be under `entries/` (its relative path to its text),
+    retired ones marked, so the files can seed another store or be read and kept in version control."""
+    files = {}
+    for entry in stored_entries(session):
+        data = entry.model_dump(mode="json")
+        if not data["retired"]:
+            del data["retired"]
+        if data["personal_answer"] is None:
+            del data["personal_answer"]
+        column, name = entry.id.split(".", 1)
+        files[f"{column}/{name}.yaml"] = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return files
+
+
+def export_zip(session: Session) -> bytes:
+    """The files of `export_files` in one zip (`entries/<column>/<name>.yaml`), for a download."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in export_files(session).items():
+            archive.writestr(f"entries/{path}", text)
+    return buffer.getvalue()
+
+
+class KnowledgeBase:
+    """This instance's live index of the stored entries. `refresh` rebuilds it when the stored version
+    moved (one small read when it has not): after a change made here at once, and for a change made on
+    another instance at the scheduler's next check (`knowledge_refresh_seconds`). Thresholds and the
+    out-of-scope lines are files of the release, read at start and on `reload`."""
+
+    def __init__(self, directory: Path, engine: Engine) -> None:
+        self.directory = directory
+        self.engine = engine
+        self._lock = threading.Lock()  # one rebuild at a time; the others find it done
+        self._rebuilding: asyncio.Task | None = None
+        self._read = self._files()
+        self.version, self.index = self._build(*self._read)
+
+    def _files(self) -> tuple[Thresholds, list[str]]:
+        path = self.directory / "thresholds.yaml"
+        try:
+            thresholds = Thresholds.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            raise ValueError(f"{path}: {error}") from error
+        return thresholds, load_out_of_scope(self.directory / "out_of_scope.yaml")
+
+    def _build(self, thresholds: Thresholds, out_of_scope: list[str]) -> tuple[int, KnowledgeIndex]:
+        with Session(self.engine) as session:  # the version first: entries read after it are at least as new
+            version = stored_version(session)
+            entries = stored_entries(session)
+        return version, KnowledgeIndex(entries, thresholds, out_of_scope)
+
+    def reload(self) -> int:
+        """Read the thresholds and out-of-scope files and the stored entries again; a broken file raises
+        and the old index stays."""
+        with self._lock:
+            try:
+                files = self._files()
+            except (OSError, ValueError, yaml.YAMLError) as error:
+                raise ServiceError(f"知识库文件有误，未重新加载：{error}") from error
+            self.version, self.index = self._build(*files)
+            self._read = files
+            return len(self.index.entries)
+
+    def refresh(self) -> bool:
+        """Rebuild if the stored version is not the one this index was built from; whether it did."""
+        with self._lock:
+            with Session(self.engine) as session:
+                if stored_version(session) == self.version:
+                    return False
+            self.version, self.index = self._build(*self._read)
+            return True
+
+    def refresh_soon(self) -> None:
+        """After a change made on this instance. From the event loop (a chat command) the rebuild runs in
+        a worker thread, so the loop keeps serving the chat while it takes its half second; from a route's
+        worker thread (or a test), at once, so the answer shows the change."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.refresh()
+            return
+        self._rebuilding = loop.create_task(asyncio.to_thread(self.refresh))
+
+    def change(self, unit_of_work: Callable[..., Any], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one curation function in its own transaction, then show it in this instance's index."""
+        result = unit_of_work(fn, *args, **kwargs)
+        self.refresh()
+        return result

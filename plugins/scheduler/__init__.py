@@ -1,7 +1,10 @@
 """The escalation loop: an APScheduler job sweeps the pledges and sends scheduled broadcasts (supply
 notices, publicity posts), at start-up and then every interval; another sends supervisors their daily
-digest and the monthly appraisal when due; another forgets old console sign-ins hourly."""
+digest and the monthly appraisal when due; another forgets old console sign-ins hourly; another
+rebuilds the knowledge index, in a worker thread, when another instance changed the stored entries."""
 
+import asyncio
+import logging
 from datetime import datetime
 
 import nonebot
@@ -14,6 +17,7 @@ from bot.services import digests, escalation, launches, signin, supply
 __plugin_meta__ = PluginMetadata(name="承诺督办", description="三项承诺的预警、超时与逐级上报", usage="")
 
 SWEEP_BATCH = 500
+log = logging.getLogger(__name__)
 driver = nonebot.get_driver()
 scheduler = AsyncIOScheduler()
 
@@ -41,6 +45,16 @@ async def forget_old_sign_ins() -> None:
     await runtime.run(signin.forget_old, now=runtime.clock.now())
 
 
+async def refresh_knowledge() -> None:
+    knowledge = get_runtime().knowledge
+    if knowledge is None:
+        return
+    try:
+        await asyncio.to_thread(knowledge.refresh)
+    except Exception:  # the database is away or a stored entry is unreadable: keep answering from the old index
+        log.warning("knowledge base: cannot refresh the index", exc_info=True)
+
+
 @driver.on_startup
 async def start_sweeping() -> None:
     scheduler.add_job(sweep, "interval", seconds=get_runtime().policies.sweep_seconds,
@@ -49,6 +63,8 @@ async def start_sweeping() -> None:
                       coalesce=True, id="supervisor-digests")
     scheduler.add_job(forget_old_sign_ins, "interval", hours=1, max_instances=1, coalesce=True,
                       id="sign-in-cleanup")
+    scheduler.add_job(refresh_knowledge, "interval", seconds=get_runtime().settings.knowledge_refresh_seconds,
+                      max_instances=1, coalesce=True, id="knowledge-refresh")
     scheduler.start()
 
 

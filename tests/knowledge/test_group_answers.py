@@ -94,11 +94,14 @@ def test_an_agent_adds_the_retailers_wording_from_chat(session, clock, runtime, 
     import shutil
     from pathlib import Path
 
+    from bot.services import knowledge
     from bot.services.knowledge import KnowledgeBase
 
     source = Path(__file__).resolve().parents[2] / "knowledge"
     shutil.copytree(source, tmp_path / "knowledge")
-    base = KnowledgeBase(tmp_path / "knowledge")
+    knowledge.seed(session, tmp_path / "knowledge", now=clock.now())
+    session.commit()
+    base = KnowledgeBase(tmp_path / "knowledge", runtime.engine)
     make.group(session, clock)
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
     opened = make.post(session, clock, runtime.settings, "扫描的那个枪今天一直红灯不出声", policies=runtime.policies,
@@ -106,7 +109,7 @@ def test_an_agent_adds_the_retailers_wording_from_chat(session, clock, runtime, 
     outcome = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.scanner-no-read",
                         user_id="30001", policies=runtime.policies, knowledge=base)
     assert outcome.result == intake.Result.STAFF_COMMAND and "terminal.scanner-no-read" in outcome.reply_text
-    assert "扫描的那个枪今天一直红灯不出声" in base.get("terminal.scanner-no-read").similar
+    assert "扫描的那个枪今天一直红灯不出声" in knowledge.get_entry(session, "terminal.scanner-no-read").similar
     assert base.index.decide("扫描的那个枪今天一直红灯不出声").best.id == "terminal.scanner-no-read"
     unknown = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.no-such",
                         user_id="30001", policies=runtime.policies, knowledge=base)

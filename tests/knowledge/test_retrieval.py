@@ -75,24 +75,28 @@ def test_a_broken_entry_file_is_named(tmp_path):
         load_entries(tmp_path)
 
 
-def test_a_reload_with_a_broken_file_keeps_the_old_index(tmp_path):
+def test_a_reload_with_a_broken_file_keeps_the_old_index(tmp_path, runtime, session, clock):
     import shutil
     from pathlib import Path
 
+    from bot.services import knowledge
     from bot.services.errors import ServiceError
     from bot.services.knowledge import KnowledgeBase
 
-    source = Path(__file__).resolve().parents[2] / "knowledge"
-    shutil.copytree(source / "entries", tmp_path / "entries")
-    shutil.copy(source / "thresholds.yaml", tmp_path / "thresholds.yaml")
-    base = KnowledgeBase(tmp_path)
+    shutil.copytree(Path(__file__).resolve().parents[2] / "knowledge", tmp_path, dirs_exist_ok=True)
+    knowledge.seed(session, tmp_path, now=clock.now())
+    session.commit()
+    base = KnowledgeBase(tmp_path, runtime.engine)
     before = base.index
-    (tmp_path / "entries" / "terminal" / "broken.yaml").write_text("id: [unclosed", encoding="utf-8")
-    with pytest.raises(ServiceError, match=r"broken\.yaml"):
+    thresholds = (tmp_path / "thresholds.yaml").read_text(encoding="utf-8")
+    (tmp_path / "thresholds.yaml").write_text("posterior: [unclosed", encoding="utf-8")
+    with pytest.raises(ServiceError, match=r"thresholds\.yaml"):
         base.reload()
     assert base.index is before
-    (tmp_path / "entries" / "terminal" / "broken.yaml").unlink()
-    (tmp_path / "entries" / "delivery" / "damaged.yaml").unlink()
+    (tmp_path / "thresholds.yaml").write_text(thresholds, encoding="utf-8")
+    knowledge.update_entry(session, "delivery.damaged", {"retired": True}, now=clock.now(), today=clock.now().date(),
+                           staff_id=None)
+    session.commit()
     assert base.reload() == len(before.entries) - 1
 
 
@@ -117,21 +121,17 @@ def test_a_malformed_out_of_scope_file_is_named(tmp_path):
     assert load_out_of_scope(tmp_path / "missing.yaml") == []
 
 
-def test_an_entry_id_that_is_no_entrys_is_unknown_not_a_crash(tmp_path):
+def test_an_entry_id_that_is_no_entrys_is_unknown_not_a_crash(session, clock):
     """Found by the fuzz test: a long odd id made the file lookup fail (name too long) with a 500."""
-    import shutil
-    from pathlib import Path
-
     import pytest
 
+    from bot.services import knowledge
     from bot.services.errors import NotFound
-    from bot.services.knowledge import KnowledgeBase
 
-    shutil.copytree(Path(__file__).resolve().parents[2] / "knowledge", tmp_path / "knowledge")
-    base = KnowledgeBase(tmp_path / "knowledge")
     odd = "Ṱ̺̺o͞ ̷i̲̬n̝̗v̟̜o̶k̮̺e" * 20 + ".x"
-    assert not base.exists(odd) and not base.exists("terminal." + "a" * 300)
+    assert not knowledge.entry_exists(session, odd) and not knowledge.entry_exists(session, "terminal." + "a" * 300)
     with pytest.raises(NotFound):
-        base.get(odd)
+        knowledge.get_entry(session, odd)
     with pytest.raises(NotFound):
-        base.add_similar("../../etc.passwd", "x")
+        knowledge.add_similar(session, "../../etc.passwd", "x", now=clock.now(), today=clock.now().date(),
+                              staff_id=None)

@@ -1,7 +1,6 @@
 """The services behind the ticket page's actions: pausing and resuming with a reason, the staff a
 pledge can go to, and a ticket teaching the knowledge base."""
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from bot.policy import Policies
 from bot.services import inbox, knowledge, pledges
 from bot.services import staff as staff_service
 from bot.services.errors import ServiceError
-from bot.services.knowledge import KnowledgeBase
 from tests import factories as make
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,13 +85,14 @@ def test_a_pledge_can_go_to_active_staff_of_its_role(session, clock):
 
 
 @pytest.fixture
-def base(tmp_path):
-    shutil.copytree(ROOT / "knowledge", tmp_path / "knowledge")
-    return KnowledgeBase(tmp_path / "knowledge")
+def base(session, clock):
+    """The store seeded from the shipped files."""
+    knowledge.seed(session, ROOT / "knowledge", now=clock.now())
+    session.commit()
 
 
 def _learn(session, clock, base, ticket_id, entry_id, **edits):
-    entry = knowledge.learn_from_ticket(session, base, ticket_id, entry_id, staff_id=None, now=clock.now(),
+    entry = knowledge.learn_from_ticket(session, ticket_id, entry_id, staff_id=None, now=clock.now(),
                                         today=clock.now().date(), **edits)
     session.commit()
     return entry
@@ -109,7 +108,7 @@ def test_a_ticket_becomes_a_new_entry_with_the_edited_question_and_answer(sessio
     entry = _learn(session, clock, base, ticket_id, "terminal.power-hold", question="终端开不了机怎么办",
                    answer="长按电源键十秒重启终端，仍不行请联系客服。")
     assert (entry.question, entry.answer) == ("终端开不了机怎么办", "长按电源键十秒重启终端，仍不行请联系客服。")
-    assert base.get("terminal.power-hold").answer == entry.answer
+    assert knowledge.get_entry(session, "terminal.power-hold").answer == entry.answer
     [created] = _events(session, ticket_id, "knowledge_entry_created")
     assert created.detail["entry"] == "terminal.power-hold"
     defaults = _learn(session, clock, base, ticket_id, "terminal.power-default")  # nothing edited: the ticket's
@@ -129,5 +128,5 @@ def test_bad_input_teaches_nothing(session, clock, ticket_id, base, entry_id, ed
     with pytest.raises(ServiceError, match=why):
         _learn(session, clock, base, ticket_id, entry_id, **edits)
     session.rollback()
-    assert not base.exists("terminal.power")
+    assert not knowledge.entry_exists(session, "terminal.power")
     assert _events(session, ticket_id, "knowledge_entry_created") == []

@@ -75,7 +75,7 @@ def _one_day(database_url: str, people: dict[str, dict[str, Any]]) -> dict[str, 
                 shop = make.retailer(session, clock, phone=phone, district="芙蓉区")
                 session.add(ChatBinding(platform="qq", chat_user_id=user, retailer_id=shop.id, bound_at=clock.now()))
             session.commit()
-            knowledge = KnowledgeBase(ROOT / "knowledge")
+            knowledge = KnowledgeBase(ROOT / "knowledge", engine)  # the service seeded its store
 
             def post(key: str, user: str) -> int:
                 outcome = make.post(session, clock, settings, QUESTIONS[key], user_id=user, group_id=GROUP,
