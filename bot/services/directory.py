@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, update
 from sqlmodel import Session, SQLModel, col, func, select
 
 from bot import texts
+from bot.db import Prepared
 from bot.models import (
     BindAttempt,
     BindHint,
@@ -309,12 +310,18 @@ def self_bind(session: Session, *, platform: str, chat_user_id: str, license_no:
     return BindOutcome(BindResult.MISMATCH)
 
 
+# intake's hot path: every unbound sender's first request of a day
+_INSERT_HINT = Prepared(insert(table_of(BindHint)))
+_UPDATE_HINT = Prepared(update(table_of(BindHint)).where(table_of(BindHint).c.id == bindparam("hint_id"))
+                        .values(day=bindparam("day")))
+
+
 def note_bind_hint(session: Session, platform: str, chat_user_id: str, day: str, *, hint_id: int | None) -> None:
     """Remember the day an unbound sender was told how to bind."""
     if hint_id is None:
-        session.add(BindHint(platform=platform, chat_user_id=chat_user_id, day=day))
+        _INSERT_HINT.execute(session, {"platform": platform, "chat_user_id": chat_user_id, "day": day})
     else:
-        session.exec(update(BindHint).where(col(BindHint.id) == hint_id).values(day=day))
+        _UPDATE_HINT.execute(session, {"hint_id": hint_id, "day": day})
 
 
 def self_unbind(session: Session, *, platform: str, chat_user_id: str) -> bool:

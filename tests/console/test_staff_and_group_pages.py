@@ -6,9 +6,10 @@ import re
 import pytest
 
 from tests.console.test_console_http import csrf_of, sign_in
+from tests.support.databases import fresh_database
 from tests.support.fixtures import new_member, unique_number, wait_for
 from tests.support.napcat import NapCat
-from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN
+from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, start_service
 
 
 def shown_token(page: str) -> str:
@@ -105,21 +106,33 @@ def test_an_admin_edits_resets_the_token_of_and_deactivates_a_member(service, ad
         assert console.get("/console/staff/999999999").status_code == 404
 
 
-def test_the_only_admin_can_neither_leave_nor_lock_themselves_out(service, admin):
-    me = admin.get("/api/v1/staff/me").json()
-    admins = [m["id"] for m in admin.get("/api/v1/staff").json() if m["active"] and "admin" in m["roles"]]
-    assert admins == [me["id"]], "this test needs the service's first admin to be its only active admin"
-    page = f"/console/staff/{me['id']}"
-    with sign_in(service, ADMIN_TOKEN) as console:
-        csrf = csrf_of(console.get(page).text)
-        demoted = console.post(page, data={"csrf": csrf, "name": me["name"], "roles": ["supervisor"]})
-        assert demoted.status_code == 409 and "唯一在用的管理员" in demoted.text
-        stopped = console.post(f"{page}/active", data={"csrf": csrf, "active": "0", "confirm": "1"})
-        assert stopped.status_code == 409 and "唯一在用的管理员" in stopped.text
-        reset = console.post(f"{page}/token", data={"csrf": csrf, "confirm": "1"})
-        assert reset.status_code == 409 and "唯一在用的管理员" in reset.text
-    after = admin.get("/api/v1/staff/me")
-    assert after.status_code == 200 and after.json()["roles"] == me["roles"] and after.json()["active"]
+@pytest.fixture(scope="module")
+def lonely_service(tmp_path_factory):
+    """A service of its own: on the shared one, other tests' admins may be active too."""
+    directory = tmp_path_factory.mktemp("lonely")
+    with fresh_database(directory, "lonely") as url:
+        running = start_service(url, directory)
+        yield running
+        running.stop()
+
+
+def test_the_only_admin_can_neither_leave_nor_lock_themselves_out(lonely_service):
+    service = lonely_service
+    with service.client() as admin:
+        me = admin.get("/api/v1/staff/me").json()
+        admins = [m["id"] for m in admin.get("/api/v1/staff").json() if m["active"] and "admin" in m["roles"]]
+        assert admins == [me["id"]], "a new service's first admin is its only active admin"
+        page = f"/console/staff/{me['id']}"
+        with sign_in(service, ADMIN_TOKEN) as console:
+            csrf = csrf_of(console.get(page).text)
+            demoted = console.post(page, data={"csrf": csrf, "name": me["name"], "roles": ["supervisor"]})
+            assert demoted.status_code == 409 and "唯一在用的管理员" in demoted.text
+            stopped = console.post(f"{page}/active", data={"csrf": csrf, "active": "0", "confirm": "1"})
+            assert stopped.status_code == 409 and "唯一在用的管理员" in stopped.text
+            reset = console.post(f"{page}/token", data={"csrf": csrf, "confirm": "1"})
+            assert reset.status_code == 409 and "唯一在用的管理员" in reset.text
+        after = admin.get("/api/v1/staff/me")
+        assert after.status_code == 200 and after.json()["roles"] == me["roles"] and after.json()["active"]
 
 
 def test_an_admin_registers_a_group_and_edits_its_district(service, admin):
