@@ -15,12 +15,12 @@ from api.routes.supply import DeliveryOut, InterestOut
 from api.schemas import Input, Name, Output
 from bot import texts
 from bot.fields import Day, Id, Price, SearchText
-from bot.models import Approval, Product, Role, StaffMember, id_of
-from bot.services import launches, products
+from bot.models import Approval, Product, StaffMember, id_of
+from bot.services import access, launches, products
 from bot.services.launches import PostIn
 
 router = APIRouter(tags=["launches"])
-PublisherDep = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.MARKETING))]
+PublisherDep = Annotated[StaffMember, Depends(require(*access.PUBLISHERS))]
 
 
 class ProductIn(Input):

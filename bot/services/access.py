@@ -44,6 +44,9 @@ REPLIERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # reply, claim, note, clos
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)  # assign and reassign pledges
 VISITORS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)  # record visits
 CALLERS = (Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN)  # record callbacks
+# Supply notices and launches: every staff member reads them (retailers ask about them); these publish.
+PUBLISHERS = (Role.ADMIN, Role.MARKETING)  # write, schedule, publish, correct and withdraw; approve publicity
+EVERYONE = tuple(Role)
 # Reports: supervisors and admins see everyone's figures; service staff see their own.
 REPORT_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.MANAGER, Role.CALLBACK)
 
