@@ -365,7 +365,7 @@ def publish(request: Request, member: FormMemberDep, notice_id: int, confirm: An
         runtime.unit_of_work(supply.publish, notice_id, now=runtime.clock.now(), tz=runtime.settings.tz)
     except ServiceError as refused:
         return _refused(request, member, notice_id, refused)
-    return back_to(f"/console/supply/{notice_id}#deliveries", "已发布，正在发往各群")
+    return back_to(f"/console/supply/{notice_id}", "已发布，正在发往各群")
 
 
 @router.post("/supply/{notice_id}/schedule", response_model=None)
@@ -414,7 +414,7 @@ def correct(request: Request, member: FormMemberDep, notice_id: int, grid: GridD
                              tz=runtime.settings.tz)
     except ServiceError as refused:
         return _refused(request, member, notice_id, refused, grid=grid, correction_typed=typed)
-    return back_to(f"/console/supply/{notice_id}#deliveries", "更正已发布，正在发往各群")
+    return back_to(f"/console/supply/{notice_id}", "更正已发布，正在发往各群")
 
 
 @router.post("/supply/{notice_id}/withdraw", response_model=None)

@@ -228,16 +228,15 @@ def grid_item_table(bands: list[str], rows: list[list[str]]) -> ItemTable:
     """Items from the console's table: GRID_COLUMNS then one cell per band (如 11-20), read by the very
     rules an uploaded file is. A blank band heading is a spare column, to be left empty."""
     table = ItemTable()
-    used = [index for index, band in enumerate(bands) if band.strip()]
-    for band in (bands[index].strip() for index in used):
-        if _band(band) is None:
-            table.problems.append(RowProblem(1, f"档位「{band}」应写成 1-10 这样的范围"))
+    used = {index: _band(band.strip()) for index, band in enumerate(bands) if band.strip()}
+    table.problems += [RowProblem(1, f"档位「{bands[index].strip()}」应写成 1-10 这样的范围")
+                       for index, found in used.items() if found is None]
     if any(cells[len(GRID_COLUMNS) + index].strip() for cells in rows for index, band in enumerate(bands)
            if not band.strip() and len(GRID_COLUMNS) + index < len(cells)):
         table.problems.append(RowProblem(1, "有限量填在了没有档位的列里，请先填写该列的档位"))
     if table.problems:
         return table
-    header = [*GRID_COLUMNS, *(bands[index].strip() for index in used)]
+    header = [*GRID_COLUMNS, *(f"{found[0]}-{found[1]}档" for found in used.values() if found)]
     scarce = GRID_COLUMNS.index("紧俏")
     kept = [[*cells[:len(GRID_COLUMNS)], *(cells[len(GRID_COLUMNS) + index] for index in used)] for cells in rows]
     # a row left blank but for its 紧俏 choice (否 by default) is an empty row, skipped like one
