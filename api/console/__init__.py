@@ -12,11 +12,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, field, live, outbox, reports, supply, tickets
+from api.console import auth, field, launches, live, outbox, reports, supply, tickets
 from api.console.web import HERE, Refused, SignInRequired, render, signed_in
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-for module in (auth, tickets, field, live, reports, outbox, supply):
+for module in (auth, tickets, field, live, reports, outbox, supply, launches):
     router.include_router(module.router)
 
 

@@ -25,7 +25,7 @@ STATE_NAMES = {NoticeState.DRAFT: "草稿", NoticeState.SCHEDULED: "定时发布
                NoticeState.CORRECTED: "已更正", NoticeState.WITHDRAWN: "已撤回"}
 DELIVERY_NAMES = {"sent": "已发送", "pending": "等待发送", "retrying": "重试中", "failed": "发送失败",
                   "cancelled": "已取消"}
-PURPOSE_NAMES = {"notice": "通知", "correction": "更正", "withdrawal": "撤回"}
+PURPOSE_NAMES = {"notice": "通知", "correction": "更正", "withdrawal": "撤回", "publicity": "宣传"}
 INTEREST_NAMES = {"asked": "询问", "want": "想订", "not_interested": "不感兴趣"}
 DEFAULT_BANDS = ["1-10", "11-20", "21-30"]
 SPARE_ROWS = 3  # blank rows under the items, to type new products into
@@ -101,14 +101,14 @@ def _read_grid(grid: Grid) -> supply.ItemTable:
 
 # -- the form's fields ------------------------------------------------------------------------
 
-def _day(text: str, label: str) -> date:
+def day(text: str, label: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ServiceError(f"请填写{label}（年-月-日）") from None
 
 
-def _moment(text: str, label: str) -> datetime:
+def moment(text: str, label: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -127,17 +127,20 @@ def _notice_fields(form: dict[str, Any]) -> dict[str, Any]:
     title = form["title"].strip()
     if not title or len(title) > 128:
         raise ServiceError("标题必填，最多 128 个字")
+    return {"title": title, "period_start": day(form["period_start"], "供货周期的开始日期"),
+            "period_end": day(form["period_end"], "供货周期的结束日期"),
+            "order_opens_at": moment(form["order_opens_at"], "订货开始时间"),
+            "order_closes_at": moment(form["order_closes_at"], "订货截止时间"),
+            "notes": _notes(form["notes"]), **target_fields(form["districts"], form["group_ids"])}
+
+
+def target_fields(districts: list[str], group_ids: list[str]) -> dict[str, list]:
+    """The chosen districts and groups, as a notice or launch stores them."""
     try:
-        group_ids = sorted({int(value) for value in form["group_ids"]})
+        groups = sorted({int(value) for value in group_ids})
     except ValueError:
         raise ServiceError("目标群无效，请刷新页面后重新选择") from None
-    return {"title": title, "period_start": _day(form["period_start"], "供货周期的开始日期"),
-            "period_end": _day(form["period_end"], "供货周期的结束日期"),
-            "order_opens_at": _moment(form["order_opens_at"], "订货开始时间"),
-            "order_closes_at": _moment(form["order_closes_at"], "订货截止时间"),
-            "notes": _notes(form["notes"]),
-            "districts": sorted({value.strip() for value in form["districts"] if value.strip()}),
-            "group_ids": group_ids}
+    return {"districts": sorted({value.strip() for value in districts if value.strip()}), "group_ids": groups}
 
 
 Typed = Annotated[str, Form()]
@@ -160,7 +163,8 @@ def _typed_from(notice: Any) -> dict[str, Any]:
                   f"{notice.order_closes_at.astimezone(tz):%Y-%m-%dT%H:%M}", notice.notes or "")
 
 
-def _targets() -> tuple[list[ChatGroup], list[str]]:
+def targets() -> tuple[list[ChatGroup], list[str]]:
+    """The active groups and their districts, to pick a broadcast's targets from."""
     groups = [group for group in get_runtime().unit_of_work(broadcast.target_groups, [], [])]
     return groups, sorted({group.district for group in groups if group.district})
 
@@ -179,7 +183,7 @@ def list_page(request: Request, member: MemberDep, state: str = "", page: int = 
 
 def _new_form(request: Request, member: Member, typed: dict[str, Any], *, error: str | None = None,
               status_code: int = 200) -> HTMLResponse:
-    groups, districts = _targets()
+    groups, districts = targets()
     return render(request, "supply_new.html", member, status_code=status_code, typed=typed, groups=groups,
                   districts=districts, error=error)
 
@@ -216,11 +220,13 @@ def template(member: MemberDep, format: str) -> Response:
 
 
 @router.get("/supply/products", response_class=HTMLResponse)
-def suggestions(request: Request, member: MemberDep, product: str = "") -> HTMLResponse:
-    """Catalogue products for the product box being typed in: characters, pinyin or initials."""
+def suggestions(request: Request, member: MemberDep, product: str = "", name: str = "") -> HTMLResponse:
+    """Catalogue products for the product box being typed in (an item row's `product`, a launch's `name`):
+    by characters, pinyin or initials."""
     allowed(member, access.PUBLISHERS)
-    found = get_runtime().unit_of_work(products.list_products, q=product[:64], limit=SUGGESTIONS)
-    return render(request, "_product_suggestions.html", member, found=found, q=product)
+    typed = (product or name)[:64]
+    found = get_runtime().unit_of_work(products.list_products, q=typed, limit=SUGGESTIONS)
+    return render(request, "_product_suggestions.html", member, found=found, q=typed)
 
 
 def _notice_page(request: Request, member: Member, notice_id: int, *, error: str | None = None,
@@ -236,7 +242,7 @@ def _notice_page(request: Request, member: Member, notice_id: int, *, error: str
         return render(request, "error.html", member, status_code=404, message=str(missing))
     preview = runtime.unit_of_work(supply.preview, notice_id, tz=runtime.settings.tz,
                                    public_numbers=runtime.settings.public_numbers)
-    groups, districts = _targets()
+    groups, districts = targets()
     return render(
         request, "supply_notice.html", member, status_code=status_code, notice=notice, items=items,
         state_names=STATE_NAMES, preview=preview, error=error, done=request.query_params.get("done"),
@@ -248,11 +254,17 @@ def _notice_page(request: Request, member: Member, notice_id: int, *, error: str
         interest_names=INTEREST_NAMES)
 
 
-def _deliveries(notice_id: int) -> dict[str, Any]:
-    rows = get_runtime().unit_of_work(supply.deliveries, notice_id)
+def delivery_board(rows: list[broadcast.DeliveryStatus], url: str) -> dict[str, Any]:
+    """Each group's delivery with a tally by status; `moving` while anything is still to go out, and the
+    page's section asks `url` again until then (shared with the launch pages)."""
     counts = {status: sum(1 for row in rows if row.status == status) for status in DELIVERY_NAMES}
     return {"rows": rows, "counts": counts, "moving": bool(counts["pending"] or counts["retrying"]),
-            "names": DELIVERY_NAMES, "purposes": PURPOSE_NAMES, "notice_id": notice_id}
+            "names": DELIVERY_NAMES, "purposes": PURPOSE_NAMES, "url": url}
+
+
+def _deliveries(notice_id: int) -> dict[str, Any]:
+    return delivery_board(get_runtime().unit_of_work(supply.deliveries, notice_id),
+                          f"/console/supply/{notice_id}/deliveries")
 
 
 @router.get("/supply/{notice_id}", response_class=HTMLResponse)
@@ -377,7 +389,7 @@ def schedule(request: Request, member: FormMemberDep, notice_id: int, publish_at
         return refusal
     runtime = get_runtime()
     try:
-        at = _moment(publish_at, "定时发布的时间")
+        at = moment(publish_at, "定时发布的时间")
         runtime.unit_of_work(supply.schedule, notice_id, at, now=runtime.clock.now())
     except ServiceError as refused:
         return _refused(request, member, notice_id, refused)
@@ -398,8 +410,8 @@ def correct(request: Request, member: FormMemberDep, notice_id: int, grid: GridD
         table = _read_grid(grid)
         if table.problems:
             raise ServiceError(f"品规表有 {len(table.problems)} 处错误，请修改后再预览更正")
-        changes = {"order_opens_at": _moment(order_opens_at, "订货开始时间"),
-                   "order_closes_at": _moment(order_closes_at, "订货截止时间"), "notes": _notes(notes)}
+        changes = {"order_opens_at": moment(order_opens_at, "订货开始时间"),
+                   "order_closes_at": moment(order_closes_at, "订货截止时间"), "notes": _notes(notes)}
         shown = runtime.unit_of_work(supply.correction_preview, notice_id, changes, table.items,
                                      tz=runtime.settings.tz, public_numbers=runtime.settings.public_numbers)
     except ServiceError as refused:

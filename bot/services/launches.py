@@ -9,7 +9,7 @@ the district writes itself is approved as it is made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,8 @@ from bot.services.errors import Conflict, NotFound, ServiceError
 
 SUBJECT = "launch"
 RECENT = timedelta(days=60)  # a launch counts as new for this long
+
+
 class PostIn(Body):
     nullable = frozenset({"note"})
 
@@ -130,6 +132,15 @@ def posts_due(session: Session, *, now: datetime) -> list[int]:
 def get_launch(session: Session, launch_id: int) -> tuple[Launch, Product]:
     launch = _launch(session, launch_id)
     return launch, session.get_one(Product, launch.product_id)
+
+
+def previews(session: Session, launch_id: int, *, public_numbers: Collection[str]
+             ) -> list[tuple[PublicityPost, broadcast.Preview]]:
+    """Each post still to go out, as its groups will read it when its time comes."""
+    launch, product = get_launch(session, launch_id)
+    return [(post, broadcast.preview(session, texts.publicity_post(post.kind, launch, product, post.note),
+                                     launch.districts, launch.group_ids, public_numbers))
+            for post in plan_of(session, launch_id) if post.state == "scheduled"]
 
 
 def deliveries(session: Session, launch_id: int) -> list[broadcast.DeliveryStatus]:

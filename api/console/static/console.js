@@ -113,8 +113,8 @@ document.addEventListener("change", function (event) {
 });
 
 // The supply notice's item table: 添加一行 appends a blank row (from the form's <template class="item-row">);
-// a catalogue suggestion (button[data-product], from /console/supply/products) fills its row's product box
-// and tells the form it changed, so the table is checked again.
+// a catalogue suggestion (button[data-product], from /console/supply/products) fills the product box it was
+// offered for (the first input in the same .product-box) and tells the form it changed.
 document.addEventListener("click", function (event) {
   var target = event.target.closest ? event.target : null;
   var add = target && target.closest("button[data-add-row]");
@@ -128,7 +128,7 @@ document.addEventListener("click", function (event) {
   }
   var pick = target && target.closest("button[data-product]");
   if (pick) {
-    var input = pick.closest("td").querySelector('input[name="product"]');
+    var input = pick.closest(".product-box").querySelector("input");
     input.value = pick.getAttribute("data-product");
     pick.parentNode.innerHTML = "";
     input.dispatchEvent(new Event("change", {bubbles: true}));
