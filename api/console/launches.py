@@ -4,19 +4,22 @@ retailers' 想订 / 不感兴趣 per group. Every rule is `launches`', as for th
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
 
 from api.console.supply import INTEREST_NAMES, day, delivery_board, moment, target_fields, targets
 from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
 from bot import texts
-from bot.models import Approval, id_of
+from bot.models import Approval, Launch, id_of
 from bot.runtime import get_runtime
-from bot.services import access, launches
-from bot.services.errors import Conflict, NotFound, ServiceError
+from bot.services import access, launches, media
+from bot.services.errors import Conflict, NotFound, ServiceError, TooLarge
 from bot.services.launches import PostIn
 
 router = APIRouter()
@@ -120,19 +123,37 @@ def new_page(request: Request, member: MemberDep) -> HTMLResponse:
     return _new_form(request, member, _typed([], []))
 
 
+def _picture(upload: UploadFile | None) -> bytes | None:
+    """The uploaded picture's bytes (read up to one byte over the limit, which the service refuses)."""
+    if upload is None or not upload.filename:
+        return None
+    return upload.file.read(media.MAX_IMAGE_BYTES + 1)
+
+
+def _made(session: Session, product: dict[str, Any], data: dict[str, Any], plan: list[PostIn] | None,
+          picture: bytes | None, *, staff_id: int | None, now: datetime, tz: ZoneInfo, base_url: str) -> Launch:
+    """The launch with its picture, in one transaction: a refused picture makes no launch."""
+    launch = launches.create_launch(session, product, data, plan, staff_id=staff_id, now=now, tz=tz)
+    if picture is not None:
+        launches.attach_image(session, id_of(launch), picture, base_url=base_url, staff_id=staff_id, now=now)
+    return launch
+
+
 @router.post("/launches", response_model=None)
 def create(request: Request, member: FormMemberDep, typed: TypedDep, kind: Cells, send_at: Cells,
-           note: Cells) -> HTMLResponse | RedirectResponse:
+           note: Cells, image: Annotated[UploadFile | None, File()] = None) -> HTMLResponse | RedirectResponse:
     """A launch and its plan (the default one when no row has a time). A manufacturer's waits for approval."""
     allowed(member, access.PUBLISHERS)
     runtime = get_runtime()
     try:
         product, data = _launch_fields(typed)
         plan = _plan(kind, send_at, note) or None
-        launch = runtime.unit_of_work(launches.create_launch, product, data, plan, staff_id=member.staff.id,
-                                      now=runtime.clock.now(), tz=runtime.settings.tz)
+        launch = runtime.unit_of_work(_made, product, data, plan, _picture(image), staff_id=member.staff.id,
+                                      now=runtime.clock.now(), tz=runtime.settings.tz,
+                                      base_url=runtime.settings.console_url)
     except ServiceError as refused:
-        return _new_form(request, member, typed, error=str(refused), status_code=422)
+        return _new_form(request, member, typed, error=str(refused),
+                         status_code=413 if isinstance(refused, TooLarge) else 422)
     waiting = "，等待审批后才会发出" if launch.approval == Approval.PENDING else ""
     return back_to(f"/console/launches/{id_of(launch)}", f"新品宣传已保存{waiting}")
 
@@ -177,7 +198,8 @@ def deliveries(request: Request, member: MemberDep, launch_id: int) -> HTMLRespo
 
 
 def _refused(request: Request, member: Member, launch_id: int, refused: ServiceError) -> HTMLResponse:
-    status_code = 404 if isinstance(refused, NotFound) else 409 if isinstance(refused, Conflict) else 422
+    status_code = (404 if isinstance(refused, NotFound) else 409 if isinstance(refused, Conflict)
+                   else 413 if isinstance(refused, TooLarge) else 422)
     return _launch_page(request, member, launch_id, error=str(refused), status_code=status_code)
 
 
@@ -198,6 +220,36 @@ def decide(request: Request, member: FormMemberDep, launch_id: int, decision: Ty
         return _refused(request, member, launch_id, refused)
     return back_to(f"/console/launches/{launch_id}",
                    "已批准，宣传将按计划发出" if decision == "approve" else "已驳回，宣传不会发出")
+
+
+@router.post("/launches/{launch_id}/image", response_model=None)
+def replace_image(request: Request, member: FormMemberDep, launch_id: int,
+                  image: Annotated[UploadFile | None, File()] = None) -> HTMLResponse | RedirectResponse:
+    """A new picture for the posts not sent yet."""
+    allowed(member, access.PUBLISHERS)
+    picture = _picture(image)
+    if picture is None:
+        return _launch_page(request, member, launch_id, error="请选择要上传的图片", status_code=422)
+    runtime = get_runtime()
+    try:
+        runtime.unit_of_work(launches.attach_image, launch_id, picture, base_url=runtime.settings.console_url,
+                             staff_id=member.staff.id, now=runtime.clock.now())
+    except ServiceError as refused:
+        return _refused(request, member, launch_id, refused)
+    return back_to(f"/console/launches/{launch_id}", "图片已更换")
+
+
+@router.get("/media/{name}")
+def picture(name: str) -> Response:
+    """An uploaded picture, for the QQ client that posts it and the console that shows it. No sign-in: the
+    client fetching it has none, and its name (the picture's SHA-256) cannot be guessed."""
+    try:
+        found = get_runtime().unit_of_work(media.image_named, name)
+    except NotFound as missing:
+        return Response(str(missing), status_code=404, media_type="text/plain; charset=utf-8")
+    return Response(found.data, media_type=found.content_type,
+                    headers={"Cache-Control": "public, max-age=31536000, immutable",
+                             "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/launches/{launch_id}/plan", response_model=None)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from bot import texts
 from bot.fields import Body, Moment
 from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost, id_of
-from bot.services import broadcast, interest, products
+from bot.services import broadcast, interest, media, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 SUBJECT = "launch"
@@ -57,6 +57,15 @@ def create_launch(session: Session, product: dict, data: dict, plan: list[PostIn
     if plan is None:
         plan = [post for post in default_plan(launch, tz) if post.send_at > now]
     set_plan(session, id_of(launch), plan, now=now)
+    return launch
+
+
+def attach_image(session: Session, launch_id: int, content: bytes, *, base_url: str, staff_id: int | None,
+                 now: datetime) -> Launch:
+    """The launch's picture, uploaded: stored by the service (size and type checked), sent with its posts."""
+    launch = _launch(session, launch_id)
+    launch.image_url = media.address(base_url, media.store_image(session, content, staff_id=staff_id, now=now))
+    session.add(launch)
     return launch
 
 

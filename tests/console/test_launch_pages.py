@@ -6,6 +6,7 @@ import re
 from datetime import date, timedelta
 from html import unescape
 
+import httpx
 import pytest
 
 from tests.console.test_console_http import csrf_of, sign_in
@@ -142,3 +143,59 @@ def test_bad_input_is_refused_in_chinese_and_makes_nothing(service, admin, peopl
         assert refused.status_code == 422 and said in unescape(refused.text)
         assert 'value="湖南中烟"' in refused.text  # what was typed is kept
     assert len(admin.get("/api/v1/launches").json()) == before
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_an_uploaded_picture_is_stored_by_the_service_and_served_to_whoever_posts_it(service, admin, people,
+                                                                                      group):
+    with sign_in(service, people["marketing"]["token"]) as client:
+        csrf = csrf_of(client.get("/console/launches/new").text)
+        answer = client.post("/console/launches", data={"csrf": csrf, **form(group)},
+                             files={"image": ("新品.png", PNG, "image/png")})
+        made = launch_id(answer)
+        address = admin.get(f"/api/v1/launches/{made}").json()["image_url"]
+        assert re.fullmatch(rf"{service.base_url}/console/media/[0-9a-f]{{64}}\.png", address)
+        assert f'<img class="launch-image" src="{address}"' in client.get(f"/console/launches/{made}").text
+    with httpx.Client() as stranger:  # the QQ client has no console session
+        picture = stranger.get(address)
+        assert picture.status_code == 200 and picture.content == PNG
+        assert picture.headers["content-type"] == "image/png"
+        assert stranger.get(address.replace(".png", ".gif")).status_code == 404
+        assert stranger.get(f"{service.base_url}/console/media/{'0' * 64}.png").status_code == 404
+
+
+@pytest.mark.parametrize(("name", "content", "status", "said"), [
+    ("新品.png", b"%PDF-1.7 not a picture", 422, "只支持 JPG、PNG、GIF 或 WebP 图片"),
+    ("新品.png", PNG + b"\x00" * (2 * 1024 * 1024), 413, "图片过大：最多 2 MB"),
+])
+def test_a_picture_of_the_wrong_type_or_size_is_refused_and_makes_no_launch(service, admin, people, group, name,
+                                                                            content, status, said):
+    before = len(admin.get("/api/v1/launches").json())
+    with sign_in(service, people["marketing"]["token"]) as client:
+        csrf = csrf_of(client.get("/console/launches/new").text)
+        refused = client.post("/console/launches", data={"csrf": csrf, **form(group)},
+                              files={"image": (name, content, "image/png")})
+        assert refused.status_code == status and said in refused.text
+    assert len(admin.get("/api/v1/launches").json()) == before
+
+
+def test_a_launchs_picture_is_replaced_from_its_page_or_the_api(service, admin, people, group):
+    with sign_in(service, people["marketing"]["token"]) as client:
+        made = launch_id(make(client, form(group)))
+        page = client.get(f"/console/launches/{made}")
+        assert "添加图片" in page.text
+        none = client.post(f"/console/launches/{made}/image", data={"csrf": csrf_of(page.text)})
+        assert none.status_code == 422 and "请选择要上传的图片" in none.text
+        added = client.post(f"/console/launches/{made}/image", data={"csrf": csrf_of(page.text)},
+                            files={"image": ("a.png", PNG, "image/png")})
+        assert added.status_code == 303
+    assert admin.get(f"/api/v1/launches/{made}").json()["image_url"].endswith(".png")
+    gif = b"GIF89a" + b"\x00" * 20
+    assert admin.post(f"/api/v1/launches/{made}/image", files={"file": ("a.gif", gif)}).json()[
+        "image_url"].endswith(".gif")
+    assert admin.post(f"/api/v1/launches/{made}/image", files={"file": ("a.txt", b"hello")}).status_code == 422
+    with service.client(people["agent"]["token"]) as agent:
+        assert agent.post(f"/api/v1/launches/{made}/image", files={"file": ("a.gif", gif)}).status_code == 403
