@@ -5,6 +5,8 @@ parts while the page shows the delivery."""
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 
 from playwright.async_api import Page, expect
 
@@ -74,7 +76,7 @@ async def test_a_marketing_user_fixes_a_bad_row_previews_publishes_and_the_group
     await expect(bubbles.first).to_contain_text("【货源信息】第49周货源信息")
     previewed = await bubbles.all_inner_texts()
     assert len(previewed) > 1 and previewed[-1].endswith(f"（{len(previewed)}/{len(previewed)}）")
-    await page.locator("#preview").scroll_into_view_if_needed()
+    await page.evaluate("document.getElementById('preview').scrollIntoView()")
     await screenshot(page, "supply-preview")
 
     publish = page.locator("#publish form").first
@@ -91,7 +93,6 @@ async def test_a_marketing_user_fixes_a_bad_row_previews_publishes_and_the_group
     await expect(deliveries, "the page shows the delivery as it settles, without a reload").to_contain_text(
         f"{len(previewed)}/{len(previewed)} 条", timeout=8_000)
     await expect(deliveries).to_contain_text("已发送 1")
-    await deliveries.scroll_into_view_if_needed()
     await screenshot(page, "supply-delivered")
 
 
@@ -109,3 +110,52 @@ async def test_the_notice_page_fits_a_phone(phone_page, new_staff, admin, screen
     scroll_width, width = await phone_page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
     assert scroll_width <= width == PHONE["width"], f"the page is {scroll_width} px wide on a {width} px screen"
     admin.post(f"/api/v1/supply/notices/{made.json()['id']}/withdraw", json={}).raise_for_status()
+
+
+def picture(width: int = 320, height: int = 200) -> bytes:
+    """A PNG of two bands of colour, big enough to see on the page."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + (b"\xc8\x1e\x1e" if y < height // 2 else b"\xf0\xc8\x50") * width for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+async def test_a_manufacturers_publicity_is_approved_from_the_queue_and_fits_a_phone(
+        page, phone_page, new_staff, admin, group_id, screenshot):
+    marketing = new_staff("marketing", name="张营销")
+    record = next(g for g in admin.get("/api/v1/groups").json() if g["group_id"] == str(group_id))
+    await submit_login(page, marketing["token"])
+    await page.goto("/console/launches/new")
+    await page.get_by_label("品规名称").fill("黄金叶(乐途细支)")
+    await page.get_by_label("规格").fill("细支 97mm")
+    await page.get_by_label("厂家").fill("河南中烟")
+    await page.get_by_label("批发价").fill("160")
+    await page.get_by_label("建议零售价").fill("17")
+    await page.get_by_label("上市日期").fill("2027-01-15")
+    await page.get_by_label("卖点").fill("细支低焦，清香柔和；小盒包装，适合年轻消费者")
+    await page.locator("input[name=image]").set_input_files({"name": "乐途.png", "mimeType": "image/png",
+                                                             "buffer": picture()})
+    await page.get_by_label("工业企业").check()
+    await page.locator(f"input[name=group_ids][value='{record['id']}']").check()
+    await page.get_by_role("button", name="保存", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("等待审批后才会发出")
+    await expect(page.locator("#preview h3").first).to_contain_text("批准后才发出")
+
+    await page.goto("/console/launches")
+    queue = page.locator("#queue")
+    await expect(queue).to_contain_text("黄金叶(乐途细支)")
+    await queue.get_by_role("link", name="黄金叶(乐途细支)").click()
+    approval = page.locator("#approval")
+    await approval.get_by_role("checkbox").check()
+    await approval.get_by_role("button", name="批准").click()
+    await expect(page.get_by_role("status")).to_contain_text("已批准")
+    await expect(page.locator("img.launch-image")).to_be_visible()
+    await screenshot(page, "launch")
+
+    await submit_login(phone_page, marketing["token"])
+    await phone_page.goto(page.url)
+    await expect(phone_page.locator("#card pre.bubble")).to_contain_text("黄金叶(乐途细支)")
+    scroll_width, width = await phone_page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= width == PHONE["width"], f"the page is {scroll_width} px wide on a {width} px screen"
