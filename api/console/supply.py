@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
-from bot.models import ChatGroup, NoticeState, Product, SupplyItem, id_of
+from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice, id_of
 from bot.runtime import get_runtime
 from bot.services import access, broadcast, products, spreadsheets, supply
 from bot.services.errors import Conflict, NotFound, ServiceError
@@ -42,10 +42,6 @@ class Grid:
     rows: list[list[str]]
     problems: list[supply.RowProblem] = field(default_factory=list)
 
-    @property
-    def width(self) -> int:
-        return len(supply.GRID_COLUMNS) + len(self.bands)
-
 
 def _plain(value: Decimal | None) -> str:
     return "" if value is None else f"{value.normalize():f}"
@@ -63,13 +59,19 @@ def _grid_of(items: list[tuple[SupplyItem, Product]]) -> Grid:
 
 
 def _padded(grid: Grid) -> Grid:
-    """Room to add: a spare band column and a few blank rows."""
+    """Room to add: a spare band column and a few blank rows. The rows posted stay where they were, so a
+    problem's row number still points at its row."""
     spare = SPARE_BANDS - sum(1 for band in grid.bands[-SPARE_BANDS:] if not band.strip())
     bands = grid.bands + [""] * max(spare, 0)
-    rows = [row + [""] * (len(supply.GRID_COLUMNS) + len(bands) - len(row)) for row in grid.rows
-            if any(cell.strip() for cell in row)]
-    rows += [[""] * 3 + ["否"] + [""] * (len(bands) + 1) for _ in range(SPARE_ROWS)]
-    return Grid(bands, rows, grid.problems)
+    width = len(supply.GRID_COLUMNS) + len(bands)
+    blank = ["否" if column == "紧俏" else "" for column in supply.GRID_COLUMNS] + [""] * len(bands)
+    rows = [row + [""] * (width - len(row)) for row in grid.rows]
+    trailing = 0
+    scarce = supply.GRID_COLUMNS.index("紧俏")  # 否 by default: not typed in
+    while trailing < len(rows) and not any(cell.strip() for number, cell in enumerate(rows[-1 - trailing])
+                                           if number != scarce):
+        trailing += 1
+    return Grid(bands, rows + [list(blank) for _ in range(max(SPARE_ROWS - trailing, 0))], grid.problems)
 
 
 Cells = Annotated[list[str], Form(default_factory=list)]
@@ -155,7 +157,7 @@ def _typed(districts: Cells, group_ids: Cells, title: Typed = "", period_start: 
             "districts": districts, "group_ids": group_ids}
 
 
-def _typed_from(notice: Any) -> dict[str, Any]:
+def _typed_from(notice: SupplyNotice) -> dict[str, Any]:
     tz = get_runtime().settings.tz
     return _typed(list(notice.districts), [str(group_id) for group_id in notice.group_ids], notice.title,
                   notice.period_start.isoformat(), notice.period_end.isoformat(),
@@ -165,7 +167,7 @@ def _typed_from(notice: Any) -> dict[str, Any]:
 
 def targets() -> tuple[list[ChatGroup], list[str]]:
     """The active groups and their districts, to pick a broadcast's targets from."""
-    groups = [group for group in get_runtime().unit_of_work(broadcast.target_groups, [], [])]
+    groups = get_runtime().unit_of_work(broadcast.target_groups, [], [])
     return groups, sorted({group.district for group in groups if group.district})
 
 
@@ -248,7 +250,7 @@ def _notice_page(request: Request, member: Member, notice_id: int, *, error: str
         state_names=STATE_NAMES, preview=preview, error=error, done=request.query_params.get("done"),
         grid=_padded(grid) if grid else _grid_of(items), typed=typed or _typed_from(notice),
         correction_typed=_typed_from(notice) | (correction_typed or {}), upload=upload, correction=correction,
-        groups=groups, districts=districts, may_publish=member.may(access.PUBLISHERS),
+        groups=groups, districts=districts, may_publish=member.may(access.PUBLISHERS), fields_open=typed is not None,
         editable=notice.state in supply.EDITABLE, live=notice.state in supply.LIVE,
         deliveries=_deliveries(notice_id), interest=runtime.unit_of_work(supply.interest_counts, notice_id),
         interest_names=INTEREST_NAMES)

@@ -71,6 +71,15 @@ def test_every_staff_member_reads_notices_and_only_marketing_and_admins_write(se
         assert listing.status_code == 200 and "新建货源通知" in listing.text
         assert 'href="/console/supply">货源信息</a>' in listing.text
         notice_id = draft(marketing, group[1])
+        page = marketing.get(f"/console/supply/{notice_id}")
+        refused = marketing.post(f"/console/supply/{notice_id}", data={"csrf": csrf_of(page.text), **fields(
+            group[1], title="第49周货源（改）", period_end="2026-11-01")})
+        assert refused.status_code == 422 and "结束日期早于开始日期" in refused.text
+        assert '<details class="card" id="fields" open>' in refused.text and 'value="第49周货源（改）"' in refused.text
+        saved = marketing.post(f"/console/supply/{notice_id}", data={"csrf": csrf_of(page.text), **fields(
+            group[1], title="第49周货源（改）")})
+        assert saved.status_code == 303
+        assert "第49周货源（改）" in marketing.get(f"/console/supply/{notice_id}").text
     with sign_in(service, people["admin"]["token"]) as admin_page:
         assert "保存品规表" in admin_page.get(f"/console/supply/{notice_id}").text
     with sign_in(service, people["agent"]["token"]) as agent:
