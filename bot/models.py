@@ -13,7 +13,18 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Column, DateTime, Index, String, Table, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
@@ -735,6 +746,20 @@ class LoginLink(SQLModel, table=True):
     created_at: datetime = _time()
     expires_at: datetime = _time()
     used_at: datetime | None = _time(nullable=True)
+
+
+class MediaFile(SQLModel, table=True):
+    """A picture staff uploaded (a launch's image), kept in the database so every instance serves it."""
+
+    __tablename__ = "media_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    content_type: str = Field(max_length=32)
+    size: int
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_by_staff_id: int | None = Field(default=None, foreign_key="staff_member.id")
+    created_at: datetime = _time()
 
 
 # Mapped now, not at the first query: rows built without validation (`model_construct`, on the outbox's

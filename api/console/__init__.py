@@ -12,11 +12,23 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.console import auth, directory, field, knowledge, live, outbox, reports, staff_and_groups, tickets
+from api.console import (
+    auth,
+    directory,
+    field,
+    knowledge,
+    launches,
+    live,
+    outbox,
+    reports,
+    staff_and_groups,
+    supply,
+    tickets,
+)
 from api.console.web import HERE, Refused, SignInRequired, render, signed_in
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-for module in (auth, tickets, field, live, reports, outbox, directory, staff_and_groups, knowledge):
+for module in (auth, tickets, field, live, reports, outbox, supply, launches, directory, staff_and_groups, knowledge):
     router.include_router(module.router)
 
 

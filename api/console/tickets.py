@@ -81,10 +81,13 @@ def home() -> RedirectResponse:
     return RedirectResponse("/console/tickets", status_code=303)
 
 
-@router.get("/tickets", response_class=HTMLResponse)
+@router.get("/tickets", response_model=None)
 def inbox_page(request: Request, member: MemberDep, view: str = "open", group: Annotated[int | None, Query()] = None,
                district: str = "", category: str = "", day_from: Annotated[str, Query(alias="from")] = "",
-               day_to: Annotated[str, Query(alias="to")] = "", q: str = "", page: int = 1) -> HTMLResponse:
+               day_to: Annotated[str, Query(alias="to")] = "", q: str = "", page: int = 1
+               ) -> HTMLResponse | RedirectResponse:
+    if not member.may(access.READERS) and member.may(access.PUBLISHERS):
+        return RedirectResponse("/console/supply", status_code=303)  # marketing staff's own first page
     context = _inbox(member, view, group, district, category, day_from, day_to, q, page)
     runtime = get_runtime()
     groups = runtime.unit_of_work(directory.list_rows, ChatGroup)

@@ -7,20 +7,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, File, UploadFile, status
 from pydantic import AnyHttpUrl, Field
 
 from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.routes.supply import DeliveryOut, InterestOut
-from api.schemas import Input, Name, Output
+from api.schemas import ErrorOut, Input, Name, Output
 from bot import texts
 from bot.fields import Day, Id, Price, SearchText
-from bot.models import Approval, Product, Role, StaffMember, id_of
-from bot.services import launches, products
+from bot.models import Approval, Product, StaffMember, id_of
+from bot.services import access, launches, media, products
 from bot.services.launches import PostIn
 
 router = APIRouter(tags=["launches"])
-PublisherDep = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.MARKETING))]
+PublisherDep = Annotated[StaffMember, Depends(require(*access.PUBLISHERS))]
 
 
 class ProductIn(Input):
@@ -172,6 +172,16 @@ def decide(launch_id: Id, body: DecisionIn, runtime: RuntimeDep, staff: Publishe
     """Approve a manufacturer's publicity (its posts may go out) or reject it (they never will)."""
     runtime.unit_of_work(launches.decide, launch_id, approve=body.approve, staff_id=id_of(staff),
                          now=runtime.clock.now())
+    return _out(runtime, launch_id)
+
+
+@router.post("/launches/{launch_id}/image", response_model=LaunchOut,
+             responses={413: {"model": ErrorOut, "description": "over media.MAX_IMAGE_BYTES"}})
+def upload_image(launch_id: Id, runtime: RuntimeDep, staff: PublisherDep,
+                 file: Annotated[UploadFile, File(description="JPG、PNG、GIF 或 WebP，最多 2 MB")]):
+    """The launch's picture, stored by the service and sent with the posts not sent yet."""
+    runtime.unit_of_work(launches.attach_image, launch_id, file.file.read(media.MAX_IMAGE_BYTES + 1),
+                         base_url=runtime.settings.console_url, staff_id=staff.id, now=runtime.clock.now())
     return _out(runtime, launch_id)
 
 

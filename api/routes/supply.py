@@ -16,12 +16,12 @@ from api.deps import CurrentStaff, RuntimeDep, in_local_zone, require
 from api.schemas import ErrorOut, Input, Name, Output
 from bot import texts
 from bot.fields import Day, Id, Moment, Offset
-from bot.models import NoticeState, Role, StaffMember, SupplyNotice, id_of
-from bot.services import supply
+from bot.models import NoticeState, StaffMember, SupplyNotice, id_of
+from bot.services import access, supply
 from bot.services.supply import ItemIn, QuotaBand
 
 router = APIRouter(prefix="/supply/notices", tags=["supply"])
-PublisherDep = Annotated[StaffMember, Depends(require(Role.ADMIN, Role.MARKETING))]
+PublisherDep = Annotated[StaffMember, Depends(require(*access.PUBLISHERS))]
 
 
 class NoticeIn(Input):

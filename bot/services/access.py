@@ -46,6 +46,9 @@ VISITORS = (Role.MANAGER, Role.SUPERVISOR, Role.ADMIN)  # record visits
 CALLERS = (Role.CALLBACK, Role.SUPERVISOR, Role.ADMIN)  # record callbacks
 EXPORTERS = (Role.ADMIN, Role.SUPERVISOR, Role.MANAGER)  # export the directory (a manager their own retailers)
 ADMINS = (Role.ADMIN,)  # load the directory and its aliases, bind accounts, manage staff and groups
+# Supply notices and launches: every staff member reads them (retailers ask about them); these publish.
+PUBLISHERS = (Role.ADMIN, Role.MARKETING)  # write, schedule, publish, correct and withdraw; approve publicity
+EVERYONE = tuple(Role)
 # Reports: supervisors and admins see everyone's figures; service staff see their own.
 REPORT_READERS = (Role.ADMIN, Role.SUPERVISOR, Role.AGENT, Role.MANAGER, Role.CALLBACK)
 

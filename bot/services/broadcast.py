@@ -9,8 +9,9 @@ is read from its outbox rows: sent, pending, retrying, failed or cancelled.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, col, or_, select
 
 from bot.models import Broadcast, ChatGroup, Delivery, Lane, OutboxMessage, OutboxStatus, id_of
 from bot.services import outbox
+from bot.services.guard import mask_personal_data
 
 PART_LIMIT = 1200  # characters per message: readable on a phone, far below QQ's cap
 
@@ -65,6 +67,26 @@ def split(text: str, limit: int = PART_LIMIT) -> list[str]:
     if len(parts) > 1:
         parts = [f"{part}\n（{number}/{len(parts)}）" for number, part in enumerate(parts, 1)]
     return parts
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A broadcast before it goes: the parts every target group will receive, exactly as posted."""
+
+    parts: list[str]
+    groups: list[ChatGroup]
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this text: a confirmation carries it, so what is sent is what was previewed."""
+        return hashlib.sha256("\x00".join(self.parts).encode()).hexdigest()[:16]
+
+
+def preview(session: Session, text: str, districts: list[str], group_ids: list[int],
+            public_numbers: Collection[str]) -> Preview:
+    """The parts as the sender posts them in a group: split, then masked by the personal-data guard."""
+    return Preview([mask_personal_data(part, public_numbers) for part in split(text)] if text else [],
+                   target_groups(session, districts, group_ids))
 
 
 def send(session: Session, *, subject: str, subject_id: int, purpose: str, revision: int, text: str,

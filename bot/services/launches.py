@@ -9,7 +9,7 @@ the district writes itself is approved as it is made.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,11 +20,13 @@ from sqlmodel import Session, col, select
 from bot import texts
 from bot.fields import Body, Moment
 from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost, id_of
-from bot.services import broadcast, interest, products
+from bot.services import broadcast, interest, media, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 SUBJECT = "launch"
 RECENT = timedelta(days=60)  # a launch counts as new for this long
+
+
 class PostIn(Body):
     nullable = frozenset({"note"})
 
@@ -55,6 +57,15 @@ def create_launch(session: Session, product: dict, data: dict, plan: list[PostIn
     if plan is None:
         plan = [post for post in default_plan(launch, tz) if post.send_at > now]
     set_plan(session, id_of(launch), plan, now=now)
+    return launch
+
+
+def attach_image(session: Session, launch_id: int, content: bytes, *, base_url: str, staff_id: int | None,
+                 now: datetime) -> Launch:
+    """The launch's picture, uploaded: stored by the service (size and type checked), sent with its posts."""
+    launch = _launch(session, launch_id)
+    launch.image_url = media.address(base_url, media.store_image(session, content, staff_id=staff_id, now=now))
+    session.add(launch)
     return launch
 
 
@@ -130,6 +141,15 @@ def posts_due(session: Session, *, now: datetime) -> list[int]:
 def get_launch(session: Session, launch_id: int) -> tuple[Launch, Product]:
     launch = _launch(session, launch_id)
     return launch, session.get_one(Product, launch.product_id)
+
+
+def previews(session: Session, launch_id: int, *, public_numbers: Collection[str]
+             ) -> list[tuple[PublicityPost, broadcast.Preview]]:
+    """Each post still to go out, as its groups will read it when its time comes."""
+    launch, product = get_launch(session, launch_id)
+    return [(post, broadcast.preview(session, texts.publicity_post(post.kind, launch, product, post.note),
+                                     launch.districts, launch.group_ids, public_numbers))
+            for post in plan_of(session, launch_id) if post.state == "scheduled"]
 
 
 def deliveries(session: Session, launch_id: int) -> list[broadcast.DeliveryStatus]:

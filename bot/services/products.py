@@ -80,11 +80,42 @@ def get_product(session: Session, product_id: int) -> Product:
     return product
 
 
-def list_products(session: Session, *, q: str | None = None) -> list[Product]:
-    query = select(Product).order_by(col(Product.id))
-    if q:
-        query = query.where(col(Product.name).contains(q) | col(Product.brand).contains(q))
-    return list(session.exec(query))
+def list_products(session: Session, *, q: str | None = None, limit: int | None = None) -> list[Product]:
+    """The catalogue, or the products `q` names by characters, pinyin or initials (see `matches`)."""
+    found = session.exec(select(Product).order_by(col(Product.id)))
+    if not q or not q.strip():
+        return list(found)[:limit]
+    hits = []
+    for product in found:
+        if matches(q, product):
+            hits.append(product)
+            if len(hits) == limit:
+                break
+    return hits
+
+
+def matches(q: str, product: Product) -> bool:
+    """Whether a picker's search names the product: 中华 or 软中 by characters, zhonghua or zhh by
+    pinyin or its initials (as staff type on a keyboard without switching input), 中化 by sound."""
+    wanted = _NOT_WORD.sub("", q).lower()
+    if not wanted:
+        return False
+    names = [product.name, product.brand, *product.aliases]
+    if any(wanted in _NOT_WORD.sub("", name).lower() for name in names):
+        return True
+    if wanted.isascii():
+        return any(wanted in initials or any(tail.startswith(wanted) for tail in tails)
+                   for initials, tails in map(_spellings, names))
+    return any(_contains(_syllables(name), _syllables(wanted)) for name in names)
+
+
+@lru_cache(maxsize=4096)
+def _spellings(name: str) -> tuple[str, tuple[str, ...]]:
+    """中华(软) -> ("zhr", ("zhonghuaruan", "huaruan", "ruan")): its initials, and its pinyin from each
+    syllable on, so a search matches from the start of a syllable."""
+    syllables = _syllables(name)
+    return ("".join(syllable[0] for syllable in syllables),
+            tuple("".join(syllables[start:]) for start in range(len(syllables))))
 
 
 def brand_of(name: str) -> str:

@@ -10,7 +10,7 @@ from the retailer's own grade (see `bot.services.inquiries`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -27,7 +27,7 @@ from bot.fields import Body, Price
 from bot.models import ChatGroup, NoticeState, Product, SupplyItem, SupplyNotice, id_of
 from bot.services import broadcast, interest, products
 from bot.services.errors import Conflict, NotFound, ServiceError
-from bot.services.spreadsheets import Limits, read_rows
+from bot.services.spreadsheets import Limits, read_rows, write_table
 
 SUBJECT = "supply"
 MAX_GRADE = 99
@@ -138,12 +138,16 @@ def update_notice(session: Session, notice_id: int, changes: dict, *, now: datet
     return notice
 
 
-def _write_items(session: Session, notice_id: int, items: list[ItemIn], now: datetime) -> None:
+def _check_items(items: list[ItemIn]) -> None:
     if len(items) > MAX_ITEMS:
         raise ServiceError(f"一份通知最多 {MAX_ITEMS} 个品规")
     names = [item.product for item in items]
     if duplicates := sorted({name for name in names if names.count(name) > 1}):
         raise ServiceError(f"品规重复：{'、'.join(duplicates)}")
+
+
+def _write_items(session: Session, notice_id: int, items: list[ItemIn], now: datetime) -> None:
+    _check_items(items)
     for old in session.exec(select(SupplyItem).where(col(SupplyItem.notice_id) == notice_id)):
         session.delete(old)
     session.flush()
@@ -214,8 +218,65 @@ def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
 
     Every row is checked and every problem reported; the caller writes nothing if there is one.
     A file over ITEM_TABLE_LIMITS, or no table at all, raises spreadsheets.TableError."""
+    return item_table(read_rows(content, filename, ITEM_TABLE_LIMITS))
+
+
+GRID_COLUMNS = ("品规", "批发价", "零售价", "紧俏", "备注")
+
+
+def grid_item_table(bands: list[str], rows: list[list[str]]) -> ItemTable:
+    """Items from the console's table: GRID_COLUMNS then one cell per band (如 11-20), read by the very
+    rules an uploaded file is. A blank band heading is a spare column, to be left empty."""
     table = ItemTable()
-    rows = read_rows(content, filename, ITEM_TABLE_LIMITS)
+    used = {index: _band(band.strip()) for index, band in enumerate(bands) if band.strip()}
+    table.problems += [RowProblem(1, f"档位「{bands[index].strip()}」应写成 1-10 这样的范围")
+                       for index, found in used.items() if found is None]
+    if any(cells[len(GRID_COLUMNS) + index].strip() for cells in rows for index, band in enumerate(bands)
+           if not band.strip() and len(GRID_COLUMNS) + index < len(cells)):
+        table.problems.append(RowProblem(1, "有限量填在了没有档位的列里，请先填写该列的档位"))
+    if table.problems:
+        return table
+    header = [*GRID_COLUMNS, *(f"{found[0]}-{found[1]}档" for found in used.values() if found)]
+    scarce = GRID_COLUMNS.index("紧俏")
+    kept = [[*cells[:len(GRID_COLUMNS)], *(cells[len(GRID_COLUMNS) + index] for index in used)] for cells in rows]
+    # a row left blank but for its 紧俏 choice (否 by default) is an empty row, skipped like one
+    kept = [[] if not any(cell.strip() for number, cell in enumerate(cells) if number != scarce) else cells
+            for cells in kept]
+    return item_table(iter([header, *kept]))
+
+
+_LABELS = {"product": "品规", "wholesale_price": "批发价", "retail_price": "零售价", "price_class": "价类",
+           "note": "备注", "quotas": "限量", "cartons": "限量"}
+
+
+def _in_words(error: ValidationError) -> str:
+    """A row's validation errors as the person who typed it reads them."""
+    said = []
+    for problem in error.errors():
+        label = next((_LABELS[part] for part in reversed(problem["loc"]) if part in _LABELS), "")
+        limits = problem.get("ctx") or {}
+        said.append({
+            "value_error": problem["msg"].removeprefix("Value error, "),
+            "less_than_equal": f"{label}不能大于 {limits.get('le')}",
+            "greater_than_equal": f"{label}不能小于 {limits.get('ge')}",
+            "string_too_long": f"{label}最多 {limits.get('max_length')} 个字",
+            "string_pattern_mismatch": f"{label}只能是 A、B、C、D",
+            "decimal_max_places": f"{label}最多两位小数",
+            "decimal_max_digits": f"{label}数字太大",
+        }.get(problem["type"], f"{label}：{problem['msg']}"))
+    return "；".join(said)
+
+
+def _overlaps(bands: dict[int, tuple[int, int]]) -> list[str]:
+    ordered = sorted(bands.values())
+    return [f"档位列 {low}-{high}档 与 {next_low}-{next_high}档 重叠"
+            for (low, high), (next_low, next_high) in pairwise(ordered) if next_low <= high]
+
+
+def item_table(rows: Iterator[list[str]]) -> ItemTable:
+    """The rules of an item table, whether it came from a file or the console: a header row, then
+    one row per product; every bad row is named with what is wrong."""
+    table = ItemTable()
     header = next(rows, None)
     if header is None:
         table.problems.append(RowProblem(1, "文件是空的"))
@@ -232,6 +293,7 @@ def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
         table.problems.append(RowProblem(1, "表头缺少「品规」列"))
     if not bands:
         table.problems.append(RowProblem(1, "表头缺少档位列，例如「1-10档」「11-20档」"))
+    table.problems += [RowProblem(1, message) for message in _overlaps(bands)]
     if table.problems:
         return table
     for number, cells in enumerate(rows, start=2):
@@ -241,7 +303,7 @@ def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
             table.problems.append(RowProblem(number, f"超过 {MAX_ITEMS} 个品规"))
             break
         values = {name: cells[index].strip() for index, name in fields.items() if index < len(cells)}
-        problems = []
+        problems = [] if values.get("product") else ["「品规」没有填写"]
         scarce = values.pop("scarce", "")
         if scarce not in _YES | _NO:
             problems.append(f"「紧俏」填写“是”或“否”，不是“{scarce}”")
@@ -268,12 +330,18 @@ def parse_item_table(content: bytes, filename: str = "") -> ItemTable:
         try:
             table.items.append(ItemIn(**cleaned, scarce=scarce in _YES, quotas=quotas))
         except ValidationError as error:
-            table.problems.append(RowProblem(number, "；".join(
-                f"{'.'.join(map(str, problem['loc']))} {problem['msg']}" for problem in error.errors())))
+            table.problems.append(RowProblem(number, _in_words(error)))
     names = [item.product for item in table.items]
     for name in sorted({name for name in names if names.count(name) > 1}):
         table.problems.append(RowProblem(0, f"品规重复：{name}"))
     return table
+
+
+def template(format: str) -> bytes:
+    """The item table to fill in (XLSX or CSV): the headings the upload reads and one example row."""
+    rows = [["品规", "批发价(元/条)", "建议零售价(元/包)", "紧俏", "备注", "1-10档", "11-20档", "21-30档"],
+            ["中华(软)", "450", "65", "是", "", "不供", "1", "2"]]
+    return write_table(rows, format, title="品规表")
 
 
 # -- publishing ------------------------------------------------------------------------------
@@ -332,27 +400,47 @@ def _snapshot(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]]) -> 
             "items": {product.name: (item.quotas, item.scarce) for item, product in items}}
 
 
-def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn] | None, *,
-            now: datetime, tz: ZoneInfo) -> SupplyNotice:
-    """Change a published notice and tell its groups, in a short 更正, exactly what changed."""
+def correction(session: Session, notice_id: int, changes: dict, items: list[ItemIn] | None, *,
+               tz: ZoneInfo) -> str:
+    """The 【货源信息更正】 that correcting a published notice so would send, naming what changes;
+    nothing is written (the console previews it, `correct` sends it)."""
     notice = _notice(session, notice_id)
     if notice.state not in LIVE:
         raise Conflict("只有已发布的通知可以更正")
-    before = _snapshot(notice, items_of(session, notice_id))
     merged = {key: getattr(notice, key) for key in ("period_start", "period_end", "order_opens_at",
-                                                    "order_closes_at")} | changes
+                                                    "order_closes_at", "notes", "title")} | changes
     _check_window(merged)
+    before = _snapshot(notice, items_of(session, notice_id))
+    if items is not None:
+        _check_items(items)
+    after = {"window": (merged["order_opens_at"], merged["order_closes_at"]), "notes": merged["notes"],
+             "items": before["items"] if items is None else
+             {item.product: ([band.model_dump() for band in item.quotas], item.scarce) for item in items}}
+    lines = texts.supply_changes(before, after, tz)
+    if not lines:
+        raise ServiceError("没有任何改动，不需要更正")
+    return texts.supply_correction(merged["title"], lines)
+
+
+def correction_preview(session: Session, notice_id: int, changes: dict, items: list[ItemIn] | None, *,
+                       tz: ZoneInfo, public_numbers: Collection[str]) -> broadcast.Preview:
+    """The correction's parts as the notice's groups will read them."""
+    text = correction(session, notice_id, changes, items, tz=tz)
+    notice = _notice(session, notice_id)
+    return broadcast.preview(session, text, notice.districts, notice.group_ids, public_numbers)
+
+
+def correct(session: Session, notice_id: int, changes: dict, items: list[ItemIn] | None, *,
+            now: datetime, tz: ZoneInfo) -> SupplyNotice:
+    """Change a published notice and tell its groups, in a short 更正, exactly what changed."""
+    text = correction(session, notice_id, changes, items, tz=tz)
+    notice = _notice(session, notice_id)
     for key, value in changes.items():
         setattr(notice, key, value)
     if items is not None:
         _write_items(session, notice_id, items, now)
-    after = _snapshot(notice, items_of(session, notice_id))
-    lines = texts.supply_changes(before, after, tz)
-    if not lines:
-        raise ServiceError("没有任何改动，不需要更正")
     notice.state, notice.revision, notice.updated_at = NoticeState.CORRECTED, notice.revision + 1, now
     session.add(notice)
-    text = texts.supply_correction(notice.title, lines)
     broadcast.send(session, subject=SUBJECT, subject_id=id_of(notice), purpose="correction",
                    revision=notice.revision, text=text, now=now,
                    groups=broadcast.target_groups(session, notice.districts, notice.group_ids))
@@ -382,6 +470,14 @@ def withdraw(session: Session, notice_id: int, reason: str | None, *, now: datet
 
 def get_notice(session: Session, notice_id: int) -> tuple[SupplyNotice, list[tuple[SupplyItem, Product]]]:
     return _notice(session, notice_id), items_of(session, notice_id)
+
+
+def preview(session: Session, notice_id: int, *, tz: ZoneInfo, public_numbers: Collection[str]
+            ) -> broadcast.Preview:
+    """What publishing the notice now would post: its parts as each target group will read them."""
+    notice, items = get_notice(session, notice_id)
+    text = texts.supply_notice(notice, items, tz) if items else ""
+    return broadcast.preview(session, text, notice.districts, notice.group_ids, public_numbers)
 
 
 def deliveries(session: Session, notice_id: int) -> list[broadcast.DeliveryStatus]:

@@ -127,10 +127,11 @@ def test_signing_out_ends_the_session_on_the_server(service, people):
         assert replay.get("/console/tickets").status_code == 303
 
 
-def test_a_role_without_tickets_is_refused_the_inbox(service, people):
+def test_a_role_without_tickets_is_sent_from_the_inbox_to_its_own_page(service, people):
     with sign_in(service, people["marketer"]["token"]) as client:
         answer = client.get("/console/tickets")
-        assert answer.status_code == 403 and "权限不足" in answer.text
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/supply"
+        assert client.get("/console/tickets/rows").status_code == 403
 
 
 async def test_the_inbox_lists_the_question_linking_to_its_ticket(service, people, posted):

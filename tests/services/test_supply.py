@@ -4,10 +4,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
+from bot import texts
 from bot.db import make_engine
-from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus
+from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus, Product
 from bot.policy import Policies
-from bot.services import broadcast, inquiries, intake, outbox, supply
+from bot.services import broadcast, inquiries, intake, outbox, products, supply
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make
@@ -302,3 +303,60 @@ def test_a_retailer_without_a_district_gets_the_notices_of_the_groups_they_post_
     bound_retailer(session, clock, user="10005", district="城北")  # a district decides, not the groups
     make.post(session, clock, runtime.settings, "终端黑屏了", user_id="10005", group_id="900001")
     assert ask(session, clock, runtime, "本周货源", user="10005").text.startswith("本期货源通知还没有发布")
+
+
+def test_the_consoles_table_is_read_by_the_uploads_rules_and_refuses_overlapping_bands():
+    rows = [["中华(软)", "450", "65", "是", "", "不供", "1"], ["", "", "", "否", "", "", ""],
+            ["玉溪(软)", "200", "23", "否", "", "5", "五"]]
+    table = supply.grid_item_table(["1-10", "11-20", ""], [[*row, ""] for row in rows])
+    assert [(problem.row, problem.message) for problem in table.problems] == [
+        (4, "11-20档 的限量应是条数，不是“五”")]  # the blank row (否 by default) is skipped, and counted
+    assert "重叠" in supply.grid_item_table(["1-10", "10-20"], rows).problems[0].message
+    named = supply.grid_item_table(["1-10", "十一档"], rows).problems[0].message
+    assert named == "档位「十一档」应写成 1-10 这样的范围"
+    spare = supply.grid_item_table(["1-10", ""], [["中华(软)", "", "", "否", "", "1", "2"]])
+    assert "没有档位的列" in spare.problems[0].message
+    fine = supply.grid_item_table(["1-10", "11-20"], rows[:1])
+    assert fine.problems == [] and [band.cartons for band in fine.items[0].quotas] == [0, 1]
+
+
+def test_a_bad_row_is_told_in_chinese_and_an_uploaded_header_with_overlapping_bands_is_refused():
+    table = supply.parse_item_table("品规,价类,1-10档\n中华(软),E,1\n玉溪(软),A,20000\n".encode(), "x.csv")
+    assert [problem.message for problem in table.problems] == ["价类只能是 A、B、C、D", "限量不能大于 10000"]
+    overlapping = supply.parse_item_table("品规,1-10档,5-20档\n中华(软),1,2\n".encode(), "x.csv")
+    assert [problem.message for problem in overlapping.problems] == ["档位列 1-10档 与 5-20档 重叠"]
+
+
+def test_the_template_reads_back_as_a_table_in_both_formats():
+    for format in ("xlsx", "csv"):
+        table = supply.parse_item_table(supply.template(format), f"品规表.{format}")
+        assert table.problems == [] and [item.product for item in table.items] == ["中华(软)"]
+
+
+def test_the_previewed_correction_is_what_goes_out_and_the_preview_writes_nothing(session, clock, runtime,
+                                                                                   notice_of):
+    make.group(session, clock)
+    tz = runtime.settings.tz
+    notice = notice_of(notes="客户经理电话 13912345678")
+    shown = supply.preview(session, notice.id, tz=tz, public_numbers=())
+    assert len(shown.parts) == 1 and "139****5678" in shown.parts[0] and len(shown.groups) == 1
+    supply.publish(session, notice.id, now=clock.now(), tz=tz)
+    changed = items()[:2]
+    preview = supply.correction_preview(session, notice.id, {}, changed, tz=tz, public_numbers=())
+    assert preview.parts == [texts.supply_correction("第48周货源", ["取消 玉溪(软)"])]
+    assert [product.name for _, product in supply.items_of(session, notice.id)][-1] == "玉溪(软)"  # unchanged
+    supply.correct(session, notice.id, {}, changed, now=clock.now(), tz=tz)
+    session.commit()
+    sent = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first().text
+    assert [sent] == preview.parts
+
+
+@pytest.mark.parametrize("typed", ["中华", "zhonghua", "zhr", "huaruan", "中化", "软华"])
+def test_the_product_picker_finds_a_product_by_characters_pinyin_initials_or_sound(typed):
+    product = Product(name="中华(软)", brand="中华", aliases=["软华"])
+    assert products.matches(typed, product)
+
+
+@pytest.mark.parametrize("typed", ["yuxi", "ua", "玉溪", " "])
+def test_the_product_picker_leaves_out_what_does_not_name_it(typed):
+    assert not products.matches(typed, Product(name="中华(软)", brand="中华", aliases=[]))

@@ -111,3 +111,26 @@ document.addEventListener("change", function (event) {
   var by = form.querySelector('input[name="by"][value="' + (input.name === "month" ? "month" : "days") + '"]');
   if (by) by.checked = true;
 });
+
+// The supply notice's item table: 添加一行 appends a blank row (from the form's <template class="item-row">);
+// a catalogue suggestion (button[data-product], from /console/supply/products) fills the product box it was
+// offered for (the first input in the same .product-box) and tells the form it changed.
+document.addEventListener("click", function (event) {
+  var target = event.target.closest ? event.target : null;
+  var add = target && target.closest("button[data-add-row]");
+  if (add) {
+    var form = add.closest("form");
+    var row = form.querySelector("template.item-row").content.firstElementChild.cloneNode(true);
+    form.querySelector("table.grid tbody").appendChild(row);
+    if (window.htmx) window.htmx.process(row);
+    row.querySelector("input").focus();
+    return;
+  }
+  var pick = target && target.closest("button[data-product]");
+  if (pick) {
+    var input = pick.closest(".product-box").querySelector("input");
+    input.value = pick.getAttribute("data-product");
+    pick.parentNode.innerHTML = "";
+    input.dispatchEvent(new Event("change", {bubbles: true}));
+  }
+});
