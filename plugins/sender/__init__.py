@@ -1,9 +1,11 @@
 """Starts the one outbox sender of this process, delivering through connected bots."""
 
 import asyncio
+import weakref
 from datetime import datetime
 
 import nonebot
+from nonebot.adapters import Bot
 from nonebot.plugin import PluginMetadata
 
 from bot.models import OutboxMessage
@@ -17,21 +19,54 @@ driver = nonebot.get_driver()
 _tasks: set[asyncio.Task] = set()
 
 
+class BotDisconnected(ConnectionError):
+    """The account went offline while a send through it waited for the platform's answer."""
+
+
 class NoneBotTransport:
+    def __init__(self) -> None:
+        # set when that connection closes; a reconnection is a new Bot object with a new event
+        self._gone: weakref.WeakKeyDictionary[Bot, asyncio.Event] = weakref.WeakKeyDictionary()
+
     def connected(self) -> dict[str, str]:
         return {bot_id: platform for bot_id, bot in nonebot.get_bots().items()
                 if (platform := chat.platform_of(bot))}
 
+    def disconnected(self, bot: Bot) -> None:
+        self._gone.setdefault(bot, asyncio.Event()).set()
+
     async def send(self, bot_id: str, rows: list[OutboxMessage]) -> str | None:
-        return await chat.deliver(nonebot.get_bot(bot_id), rows)
+        """Deliver through the account; fail at once if it goes offline meanwhile (its answer will never
+        come, and the sender's pass, every account's, would otherwise wait out the send's timeout)."""
+        bot = nonebot.get_bot(bot_id)
+        gone = self._gone.setdefault(bot, asyncio.Event())
+        delivery = asyncio.ensure_future(chat.deliver(bot, rows))
+        offline = asyncio.ensure_future(gone.wait())
+        try:
+            await asyncio.wait((delivery, offline), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            offline.cancel()
+            if not delivery.done():
+                delivery.cancel()
+        if delivery.cancelled():
+            raise BotDisconnected(f"机器人账号 {bot_id} 在发送时断开了连接")
+        return delivery.result()
 
     async def find_sent(self, bot_id: str, rows: list[OutboxMessage], *, since: datetime) -> str | None:
         return await chat.find_sent(nonebot.get_bot(bot_id), rows, since=since)
 
 
+transport = NoneBotTransport()
+
+
+@driver.on_bot_disconnect
+async def forget_bot(bot: Bot) -> None:
+    transport.disconnected(bot)
+
+
 @driver.on_startup
 async def start_sender() -> None:
-    sender = Sender(get_runtime(), NoneBotTransport())
+    sender = Sender(get_runtime(), transport)
     _tasks.add(asyncio.create_task(sender.run_forever(), name="outbox-sender"))
 
 

@@ -108,3 +108,28 @@ async def test_a_service_killed_mid_send_sends_that_message_once_and_the_rest_at
     assert all(napcat.posted(other) == [f"货源通知 {other}"] for other in others)
     assert private["params"]["message"][0]["data"]["text"] == "【回访任务】工单 #7"  # no history to check: sent
     assert elapsed < 10, elapsed
+
+
+async def test_an_account_going_offline_mid_send_holds_up_no_other_account(service, admin):
+    """A send waits for the platform's answer; when the account drops instead, the send fails at once
+    (it is retried), rather than every account's sends waiting out the send's 15-second timeout."""
+    offline_group, other_group = unique_number(870_000), unique_number(870_000)
+    for group in (offline_group, other_group):
+        admin.post("/api/v1/groups", json={"group_id": str(group)}).raise_for_status()
+    dropping = NapCat(service.ws_url, self_id="20811", token=ACCESS_TOKEN,
+                      unanswered=lambda call: call["action"].startswith("send"))
+    await dropping.__aenter__()
+    async with NapCat(service.ws_url, self_id="20812", token=ACCESS_TOKEN) as other:
+        try:
+            await wait_for(lambda: {"20811", "20812"} <= set(admin.get("/healthz").json()["bots"]))
+            await dropping.group_message(offline_group, unique_number(17_000), "终端开不了机怎么办")
+            await dropping.next_call(to=offline_group)  # sent; its answer never comes
+        finally:
+            await dropping.__aexit__()
+        started = time.monotonic()
+        await other.group_message(other_group, unique_number(17_000), "订货平台登录不上")
+        await other.next_call(to=other_group, timeout=10)
+        assert time.monotonic() - started < 10
+        # nothing is lost: the dropped send is tried again, through the account still online
+        retried = await other.next_call(to=offline_group, timeout=20)
+        assert "工单" in "".join(seg["data"].get("text", "") for seg in retried["params"]["message"])
