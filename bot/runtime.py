@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
@@ -93,6 +94,7 @@ class Runtime:
         self.sender_running = False  # set by the sender: replies are handed to it (see the module's docstring)
         self._handed_off: collections.deque[OutboxMessage] = collections.deque()
         self._queued = False  # rows were queued in the store since the sender last asked
+        self.last_sends: dict[str, datetime] = {}  # bot account -> its last send from this process (health)
 
     def take_handed_off(self) -> list[OutboxMessage]:
         """The replies handed to the sender since it last asked, oldest first."""
@@ -109,6 +111,11 @@ class Runtime:
         """Whether rows were queued in the store (not handed off) since the sender last asked."""
         queued, self._queued = self._queued, False
         return queued
+
+    def wake_outbox(self) -> None:
+        """Have the sender ask the store at once (from the loop): rows waiting for an account may go now."""
+        self._queued = True
+        self.outbox_wakeup().set()
 
     def outbox_wakeup(self) -> asyncio.Event:
         """The sender waits on this: set once a unit of work that queued outbox rows has committed."""

@@ -214,6 +214,15 @@ async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
     raise TypeError(f"no way to send through {type(bot).__name__}")
 
 
+async def group_list(bot: Bot) -> list[str] | None:
+    """The groups the account is a member of, as the platform lists them (`get_group_list`); None where the
+    platform cannot say (the console). Raises when the call fails."""
+    if not isinstance(bot, OneBot):
+        return None
+    groups = await bot.call_api("get_group_list")
+    return [str(group["group_id"]) for group in groups or []]
+
+
 HISTORY_COUNT = 50  # the group's latest messages searched for a copy
 CLOCK_SLACK = timedelta(seconds=10)  # the platform stamps whole seconds, by a clock not quite ours
 
