@@ -112,11 +112,6 @@ class Runtime:
         queued, self._queued = self._queued, False
         return queued
 
-    def wake_outbox(self) -> None:
-        """Have the sender ask the store at once (from the loop): rows waiting for an account may go now."""
-        self._queued = True
-        self.outbox_wakeup().set()
-
     def outbox_wakeup(self) -> asyncio.Event:
         """The sender waits on this: set once a unit of work that queued outbox rows has committed."""
         loop = asyncio.get_running_loop()

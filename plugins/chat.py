@@ -78,6 +78,13 @@ def platform_of(bot: Bot) -> str | None:
     return None
 
 
+def connected_accounts() -> dict[str, str]:
+    """The bot accounts connected to this process now: bot id -> platform."""
+    import nonebot
+
+    return {bot_id: platform for bot_id, bot in nonebot.get_bots().items() if (platform := platform_of(bot))}
+
+
 def _console_group(event: Event) -> bool:
     return isinstance(event, ConsoleMessageEvent) and event.channel.id != DIRECT.id
 

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.models import BotAccount, BotMembership, ChatGroup
 from bot.services.errors import Conflict, NotFound, ServiceError
+from bot.services.outbox import ENQUEUED
 
 PLATFORM, MESSAGE, ADMIN = "platform", "message", "admin"
 
@@ -36,6 +37,11 @@ def _seen(session: Session, platform: str, bot_id: str, now: datetime) -> BotAcc
     return account
 
 
+def _may_go(session: Session) -> None:
+    """Rows that waited for an account may be sent now: the sender asks the store once this commits."""
+    session.info[ENQUEUED] = True
+
+
 def _membership(session: Session, platform: str, group_id: str, bot_id: str) -> BotMembership | None:
     return session.exec(select(BotMembership).where(
         col(BotMembership.platform) == platform, col(BotMembership.group_id) == group_id,
@@ -45,6 +51,7 @@ def _membership(session: Session, platform: str, group_id: str, bot_id: str) -> 
 def account_connected(session: Session, platform: str, bot_id: str, *, now: datetime) -> None:
     """An account connected (its group list may follow, or never come: then messages teach it)."""
     _seen(session, platform, bot_id, now)
+    _may_go(session)
 
 
 def groups_listed(session: Session, platform: str, bot_id: str, group_ids: Iterable[str], *,
@@ -62,6 +69,7 @@ def groups_listed(session: Session, platform: str, bot_id: str, group_ids: Itera
         session.add(BotMembership(platform=platform, group_id=group_id, bot_id=bot_id, source=PLATFORM,
                                   created_at=now))
     session.flush()
+    _may_go(session)  # it is connected: what waited for it may go
 
 
 def note_member(session: Session, platform: str, group_id: str, bot_id: str, *, now: datetime) -> None:
@@ -71,6 +79,7 @@ def note_member(session: Session, platform: str, group_id: str, bot_id: str, *, 
         session.add(BotMembership(platform=platform, group_id=group_id, bot_id=bot_id, source=MESSAGE,
                                   created_at=now))
         session.flush()
+        _may_go(session)
 
 
 def _group(session: Session, group_pk: int) -> ChatGroup:
@@ -92,6 +101,7 @@ def add_member(session: Session, group_pk: int, bot_id: str, *, now: datetime) -
                         created_at=now)
     session.add(row)
     session.flush()
+    _may_go(session)
     return row
 
 

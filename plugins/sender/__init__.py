@@ -80,7 +80,6 @@ async def learn_groups(bot: Bot) -> None:
     else:
         await runtime.run(accounts.groups_listed, platform, bot.self_id, groups, now=runtime.clock.now())
         log.info("account %s is in %d groups", bot.self_id, len(groups))
-    runtime.wake_outbox()
 
 
 @driver.on_bot_disconnect
