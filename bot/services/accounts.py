@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from bot.models import BotAccount, BotMembership, ChatGroup
+from bot.models import BotAccount, BotMembership, ChatGroup, table_of
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.outbox import ENQUEUED
 
@@ -28,12 +29,21 @@ def _account(session: Session, platform: str, bot_id: str) -> BotAccount | None:
                                                  col(BotAccount.bot_id) == bot_id)).first()
 
 
+def _insert_missing(session: Session, model: type, keys: list[str], values: dict) -> bool:
+    """Insert the row unless one with the same keys is there (another writer may be adding it at this very
+    moment: an admin, or another instance); whether it was inserted."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table_of(model)).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return bool(session.connection().execute(statement).rowcount)
+
+
 def _seen(session: Session, platform: str, bot_id: str, now: datetime) -> BotAccount:
     account = _account(session, platform, bot_id)
     if account is None:
-        account = BotAccount(platform=platform, bot_id=bot_id, first_seen_at=now)
-        session.add(account)
-        session.flush()
+        _insert_missing(session, BotAccount, ["platform", "bot_id"],
+                        {"platform": platform, "bot_id": bot_id, "first_seen_at": now})
+        account = _account(session, platform, bot_id)
+        assert account is not None, "inserted, or there already"
     return account
 
 
@@ -75,10 +85,9 @@ def groups_listed(session: Session, platform: str, bot_id: str, group_ids: Itera
 def note_member(session: Session, platform: str, group_id: str, bot_id: str, *, now: datetime) -> None:
     """A group message came through the account: it is in that group."""
     _seen(session, platform, bot_id, now)
-    if _membership(session, platform, group_id, bot_id) is None:
-        session.add(BotMembership(platform=platform, group_id=group_id, bot_id=bot_id, source=MESSAGE,
-                                  created_at=now))
-        session.flush()
+    if _membership(session, platform, group_id, bot_id) is None and _insert_missing(
+            session, BotMembership, ["platform", "group_id", "bot_id"],
+            {"platform": platform, "group_id": group_id, "bot_id": bot_id, "source": MESSAGE, "created_at": now}):
         _may_go(session)
 
 

@@ -81,3 +81,14 @@ async def test_the_groups_page_shows_accounts_and_edits_a_groups_accounts(servic
         added = console.post(action, data={"csrf": csrf, "bot_id": bot_id})
         assert added.status_code == 303
         assert admin.get(f"/api/v1/groups/{group['id']}/accounts").json() == [bot_id]
+
+
+async def test_a_message_through_an_account_without_a_group_list_records_it_in_the_group(service, admin):
+    group = made_group(admin)
+    bot_id = str(unique_number(25_000))
+    async with NapCat(service.ws_url, self_id=bot_id, token=ACCESS_TOKEN) as napcat:  # get_group_list fails
+        await wait_for(lambda: bot_id in admin.get("/healthz").json()["bots"])
+        assert admin.get(f"/api/v1/groups/{group['id']}/accounts").json() == []
+        await napcat.group_message(int(group["group_id"]), unique_number(18_000), "终端开不了机怎么办")
+        await napcat.next_call("send_group_msg", to=int(group["group_id"]))
+        assert admin.get(f"/api/v1/groups/{group['id']}/accounts").json() == [bot_id]
