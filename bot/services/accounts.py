@@ -5,7 +5,7 @@ three ways: the group list OneBot gives when an account connects (`groups_listed
 the previous list and messages said), a group message arriving through an account (`note_member`), and
 admins adding or removing an account by hand (`add_member`, `remove_member`; a later group list does
 not remove an admin's addition). The sender reads `members_of` to send a group message only through an
-account in the group; a group nobody in it is connected waits (`waiting_groups`).
+account in the group; a group none of whose accounts is connected waits (`overview` names it).
 """
 
 from __future__ import annotations
