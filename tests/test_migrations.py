@@ -58,3 +58,31 @@ def test_pledges_stored_before_the_ledger_get_a_round_and_their_breach(tmp_path)
         (2, 1, "running", "芙蓉区", None, None, None, None)]
     assert [tuple(b) for b in breaches] == [(1, "reply", 7)]
     assert tuple(call) == (1, 7, 0, None, None, 1, "芙蓉区")  # the reply it asked about was late
+
+
+def test_the_account_each_group_last_spoke_through_is_recorded_as_in_it(tmp_path):
+    """Upgrading from 0016: a group's recorded account (chat_group.bot_id) becomes a member of it, so its
+    messages keep going through that account only."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import alembic_config, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "0016")
+    with engine.begin() as connection:
+        for pk, group_id, bot_id in ((1, "900001", "20000"), (2, "900002", "20000"), (3, "900003", None)):
+            connection.execute(text(
+                "INSERT INTO chat_group (id, platform, group_id, bot_id, active, created_at) "
+                "VALUES (:pk, 'qq', :group_id, :bot_id, 1, '2026-11-02 02:00:00')"),
+                {"pk": pk, "group_id": group_id, "bot_id": bot_id})
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        members = connection.execute(text(
+            "SELECT platform, group_id, bot_id, source FROM bot_membership ORDER BY group_id")).all()
+        accounts = connection.execute(text("SELECT platform, bot_id FROM bot_account")).all()
+    engine.dispose()
+    assert [tuple(row) for row in members] == [("qq", "900001", "20000", "message"),
+                                               ("qq", "900002", "20000", "message")]
+    assert [tuple(row) for row in accounts] == [("qq", "20000")]

@@ -49,7 +49,7 @@ from bot.models import (
     id_of,
 )
 from bot.policy import Policies
-from bot.services import access, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
+from bot.services import access, accounts, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
 from bot.services import knowledge as kb
 from bot.services.errors import Conflict, ServiceError
 from bot.services.knowledge import Decision, KnowledgeBase
@@ -189,6 +189,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
         return Outcome(Result.IGNORED, reason="the bot's own message")
     if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
         directory.set_group_account(session, group.id, msg.self_id)
+        accounts.note_member(session, group.platform, group.group_id, msg.self_id, now=now)
     if msg.message_id and _SEEN.execute(session, {"group_pk": group.id, "message_id": msg.message_id}).fetchone():
         return Outcome(Result.IGNORED, reason="event already handled")
 
