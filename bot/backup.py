@@ -79,7 +79,9 @@ def _sqlite_path(url: URL) -> Path:
 def _libpq(url: URL) -> str:
     """The SQLAlchemy URL as pg_dump and pg_restore take it: no driver name, and no password (it goes in
     PGPASSWORD, so it shows neither in the process list nor in a message)."""
-    return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    bare = URL.create("postgresql", username=url.username, host=url.host, port=url.port, database=url.database,
+                      query=url.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def _pg_env(url: URL) -> dict[str, str]:
