@@ -22,7 +22,7 @@ from bot.config import Settings, UnsafeConfigError
 def _serve(settings: Settings, console: bool) -> int:
     import nonebot
 
-    from bot.app import init_nonebot, prepare_console_group, start_runtime
+    from bot.app import configure_logging, init_nonebot, prepare_console_group, start_runtime
 
     if not console:
         try:
@@ -30,6 +30,7 @@ def _serve(settings: Settings, console: bool) -> int:
         except UnsafeConfigError as error:
             print(f"拒绝启动 / refusing to start: {error}", file=sys.stderr)
             return 2
+    configure_logging(settings)
     runtime = start_runtime(settings)
     if console:
         prepare_console_group(runtime)

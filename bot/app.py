@@ -70,6 +70,19 @@ def _drop_quiet_logs_early(level: str, log_format: str = "text") -> None:
         format=nonebot_log.default_format)
 
 
+def configure_logging(settings: Settings) -> None:
+    """The log handler as the service writes, before anything starts logging: with `LOG_FORMAT=json` the
+    start-up lines, and jieba's own (it prints to stderr by itself), are JSON lines as well."""
+    _drop_quiet_logs_early(settings.log_level, settings.log_format)
+    if settings.log_format == "json":
+        import jieba
+
+        from bot.logs import FieldsLoguruHandler
+
+        jieba.default_logger.handlers[:] = [FieldsLoguruHandler()]
+        jieba.default_logger.propagate = False
+
+
 def init_nonebot(settings: Settings, *, console: bool = False) -> None:
     """NoneBot on its FastAPI driver, serving OneBot v11 and the admin API (or the console)."""
     common: dict[str, Any] = dict(log_level=settings.log_level, command_start=[""], command_sep=[" "])

@@ -39,3 +39,19 @@ def test_json_lines_carry_ticket_pledge_and_outbox_ids(json_logs, capsys):
 def test_an_unknown_field_is_a_programming_error():
     with pytest.raises(ValueError):
         log_fields(ticket=1)
+
+
+def test_the_service_with_log_format_json_writes_only_json_lines_from_its_start(tmp_path):
+    """The warning written while the store opens (no admin yet) and jieba's own lines are JSON too."""
+    from tests.support.service import start_service
+
+    service = start_service(f"sqlite:///{tmp_path / 'json.db'}", tmp_path, LOG_FORMAT="json", LOG_LEVEL="INFO",
+                            ADMIN_TOKEN="")
+    try:
+        with service.client(token=None) as client:
+            assert client.get("/healthz").status_code == 200
+    finally:
+        service.stop()
+    lines = [json.loads(line) for line in service.log().splitlines() if line.strip()]
+    assert any("create-admin" in line["message"] and line["level"] == "WARNING" for line in lines)
+    assert any(line["logger"] == "uvicorn" and "/healthz" in line["message"] for line in lines)
