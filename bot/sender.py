@@ -50,6 +50,7 @@ from typing import Protocol
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from sqlmodel import Session
 
+from bot.logs import log_fields
 from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
 from bot.services import accounts, outbox
@@ -328,7 +329,8 @@ class Sender:
                                    error=f"{type(error).__name__}: {error}",
                                    max_attempts=self.runtime.settings.outbox_max_attempts)
                 for row in failed:
-                    log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error)
+                    log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error,
+                                extra=log_fields(outbox_id=row.id, ticket_id=row.ticket_id, pledge_id=row.pledge_id))
                 continue
             records.append(self._record(outbox.Sent(ids, clock.now(), message_id)))
             self.runtime.last_sends[bot_id] = clock.now()
