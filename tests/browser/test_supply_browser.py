@@ -1,6 +1,7 @@
 """A supply notice in a real browser: a marketing user drafts it, uploads an item table with one bad row and
 sees the row named, fixes it, reads the preview, publishes, and the QQ group receives exactly the previewed
-parts while the page shows the delivery."""
+parts while the page shows the delivery; then corrects it (the group gets the previewed correction) and
+withdraws it."""
 
 from __future__ import annotations
 
@@ -94,6 +95,32 @@ async def test_a_marketing_user_fixes_a_bad_row_previews_publishes_and_the_group
         f"{len(previewed)}/{len(previewed)} 条", timeout=8_000)
     await expect(deliveries).to_contain_text("已发送 1")
     await screenshot(page, "supply-delivered")
+
+    # 更正: the ordering window closes a day later; the preview is the very message the group gets
+    correction = page.locator("#correction")
+    await correction.locator("#c_closes").fill("2026-12-02T17:00")
+    await correction.get_by_role("button", name="预览更正").click()
+    corrected = correction.locator(".correction-preview pre.bubble")
+    await expect(corrected.first).to_contain_text("【货源信息更正】第49周货源信息")
+    await expect(corrected.first, "the correction names what changed").to_contain_text("订货时间改为")
+    correction_text = (await corrected.all_inner_texts())[0]
+    await correction.get_by_role("checkbox").check()
+    await correction.get_by_role("button", name="发布更正").click()
+    await expect(page.get_by_role("status")).to_contain_text("更正")
+    call = await napcat.next_call(to=group_id)
+    assert "".join(s["data"].get("text", "") for s in call["params"]["message"] if s["type"] == "text") \
+        == correction_text, "the group gets exactly the previewed correction"
+
+    # 撤回, confirmed: the groups that had the notice are told
+    withdraw = page.locator("#withdraw")
+    await withdraw.get_by_label("原因（写进发给各群的撤回通知）").fill("品规表有误，将重新发布")
+    await withdraw.get_by_role("checkbox").check()
+    await withdraw.get_by_role("button", name="撤回").click()
+    await expect(page.get_by_role("status")).to_contain_text("撤回")
+    call = await napcat.next_call(to=group_id)
+    withdrawal = "".join(s["data"].get("text", "") for s in call["params"]["message"] if s["type"] == "text")
+    assert withdrawal.startswith("【货源信息撤回】") and "品规表有误" in withdrawal
+    await expect(page.locator("#withdraw"), "a withdrawn notice offers nothing more to send").to_have_count(0)
 
 
 async def test_the_notice_page_fits_a_phone(phone_page, new_staff, admin, screenshot):
