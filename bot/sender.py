@@ -42,6 +42,7 @@ from typing import Protocol
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from sqlmodel import Session
 
+from bot import metrics
 from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
 from bot.services import outbox
@@ -284,6 +285,7 @@ class Sender:
                     log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error)
                 continue
             records.append(self._record(outbox.Sent(ids, clock.now(), message_id)))
+            metrics.sent(bot_id)  # an in-memory increment (bot/metrics.py)
             sent += len(rows)
         return sent, released, False
 

@@ -1,0 +1,88 @@
+"""/metrics in Prometheus' text format (admins' API tokens or METRICS_TOKEN), and the HTTP latency it reports."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import metrics
+from bot.models import Role
+from bot.runtime import get_runtime
+from bot.services import staff as staff_service
+
+
+class LatencyMiddleware:
+    """Times every HTTP request until its answer's headers go out, labelled by the route's template (never the
+    raw path, whose ids would make a series each). WebSockets (the bots' chat) pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        observed = False
+
+        def observe(code: int) -> None:
+            nonlocal observed
+            if observed:
+                return
+            observed = True
+            template = getattr(scope.get("route"), "path", None)
+            metrics.HTTP_SECONDS.labels(metrics.worker(), scope["method"], template or _unrouted(scope),
+                                        str(code)).observe(time.perf_counter() - started)
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observe(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        except Exception:
+            observe(500)
+            raise
+
+
+def _unrouted(scope: Scope) -> str:
+    """Static files (a mount) by their mount's prefix; anything no route took as one label."""
+    root = scope.get("root_path", "")
+    return f"{root}/*" if root else "unmatched"
+
+
+def _allowed(request: Request) -> bool:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return False
+    runtime = get_runtime()
+    expected = runtime.settings.metrics_token
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return True
+    member = runtime.unit_of_work(staff_service.authenticate, token)
+    return member is not None and member.has_role(Role.ADMIN)
+
+
+def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
+    runtime = get_runtime()
+    metrics.set_worker(runtime.settings.worker)
+    registry = metrics.registry(runtime.engine, runtime.clock.now, connected_bots)
+    app.add_middleware(LatencyMiddleware)
+
+    @app.get("/metrics", include_in_schema=False)
+    def scrape(request: Request) -> Response:
+        """Prometheus' text format; `Authorization: Bearer <METRICS_TOKEN or an admin's API token>`."""
+        if not _allowed(request):
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "读取监控指标需要管理员令牌或 METRICS_TOKEN",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
