@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import metrics
@@ -37,8 +38,7 @@ class LatencyMiddleware:
             if observed:
                 return
             observed = True
-            template = getattr(scope.get("route"), "path", None)
-            metrics.HTTP_SECONDS.labels(metrics.worker(), scope["method"], template or _unrouted(scope),
+            metrics.HTTP_SECONDS.labels(metrics.worker(), scope["method"], route_template(scope),
                                         str(code)).observe(time.perf_counter() - started)
 
         async def timed_send(message: Message) -> None:
@@ -53,10 +53,26 @@ class LatencyMiddleware:
             raise
 
 
-def _unrouted(scope: Scope) -> str:
-    """Static files (a mount) by their mount's prefix; anything no route took as one label."""
-    root = scope.get("root_path", "")
-    return f"{root}/*" if root else "unmatched"
+def route_template(scope: Scope) -> str:
+    """The path with each path parameter's value put back as `{name}` (`/api/v1/tickets/{ticket_id}`,
+    `/static/swagger-ui/{path}`); `unmatched` when no route took the request (a scanner's guesses would
+    otherwise make a series each). Worked out from the path, not from the route object: with routers
+    included in routers, FastAPI leaves only the innermost route's own part of the path there."""
+    if "route" not in scope and "endpoint" not in scope:
+        return "unmatched"
+    if isinstance(scope.get("endpoint"), StaticFiles):  # static files: under the mount's prefix
+        return f"{scope.get('root_path', '')}/{{path}}"
+    template = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        marker = "/" + str(value)
+        at = template.rfind(marker)
+        while at >= 0:
+            end = at + len(marker)
+            if end == len(template) or template[end] == "/":  # a whole segment (or the rest of the path)
+                template = f"{template[:at]}/{{{name}}}{template[end:]}"
+                break
+            at = template.rfind(marker, 0, at)
+    return template
 
 
 def _allowed(request: Request) -> bool:
