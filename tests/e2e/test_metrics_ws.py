@@ -1,6 +1,8 @@
 """/metrics over the real service: retailers' questions over the real WebSocket, then the scrape's numbers,
 its token check, and two instances on one database reporting the same stored counts."""
 
+import json
+import re
 from collections import Counter
 
 import httpx
@@ -11,7 +13,7 @@ from bot.db import make_engine
 from tests.support.databases import fresh_database
 from tests.support.fixtures import new_member, unique_number, wait_for
 from tests.support.napcat import NapCat
-from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, RunningService, start_service
+from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, ROOT, RunningService, start_service
 
 METRICS_TOKEN = "metrics-only-token-0123456789"
 CATEGORIES = ("supply", "terminal", "launch", "training", "marketing", "monopoly", "delivery", "complaint", "other")
@@ -157,3 +159,18 @@ def test_without_a_metrics_token_set_only_admins_read_the_metrics(service, admin
     assert scrape(service, None).status_code == 401
     assert scrape(service, METRICS_TOKEN).status_code == 401  # the shared service sets none
     assert scrape(service, ADMIN_TOKEN).status_code == 200
+
+
+def test_the_sample_dashboard_asks_only_for_metrics_the_service_serves(service):
+    """deploy/grafana-dashboard.json: each query's metric is one /metrics declares (even before its first
+    sample), so a renamed metric cannot leave the dashboard empty unnoticed."""
+    dashboard = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    asked = {base(name) for query in queries for name in re.findall(r"\bretailer_bot_\w+", query)}
+    answer = scrape(service, ADMIN_TOKEN)
+    declared = {base(line.split()[2]) for line in answer.text.splitlines() if line.startswith("# TYPE ")}
+    assert len(asked) >= 10 and asked <= declared, asked - declared
+
+
+def base(name: str) -> str:
+    return re.sub(r"_(total|bucket|count|sum)$", "", name)
