@@ -17,8 +17,9 @@ from starlette.exceptions import HTTPException
 
 from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, reports, retailers, staff, supply, tickets
-from api.schemas import ErrorOut, HealthOut
+from api.schemas import AccountHealthOut, ErrorOut, HealthOut, WaitingGroupOut
 from bot.runtime import get_runtime, is_transient
+from bot.services import accounts
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError, TooLarge
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,22 @@ async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, "服务内部错误，已记录，请联系管理员")
 
 
+def _connected_accounts() -> dict[str, str]:
+    from plugins.chat import connected_accounts  # NoneBot's bots, loaded with the plugins
+
+    return connected_accounts()
+
+
+def account_health() -> tuple[list[AccountHealthOut], list[WaitingGroupOut]]:
+    """Each bot account's health, and the groups in service none of whose accounts is connected."""
+    runtime = get_runtime()
+    seen = runtime.unit_of_work(accounts.overview, connected=_connected_accounts(),
+                                last_sends=dict(runtime.last_sends))
+    return ([AccountHealthOut(**vars(account)) for account in seen.accounts],
+            [WaitingGroupOut(id=group.id, platform=group.platform, group_id=group.group_id, name=group.name)
+             for group in seen.waiting_groups if group.id is not None])
+
+
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -120,14 +137,21 @@ def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     @app.get("/healthz", response_model=HealthOut, tags=["health"],
              responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": HealthOut, "description": "数据库不可用"}})
     def healthz() -> JSONResponse:
-        """Database reachable and which bot accounts are connected (no token needed)."""
+        """Database reachable, which bot accounts are connected, each account's groups and last send, and
+        the groups whose messages wait because none of their accounts is connected (no token needed)."""
         try:
             with get_runtime().engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
             database = True
         except Exception:
             database = False
+        health: tuple[list[AccountHealthOut], list[WaitingGroupOut]] = ([], [])
+        if database:
+            try:
+                health = account_health()
+            except Exception:  # the health page answers whatever else fails
+                log.exception("could not read the bot accounts' health")
         body = HealthOut(status="ok" if database else "degraded", database=database,
-                         bots=connected_bots())
-        return JSONResponse(body.model_dump(),
+                         bots=connected_bots(), accounts=health[0], groups_without_account=health[1])
+        return JSONResponse(body.model_dump(mode="json"),
                             status_code=200 if database else status.HTTP_503_SERVICE_UNAVAILABLE)

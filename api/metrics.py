@@ -89,10 +89,17 @@ def _allowed(request: Request) -> bool:
     return member is not None and member.has_role(Role.ADMIN)
 
 
+def waiting_groups() -> list[tuple[str, str]]:
+    """The groups /healthz lists as without a connected account (on this process)."""
+    from api.main import account_health
+
+    return [(group.platform, group.group_id) for group in account_health()[1]]
+
+
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     runtime = get_runtime()
     metrics.set_worker(runtime.settings.worker)
-    registry = metrics.registry(runtime.engine, runtime.clock.now, connected_bots)
+    registry = metrics.registry(runtime.engine, runtime.clock.now, connected_bots, waiting_groups)
     app.add_middleware(LatencyMiddleware)
 
     @app.get("/metrics", include_in_schema=False)

@@ -306,10 +306,35 @@ class QueueOut(Output):
     dead: int
 
 
+class AccountHealthOut(BaseModel):
+    """A bot account: connected to this process now, the registered groups it serves, its last send from here."""
+
+    platform: str
+    bot_id: str
+    connected: bool
+    groups: list[str]
+    last_send_at: datetime | None
+
+
+class WaitingGroupOut(BaseModel):
+    """A group in service none of whose accounts is connected: its messages wait."""
+
+    id: int
+    platform: str
+    group_id: str
+    name: str | None
+
+
 class HealthOut(BaseModel):
     status: str
     database: bool
     bots: list[str]
+    accounts: list[AccountHealthOut] = Field(default_factory=list)
+    groups_without_account: list[WaitingGroupOut] = Field(default_factory=list)
+
+
+class GroupAccountIn(Input):
+    bot_id: str = Field(min_length=1, max_length=32, pattern=r"^\S+$", description="机器人账号（QQ 号）")
 
 
 class PledgeListOut(PledgeOut):

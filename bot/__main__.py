@@ -5,6 +5,8 @@
     python -m bot import-retailers FILE   load the customer export (XLSX, XLS or CSV) into the directory
     python -m bot create-admin [--name 名字]  create an admin (or re-issue their token) and print the token once
     python -m bot export-knowledge DIR    write the stored knowledge entries as files, DIR/<column>/<name>.yaml
+    python -m bot backup DIR              a consistent copy of the database and policy file, while the service runs
+    python -m bot restore DIR             put a backup back into an empty installation
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bot.config import Settings, UnsafeConfigError
 def _serve(settings: Settings, console: bool) -> int:
     import nonebot
 
-    from bot.app import init_nonebot, prepare_console_group, start_runtime
+    from bot.app import configure_logging, init_nonebot, prepare_console_group, start_runtime
 
     if not console:
         try:
@@ -28,6 +30,7 @@ def _serve(settings: Settings, console: bool) -> int:
         except UnsafeConfigError as error:
             print(f"拒绝启动 / refusing to start: {error}", file=sys.stderr)
             return 2
+    configure_logging(settings)
     runtime = start_runtime(settings)
     if console:
         prepare_console_group(runtime)
@@ -112,6 +115,34 @@ def _export_knowledge(settings: Settings, directory: Path) -> int:
     return 0
 
 
+def _backup(settings: Settings, directory: Path) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        done = backup(settings, directory)
+    except BackupError as error:
+        print(f"备份失败，未做任何修改：{error}", file=sys.stderr)
+        return 2
+    files = "、".join(done.manifest["files"])
+    print(f"已备份到 {directory}（{files}；数据库结构版本 {done.manifest['schema_revision']}）")
+    return 0
+
+
+def _restore(settings: Settings, directory: Path) -> int:
+    from bot.backup import BackupError, restore
+
+    try:
+        done = restore(settings, directory)
+    except BackupError as error:
+        print(f"恢复失败，未做任何修改：{error}", file=sys.stderr)
+        return 2
+    print(f"已从 {directory} 恢复（备份于 {done.manifest['created_at']}，数据库结构版本 "
+          f"{done.manifest['schema_revision']}）。启动服务时会自动升级到本版本的结构。")
+    for note in done.notes:
+        print(note)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -125,12 +156,20 @@ def main(argv: list[str]) -> int:
     admin.add_argument("--name", help="the admin's name (default 管理员)")
     export = commands.add_parser("export-knowledge", help="write the stored knowledge entries as YAML files")
     export.add_argument("directory", type=Path, help="where to write <column>/<name>.yaml (e.g. knowledge/entries)")
+    save = commands.add_parser("backup", help="copy the database and policy file while the service runs")
+    save.add_argument("directory", type=Path, help="a new or empty directory")
+    load_backup = commands.add_parser("restore", help="put a backup back into an empty installation")
+    load_backup.add_argument("directory", type=Path, help="a directory written by `backup`")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "import-retailers":
         return _import_retailers(settings, args.file, args.dry_run, args.full)
     if args.command == "create-admin":
         return _create_admin(settings, args.name)
+    if args.command == "backup":
+        return _backup(settings, args.directory)
+    if args.command == "restore":
+        return _restore(settings, args.directory)
     if args.command == "export-knowledge":
         return _export_knowledge(settings, args.directory)
     return _serve(settings, console=args.command == "console")

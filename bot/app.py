@@ -26,11 +26,11 @@ log = logging.getLogger(__name__)
 
 def _route_logs_to_nonebot(level: str) -> None:
     """Our modules log with `logging`; NoneBot's loguru prints them once, beside its own."""
-    from nonebot.log import LoguruHandler
+    from bot.logs import FieldsLoguruHandler
 
     for name in ("bot", "api", "plugins"):
         logger = logging.getLogger(name)
-        logger.handlers[:] = [LoguruHandler()]
+        logger.handlers[:] = [FieldsLoguruHandler()]
         logger.setLevel(level)
         logger.propagate = False
 
@@ -51,22 +51,42 @@ def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     return runtime
 
 
-def _drop_quiet_logs_early(level: str) -> None:
+def _drop_quiet_logs_early(level: str, log_format: str = "text") -> None:
     """NoneBot's handler takes every level and filters after a record is built (colours parsed and
     all): a few per event, measurable on the intake path. With the level on the handler itself,
-    loguru returns before building anything quieter."""
+    loguru returns before building anything quieter. `LOG_FORMAT=json` writes one JSON object a line
+    instead (for the journal or a log shipper), with the same level on the handler."""
     from nonebot import log as nonebot_log
 
+    from bot.logs import json_sink
+
     nonebot_log.logger.remove(nonebot_log.logger_id)
+    if log_format == "json":
+        nonebot_log.logger_id = nonebot_log.logger.add(
+            json_sink, level=level.upper(), diagnose=False, filter=nonebot_log.default_filter, format="{message}")
+        return
     nonebot_log.logger_id = nonebot_log.logger.add(
         sys.stdout, level=level.upper(), diagnose=False, filter=nonebot_log.default_filter,
         format=nonebot_log.default_format)
 
 
+def configure_logging(settings: Settings) -> None:
+    """The log handler as the service writes, before anything starts logging: with `LOG_FORMAT=json` the
+    start-up lines, and jieba's own (it prints to stderr by itself), are JSON lines as well."""
+    _drop_quiet_logs_early(settings.log_level, settings.log_format)
+    if settings.log_format == "json":
+        import jieba
+
+        from bot.logs import FieldsLoguruHandler
+
+        jieba.default_logger.handlers[:] = [FieldsLoguruHandler()]
+        jieba.default_logger.propagate = False
+
+
 def init_nonebot(settings: Settings, *, console: bool = False) -> None:
     """NoneBot on its FastAPI driver, serving OneBot v11 and the admin API (or the console)."""
     common: dict[str, Any] = dict(log_level=settings.log_level, command_start=[""], command_sep=[" "])
-    _drop_quiet_logs_early(settings.log_level)
+    _drop_quiet_logs_early(settings.log_level, settings.log_format)
     if console:
         nonebot.init(driver="~none", **common)
         from nonebot.adapters.console import Adapter as ConsoleAdapter

@@ -10,7 +10,7 @@ import ipaddress
 import socket
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     admin_token: str = ""
     timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: NoneBot's coloured lines; json: one JSON object a line (time, level, "
+                            "logger, message, and ticket_id, pledge_id, outbox_id where a line names them).")
 
     public_numbers: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

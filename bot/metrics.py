@@ -151,10 +151,12 @@ def read_store(session: Session, now: datetime) -> list[Metric]:
 
 
 class BotsCollector(Collector):
-    """The bot accounts connected to this process, asked at scrape time."""
+    """The bot accounts connected to this process, and the groups in service none of whose accounts is
+    connected here (their messages wait), asked at scrape time."""
 
-    def __init__(self, connected_bots: Callable[[], list[str]]) -> None:
-        self._connected_bots = connected_bots
+    def __init__(self, connected_bots: Callable[[], list[str]],
+                 waiting_groups: Callable[[], list[tuple[str, str]]] | None = None) -> None:
+        self._connected_bots, self._waiting_groups = connected_bots, waiting_groups
 
     def collect(self) -> Iterable[Metric]:
         bots = self._connected_bots()
@@ -165,15 +167,31 @@ class BotsCollector(Collector):
                                  labels=["worker", "bot_id"])
         for bot_id in bots:
             each.add_metric([_worker, bot_id], 1)
-        return [count, each]
+        if self._waiting_groups is None:
+            return [count, each]
+        try:
+            waiting = self._waiting_groups()
+        except Exception:  # the database is away: retailer_bot_store_up says so
+            log.warning("metrics: cannot read the groups' accounts", exc_info=True)
+            return [count, each]
+        stranded = GaugeMetricFamily(f"{PREFIX}_groups_without_account", "Groups in service none of whose bot "
+                                     "accounts is connected to this process: their messages wait.",
+                                     labels=["worker"])
+        stranded.add_metric([_worker], len(waiting))
+        which = GaugeMetricFamily(f"{PREFIX}_group_without_account", "1 for each group in service none of "
+                                  "whose bot accounts is connected to this process.",
+                                  labels=["worker", "platform", "group_id"])
+        for platform, group_id in waiting:
+            which.add_metric([_worker, platform, group_id], 1)
+        return [count, each, stranded, which]
 
 
-def registry(engine: Engine, now: Callable[[], datetime],
-             connected_bots: Callable[[], list[str]]) -> CollectorRegistry:
+def registry(engine: Engine, now: Callable[[], datetime], connected_bots: Callable[[], list[str]],
+             waiting_groups: Callable[[], list[tuple[str, str]]] | None = None) -> CollectorRegistry:
     """One app's metrics: the store's, the connected bots, and this process's instruments."""
     disable_created_metrics()  # no `_created` series beside each counter and histogram: half the text, unused
     found = CollectorRegistry(auto_describe=False)
     for collector in (SENDS, SWEEP_SECONDS, HTTP_SECONDS, StoreCollector(engine, now),
-                      BotsCollector(connected_bots)):
+                      BotsCollector(connected_bots, waiting_groups)):
         found.register(collector)
     return found

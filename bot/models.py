@@ -268,6 +268,35 @@ class ChatGroup(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class BotAccount(SQLModel, table=True):
+    """A bot account (a QQ number) the service has seen connect or post; written by `accounts`."""
+
+    __tablename__ = "bot_account"
+    __table_args__ = (UniqueConstraint("platform", "bot_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(default="qq", max_length=16)
+    bot_id: str = Field(max_length=32)
+    first_seen_at: datetime = _time()
+    groups_listed_at: datetime | None = _time(nullable=True)  # when the platform last gave its group list
+
+
+class BotMembership(SQLModel, table=True):
+    """A bot account is in a group: group messages go out only through such an account. `source` is
+    where it was learnt: `platform` (the group list at connect), `message` (a message came through it)
+    or `admin` (added by hand; a new group list does not remove it). Written by `accounts` only."""
+
+    __tablename__ = "bot_membership"
+    __table_args__ = (UniqueConstraint("platform", "group_id", "bot_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(default="qq", max_length=16)
+    group_id: str = Field(max_length=32)
+    bot_id: str = Field(max_length=32, index=True)
+    source: str = Field(max_length=16)
+    created_at: datetime = _time()
+
+
 class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_thread", "chat_group_id", "sender_user_id", "status"),

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
@@ -93,6 +94,7 @@ class Runtime:
         self.sender_running = False  # set by the sender: replies are handed to it (see the module's docstring)
         self._handed_off: collections.deque[OutboxMessage] = collections.deque()
         self._queued = False  # rows were queued in the store since the sender last asked
+        self.last_sends: dict[str, datetime] = {}  # bot account -> its last send from this process (health)
 
     def take_handed_off(self) -> list[OutboxMessage]:
         """The replies handed to the sender since it last asked, oldest first."""

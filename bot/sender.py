@@ -24,6 +24,14 @@ transport is asked for a copy in the chat first (`Transport.find_sent`): if
 there is one, the rows are marked sent with its id instead of being sent twice.
 Where the chat cannot be checked (a private chat, a platform without history,
 a failed look-up) they are sent again: a duplicate is better than a loss.
+
+With several accounts, a group message goes only through an account in the group
+(`accounts.members_of`): the account it names if that one is connected, else the
+least busy connected member. When none of the group's accounts is connected it is
+not claimed at all (`outbox.claim_due(bots=...)`) and waits, shown on /healthz,
+until one connects. A group nothing is known of, and a private message (unless it
+goes through a group), keeps the old rule: the account named, else any connected
+account of the platform.
 """
 
 from __future__ import annotations
@@ -43,9 +51,10 @@ from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from sqlmodel import Session
 
 from bot import metrics
+from bot.logs import log_fields
 from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
-from bot.services import outbox
+from bot.services import accounts, outbox
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 15
@@ -77,6 +86,16 @@ class Transport(Protocol):
     async def find_sent(self, bot_id: str, rows: list[OutboxMessage], *, since: datetime) -> str | None:
         """The platform's id of a message this account posted no earlier than `since` with what sending the
         rows would post; None when there is none or the chat cannot be checked. May raise (then they are sent)."""
+
+
+def _chat_of(message: OutboxMessage) -> tuple[str, str] | None:
+    """The group a message goes to, or through (a private message to a group member): only an account in
+    it can deliver the message."""
+    if message.target_kind == "group":
+        return message.platform, message.target_id
+    if message.via_group_id:
+        return message.platform, message.via_group_id
+    return None
 
 
 def _joins(send: list[OutboxMessage], message: OutboxMessage) -> bool:
@@ -138,6 +157,7 @@ class Sender:
         self._store_has_more = False  # the last pass left due rows in the store (a full claim, or given back)
         self._unrecorded: list[tuple[outbox.Sent, asyncio.Future[None]]] = []  # sent, not yet marked so
         self._recorder: asyncio.Future[None] | None = None
+        self._members: dict[tuple[str, str], set[str]] = {}  # (platform, group) -> its accounts, as last read
 
     def _bucket(self, bot_id: str) -> InMemoryBucket:
         limit = self.runtime.settings.outbox_rate_per_minute
@@ -184,9 +204,32 @@ class Sender:
             self._next_send_at[bot_id] = turn.previous_next_send_at
 
     def _pick_bot(self, message: OutboxMessage, bots: dict[str, str]) -> str | None:
+        chat = _chat_of(message)
+        members = self._members.get(chat) if chat else None
+        if members:  # only an account in the group; none connected: the message waits
+            ready = [bot for bot in sorted(members) if bots.get(bot) == message.platform]
+            if message.bot_id in ready:
+                return message.bot_id
+            return min(ready, key=lambda bot: self._next_send_at.get(bot, 0.0), default=None)
         if message.bot_id in bots:
             return message.bot_id
         return next((bot for bot, platform in bots.items() if platform == message.platform), None)
+
+    async def _read_members(self, rows: list[OutboxMessage], *, again: bool) -> None:
+        """The accounts of the groups these rows go to: all read `again` (the store was asked this pass),
+        else only those not read before (a pass of replies handed over needs no query)."""
+        chats = {chat for row in rows if (chat := _chat_of(row))}
+        if not again:
+            chats -= set(self._members)
+        if not chats:
+            return
+        try:
+            found = await self.runtime.run_first(accounts.members_of, chats)
+        except Exception as error:  # the claim went through a moment ago: this pass goes on with what it knew
+            log.warning("could not read the groups' accounts (%s: %s)", type(error).__name__, error)
+            return
+        for chat in chats:
+            self._members[chat] = found.get(chat, set())
 
     async def deliver_due(self) -> int:
         """One pass over what is due; returns how many outbox rows went out."""
@@ -201,16 +244,20 @@ class Sender:
         taken: list[outbox.TakenBack] = []
         fresh: list[OutboxMessage] = []
         # the store is asked when something was queued there, or at each poll; not for each hand-off
+        asked = False
         if (not handed or self.runtime.take_queued() or self._store_has_more
                 or self._monotonic() >= self._next_claim_at):
             self._next_claim_at = self._monotonic() + self.runtime.settings.outbox_poll_seconds
+            asked = True
             try:
-                taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, limit=size)
+                taken, fresh = await run(self._claim, now=clock.now(), platforms=platforms, bots=sorted(bots),
+                                         limit=size)
             except BaseException:
                 self.runtime.hand_back(handed)  # the next pass sends them, not the lease's end
                 raise
         fresh = handed + fresh  # replies, the first lane
         batch = [claim.message for claim in taken] + fresh
+        await self._read_members(batch, again=asked)
         pick = functools.partial(self._pick_bot, bots=bots)
         # taken-back rows apart: combined as before, they can match the copy a dead process sent
         unsent, sent = await self._settle_taken_back(taken, combine([claim.message for claim in taken], pick))
@@ -225,13 +272,14 @@ class Sender:
         self._store_has_more = self.more_due or any(released for _, released, _ in outcomes)
         return sent + sum(delivered for delivered, _, _ in outcomes)
 
-    def _claim(self, session: Session, *, now: datetime, platforms: list[str], limit: int
+    def _claim(self, session: Session, *, now: datetime, platforms: list[str], bots: list[str], limit: int
                ) -> tuple[list[outbox.TakenBack], list[OutboxMessage]]:
-        """Claims that were never finished, then what is due, in one unit of work."""
+        """Claims that were never finished, then what is due and can go through these accounts, in one unit
+        of work."""
         taken = outbox.take_back(session, now=now, platforms=platforms, worker=self.worker,
                                  started_at=self.started_at, limit=limit)
         return taken, outbox.claim_due(session, now=now, platforms=platforms, worker=self.worker,
-                                       limit=limit - len(taken))
+                                       limit=limit - len(taken), bots=bots)
 
     async def _send_in_order(self, sends: list[tuple[str | None, list[OutboxMessage]]], woken: asyncio.Event
                              ) -> tuple[int, int, bool]:
@@ -282,9 +330,11 @@ class Sender:
                                    error=f"{type(error).__name__}: {error}",
                                    max_attempts=self.runtime.settings.outbox_max_attempts)
                 for row in failed:
-                    log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error)
+                    log.warning("outbox %s failed (attempt %s, %s): %s", row.id, row.attempts, row.status, error,
+                                extra=log_fields(outbox_id=row.id, ticket_id=row.ticket_id, pledge_id=row.pledge_id))
                 continue
             records.append(self._record(outbox.Sent(ids, clock.now(), message_id)))
+            self.runtime.last_sends[bot_id] = clock.now()
             metrics.sent(bot_id)  # an in-memory increment (bot/metrics.py)
             sent += len(rows)
         return sent, released, False

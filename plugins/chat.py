@@ -78,6 +78,13 @@ def platform_of(bot: Bot) -> str | None:
     return None
 
 
+def connected_accounts() -> dict[str, str]:
+    """The bot accounts connected to this process now: bot id -> platform."""
+    import nonebot
+
+    return {bot_id: platform for bot_id, bot in nonebot.get_bots().items() if (platform := platform_of(bot))}
+
+
 def _console_group(event: Event) -> bool:
     return isinstance(event, ConsoleMessageEvent) and event.channel.id != DIRECT.id
 
@@ -212,6 +219,15 @@ async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
             return _message_id(await bot.send_message(message.target_id, ConsoleMessage(text)))
         return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(text)))
     raise TypeError(f"no way to send through {type(bot).__name__}")
+
+
+async def group_list(bot: Bot) -> list[str] | None:
+    """The groups the account is a member of, as the platform lists them (`get_group_list`); None where the
+    platform cannot say (the console). Raises when the call fails."""
+    if not isinstance(bot, OneBot):
+        return None
+    groups = await bot.call_api("get_group_list")
+    return [str(group["group_id"]) for group in groups or []]
 
 
 HISTORY_COUNT = 50  # the group's latest messages searched for a copy

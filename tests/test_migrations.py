@@ -1,8 +1,16 @@
 """The migrations build exactly the schema the models describe, on SQLite and on PostgreSQL."""
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
+
+from bot.db import MIGRATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_migrated_store_matches_the_models(runtime):
@@ -58,3 +66,119 @@ def test_pledges_stored_before_the_ledger_get_a_round_and_their_breach(tmp_path)
         (2, 1, "running", "芙蓉区", None, None, None, None)]
     assert [tuple(b) for b in breaches] == [(1, "reply", 7)]
     assert tuple(call) == (1, 7, 0, None, None, 1, "芙蓉区")  # the reply it asked about was late
+
+
+def test_the_account_each_group_last_spoke_through_is_recorded_as_in_it(tmp_path):
+    """Upgrading from 0016: a group's recorded account (chat_group.bot_id) becomes a member of it, so its
+    messages keep going through that account only."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bot.db import alembic_config, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    command.upgrade(config, "0016")
+    with engine.begin() as connection:
+        for pk, group_id, bot_id in ((1, "900001", "20000"), (2, "900002", "20000"), (3, "900003", None)):
+            connection.execute(text(
+                "INSERT INTO chat_group (id, platform, group_id, bot_id, active, created_at) "
+                "VALUES (:pk, 'qq', :group_id, :bot_id, 1, '2026-11-02 02:00:00')"),
+                {"pk": pk, "group_id": group_id, "bot_id": bot_id})
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        members = connection.execute(text(
+            "SELECT platform, group_id, bot_id, source FROM bot_membership ORDER BY group_id")).all()
+        accounts = connection.execute(text("SELECT platform, bot_id FROM bot_account")).all()
+    engine.dispose()
+    assert [tuple(row) for row in members] == [("qq", "900001", "20000", "message"),
+                                               ("qq", "900002", "20000", "message")]
+    assert [tuple(row) for row in accounts] == [("qq", "20000")]
+
+
+PREVIOUS_RELEASE = "0013"  # the schema of the release before the knowledge store, aliases and media files
+
+
+def test_a_store_of_the_previous_release_upgrades_to_head_with_its_data(tmp_path):
+    """The upgrade path (stop, back up, install, start): a store the previous release made, with a ticket, its
+    messages, pledge, round, trail and a queued notice in it, migrates to head at start and every row reads back
+    through the models; the new tables start empty and the knowledge files seed the store."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlmodel import Session, select
+
+    from bot.db import alembic_config, make_engine, migrate
+    from bot.models import (
+        ChatGroup,
+        OutboxMessage,
+        Pledge,
+        PledgeRound,
+        Retailer,
+        StaffMember,
+        Ticket,
+        TicketEvent,
+        TicketMessage,
+    )
+    from bot.services import knowledge
+    from tests.support.databases import fresh_database
+
+    at = "'2026-11-02 02:00:00'"
+    with fresh_database(tmp_path, "upgrade") as url:
+        engine = make_engine(url)
+        try:
+            command.upgrade(alembic_config(engine), PREVIOUS_RELEASE)
+            with engine.begin() as connection:
+                for statement in (
+                    f"INSERT INTO chat_group (id, platform, group_id, name, district, active, created_at) "
+                    f"VALUES (1, 'qq', '900001', '芙蓉区零售户服务群', '芙蓉区', TRUE, {at})",
+                    f"INSERT INTO staff_member (id, name, roles, chat_user_id, active, created_at) "
+                    f"VALUES (7, '李客服', '[\"agent\", \"supervisor\"]', '10086', TRUE, {at})",
+                    f"INSERT INTO retailer (id, license_no, store_name, phone, grade, active, created_at, updated_at) "
+                    f"VALUES (3, '430102100001', '好邻居便利店', '13912345678', 18, TRUE, {at}, {at})",
+                    f"INSERT INTO ticket (id, platform, chat_group_id, retailer_id, sender_user_id, category, status, "
+                    f"trading_flag, text, created_at, updated_at, last_message_at) VALUES (1, 'qq', 1, 3, '10001', "
+                    f"'terminal', 'open', FALSE, '扫码枪扫不出来怎么办', {at}, {at}, {at})",
+                    f"INSERT INTO ticket_message (id, ticket_id, author_kind, text, created_at) "
+                    f"VALUES (1, 1, 'retailer', '扫码枪扫不出来怎么办', {at})",
+                    f"INSERT INTO pledge (id, ticket_id, kind, owner_role, owner_staff_id, state, due_at, created_at, "
+                    f"started_at, escalation_level) VALUES (1, 1, 'reply', 'agent', 7, 'pending', "
+                    f"'2026-11-02 02:30:00', {at}, {at}, 0)",
+                    f"INSERT INTO pledge_round (id, pledge_id, ticket_id, round_no, kind, reason, category, district, "
+                    f"owner_staff_id, started_at, due_at, escalation_level, outcome, by_bot, paused_seconds) VALUES "
+                    f"(1, 1, 1, 1, 'reply', 'opened', 'terminal', '芙蓉区', 7, {at}, '2026-11-02 02:30:00', 0, "
+                    f"'running', FALSE, 0)",
+                    f"INSERT INTO ticket_event (id, ticket_id, at, actor_kind, action, detail) "
+                    f"VALUES (1, 1, {at}, 'retailer', 'opened', '{{\"via\": \"group\"}}')",
+                    f"INSERT INTO outbox_message (id, platform, target_kind, target_id, text, status, attempts, "
+                    f"next_attempt_at, created_at, lane, kind, ticket_id, pledge_id) VALUES (1, 'qq', 'group', "
+                    f"'900001', '收到，已登记为工单 #1，客服将尽快回复。', 'pending', 0, {at}, {at}, 0, 'ack', 1, 1)",
+                ):
+                    connection.execute(text(statement))
+            migrate(engine)  # what the service does at start
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == \
+                    ScriptDirectory(str(MIGRATIONS)).get_current_head()
+                assert connection.execute(text("SELECT version FROM knowledge_state")).scalar_one() == 0
+                for table in ("knowledge_entry", "directory_alias", "media_file"):
+                    assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+            with Session(engine) as session:
+                group, member, shop = session.get_one(ChatGroup, 1), session.get_one(StaffMember, 7), \
+                    session.get_one(Retailer, 3)
+                assert (group.group_id, group.district) == ("900001", "芙蓉区")
+                assert member.roles == ["agent", "supervisor"] and member.active
+                assert (shop.license_no, shop.grade) == ("430102100001", 18)
+                ticket = session.get_one(Ticket, 1)
+                assert (ticket.text, ticket.status, ticket.retailer_id, ticket.chat_group_id) == \
+                    ("扫码枪扫不出来怎么办", "open", 3, 1)
+                assert [m.text for m in session.exec(select(TicketMessage))] == ["扫码枪扫不出来怎么办"]
+                pledge = session.get_one(Pledge, 1)
+                assert (pledge.kind, pledge.state, pledge.owner_staff_id) == ("reply", "pending", 7)
+                assert session.get_one(PledgeRound, 1).outcome == "running"
+                assert session.get_one(TicketEvent, 1).detail == {"via": "group"}
+                queued = session.get_one(OutboxMessage, 1)
+                assert (queued.status, queued.lane, queued.kind, queued.ticket_id) == ("pending", 0, "ack", 1)
+                added = knowledge.seed(session, ROOT / "knowledge", now=datetime.now(UTC))
+                session.commit()
+                assert added >= 60  # the knowledge files fill the new store at the first start
+        finally:
+            engine.dispose()

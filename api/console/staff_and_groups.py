@@ -15,9 +15,9 @@ from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, 
 from api.schemas import GroupIn, GroupUpdate, StaffIn, StaffUpdate
 from bot.models import ChatGroup, Role, StaffMember
 from bot.runtime import get_runtime
-from bot.services import access, directory
+from bot.services import access, accounts, directory
 from bot.services import staff as staff_service
-from bot.services.errors import NotFound, ServiceError
+from bot.services.errors import Conflict, NotFound, ServiceError
 
 router = APIRouter()
 
@@ -159,17 +159,24 @@ def reset_token(request: Request, staff_id: int, member: FormMemberDep,
 
 # -- groups --------------------------------------------------------------------------------------
 
-def _connected() -> set[str]:
-    """The bot accounts connected to this process now."""
-    return set(nonebot.get_bots())
+def _connected() -> dict[str, str]:
+    """The bot accounts connected to this process now: bot id -> platform."""
+    from plugins.chat import platform_of  # the adapters' bots, loaded with the plugins
+
+    return {bot_id: platform for bot_id, bot in nonebot.get_bots().items() if (platform := platform_of(bot))}
 
 
 def _groups_page(request: Request, member: Member, *, error: str | None = None, status_code: int = 200,
                  form: dict[str, str] | None = None, editing: int | None = None) -> HTMLResponse:
     allowed(member, access.ADMINS)
-    groups = get_runtime().unit_of_work(directory.list_rows, ChatGroup)
+    runtime = get_runtime()
+    connected = _connected()
+    groups = runtime.unit_of_work(directory.list_rows, ChatGroup)
+    seen = runtime.unit_of_work(accounts.overview, connected=connected, last_sends=dict(runtime.last_sends))
     return render(request, "staff/groups.html", member, status_code=status_code, groups=groups, error=error,
-                  form=form or {}, editing=editing, connected=_connected(), done=request.query_params.get("done"))
+                  form=form or {}, editing=editing, connected=connected, done=request.query_params.get("done"),
+                  accounts=seen.accounts, members=seen.members,
+                  waiting={group.id for group in seen.waiting_groups})
 
 
 @router.get("/groups", response_class=HTMLResponse)
@@ -214,3 +221,31 @@ def update_group(request: Request, group_pk: int, member: FormMemberDep, name: A
         return _groups_page(request, member, error=str(missing), status_code=404)
     return back_to("/console/groups", f"群 {group.group_id} 已保存")
 
+
+
+@router.post("/groups/{group_pk:int}/accounts", response_model=None)
+def add_group_account(request: Request, group_pk: int, member: FormMemberDep, bot_id: Annotated[str, Form()] = ""
+                      ) -> HTMLResponse | RedirectResponse:
+    """Say a bot account (one that has connected) is in the group: its messages may go out through it."""
+    allowed(member, access.ADMINS)
+    runtime = get_runtime()
+    try:
+        row = runtime.unit_of_work(accounts.add_member, group_pk, bot_id, now=runtime.clock.now())
+    except NotFound as missing:
+        return _groups_page(request, member, error=str(missing), status_code=404)
+    except ServiceError as refused:
+        return _groups_page(request, member, error=str(refused), status_code=409 if isinstance(refused, Conflict)
+                            else 422, editing=group_pk)
+    return back_to("/console/groups", f"机器人账号 {row.bot_id} 已加入群 {row.group_id} 的服务账号")
+
+
+@router.post("/groups/{group_pk:int}/accounts/remove", response_model=None)
+def remove_group_account(request: Request, group_pk: int, member: FormMemberDep,
+                         bot_id: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    """Say a bot account is not in the group: its messages no longer go out through it."""
+    allowed(member, access.ADMINS)
+    try:
+        get_runtime().unit_of_work(accounts.remove_member, group_pk, bot_id)
+    except NotFound as missing:
+        return _groups_page(request, member, error=str(missing), status_code=404, editing=group_pk)
+    return back_to("/console/groups", f"机器人账号 {bot_id} 已不再为该群发送")

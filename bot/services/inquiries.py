@@ -82,10 +82,22 @@ def classify(text: str, quoted_broadcast: bool = False) -> Ask | None:
     return None
 
 
+# What each question is, in staff's words (a ticket's trail), and the column it belongs to. Feedback
+# (想订, 不感兴趣) is counted as interest, not logged as a request.
+ASK_WORDS = {Ask.SUMMARY: "本周货源", Ask.QUOTA: "订货限量", Ask.WINDOW: "订货时间", Ask.LAUNCHES: "近期新品",
+             Ask.PRODUCT: "新品介绍"}
+LAUNCH_ASKS = frozenset({Ask.LAUNCHES, Ask.PRODUCT, Ask.FEEDBACK})
+
+
 @dataclass(frozen=True)
 class Answer:
     ask: Ask
     text: str  # said where the question was asked; a private quota goes through the outbox
+
+    @property
+    def is_request(self) -> bool:
+        """A question the retailer asked (logged as a ticket the bot answered), not feedback on a launch."""
+        return self.ask in ASK_WORDS
 
 
 @dataclass(frozen=True)

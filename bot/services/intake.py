@@ -49,7 +49,7 @@ from bot.models import (
     id_of,
 )
 from bot.policy import Policies
-from bot.services import access, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
+from bot.services import access, accounts, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
 from bot.services import knowledge as kb
 from bot.services.errors import Conflict, ServiceError
 from bot.services.knowledge import Decision, KnowledgeBase
@@ -189,6 +189,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
         return Outcome(Result.IGNORED, reason="the bot's own message")
     if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
         directory.set_group_account(session, group.id, msg.self_id)
+        accounts.note_member(session, group.platform, group.group_id, msg.self_id, now=now)
     if msg.message_id and _SEEN.execute(session, {"group_pk": group.id, "message_id": msg.message_id}).fetchone():
         return Outcome(Result.IGNORED, reason="event already handled")
 
@@ -234,7 +235,10 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
     if inquiries.might_be(text, quoting=reply_to is not None) and (asked := inquiries.answer(
             session, inquiries.Asker(chat.platform, chat.user_id, _group_row(session, chat), reply_to),
             text, now=now, tz=settings.tz, policies=policies)):
-        return Outcome(Result.INQUIRY, chat_group_id=group_pk, reply_text=asked.text, reason=asked.ask)
+        ticket_id = _log_answered(session, chat, text, message_id, asked, now, settings, policies) \
+            if asked.is_request else None
+        return Outcome(Result.INQUIRY, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=asked.text,
+                       reason=asked.ask)
     if classify.is_small_talk(text) and quoted is None:
         return Outcome(Result.IGNORED, reason="small talk")
 
@@ -306,8 +310,7 @@ def _district_of_retailer(session: Session, retailer_id: int | None) -> str | No
 
 def _open(session: Session, chat: _Chat, text: str, message_id: str | None, category: str, trading: bool,
           found: KnowledgeResult | None, now: datetime, settings: Settings, policies: Policies) -> Outcome:
-    bound = _BINDING.execute(session, {"platform": chat.platform, "user_id": chat.user_id}).fetchone()
-    retailer_id = bound[0] if bound else None
+    retailer_id = _bound_retailer(session, chat)
     group_pk = chat.group.id if chat.group else None
     needs_visit = policies.needs_visit(category, text)
     # A visit means a person must look at it: no automatic answer then.
@@ -334,6 +337,29 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
         reply += "\n" + texts.BIND_HINT
     return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=reply,
                    reason="acknowledged")
+
+
+def _bound_retailer(session: Session, chat: _Chat) -> int | None:
+    found = _BINDING.execute(session, {"platform": chat.platform, "user_id": chat.user_id}).fetchone()
+    return found[0] if found else None
+
+
+def _log_answered(session: Session, chat: _Chat, text: str, message_id: str | None, asked: inquiries.Answer,
+                  now: datetime, settings: Settings, policies: Policies) -> int:
+    """A supply or launch question the bot answered from the data is a request like any other: a ticket
+    answered by the bot, its reply pledge kept as a knowledge answer keeps it (转人工 hands it over)."""
+    retailer_id = _bound_retailer(session, chat)
+    group_pk = chat.group.id if chat.group else None
+    category = Category.LAUNCH if asked.ask in inquiries.LAUNCH_ASKS else Category.SUPPLY
+    ticket_id = tickets.open_ticket(session, tickets.Request(
+        platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id, sender_name=chat.sender_name,
+        retailer_id=retailer_id, category=category, trading=False, text=text, message_id=message_id),
+        now=now, answered_by=None, answered=True)
+    district = chat.group.district if chat.group else _district_of_retailer(session, retailer_id)
+    pledges.start_reply(session, ticket_id, category, met=policies.auto_answer_meets_reply, now=now,
+                        policies=policies, tz=settings.tz, chat_group_id=group_pk, district=district)
+    tickets.mark_answered_from_data(session, ticket_id, inquiries.ASK_WORDS[asked.ask], now)
+    return ticket_id
 
 
 def _first_hint_today(session: Session, chat: _Chat, today: str) -> bool:

@@ -28,7 +28,17 @@ from sqlmodel import Session, col, select
 
 from bot import texts
 from bot.db import Prepared
-from bot.models import Lane, OutboxMessage, OutboxStatus, Pledge, PledgeState, UTCDateTime, id_of, table_of
+from bot.models import (
+    BotMembership,
+    Lane,
+    OutboxMessage,
+    OutboxStatus,
+    Pledge,
+    PledgeState,
+    UTCDateTime,
+    id_of,
+    table_of,
+)
 from bot.services.errors import NotFound, ServiceError
 
 CLAIM_LEASE = timedelta(minutes=2)
@@ -155,16 +165,30 @@ def _drop_stale(session: Session, scope) -> None:
                                 else_=literal("dropped: its pledge was restarted after it was queued"))))
 
 
+def reachable(bots: list[str]) -> Any:
+    """Rows one of these accounts may send: not for a group (or through a group) whose accounts are known
+    and none of them among these. Such rows wait, unclaimed, so they hold up no other group's."""
+    member = table_of(BotMembership)
+    chat = case((col(OutboxMessage.target_kind) == "group", col(OutboxMessage.target_id)),
+                else_=col(OutboxMessage.via_group_id))
+    in_chat = and_(member.c.platform == col(OutboxMessage.platform), member.c.group_id == chat)
+    return or_(~exists().where(in_chat), exists().where(in_chat, member.c.bot_id.in_(bots)))
+
+
 def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
-              limit: int = 20) -> list[OutboxMessage]:
-    """Claim up to `limit` due rows, lowest lane first, then oldest; stale notices are dropped, not claimed."""
+              limit: int = 20, bots: list[str] | None = None) -> list[OutboxMessage]:
+    """Claim up to `limit` due rows, lowest lane first, then oldest; stale notices are dropped, not claimed.
+    With `bots` (the connected accounts), a group's rows are claimed only when one of its accounts is there."""
     if not platforms:
         return []
     due = _due(now)
     _drop_stale(session, and_(due, col(OutboxMessage.platform).in_(platforms)))
+    wanted = [due, col(OutboxMessage.platform).in_(platforms)]
+    if bots is not None:
+        wanted.append(reachable(bots))
     candidates = list(session.exec(
         select(OutboxMessage.id)
-        .where(due, col(OutboxMessage.platform).in_(platforms))
+        .where(*wanted)
         .order_by(col(OutboxMessage.lane), col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -86,13 +86,15 @@ class Request:
     message_id: str | None
 
 
-def open_ticket(session: Session, request: Request, *, now: datetime, answered_by: str | None) -> int:
-    """A new ticket with the retailer's message; `answered_by` is the knowledge entry that answered it."""
+def open_ticket(session: Session, request: Request, *, now: datetime, answered_by: str | None,
+                answered: bool = False) -> int:
+    """A new ticket with the retailer's message; `answered_by` is the knowledge entry that answered it,
+    `answered` says the bot answered it from other data (supply notices, launches)."""
     ticket_id = _INSERT_TICKET.execute(session, {
         "platform": request.platform, "chat_group_id": request.chat_group_id,
         "retailer_id": request.retailer_id, "sender_user_id": request.sender_user_id,
         "sender_name": (request.sender_name or "")[:64] or None, "category": request.category,
-        "status": TicketStatus.ANSWERED if answered_by else TicketStatus.OPEN,
+        "status": TicketStatus.ANSWERED if answered_by or answered else TicketStatus.OPEN,
         "trading_flag": request.trading, "knowledge_entry_id": answered_by,
         "text": request.text[:MAX_STORED_TEXT], "latest_text": None,
         "created_at": now, "updated_at": now, "last_message_at": now, "closed_at": None,
@@ -187,6 +189,11 @@ def add_note(session: Session, ticket_id: int, staff_id: int, text: str, *, now:
 
 def mark_answered(session: Session, ticket_id: int, entry_id: str, score: float, now: datetime) -> None:
     event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_knowledge", entry=entry_id, score=score)
+
+
+def mark_answered_from_data(session: Session, ticket_id: int, asked: str, now: datetime) -> None:
+    """The bot answered from the live supply notice or the launches; `asked` says what, in words."""
+    event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_data", note=asked)
 
 
 def reopen(session: Session, ticket: Ticket, *, now: datetime, actor_kind: str, actor_id: str | None,

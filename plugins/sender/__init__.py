@@ -1,6 +1,8 @@
-"""Starts the one outbox sender of this process, delivering through connected bots."""
+"""Starts the one outbox sender of this process, delivering through connected bots, and learns which
+groups each account is in when it connects (`accounts.groups_listed`)."""
 
 import asyncio
+import logging
 import weakref
 from datetime import datetime
 
@@ -11,11 +13,13 @@ from nonebot.plugin import PluginMetadata
 from bot.models import OutboxMessage
 from bot.runtime import get_runtime
 from bot.sender import Sender
+from bot.services import accounts
 from plugins import chat
 
 __plugin_meta__ = PluginMetadata(name="消息发送", description="发件箱投递", usage="")
 
 driver = nonebot.get_driver()
+log = logging.getLogger(__name__)
 _tasks: set[asyncio.Task] = set()
 
 
@@ -57,6 +61,25 @@ class NoneBotTransport:
 
 
 transport = NoneBotTransport()
+
+
+@driver.on_bot_connect
+async def learn_groups(bot: Bot) -> None:
+    """Record the account and the groups it is in; then what waited for it may go."""
+    platform = chat.platform_of(bot)
+    if platform is None:
+        return
+    runtime = get_runtime()
+    try:
+        groups = await chat.group_list(bot)
+    except Exception as error:  # the groups it posts in are learnt from their messages instead
+        log.warning("account %s did not give its group list (%s: %s)", bot.self_id, type(error).__name__, error)
+        groups = None
+    if groups is None:
+        await runtime.run(accounts.account_connected, platform, bot.self_id, now=runtime.clock.now())
+    else:
+        await runtime.run(accounts.groups_listed, platform, bot.self_id, groups, now=runtime.clock.now())
+        log.info("account %s is in %d groups", bot.self_id, len(groups))
 
 
 @driver.on_bot_disconnect

@@ -94,6 +94,9 @@ async def test_metrics_count_what_the_store_holds_alike_on_two_instances(tmp_pat
                 assert value(on_first, "retailer_bot_bots_connected", worker=worker_of(on_first)) == 1
                 assert value(on_first, "retailer_bot_bot_connected", bot_id=bot_id) == 1
                 assert value(on_second, "retailer_bot_bots_connected") == 0
+                # the group's account is connected to the first only: the second cannot send to it
+                assert value(on_first, "retailer_bot_group_without_account", group_id=str(group)) == 0
+                assert value(on_second, "retailer_bot_group_without_account", group_id=str(group)) == 1
                 assert value(on_first, "retailer_bot_sends_total", bot_id=bot_id) >= 1
                 assert value(on_second, "retailer_bot_sends_total") == 0
                 assert value(on_first, "retailer_bot_http_request_seconds_count", route="/api/v1/tickets",
@@ -118,6 +121,8 @@ async def test_metrics_count_what_the_store_holds_alike_on_two_instances(tmp_pat
                     assert value(found, "retailer_bot_outbox_waiting") == 1
                     assert value(found, "retailer_bot_outbox_dead_letters") == 1
                     assert value(found, "retailer_bot_outbox_oldest_age_seconds", lane="reply") >= 0
+                    assert value(found, "retailer_bot_group_without_account", group_id=str(group)) == 1
+                    assert value(found, "retailer_bot_groups_without_account") == 1
                 assert stored(on_first) == stored(on_second)
                 assert any(key[0] == "retailer_bot_outbox_oldest_age_seconds" for key in on_second)
         finally:

@@ -130,6 +130,9 @@ async def test_an_account_going_offline_mid_send_holds_up_no_other_account(servi
         await other.group_message(other_group, unique_number(17_000), "订货平台登录不上")
         await other.next_call(to=other_group, timeout=10)
         assert time.monotonic() - started < 10
-        # nothing is lost: the dropped send is tried again, through the account still online
-        retried = await other.next_call(to=offline_group, timeout=20)
+        # nothing is lost: the dropped send is tried again once its account, the only one known in that group, is
+        # back; never through the other account, which is not in the group
+        async with NapCat(service.ws_url, self_id="20811", token=ACCESS_TOKEN) as back:
+            retried = await back.next_call(to=offline_group, timeout=20)
         assert "工单" in "".join(seg["data"].get("text", "") for seg in retried["params"]["message"])
+        assert not [call for call in other.drain() if call.get("params", {}).get("group_id") == offline_group]

@@ -6,9 +6,18 @@ from sqlmodel import Session, select
 
 from bot import texts
 from bot.db import make_engine
-from bot.models import ChatBinding, Interest, NoticeState, OutboxMessage, OutboxStatus, Product
+from bot.models import (
+    ChatBinding,
+    Interest,
+    NoticeState,
+    OutboxMessage,
+    OutboxStatus,
+    Product,
+    Ticket,
+    TicketEvent,
+)
 from bot.policy import Policies
-from bot.services import broadcast, inquiries, intake, outbox, products, supply
+from bot.services import broadcast, inquiries, intake, outbox, pledges, products, supply
 from bot.services.errors import Conflict, ServiceError
 from bot.services.supply import ItemIn, QuotaBand
 from tests import factories as make
@@ -230,16 +239,34 @@ def test_a_notice_for_other_districts_is_not_this_groups(session, clock, runtime
     assert ask(session, clock, runtime, "本周货源", group=group).text.startswith("本期货源通知还没有发布")
 
 
-def test_in_the_group_a_quota_question_is_answered_not_ticketed(session, clock, runtime, notice_of):
+def test_a_quota_question_is_answered_and_logged_as_a_ticket_the_bot_answered(session, clock, runtime, notice_of):
+    """Every request is logged: the month's figures count what the bot answered from the data too."""
     make.group(session, clock, bot_id="20000")
     bound_retailer(session, clock)
     supply.publish(session, notice_of().id, now=clock.now(), tz=runtime.settings.tz)
     session.commit()
     outcome = make.post(session, clock, runtime.settings, "请问这周中华我能订几条")
-    assert (outcome.result, outcome.ticket_id) == (intake.Result.INQUIRY, None)
+    assert outcome.result == intake.Result.INQUIRY
     assert outcome.reply_text == "您的限量已私信发给您，请查看私聊消息。"
+    ticket = session.get(Ticket, outcome.ticket_id)
+    assert ticket is not None
+    assert (ticket.category, ticket.status, ticket.text) == ("supply", "answered", "请问这周中华我能订几条")
+    reply = pledges.one(session, ticket.id, "reply")
+    assert reply is not None and reply.state == "met" and reply.met_by_staff_id is None
+    trail = [(e.action, e.detail) for e in session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))]
+    assert ("answered_from_data", {"note": "订货限量"}) in trail
+    assert pledges.one(session, ticket.id, "callback") is None  # no callback for what the bot answered
+
+    handed = make.post(session, clock, runtime.settings, "转人工")
+    assert (handed.result, handed.ticket_id) == (intake.Result.REOPENED, ticket.id)
     question = make.post(session, clock, runtime.settings, "订货平台密码忘了怎么办", knowledge=runtime.knowledge)
-    assert question.result == intake.Result.OPENED  # everything else still becomes a ticket
+    assert question.result == intake.Result.OPENED and question.ticket_id != ticket.id
+
+
+def test_feedback_on_a_launch_is_interest_not_a_request(session, clock, runtime):
+    answer = inquiries.Answer(inquiries.Ask.FEEDBACK, "已记下")
+    assert not answer.is_request
+    assert all(inquiries.Answer(ask, "").is_request for ask in inquiries.ASK_WORDS)
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database")

@@ -4,6 +4,8 @@ an access token, events pushed as JSON, and the bot's API calls answered by echo
 Group messages the bot sends are kept per group, as the platform keeps them, and
 `get_group_msg_history` answers with them (NapCat's extension). Pass one `history`
 to several clients to play one QQ account connecting again after a restart.
+`groups` are the groups the account is in, given to `get_group_list`; without them that
+call fails, as on an implementation that lacks it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ _message_ids = itertools.count(1_000_000)
 class NapCat:
     def __init__(self, url: str, self_id: str = "20000", token: str | None = None, *,
                  history: dict[int, list[dict[str, Any]]] | None = None,
-                 unanswered: Callable[[dict[str, Any]], bool] = lambda call: False) -> None:
+                 unanswered: Callable[[dict[str, Any]], bool] = lambda call: False,
+                 groups: list[int] | None = None) -> None:
         """`unanswered`: calls the platform carries out but never answers (the bot waits on them)."""
         self.url, self.self_id, self.token = url, self_id, token
+        self.groups = groups
         self.history = {} if history is None else history  # group id -> the messages posted there
         self.unanswered = unanswered
         self.calls: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -68,9 +72,14 @@ class NapCat:
             call["received_at"] = time.perf_counter()
             await self.calls.put(call)
             data = self._answer(call)
-            if not self.unanswered(call):
-                await self._socket.send(json.dumps({"status": "ok", "retcode": 0, "echo": call.get("echo"),
-                                                    "data": data}))
+            if self.unanswered(call):
+                continue
+            if call.get("action") == "get_group_list" and self.groups is None:
+                await self._socket.send(json.dumps({"status": "failed", "retcode": 1404, "echo": call.get("echo"),
+                                                    "data": None, "message": "unsupported"}))
+                continue
+            await self._socket.send(json.dumps({"status": "ok", "retcode": 0, "echo": call.get("echo"),
+                                                "data": data}))
 
     def _answer(self, call: dict[str, Any]) -> Any:
         action, params = call.get("action"), call.get("params", {})
@@ -82,6 +91,9 @@ class NapCat:
                     "group_id": params["group_id"], "sender": {"user_id": int(self.self_id)},
                     "message": params["message"]})
             return {"message_id": message_id}
+        if action == "get_group_list":
+            return [{"group_id": group_id, "group_name": f"群{group_id}", "member_count": 50, "max_member_count": 500}
+                    for group_id in self.groups or []]
         if action == "get_group_msg_history":
             return {"messages": self.history.get(params["group_id"], [])[-params.get("count", 20):]}
         if action == "get_msg":  # the adapter looks up quoted messages

@@ -1,0 +1,124 @@
+"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/), written by helper sessions
+that never saw the entries' wordings, the other evaluation sets or any training line; nothing is fitted on them.
+
+Every line goes through the real intake service (`intake.handle_group_message`) on a fresh SQLite store, as a
+new unbound retailer in one registered group, with the knowledge base as shipped. Reports:
+- intake (`apart/intake.yaml`): requests logged (a ticket opened or an answer logged), chatter that opened a
+  ticket, category right among logged requests, complaints logged as complaints;
+- knowledge, harder style (`apart/knowledge_hard.yaml`): answered with the right entry, answered with a wrong
+  one (over all lines), answered at all;
+- other trades (`apart/off_topic_borrowing.yaml`): answered from our entries (they should not be).
+#16's aims: requests logged >= 97 %, chatter ticketed <= 3 %, category >= 90 %, complaints >= 95 %;
+wrong <= 2 %, answered >= 85 %; off-topic answered <= 3 %.
+
+    .venv/bin/python bench/heldout_eval.py [--show 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import start_runtime  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.models import Ticket  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from bot.services import directory, intake  # noqa: E402
+
+APART = ROOT / "knowledge" / "eval" / "apart"
+GROUP = "700001"
+_users = itertools.count(3_000_000)
+
+
+def lines(name: str) -> list[dict]:
+    return yaml.safe_load((APART / name).read_text(encoding="utf-8"))
+
+
+def post(runtime: Runtime, text: str) -> tuple[intake.Outcome, str | None]:
+    """The line as a new retailer's group message: what intake decided, and the category of its ticket."""
+    message = intake.GroupMessage(platform="qq", group_id=GROUP, user_id=str(next(_users)), text=text,
+                                  message_id=str(next(_users)), self_id="20000")
+
+    def handle(session):
+        outcome = intake.handle_group_message(session, message, now=runtime.clock.now(), settings=runtime.settings,
+                                              policies=runtime.policies, knowledge=runtime.knowledge)
+        ticket = session.get(Ticket, outcome.ticket_id) if outcome.ticket_id else None
+        return outcome, ticket.category if ticket else None
+
+    return runtime.unit_of_work(handle)
+
+
+def share(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--show", type=int, default=10, help="misses of each kind listed")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{scratch}/eval.db", log_level="ERROR")
+        runtime = start_runtime(settings)
+        runtime.unit_of_work(directory.create_group, {"group_id": GROUP}, now=runtime.clock.now())
+
+        requests = chatter = logged = ticketed_chatter = right_category = complaints = complaints_right = 0
+        confusions: Counter = Counter()
+        missed, chatty = [], []
+        for line in lines("intake.yaml"):
+            outcome, category = post(runtime, line["text"])
+            opened = outcome.ticket_id is not None
+            if line["kind"] == "chatter":
+                chatter += 1
+                ticketed_chatter += opened
+                if opened:
+                    chatty.append(line["text"])
+                continue
+            requests += 1
+            complaints += line["category"] == "complaint"
+            if not opened:
+                missed.append(line["text"])
+                continue
+            logged += 1
+            right_category += category == line["category"]
+            complaints_right += line["category"] == "complaint" and category == "complaint"
+            if category != line["category"]:
+                confusions[f"{line['category']} -> {category}"] += 1
+
+        hard = lines("knowledge_hard.yaml")
+        right = wrong = 0
+        for line in hard:
+            outcome, _ = post(runtime, line["text"])
+            if outcome.reason == "answered":
+                entry = runtime.unit_of_work(lambda s, o=outcome: s.get(Ticket, o.ticket_id)).knowledge_entry_id
+                right += entry == line["id"]
+                wrong += entry != line["id"]
+        borrowing = lines("off_topic_borrowing.yaml")
+        answered_off = [line["text"] for line in borrowing if post(runtime, line["text"])[0].reason == "answered"]
+        runtime.close()
+
+    print(json.dumps({
+        "intake": {"requests": requests, "chatter": chatter, "requests_logged": share(logged, requests),
+                   "chatter_ticketed": share(ticketed_chatter, chatter),
+                   "category_right": share(right_category, logged),
+                   "complaints_right": share(complaints_right, complaints),
+                   "confusions": dict(confusions.most_common(8)), "requests_missed": missed[:args.show],
+                   "chatter_ticketed_lines": chatty[:args.show]},
+        "knowledge_hard": {"lines": len(hard), "right": share(right, len(hard)), "wrong": share(wrong, len(hard)),
+                           "answered": share(right + wrong, len(hard))},
+        "off_topic_borrowing": {"lines": len(borrowing), "answered": share(len(answered_off), len(borrowing)),
+                                "answered_lines": answered_off[:args.show]},
+    }, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
