@@ -21,4 +21,6 @@ def install(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="零售客户服务 API",
                                    swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
                                    swagger_css_url="/static/swagger-ui/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
+                                   swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+                                   # Swagger UI's default shows a badge loaded from validator.swagger.io
+                                   swagger_ui_parameters={"validatorUrl": None})

@@ -102,6 +102,9 @@ def init_nonebot(settings: Settings, *, console: bool = False) -> None:
         from api.main import install
 
         install(nonebot.get_app(), connected_bots=lambda: sorted(nonebot.get_bots()))
+        from api import metrics
+
+        metrics.install(nonebot.get_app(), connected_bots=lambda: sorted(nonebot.get_bots()))
         from api import docs
         from api.console import install as install_console
 

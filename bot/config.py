@@ -58,6 +58,8 @@ class Settings(BaseSettings):
         "", description="Where staff open the web console, as their browsers reach it; the one-time login "
                         "links sent in private chat start with it. Default: http://<HOST>:<PORT> "
                         "(127.0.0.1 when HOST listens on every address).")
+    metrics_token: str = Field(
+        "", description="A token that may read /metrics only (Prometheus' bearer token); admins' tokens may too.")
     instance_name: str = Field(
         "", max_length=32,
         description="This process's name on its host (default: its port). A restarted process knows its "

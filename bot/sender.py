@@ -50,6 +50,7 @@ from typing import Protocol
 from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from sqlmodel import Session
 
+from bot import metrics
 from bot.logs import log_fields
 from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
@@ -334,6 +335,7 @@ class Sender:
                 continue
             records.append(self._record(outbox.Sent(ids, clock.now(), message_id)))
             self.runtime.last_sends[bot_id] = clock.now()
+            metrics.sent(bot_id)  # an in-memory increment (bot/metrics.py)
             sent += len(rows)
         return sent, released, False
 

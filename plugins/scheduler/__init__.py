@@ -11,6 +11,7 @@ import nonebot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from nonebot.plugin import PluginMetadata
 
+from bot import metrics
 from bot.runtime import get_runtime
 from bot.services import digests, escalation, launches, signin, supply
 
@@ -23,6 +24,11 @@ scheduler = AsyncIOScheduler()
 
 
 async def sweep() -> None:
+    with metrics.sweep_timer():  # /metrics: retailer_bot_sweep_seconds
+        await _sweep()
+
+
+async def _sweep() -> None:
     runtime = get_runtime()
     tz = runtime.settings.tz
     await runtime.run(supply.publish_due, now=runtime.clock.now(), tz=tz)
