@@ -15,7 +15,7 @@ from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, 
 from api.schemas import GroupIn, GroupUpdate, StaffIn, StaffUpdate
 from bot.models import ChatGroup, Role, StaffMember
 from bot.runtime import get_runtime
-from bot.services import access, accounts, directory
+from bot.services import access, accounts, directory, signin
 from bot.services import staff as staff_service
 from bot.services.errors import Conflict, NotFound, ServiceError
 
@@ -144,12 +144,15 @@ def set_active(request: Request, staff_id: int, member: FormMemberDep, active: A
 @router.post("/staff/{staff_id:int}/token", response_model=None)
 def reset_token(request: Request, staff_id: int, member: FormMemberDep,
                 confirm: Annotated[str, Form()] = "") -> HTMLResponse:
-    """A new token, shown on this answer only; the old one stops working at once."""
+    """A new token, shown on this answer only; the old one and the member's other console sessions stop
+    working at once."""
     allowed(member, access.ADMINS)
     if confirm != "1":
         return _member_page(request, member, staff_id, error="请勾选确认后再重置令牌", status_code=422)
     try:
-        _, token = get_runtime().unit_of_work(staff_service.rotate_token_of, staff_id, caller=member.staff)
+        runtime = get_runtime()
+        _, token = runtime.unit_of_work(signin.reset_token, staff_id, caller=member.staff, now=runtime.clock.now(),
+                                        keep_session=member.token)
     except NotFound as missing:
         return render(request, "error.html", member, status_code=404, message=str(missing))
     except ServiceError as refused:

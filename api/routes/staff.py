@@ -6,7 +6,7 @@ from api.deps import AdminDep, CurrentStaff, RuntimeDep
 from api.schemas import StaffIn, StaffOut, StaffUpdate, StaffWithToken
 from bot.fields import Id
 from bot.models import StaffMember
-from bot.services import directory
+from bot.services import directory, signin
 from bot.services import staff as staff_service
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -43,7 +43,8 @@ def update(staff_id: Id, body: StaffUpdate, runtime: RuntimeDep, _: AdminDep):
 
 @router.post("/{staff_id}/token", response_model=StaffWithToken)
 def rotate_token(staff_id: Id, runtime: RuntimeDep, caller: AdminDep):
-    """Issue a new token; the old one stops working at once (the only admin cannot rotate their own)."""
+    """Issue a new token; the old one and the member's console sessions stop working at once (the only admin
+    cannot rotate their own)."""
 
-    member, token = runtime.unit_of_work(staff_service.rotate_token_of, staff_id, caller=caller)
+    member, token = runtime.unit_of_work(signin.reset_token, staff_id, caller=caller, now=runtime.clock.now())
     return StaffWithToken(**StaffOut.model_validate(member).model_dump(), token=token)

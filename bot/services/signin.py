@@ -8,7 +8,8 @@ is found by an index lookup on its hash rather than by comparing secrets (no tim
 token is stored as is: it is per session and worth nothing without the cookie.
 
 A session ends when signed out, after SESSION_IDLE unused, or SESSION_LIFETIME after it opened,
-whichever comes first, and as soon as the staff member is deactivated.
+whichever comes first, and as soon as the staff member is deactivated. Resetting a member's API token
+(it may have leaked) also ends their console sessions, all but the one of the admin doing it.
 """
 
 from __future__ import annotations
@@ -93,6 +94,20 @@ def sign_out(session: Session, token: str, *, now: datetime) -> None:
     if row is not None and row.ended_at is None:
         row.ended_at = now
         session.add(row)
+
+
+def reset_token(session: Session, staff_id: int, *, caller: StaffMember, now: datetime,
+                keep_session: str | None = None) -> tuple[StaffMember, str]:
+    """A new API token for the member (`staff.rotate_token_of`'s rules) and the end of every console session
+    they have open: one may have been opened with the old token. `keep_session` (the caller's own cookie
+    token) stays open, so an admin resetting their own token is not signed out by it."""
+    member, token = staff_service.rotate_token_of(session, staff_id, caller=caller)
+    ending = update(ConsoleSession).where(col(ConsoleSession.staff_id) == staff_id,
+                                          col(ConsoleSession.ended_at).is_(None))
+    if keep_session is not None:
+        ending = ending.where(col(ConsoleSession.token_hash) != _hash(keep_session))
+    session.execute(ending.values(ended_at=now))
+    return member, token
 
 
 def issue_link(session: Session, *, platform: str, chat_user_id: str, now: datetime) -> str | None:

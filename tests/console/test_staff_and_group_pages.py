@@ -89,9 +89,14 @@ def test_an_admin_edits_resets_the_token_of_and_deactivates_a_member(service, ad
         assert unconfirmed.status_code == 422 and "确认" in unconfirmed.text
         with service.client(member["token"]) as api:
             assert api.get("/api/v1/staff/me").status_code == 200  # an unconfirmed reset changed nothing
-        reset = console.post(f"{page}/token", data={"csrf": csrf, "confirm": "1"})
-        assert reset.status_code == 200 and reset.headers["cache-control"] == "no-store"
-        token = shown_token(reset.text)
+        with sign_in(service, member["token"]) as members_console:
+            assert members_console.get("/console/tickets").status_code == 200
+            reset = console.post(f"{page}/token", data={"csrf": csrf, "confirm": "1"})
+            assert reset.status_code == 200 and reset.headers["cache-control"] == "no-store"
+            token = shown_token(reset.text)
+            ended = members_console.get("/console/tickets")  # a console opened with the old token is signed out too
+            assert ended.status_code in (302, 303) and "/console/login" in ended.headers["location"]
+        assert console.get(page).status_code == 200, "the resetting admin stays signed in"
         with service.client(member["token"]) as old, service.client(token) as new:
             assert old.get("/api/v1/staff/me").status_code == 401
             assert new.get("/api/v1/staff/me").status_code == 200

@@ -64,6 +64,38 @@ def test_an_inactive_staff_members_token_opens_nothing_and_their_sessions_stop(s
     assert len(session.exec(select(ConsoleSession)).all()) == 1
 
 
+def test_a_token_reset_ends_the_members_sessions_but_not_the_resetting_admins_own(session, clock, agent, api_token):
+    first, second = opened(session, clock, agent), opened(session, clock, agent)
+    admin = make.staff(session, clock, Role.ADMIN, name="王管理")
+    make.staff(session, clock, Role.ADMIN, name="赵管理")  # another admin, so one may reset their own
+    admins_session = opened(session, clock, admin)
+    kept = opened(session, clock, admin)
+
+    _, new_token = signin.reset_token(session, agent.id, caller=admin, now=clock.now(),
+                                      keep_session=admins_session.token)
+    session.commit()
+    assert seen(session, first.token, clock) is None and seen(session, second.token, clock) is None
+    assert signin.sign_in_with_token(session, api_token, now=clock.now(), address=None) is None
+    assert signin.sign_in_with_token(session, new_token, now=clock.now(), address=None) is not None
+    assert seen(session, kept.token, clock)[0].id == admin.id, "another member's reset leaves the admin's sessions"
+
+    signin.reset_token(session, admin.id, caller=admin, now=clock.now(), keep_session=admins_session.token)
+    session.commit()
+    assert seen(session, admins_session.token, clock)[0].id == admin.id, "resetting your own keeps this session"
+    assert seen(session, kept.token, clock) is None
+
+
+def test_a_refused_token_reset_ends_no_session(session, clock, agent):
+    admin = make.staff(session, clock, Role.ADMIN, name="王管理")
+    own = opened(session, clock, admin)
+    with pytest.raises(Conflict):
+        signin.reset_token(session, admin.id, caller=admin, now=clock.now())  # the only admin's own
+    with pytest.raises(NotFound):
+        signin.reset_token(session, 999_999, caller=admin, now=clock.now())
+    session.rollback()
+    assert seen(session, own.token, clock)[0].id == admin.id
+
+
 def test_an_unknown_cookie_is_no_session(session, clock, agent):
     opened(session, clock, agent)
     assert seen(session, "not-a-token", clock) is None
