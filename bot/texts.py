@@ -384,6 +384,11 @@ def supply_quota(notice: SupplyNotice, grade: int | None, quotas: list[tuple[str
 def supply_changes(before: dict, after: dict, tz: ZoneInfo) -> list[str]:
     """What a correction changed, one line each (the snapshots of `supply._snapshot`)."""
     lines = []
+    if before["title"] != after["title"]:
+        lines.append(f"标题改为：{after['title']}")
+    if before["period"] != after["period"]:
+        start, end = after["period"]
+        lines.append(f"供货周期改为：{day(start, tz)} 至 {day(end, tz)}")
     if before["window"] != after["window"]:
         opens, closes = after["window"]
         lines.append(f"订货时间改为：{window(opens, closes, tz)}")

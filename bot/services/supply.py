@@ -396,7 +396,8 @@ def publish_due(session: Session, *, now: datetime, tz: ZoneInfo) -> list[int]:
 
 
 def _snapshot(notice: SupplyNotice, items: list[tuple[SupplyItem, Product]]) -> dict:
-    return {"window": (notice.order_opens_at, notice.order_closes_at), "notes": notice.notes,
+    return {"title": notice.title, "period": (notice.period_start, notice.period_end),
+            "window": (notice.order_opens_at, notice.order_closes_at), "notes": notice.notes,
             "items": {product.name: (item.quotas, item.scarce) for item, product in items}}
 
 
@@ -413,13 +414,14 @@ def correction(session: Session, notice_id: int, changes: dict, items: list[Item
     before = _snapshot(notice, items_of(session, notice_id))
     if items is not None:
         _check_items(items)
-    after = {"window": (merged["order_opens_at"], merged["order_closes_at"]), "notes": merged["notes"],
+    after = {"title": merged["title"], "period": (merged["period_start"], merged["period_end"]),
+             "window": (merged["order_opens_at"], merged["order_closes_at"]), "notes": merged["notes"],
              "items": before["items"] if items is None else
              {item.product: ([band.model_dump() for band in item.quotas], item.scarce) for item in items}}
     lines = texts.supply_changes(before, after, tz)
     if not lines:
         raise ServiceError("没有任何改动，不需要更正")
-    return texts.supply_correction(merged["title"], lines)
+    return texts.supply_correction(notice.title, lines)  # named as the groups first read it
 
 
 def correction_preview(session: Session, notice_id: int, changes: dict, items: list[ItemIn] | None, *,

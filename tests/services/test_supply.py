@@ -387,3 +387,23 @@ def test_the_product_picker_finds_a_product_by_characters_pinyin_initials_or_sou
 @pytest.mark.parametrize("typed", ["yuxi", "ua", "玉溪", " "])
 def test_the_product_picker_leaves_out_what_does_not_name_it(typed):
     assert not products.matches(typed, Product(name="中华(软)", brand="中华", aliases=[]))
+
+
+def test_a_correction_of_the_title_or_period_alone_is_named_under_the_title_groups_first_read(
+        session, clock, runtime, notice_of):
+    make.group(session, clock)
+    tz = runtime.settings.tz
+    notice = notice_of()
+    supply.publish(session, notice.id, now=clock.now(), tz=tz)
+    start, end = notice.period_start + timedelta(days=7), notice.period_end + timedelta(days=7)
+    text = supply.correction(session, notice.id, {"period_start": start, "period_end": end}, None, tz=tz)
+    period = f"供货周期改为：{texts.day(start, tz)} 至 {texts.day(end, tz)}"
+    assert text == texts.supply_correction("第48周货源", [period])
+    renamed = supply.correct(session, notice.id, {"title": "第49周货源"}, None, now=clock.now(), tz=tz)
+    session.commit()
+    sent = session.exec(select(OutboxMessage).order_by(OutboxMessage.id.desc())).first().text
+    assert renamed.title == "第49周货源" and sent.startswith("【货源信息更正】第48周货源\n标题改为：第49周货源")
+    with pytest.raises(ServiceError, match="没有任何改动"):
+        supply.correction(session, notice.id, {"title": "第49周货源"}, None, tz=tz)
+    with pytest.raises(ServiceError, match="结束日期早于开始日期"):
+        supply.correction(session, notice.id, {"period_end": notice.period_start - timedelta(days=1)}, None, tz=tz)
