@@ -60,7 +60,7 @@ class HandOff:
 HAND_OFF = "outbox_hand_off"
 ACK, ESCALATION = "ack", "escalation"  # kinds the sender may combine into one message
 _OPTIONAL = ("kind", "pledge_id", "mention_user_id", "bot_id", "reply_to", "ticket_id", "dedupe_key",
-             "via_group_id", "image_url", "delivery_id")
+             "via_group_id", "image_url", "delivery_id", "mentions")
 _FIELDS = frozenset({"platform", "target_kind", "target_id", "text", "lane", *_OPTIONAL})
 
 
@@ -97,7 +97,8 @@ def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str,
             lane: Lane = Lane.REPLY, kind: str | None = None, pledge_id: int | None = None,
             mention_user_id: str | None = None, bot_id: str | None = None, reply_to: str | None = None,
             ticket_id: int | None = None, dedupe_key: str | None = None, via_group_id: str | None = None,
-            image_url: str | None = None, delivery_id: int | None = None) -> OutboxMessage | None:
+            image_url: str | None = None, delivery_id: int | None = None, mentions: str | None = None
+            ) -> OutboxMessage | None:
     """Queue one message; None (and nothing written) when its `dedupe_key` is already queued.
 
     `lane` defaults to REPLY because every caller that does not name one answers a retailer.
@@ -337,6 +338,15 @@ def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, 
         session.add(message)
         failed.append(message)
     return failed
+
+
+def postpone(session: Session, message_ids: Iterable[int], *, until: datetime, error: str) -> None:
+    """The channel refused for now (a robot's rate limit): due again at `until`, costing no attempt."""
+    session.connection().execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(message_ids)), col(OutboxMessage.status) == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=until,
+                last_error=error[:2000]))
 
 
 def release(session: Session, message_ids: Iterable[int]) -> None:
