@@ -29,6 +29,8 @@ from bot.policy import Policies, RobotChannel
 from bot.services import outbox
 
 log = logging.getLogger(__name__)
+# httpx logs every request's URL at INFO, and a robot's URL holds its key
+logging.getLogger("httpx").setLevel(logging.WARNING)
 KINDS = ("wecom", "dingtalk")
 TARGET_KIND = "robot"  # an outbox row to a robot: target_id and bot_id are the channel's name
 TIMEOUT_SECONDS = 10
@@ -132,6 +134,34 @@ class ChannelHealth:
     last_failure_at: datetime | None = None
     last_error: str | None = None
     failures: int = 0
+
+
+@dataclass(frozen=True)
+class RobotHealth:
+    """One robot channel as /healthz shows it: its URL without the key, what this process saw, its queue."""
+
+    name: str
+    kind: str
+    url: str
+    rate_per_minute: int
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_error: str | None
+    waiting: int
+    dead: int
+
+
+def health(robots: WebhookTransport | None, queues: list[outbox.Queue]) -> list[RobotHealth]:
+    if robots is None:
+        return []
+    found = []
+    for name, hook in sorted(robots.hooks.items()):
+        mine = [queue for queue in queues if queue.platform == hook.kind and queue.bot_id == name]
+        state = robots.health[name]
+        found.append(RobotHealth(name, hook.kind, hook.masked, hook.rate_per_minute, state.last_success_at,
+                                 state.last_failure_at, state.last_error, sum(q.waiting for q in mine),
+                                 sum(q.dead for q in mine)))
+    return found
 
 
 class WebhookTransport:
