@@ -219,7 +219,8 @@ def test_a_visit_task_on_a_robot_leaves_the_shops_address_and_phone_out(runtime,
     policies = alert_policies({"visit_task": {"manager": ["duty"]}})
     manager = with_mobile(session, make.staff(session, clock, Role.MANAGER, name="王经理"), "13800000005")
     audience = notices.Audience(Role.MANAGER, [manager])
-    [row] = notices.fan_out(policies, audience, "visit_task", "k", "【上门任务】工单 #3\n地址：芙蓉路1号\n电话：13912345678")
+    task = "【上门任务】工单 #3\n地址：芙蓉路1号\n电话：13912345678"
+    [row] = notices.fan_out(policies, audience, "visit_task", "k", task)
     assert "芙蓉路" not in row["text"] and "13912345678" not in row["text"]
     assert row["text"].startswith("【上门任务】工单 #3") and row["mentions"] == "13800000005"
 

@@ -39,7 +39,7 @@ def robot_server() -> Iterator[RobotServer]:
     server_state: list[RobotServer] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             state = server_state[0]
             parts = urllib.parse.urlsplit(self.path)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
