@@ -251,3 +251,20 @@ def test_a_robot_that_cannot_work_is_named_with_the_reason(channels, env, says):
 def test_a_bad_alerts_section_is_refused_by_the_policy_check(alerts, says):
     with pytest.raises(ValueError, match=says):
         Policies.model_validate({"alerts": alerts})
+
+
+def test_the_example_alerts_section_uncommented_is_a_valid_policy():
+    import tomllib
+    from pathlib import Path
+
+    example = (Path(__file__).resolve().parents[1] / "policies.example.toml").read_text(encoding="utf-8")
+    block = example[example.index("# [alerts.channels.duty]"):example.index("# Calendars.")]
+    uncommented = "\n".join(line[2:] for line in block.splitlines() if (line.startswith("# ") and "=" in line)
+                            or line.startswith("# ["))
+    policies = Policies.model_validate(tomllib.loads(uncommented))
+    assert policies.alerts.route("escalation", "admin") == ["leaders"]
+    assert policies.alerts.route("task", "agent") == ["qq"]
+    env = {"DUTY_WECOM_URL": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k",
+           "LEADERS_DINGTALK_URL": "https://oapi.dingtalk.com/robot/send?access_token=t",
+           "LEADERS_DINGTALK_SECRET": "SECx"}
+    assert sorted(resolve(policies, env)) == ["duty", "leaders"]
