@@ -239,8 +239,8 @@ class Sender:
             if message.bot_id in ready:
                 return message.bot_id
             return min(ready, key=lambda bot: self._next_send_at.get(bot, 0.0), default=None)
-        if message.bot_id in bots:
-            return message.bot_id
+        if message.bot_id in bots or message.target_kind == outbox.ROBOT:  # a robot only through itself
+            return message.bot_id if message.bot_id in bots else None
         able = [bot for bot, platform in bots.items() if platform == message.platform]
         if message.target_kind == "private" and len(able) > 1:
             return spread(message.target_id, able)

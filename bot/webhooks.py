@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 # httpx logs every request's URL at INFO, and a robot's URL holds its key
 logging.getLogger("httpx").setLevel(logging.WARNING)
 KINDS = ("wecom", "dingtalk")
-TARGET_KIND = "robot"  # an outbox row to a robot: target_id and bot_id are the channel's name
 TIMEOUT_SECONDS = 10
 # the robots' "too many messages" answers: retried after a minute, costing no attempt
 RATE_LIMITED = {"wecom": {45009}, "dingtalk": {130101, 410100}}

@@ -268,3 +268,15 @@ def test_the_example_alerts_section_uncommented_is_a_valid_policy():
            "LEADERS_DINGTALK_URL": "https://oapi.dingtalk.com/robot/send?access_token=t",
            "LEADERS_DINGTALK_SECRET": "SECx"}
     assert sorted(resolve(policies, env)) == ["duty", "leaders"]
+
+
+async def test_a_message_for_a_robot_no_longer_configured_waits_and_no_other_robot_takes_it(
+        runtime, session, clock, robot):
+    row = to_robot(session, clock, "retired", "给已删除的机器人")
+    to_robot(session, clock, "duty", "给值班群")
+    sender = sender_for(runtime, robots_for(alert_policies({}), robot, clock))
+    assert await sender.deliver_due() == 1
+    assert [p.body["text"]["content"] for p in robot.posted] == ["给值班群"]
+    session.expire_all()
+    waiting = session.get(OutboxMessage, row.id)
+    assert (waiting.status, waiting.claimed_by, waiting.attempts) == (OutboxStatus.PENDING, None, 0)

@@ -48,7 +48,7 @@ from bot.policy import QQ, Policies
 from bot.services import outbox, tickets
 
 STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
-ROBOT = "robot"  # target_kind of a row to a WeCom or DingTalk group robot (target_id: the channel's name)
+ROBOT = outbox.ROBOT
 OWNER_ROLE = {PledgeKind.REPLY: Role.AGENT, PledgeKind.VISIT: Role.MANAGER, PledgeKind.CALLBACK: Role.CALLBACK}
 MENTIONS_ROOM = 512  # outbox_message.mentions
 

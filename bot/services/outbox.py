@@ -59,6 +59,7 @@ class HandOff:
 
 HAND_OFF = "outbox_hand_off"
 ACK, ESCALATION = "ack", "escalation"  # kinds the sender may combine into one message
+ROBOT = "robot"  # target_kind of a row to a WeCom or DingTalk group robot; target_id and bot_id: its channel
 _OPTIONAL = ("kind", "pledge_id", "mention_user_id", "bot_id", "reply_to", "ticket_id", "dedupe_key",
              "via_group_id", "image_url", "delivery_id", "mentions")
 _FIELDS = frozenset({"platform", "target_kind", "target_id", "text", "lane", *_OPTIONAL})
@@ -168,12 +169,14 @@ def _drop_stale(session: Session, scope) -> None:
 
 def reachable(bots: list[str]) -> Any:
     """Rows one of these accounts may send: not for a group (or through a group) whose accounts are known
-    and none of them among these. Such rows wait, unclaimed, so they hold up no other group's."""
+    and none of them among these, nor for a staff group robot not among them (no other robot may stand in).
+    Such rows wait, unclaimed, so they hold up no other group's."""
     member = table_of(BotMembership)
     chat = case((col(OutboxMessage.target_kind) == "group", col(OutboxMessage.target_id)),
                 else_=col(OutboxMessage.via_group_id))
     in_chat = and_(member.c.platform == col(OutboxMessage.platform), member.c.group_id == chat)
-    return or_(~exists().where(in_chat), exists().where(in_chat, member.c.bot_id.in_(bots)))
+    robot_there = or_(col(OutboxMessage.target_kind) != ROBOT, col(OutboxMessage.bot_id).in_(bots))
+    return and_(robot_there, or_(~exists().where(in_chat), exists().where(in_chat, member.c.bot_id.in_(bots))))
 
 
 def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
