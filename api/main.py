@@ -17,9 +17,11 @@ from starlette.exceptions import HTTPException
 
 from api.deps import current_staff
 from api.routes import groups, knowledge, launches, outbox, pledges, reports, retailers, staff, supply, tickets
-from api.schemas import AccountHealthOut, ErrorOut, HealthOut, WaitingGroupOut
+from api.schemas import AccountHealthOut, ErrorOut, HealthOut, RobotHealthOut, WaitingGroupOut
+from bot import webhooks
 from bot.runtime import get_runtime, is_transient
 from bot.services import accounts
+from bot.services import outbox as outbox_service
 from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError, TooLarge
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,15 @@ def account_health() -> tuple[list[AccountHealthOut], list[WaitingGroupOut]]:
              for group in seen.waiting_groups if group.id is not None])
 
 
+def robot_health() -> list[RobotHealthOut]:
+    """The staff alert robots (none configured: empty)."""
+    runtime = get_runtime()
+    if runtime.robots is None:
+        return []
+    queues = runtime.unit_of_work(outbox_service.queues)
+    return [RobotHealthOut(**vars(robot)) for robot in webhooks.health(runtime.robots, queues)]
+
+
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     app.include_router(api_router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
@@ -146,12 +157,14 @@ def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
         except Exception:
             database = False
         health: tuple[list[AccountHealthOut], list[WaitingGroupOut]] = ([], [])
+        robots: list[RobotHealthOut] = []
         if database:
             try:
-                health = account_health()
+                health, robots = account_health(), robot_health()
             except Exception:  # the health page answers whatever else fails
                 log.exception("could not read the bot accounts' health")
         body = HealthOut(status="ok" if database else "degraded", database=database,
-                         bots=connected_bots(), accounts=health[0], groups_without_account=health[1])
+                         bots=connected_bots(), accounts=health[0], groups_without_account=health[1],
+                         robots=robots)
         return JSONResponse(body.model_dump(mode="json"),
                             status_code=200 if database else status.HTTP_503_SERVICE_UNAVAILABLE)

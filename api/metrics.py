@@ -99,7 +99,8 @@ def waiting_groups() -> list[tuple[str, str]]:
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
     runtime = get_runtime()
     metrics.set_worker(runtime.settings.worker)
-    registry = metrics.registry(runtime.engine, runtime.clock.now, connected_bots, waiting_groups)
+    registry = metrics.registry(runtime.engine, runtime.clock.now, connected_bots, waiting_groups,
+                                lambda: runtime.robots)
     app.add_middleware(LatencyMiddleware)
 
     @app.get("/metrics", include_in_schema=False)

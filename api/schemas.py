@@ -16,6 +16,7 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 ChatId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{4,20}$")]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[\d\- +]{5,20}$")]
+Mobile = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1\d{10}$")]  # a robot @-mentions by it
 
 
 Input = Body
@@ -116,6 +117,7 @@ class StaffIn(Input):
     work_no: Annotated[str, StringConstraints(max_length=32)] | None = None
     roles: list[Role] = Field(min_length=1)
     chat_user_id: ChatId | None = None
+    mobile: Mobile | None = None
 
 
 class StaffUpdate(Input):
@@ -125,6 +127,7 @@ class StaffUpdate(Input):
     work_no: Annotated[str, StringConstraints(max_length=32)] | None = None
     roles: list[Role] | None = Field(default=None, min_length=1)
     chat_user_id: ChatId | None = None
+    mobile: Mobile | None = None
     active: bool | None = None
 
 
@@ -134,6 +137,7 @@ class StaffOut(Output):
     work_no: str | None
     roles: list[str]
     chat_user_id: str | None
+    mobile: str | None
     active: bool
 
 
@@ -325,12 +329,28 @@ class WaitingGroupOut(BaseModel):
     name: str | None
 
 
+class RobotHealthOut(BaseModel):
+    """A WeCom or DingTalk robot for staff alerts: its webhook without the key, this process's last success
+    and failure (with the error), and its outbox rows waiting and dead."""
+
+    name: str
+    kind: str
+    url: str
+    rate_per_minute: int
+    last_success_at: datetime | None
+    last_failure_at: datetime | None
+    last_error: str | None
+    waiting: int
+    dead: int
+
+
 class HealthOut(BaseModel):
     status: str
     database: bool
     bots: list[str]
     accounts: list[AccountHealthOut] = Field(default_factory=list)
     groups_without_account: list[WaitingGroupOut] = Field(default_factory=list)
+    robots: list[RobotHealthOut] = Field(default_factory=list)
 
 
 class GroupAccountIn(Input):

@@ -7,6 +7,7 @@
     python -m bot export-knowledge DIR    write the stored knowledge entries as files, DIR/<column>/<name>.yaml
     python -m bot backup DIR              a consistent copy of the database and policy file, while the service runs
     python -m bot restore DIR             put a backup back into an empty installation
+    python -m bot check-policy            check POLICY_FILE and the staff alert robots it names, change nothing
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def _serve(settings: Settings, console: bool) -> int:
         except UnsafeConfigError as error:
             print(f"拒绝启动 / refusing to start: {error}", file=sys.stderr)
             return 2
+        if (problem := _policy_problem(settings)) is not None:
+            print(f"拒绝启动 / refusing to start: {problem}", file=sys.stderr)
+            return 2
     configure_logging(settings)
     runtime = start_runtime(settings)
     if console:
@@ -39,6 +43,44 @@ def _serve(settings: Settings, console: bool) -> int:
         nonebot.run()
     finally:
         runtime.close()
+    return 0
+
+
+def _policy_problem(settings: Settings) -> str | None:
+    """What is wrong with the policy file or the robots it names (their URLs and secrets), or None."""
+    from pydantic import ValidationError
+
+    from bot.policy import load_policies
+    from bot.webhooks import AlertConfigError, resolve
+
+    try:
+        resolve(load_policies(settings.policy_file))
+    except (OSError, ValueError) as error:  # ValidationError and TOML errors are ValueErrors
+        if isinstance(error, ValidationError):
+            details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+            return f"策略文件 {settings.policy_file} 有误：{details}"
+        if isinstance(error, AlertConfigError):
+            return str(error)
+        return f"策略文件 {settings.policy_file} 无法读取：{error}"
+    return None
+
+
+def _check_policy(settings: Settings) -> int:
+    """The policy file and the staff alert robots, checked as the service checks them at start."""
+    from bot.policy import NOTICE_KINDS, load_policies
+    from bot.webhooks import resolve
+
+    if (problem := _policy_problem(settings)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    policies = load_policies(settings.policy_file)
+    print(f"策略文件 {settings.policy_file or '（未设置，使用默认值）'} 无误。")
+    for name, hook in resolve(policies).items():
+        print(f"机器人通道 {name}（{hook.kind}）：{hook.masked}，每分钟最多 {hook.rate_per_minute} 条")
+    for notice in NOTICE_KINDS:
+        routes = policies.alerts.routes.get(notice, {})  # type: ignore[call-overload]
+        if routes:
+            print(f"{notice}: " + "；".join(f"{role} → {', '.join(names)}" for role, names in routes.items()))
     return 0
 
 
@@ -160,6 +202,7 @@ def main(argv: list[str]) -> int:
     save.add_argument("directory", type=Path, help="a new or empty directory")
     load_backup = commands.add_parser("restore", help="put a backup back into an empty installation")
     load_backup.add_argument("directory", type=Path, help="a directory written by `backup`")
+    commands.add_parser("check-policy", help="check POLICY_FILE and its staff alert robots, change nothing")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "import-retailers":
@@ -170,6 +213,8 @@ def main(argv: list[str]) -> int:
         return _backup(settings, args.directory)
     if args.command == "restore":
         return _restore(settings, args.directory)
+    if args.command == "check-policy":
+        return _check_policy(settings)
     if args.command == "export-knowledge":
         return _export_knowledge(settings, args.directory)
     return _serve(settings, console=args.command == "console")

@@ -10,6 +10,7 @@ from typing import Any
 import nonebot
 from sqlmodel import col, select
 
+from bot import webhooks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import migrate
@@ -40,6 +41,8 @@ def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     ADMIN_TOKEN's admin (or warn that nobody can administer), warm the classifier."""
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
+    if hooks := webhooks.resolve(runtime.policies):  # a robot that cannot work stops the start, saying why
+        runtime.robots = webhooks.WebhookTransport(hooks, now=runtime.clock.now)
     migrate(runtime.engine)
     runtime.unit_of_work(knowledge.seed, Path(settings.knowledge_dir), now=runtime.clock.now())
     runtime.knowledge = KnowledgeBase(Path(settings.knowledge_dir), runtime.engine)

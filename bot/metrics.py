@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,6 +30,9 @@ from sqlmodel import Session, col, select
 
 from bot.models import Category, Lane, PledgeBreach, PledgeKind, PledgeRound, Ticket
 from bot.services import outbox
+
+if TYPE_CHECKING:
+    from bot.webhooks import WebhookTransport
 
 PREFIX = "retailer_bot"
 log = logging.getLogger(__name__)
@@ -186,12 +190,41 @@ class BotsCollector(Collector):
         return [count, each, stranded, which]
 
 
+class RobotsCollector(Collector):
+    """What this process saw of each staff alert robot (WeCom, DingTalk): when it last took a message and
+    last refused one, and how many it refused. Their queues and dead letters are the outbox's series, with
+    the robot's name as `bot_id` and its kind as `platform`. The webhook's key never appears."""
+
+    def __init__(self, robots: Callable[[], WebhookTransport | None]) -> None:
+        self._robots = robots
+
+    def collect(self) -> Iterable[Metric]:
+        robots = self._robots()
+        labels = ["worker", "channel", "kind"]
+        success = GaugeMetricFamily(f"{PREFIX}_robot_last_success_timestamp_seconds", "When this process last "
+                                    "delivered to the robot (Unix time; 0: not yet).", labels=labels)
+        failure = GaugeMetricFamily(f"{PREFIX}_robot_last_failure_timestamp_seconds", "When the robot last "
+                                    "refused a message or could not be reached from this process (0: never).",
+                                    labels=labels)
+        failures = CounterMetricFamily(f"{PREFIX}_robot_failures", "Messages the robot refused or that could "
+                                       "not reach it, from this process (each is retried by the outbox).",
+                                       labels=labels)
+        for name, hook in sorted((robots.hooks if robots else {}).items()):
+            assert robots is not None
+            state, names = robots.health[name], [_worker, name, hook.kind]
+            success.add_metric(names, state.last_success_at.timestamp() if state.last_success_at else 0)
+            failure.add_metric(names, state.last_failure_at.timestamp() if state.last_failure_at else 0)
+            failures.add_metric(names, state.failures)
+        return [success, failure, failures]
+
+
 def registry(engine: Engine, now: Callable[[], datetime], connected_bots: Callable[[], list[str]],
-             waiting_groups: Callable[[], list[tuple[str, str]]] | None = None) -> CollectorRegistry:
+             waiting_groups: Callable[[], list[tuple[str, str]]] | None = None,
+             robots: Callable[[], WebhookTransport | None] = lambda: None) -> CollectorRegistry:
     """One app's metrics: the store's, the connected bots, and this process's instruments."""
     disable_created_metrics()  # no `_created` series beside each counter and histogram: half the text, unused
     found = CollectorRegistry(auto_describe=False)
     for collector in (SENDS, SWEEP_SECONDS, HTTP_SECONDS, StoreCollector(engine, now),
-                      BotsCollector(connected_bots, waiting_groups)):
+                      BotsCollector(connected_bots, waiting_groups), RobotsCollector(robots)):
         found.register(collector)
     return found

@@ -156,6 +156,7 @@ class StaffMember(SQLModel, table=True):
     work_no: str | None = Field(default=None, max_length=32)
     roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     chat_user_id: str | None = Field(default=None, max_length=32, index=True)
+    mobile: str | None = Field(default=None, max_length=20)  # a WeCom or DingTalk robot @-mentions by it
     token_hash: str | None = Field(default=None, max_length=64, unique=True)
     active: bool = True
     created_at: datetime = _time()
@@ -604,6 +605,7 @@ class OutboxMessage(SQLModel, table=True):
     kind: str | None = Field(default=None, max_length=16)  # "ack" may be combined, "escalation" digested
     pledge_id: int | None = Field(default=None, foreign_key="pledge.id", index=True)  # dropped once it is met
     mention_user_id: str | None = Field(default=None, max_length=32)  # whom a combined acknowledgement names
+    mentions: str | None = Field(default=None, max_length=512)  # a robot's message: mobiles to @, comma-separated
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
 

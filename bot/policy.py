@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.services.calendar import WORKDAY_RULES, BusinessCalendar
 
@@ -190,6 +190,65 @@ class AppraisalPolicy(Strict):
     bonus_points: float = Field(2, ge=0)
 
 
+NoticeKind = Literal["task", "visit_task", "callback_task", "warning", "breach", "escalation", "low_score",
+                     "digest"]
+NOTICE_KINDS: tuple[str, ...] = NoticeKind.__args__  # type: ignore[attr-defined]
+RoleName = Literal["agent", "manager", "callback", "supervisor", "admin"]  # Role's values that get notices
+QQ = "qq"  # the route to QQ: privately, or the agents' or callback staff's QQ group as configured
+
+
+class RobotChannel(Strict):
+    """A WeCom (企业微信) or DingTalk (钉钉) group robot. The webhook URL (it carries the robot's key) and
+    DingTalk's signing secret are read from the environment or `.env`, under the names given here, so
+    they stay out of this file, its backups and the logs (`bot/webhooks.py` checks them at start)."""
+
+    kind: Literal["wecom", "dingtalk"]
+    url_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="environment variable holding the webhook URL")
+    secret_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*$",
+                                   description="DingTalk: environment variable holding the signing secret (SEC...)")
+    rate_per_minute: int = Field(20, ge=1, le=20, description="the robot's limit: at most 20 messages a minute")
+
+    @model_validator(mode="after")
+    def _secret(self) -> RobotChannel:
+        if self.kind == "dingtalk" and not self.secret_env:
+            raise ValueError("a DingTalk robot needs secret_env (its 加签 secret): unsigned robots are refused")
+        if self.kind == "wecom" and self.secret_env:
+            raise ValueError("a WeCom robot has no secret (its key is in the URL): remove secret_env")
+        return self
+
+
+class AlertsPolicy(Strict):
+    """Where staff notices go: per kind of notice and per role, a list of channels, "qq" (as without this
+    section) and the names of robot channels. A kind or role not listed goes to QQ."""
+
+    channels: dict[str, RobotChannel] = Field(default_factory=dict)
+    routes: dict[NoticeKind, dict[RoleName, list[str]]] = Field(default_factory=dict)
+
+    @field_validator("channels")
+    @classmethod
+    def _names(cls, value: dict[str, RobotChannel]) -> dict[str, RobotChannel]:
+        for name in value:
+            if not re.match(r"^[a-z][a-z0-9_-]{0,31}$", name) or name == QQ:
+                raise ValueError(f"bad channel name {name!r}: lower-case letters, digits, - and _, starting "
+                                 f"with a letter, at most 32, not {QQ!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _known_channels(self) -> AlertsPolicy:
+        for kind, by_role in self.routes.items():
+            for role, names in by_role.items():
+                if not names:
+                    raise ValueError(f"routes.{kind}.{role} is empty: name at least one channel (\"qq\" or a robot)")
+                if unknown := [name for name in names if name != QQ and name not in self.channels]:
+                    raise ValueError(f"routes.{kind}.{role} names unknown channels {unknown}: define them under "
+                                     f"[alerts.channels.<name>] or use \"qq\"")
+        return self
+
+    def route(self, kind: str, role: str) -> list[str]:
+        """The channels a notice of this kind for people of this role goes to."""
+        return self.routes.get(cast(NoticeKind, kind), {}).get(cast(RoleName, role), [QQ])
+
+
 class Policies(Strict):
     calendars: dict[str, CalendarPolicy] = {
         "desk": CalendarPolicy(),
@@ -216,6 +275,7 @@ class Policies(Strict):
         False, description="a retailer who asks for it (群里回) may get their quota in the group, not privately")
     directory: DirectoryPolicy = Field(default_factory=DirectoryPolicy)
     appraisal: AppraisalPolicy = Field(default_factory=AppraisalPolicy)
+    alerts: AlertsPolicy = Field(default_factory=AlertsPolicy)
     digest_at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                            description="local time of the supervisors' daily digest (yesterday's breaches, "
                                        "today's deadlines)")

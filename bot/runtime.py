@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -48,6 +48,9 @@ from bot.models import OutboxMessage
 from bot.policy import Policies, load_policies
 from bot.services.knowledge import KnowledgeBase
 from bot.services.outbox import ENQUEUED, HAND_OFF, HandOff
+
+if TYPE_CHECKING:
+    from bot.webhooks import WebhookTransport
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -95,6 +98,7 @@ class Runtime:
         self._handed_off: collections.deque[OutboxMessage] = collections.deque()
         self._queued = False  # rows were queued in the store since the sender last asked
         self.last_sends: dict[str, datetime] = {}  # bot account -> its last send from this process (health)
+        self.robots: WebhookTransport | None = None  # the staff alert robots, set at start (bot/app.py)
 
     def take_handed_off(self) -> list[OutboxMessage]:
         """The replies handed to the sender since it last asked, oldest first."""

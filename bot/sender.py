@@ -29,9 +29,15 @@ With several accounts, a group message goes only through an account in the group
 (`accounts.members_of`): the account it names if that one is connected, else the
 least busy connected member. When none of the group's accounts is connected it is
 not claimed at all (`outbox.claim_due(bots=...)`) and waits, shown on /healthz,
-until one connects. A group nothing is known of, and a private message (unless it
-goes through a group), keeps the old rule: the account named, else any connected
-account of the platform.
+until one connects. A group nothing is known of keeps the old rule: the account named, else any
+connected account of the platform. A private message (unless it goes through a
+group) goes through the account named, else one chosen by the person
+(`spread`): the same account for the same person, people spread over accounts.
+
+WeCom and DingTalk group robots (`bot/webhooks.py`) are accounts of their own
+platform, always connected, each paced to its own limit (20 a minute) without
+QQ's gap; a robot that answers "too many" gets the rows back a minute later,
+costing no attempt.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import logging
 import math
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,6 +62,7 @@ from bot.logs import log_fields
 from bot.models import Lane, OutboxMessage, id_of
 from bot.runtime import Runtime
 from bot.services import accounts, outbox
+from bot.webhooks import RATE_LIMIT_PAUSE_SECONDS, RateLimited, Webhook, WebhookTransport
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 15
@@ -86,6 +94,13 @@ class Transport(Protocol):
     async def find_sent(self, bot_id: str, rows: list[OutboxMessage], *, since: datetime) -> str | None:
         """The platform's id of a message this account posted no earlier than `since` with what sending the
         rows would post; None when there is none or the chat cannot be checked. May raise (then they are sent)."""
+
+
+def spread(person: str, bots: list[str]) -> str:
+    """The account a private message to this person goes through: the same one for the same person
+    while it is connected (they may have befriended it), people spread evenly over the accounts, and
+    only that account's people move when it goes away (rendezvous hashing)."""
+    return max(bots, key=lambda bot: (zlib.crc32(f"{bot}/{person}".encode()), bot))
 
 
 def _chat_of(message: OutboxMessage) -> tuple[str, str] | None:
@@ -144,9 +159,11 @@ class _Turn:
 class Sender:
     def __init__(self, runtime: Runtime, transport: Transport, *,
                  monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 robots: WebhookTransport | None = None) -> None:
         self.runtime = runtime
         self.transport = transport
+        self.robots = robots  # WeCom and DingTalk robots: accounts of their own kind, always there
         self._monotonic, self._sleep = monotonic, sleep  # tests pace in virtual time
         self.worker = runtime.settings.worker  # the same after a restart: own dead claims are known
         self.started_at = runtime.clock.now()  # own claims older than this are a previous life's
@@ -159,8 +176,19 @@ class Sender:
         self._recorder: asyncio.Future[None] | None = None
         self._members: dict[tuple[str, str], set[str]] = {}  # (platform, group) -> its accounts, as last read
 
+    def _connected(self) -> dict[str, str]:
+        bots = self.transport.connected()
+        return bots | self.robots.connected() if self.robots is not None else bots
+
+    def _robot(self, bot_id: str) -> Webhook | None:
+        return self.robots.hooks.get(bot_id) if self.robots is not None else None
+
+    def _via(self, bot_id: str) -> Transport:
+        return self.robots if self.robots is not None and bot_id in self.robots.hooks else self.transport
+
     def _bucket(self, bot_id: str) -> InMemoryBucket:
-        limit = self.runtime.settings.outbox_rate_per_minute
+        robot = self._robot(bot_id)
+        limit = robot.rate_per_minute if robot else self.runtime.settings.outbox_rate_per_minute
         known = self._buckets.get(bot_id)
         if known is None or known[0] != limit:
             known = self._buckets[bot_id] = (limit, rate_bucket(limit))
@@ -188,7 +216,7 @@ class Sender:
             assert isinstance(waiting, int)  # an in-memory bucket answers at once, never with an awaitable
             ready_at = (item.timestamp + max(1, waiting)) / 1000
             await self._sleep(max(0.0, ready_at - self._monotonic()))
-        gap = settings.outbox_min_interval_seconds
+        gap = 0.0 if self._robot(bot_id) else settings.outbox_min_interval_seconds  # QQ's risk control only
         if gap:
             gap += random.uniform(0, settings.outbox_jitter_seconds)
         turn = _Turn(item, waited, self._next_send_at.get(bot_id))
@@ -211,9 +239,12 @@ class Sender:
             if message.bot_id in ready:
                 return message.bot_id
             return min(ready, key=lambda bot: self._next_send_at.get(bot, 0.0), default=None)
-        if message.bot_id in bots:
-            return message.bot_id
-        return next((bot for bot, platform in bots.items() if platform == message.platform), None)
+        if message.bot_id in bots or message.target_kind == outbox.ROBOT:  # a robot only through itself
+            return message.bot_id if message.bot_id in bots else None
+        able = [bot for bot, platform in bots.items() if platform == message.platform]
+        if message.target_kind == "private" and len(able) > 1:
+            return spread(message.target_id, able)
+        return able[0] if able else None
 
     async def _read_members(self, rows: list[OutboxMessage], *, again: bool) -> None:
         """The accounts of the groups these rows go to: all read `again` (the store was asked this pass),
@@ -233,7 +264,7 @@ class Sender:
 
     async def deliver_due(self) -> int:
         """One pass over what is due; returns how many outbox rows went out."""
-        bots = self.transport.connected()
+        bots = self._connected()
         run, clock = self.runtime.run_first, self.runtime.clock
         woken = self.runtime.outbox_wakeup()
         woken.clear()  # whatever is committed by now, this claim sees
@@ -298,7 +329,7 @@ class Sender:
         run, clock = self.runtime.run_first, self.runtime.clock
         sent = released = 0
         for index, (bot_id, rows) in enumerate(sends):
-            connected = self.transport.connected()
+            connected = self._connected()
             if bot_id not in connected:
                 bot_id = self._pick_bot(rows[0], connected)
             if bot_id is None:
@@ -324,7 +355,12 @@ class Sender:
                 # not wait_for: on Python 3.11 it swallows a cancellation that lands as the send completes,
                 # and the sender would outlive the shutdown that cancelled it
                 async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                    message_id = await self.transport.send(bot_id, rows)
+                    message_id = await self._via(bot_id).send(bot_id, rows)
+            except RateLimited as error:  # the robot's own limit: later, costing no attempt
+                until = clock.now() + timedelta(seconds=RATE_LIMIT_PAUSE_SECONDS)
+                await run(outbox.postpone, ids, until=until, error=str(error))
+                log.warning("outbox %s: %s; again at %s", ids, error, until)
+                continue
             except Exception as error:  # any failure is retried, never lost
                 failed = await run(outbox.mark_failed, ids, now=clock.now(),
                                    error=f"{type(error).__name__}: {error}",
@@ -377,7 +413,7 @@ class Sender:
                 since = min(claims[row.id].claimed_at for row in rows)
                 try:
                     async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                        copy = await self.transport.find_sent(bot_id, rows, since=since)
+                        copy = await self._via(bot_id).find_sent(bot_id, rows, since=since)
                 except Exception as error:  # cannot tell: sending again loses nothing
                     log.warning("outbox %s: cannot check whether it went out (%s: %s)", ids,
                                 type(error).__name__, error)

@@ -125,6 +125,19 @@ def callback_task(ticket_id: int, who: str, request: str, visited: bool, phone: 
             f"电话：{phone or '未登记'}\n" + NEXT_STEP["callback"])
 
 
+_PRIVATE_LINES = ("地址：", "电话：")
+
+
+def for_staff_group(text: str) -> str:
+    """A staff notice as a WeCom or DingTalk group robot posts it: without the shop's address and phone,
+    which go only to their owner privately (QQ) or in the console."""
+    lines = text.split("\n")
+    kept = [line for line in lines if not line.startswith(_PRIVATE_LINES)]
+    if len(kept) < len(lines):
+        kept.append("（店铺地址、电话请在工作台查看）")
+    return "\n".join(kept)
+
+
 def reply_task(ticket_id: int, who: str, request: str, why: str, due: datetime, now: datetime,
                tz: ZoneInfo) -> str:
     """A ticket came back (reopened or assigned): its owner must reply again."""

@@ -4,7 +4,7 @@ group none of whose accounts is connected waits, unclaimed, and holds up no othe
 from sqlmodel import select
 
 from bot.models import Lane, OutboxMessage, OutboxStatus
-from bot.sender import CLAIM_BATCH, Sender
+from bot.sender import CLAIM_BATCH, Sender, spread
 from bot.services import accounts, outbox
 from tests.test_sender import RecordingTransport, VirtualTime
 
@@ -113,3 +113,26 @@ async def test_the_group_list_replaces_what_was_learnt_but_keeps_an_admins_addit
     session.commit()
     found = accounts.members_of(session, [("qq", "900001"), ("qq", "900004"), ("qq", "900005")])
     assert found == {("qq", "900001"): {"20000"}, ("qq", "900005"): {"20000"}}
+
+
+async def test_private_messages_are_spread_over_the_accounts_each_person_keeping_theirs(runtime, session, clock):
+    people = [str(31_000 + n) for n in range(12)]
+    for person in people:
+        outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id=person,
+                       text=f"任务{person}", lane=Lane.STAFF)
+    session.commit()
+    both = RecordingTransport(bots={"20000": "qq", "20001": "qq"})
+    sender = sender_for(runtime, both)
+    while await sender.deliver_due():
+        pass
+    through = {to: bot for bot, to, _ in both.sent}
+    assert set(through) == set(people)
+    assert set(through.values()) == {"20000", "20001"}  # both accounts carry some
+    assert through == {person: spread(person, ["20000", "20001"]) for person in people}  # the same rule each time
+
+    # one account goes away: only its people move, to an account still there; the others keep theirs
+    assert spread(people[0], ["20001", "20000", "20002"]) == spread(people[0], ["20000", "20001", "20002"])
+    for person in people:
+        kept = spread(person, ["20000", "20001", "20002"])
+        if kept != "20002":
+            assert spread(person, ["20000", "20001"]) == kept

@@ -23,7 +23,8 @@ router = APIRouter()
 
 # What each field of the API's bodies must be, said the console's way.
 STAFF_RULES = {"name": f"姓名须为 1-{staff_service.NAME_LIMIT} 个字", "work_no": "工号最多 32 个字",
-               "roles": "请至少选择一个角色", "chat_user_id": "QQ 号须为 4-20 位数字"}
+               "roles": "请至少选择一个角色", "chat_user_id": "QQ 号须为 4-20 位数字",
+               "mobile": "手机号须为 11 位数字，以 1 开头"}
 GROUP_RULES = {"group_id": "群号须为 4-20 位数字", "name": "群名称最多 128 个字", "district": "片区最多 64 个字"}
 ACTIVE_RULE = "状态只能是在用或停用"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -67,11 +68,12 @@ def staff_page(request: Request, member: MemberDep) -> HTMLResponse:
 @router.post("/staff", response_model=None)
 def create_staff(request: Request, member: FormMemberDep, name: Annotated[str, Form()] = "",
                  work_no: Annotated[str, Form()] = "", roles: Annotated[list[str] | None, Form()] = None,
-                 chat_user_id: Annotated[str, Form()] = "") -> HTMLResponse:
+                 chat_user_id: Annotated[str, Form()] = "", mobile: Annotated[str, Form()] = "") -> HTMLResponse:
     allowed(member, access.ADMINS)
-    form = {"name": name, "work_no": work_no, "roles": roles or [], "chat_user_id": chat_user_id}
+    form = {"name": name, "work_no": work_no, "roles": roles or [], "chat_user_id": chat_user_id, "mobile": mobile}
     data, problem = _checked(StaffIn, {"name": name, "work_no": _optional(work_no), "roles": roles or [],
-                                       "chat_user_id": _optional(chat_user_id)}, STAFF_RULES)
+                                       "chat_user_id": _optional(chat_user_id), "mobile": _optional(mobile)},
+                             STAFF_RULES)
     if data is None:
         return _staff_page(request, member, error=problem, status_code=422, form=form)
     runtime = get_runtime()
@@ -91,7 +93,7 @@ def _member_page(request: Request, member: Member, staff_id: int, *, error: str 
     except NotFound as missing:
         return render(request, "error.html", member, status_code=404, message=str(missing))
     shown = form or {"name": person.name, "work_no": person.work_no or "", "roles": person.roles,
-                     "chat_user_id": person.chat_user_id or ""}
+                     "chat_user_id": person.chat_user_id or "", "mobile": person.mobile or ""}
     response = render(request, "staff/member.html", member, status_code=status_code, person=person, form=shown,
                       roles=list(Role), error=error, token=token, done=request.query_params.get("done"))
     if token:
@@ -118,12 +120,15 @@ def _change(request: Request, member: Member, staff_id: int, changes: dict[str, 
 @router.post("/staff/{staff_id:int}", response_model=None)
 def update_member(request: Request, staff_id: int, member: FormMemberDep, name: Annotated[str, Form()] = "",
                   work_no: Annotated[str, Form()] = "", roles: Annotated[list[str] | None, Form()] = None,
-                  chat_user_id: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
-    """Name, work number, roles and chat account; a blank work number or chat account clears it."""
+                  chat_user_id: Annotated[str, Form()] = "", mobile: Annotated[str, Form()] = ""
+                  ) -> HTMLResponse | RedirectResponse:
+    """Name, work number, roles, chat account and mobile; a blank work number, chat account or mobile
+    clears it."""
     allowed(member, access.ADMINS)
-    form = {"name": name, "work_no": work_no, "roles": roles or [], "chat_user_id": chat_user_id}
+    form = {"name": name, "work_no": work_no, "roles": roles or [], "chat_user_id": chat_user_id, "mobile": mobile}
     data, problem = _checked(StaffUpdate, {"name": name, "work_no": _optional(work_no), "roles": roles or [],
-                                           "chat_user_id": _optional(chat_user_id)}, STAFF_RULES)
+                                           "chat_user_id": _optional(chat_user_id), "mobile": _optional(mobile)},
+                             STAFF_RULES)
     if data is None:
         return _member_page(request, member, staff_id, error=problem, status_code=422, form=form)
     return _change(request, member, staff_id, data, "已保存", form=form)

@@ -11,6 +11,7 @@ it likes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,7 @@ from sqlmodel import Session, col, select
 
 from bot.models import Lane, Pledge, PledgeBreach, PledgeState, Role, StaffMember
 from bot.policy import Policies
-from bot.services import outbox
-from bot.services.notices import STAFF_PLATFORM
+from bot.services import notices, outbox
 from bot.services.reports import appraisal
 from bot.services.reports.base import KIND_LABELS, Period, Scope
 
@@ -28,25 +28,27 @@ WEEKDAYS = "一二三四五六日"
 SHOWN_TICKETS = 5
 
 
-def _recipients(session: Session) -> list[StaffMember]:
-    """Active supervisors reachable on QQ; none: the admins."""
+def _audience(session: Session, policies: Policies) -> notices.Audience | None:
+    """The active supervisors, if the digest's channels reach them; else the admins."""
+    active = list(session.exec(select(StaffMember).where(col(StaffMember.active).is_(True))))
     for role in (Role.SUPERVISOR, Role.ADMIN):
-        found = [m for m in session.exec(select(StaffMember).where(col(StaffMember.active).is_(True)))
-                 if m.has_role(role) and m.chat_user_id]
-        if found:
-            return found
-    return []
+        audience = notices.Audience(role, [m for m in active if m.has_role(role)])
+        if notices.reaches(policies, "digest", audience):
+            return audience
+    return None
 
 
-def _send(session: Session, people: list[StaffMember], key: str, text: str, now: datetime) -> int:
-    sent = 0
-    for person in people:
-        assert person.chat_user_id is not None, "recipients are reachable"
-        queued = outbox.enqueue(session, now=now, platform=STAFF_PLATFORM, target_kind="private",
-                                target_id=person.chat_user_id, text=text, lane=Lane.STAFF,
-                                dedupe_key=f"{key}:{person.id}")
-        sent += queued is not None
-    return sent
+def _send(session: Session, policies: Policies, audience: notices.Audience, key: str, text: Callable[[], str],
+          now: datetime) -> int:
+    """Queue the message on the digest's channels where it has not gone yet (the text is built only then)."""
+    rows = [row for row in notices.fan_out(policies, audience, "digest", key, "", by_person=True, lane=Lane.STAFF)
+            if not outbox.key_taken(session, row["dedupe_key"])]
+    if rows:
+        body = text()
+        outbox.enqueue_many(session, [row | {"text": notices.texts.for_staff_group(body)
+                                             if row["target_kind"] == notices.ROBOT else body} for row in rows],
+                            now=now)
+    return len(rows)
 
 
 def _digest_moment(day: date, policies: Policies, tz: ZoneInfo) -> datetime:
@@ -118,22 +120,14 @@ def deliver(session: Session, *, now: datetime, policies: Policies, tz: ZoneInfo
     is_workday = policies.calendar("reply", tz).is_workday
     if not is_workday(today) or now < _digest_moment(today, policies, tz):
         return 0
-    people = _recipients(session)
-    if not people:
+    audience = _audience(session, policies)
+    if audience is None:
         return 0
-    sent = 0
     daily_key = f"digest:{today.isoformat()}"
-    if waiting := _not_yet(session, people, daily_key):
-        sent += _send(session, waiting, daily_key, daily_text(session, today, policies=policies, tz=tz,
-                                                              console_url=console_url), now)
+    sent = _send(session, policies, audience, daily_key, lambda: daily_text(
+        session, today, policies=policies, tz=tz, console_url=console_url), now)
     last_month = Period.previous_month(today)
     monthly_key = f"appraisal:{last_month.query()['month']}"
-    if waiting := _not_yet(session, people, monthly_key):
-        sent += _send(session, waiting, monthly_key, monthly_text(session, last_month, policies=policies, tz=tz,
-                                                                  console_url=console_url), now)
+    sent += _send(session, policies, audience, monthly_key, lambda: monthly_text(
+        session, last_month, policies=policies, tz=tz, console_url=console_url), now)
     return sent
-
-
-def _not_yet(session: Session, people: list[StaffMember], key: str) -> list[StaffMember]:
-    """Who has not been sent this message yet (the texts are built only when someone is waiting)."""
-    return [person for person in people if not outbox.key_taken(session, f"{key}:{person.id}")]

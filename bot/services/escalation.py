@@ -58,12 +58,12 @@ def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledge
     ctx, now, tz = batch.context(ticket), batch.now, batch.tz
     assert tz is not None, "the sweep's batch is made with the time zone its notices are written in"
     if step.kind == StepKind.WARN:
-        batch.about_pledge(pledge, ticket, "owner", "warn", texts.pledge_warning(
+        batch.about_pledge(pledge, ticket, "owner", "warn", "warning", texts.pledge_warning(
             id_of(ticket), ctx.who, ctx.request, pledge.kind, due_of(pledge), now, tz), lane=Lane.STAFF)
         batch.event(id_of(ticket), "pledge_warned", kind=pledge.kind, owner_staff_id=pledge.owner_staff_id)
         result.warnings += 1
     elif step.kind == StepKind.BREACH:
-        batch.about_pledge(pledge, ticket, "owner", "breach", texts.pledge_breached(
+        batch.about_pledge(pledge, ticket, "owner", "breach", "breach", texts.pledge_breached(
             id_of(ticket), ctx.who, ctx.request, pledge.kind, due_of(pledge), now, tz), lane=Lane.ESCALATION,
             kind="escalation")
         if pledge.kind == PledgeKind.REPLY and batch.policies.apologise_in_group:
@@ -75,7 +75,7 @@ def _announce(batch: notices.Batch, pledge: Pledge, ticket: Ticket, step: pledge
         result.breaches += 1
     else:
         owner = batch.staff_member(pledge.owner_staff_id) if pledge.owner_staff_id else None
-        batch.about_pledge(pledge, ticket, step.notify, f"level{step.level}", texts.pledge_escalated(
+        batch.about_pledge(pledge, ticket, step.notify, f"level{step.level}", "escalation", texts.pledge_escalated(
             id_of(ticket), ctx.who, ctx.request, pledge.kind, step.level, step.overdue, owner.name if owner else None),
             lane=Lane.ESCALATION, kind="escalation")
         batch.event(id_of(ticket), "pledge_escalated", kind=pledge.kind, level=step.level, to=step.notify)

@@ -6,8 +6,16 @@ goes through the outbox in its lane. A notice whose reason is a running
 pledge carries that pledge, so the sender drops it if the pledge was kept
 before it went out. Tasks with a shop's address and phone go privately to
 their owner, or to the supervisors when the owner cannot be reached, never
-to a group. Callback work goes to the callback staff (or their own group),
+to a QQ group. Callback work goes to the callback staff (or their own group),
 never to the agents' group.
+
+Each notice has a kind (`NoticeKind`: task, warning, escalation, ...) and is
+meant for people of one role (`Audience`). The policy's `[alerts]` routes say
+on which channels that kind reaches that role: QQ (privately, or the role's
+QQ group) and/or WeCom and DingTalk group robots (`fan_out`). A robot gets one
+message that @-mentions the people by mobile, without the shop's address and
+phone (`texts.for_staff_group`). Each channel's row has its own dedupe key,
+so every channel gets the notice exactly once.
 """
 
 from __future__ import annotations
@@ -36,10 +44,58 @@ from bot.models import (
     id_of,
     started_of,
 )
-from bot.policy import Policies
+from bot.policy import QQ, Policies
 from bot.services import outbox, tickets
 
 STAFF_PLATFORM = "qq"  # staff are reached on QQ, whichever chat the ticket came from
+ROBOT = outbox.ROBOT
+OWNER_ROLE = {PledgeKind.REPLY: Role.AGENT, PledgeKind.VISIT: Role.MANAGER, PledgeKind.CALLBACK: Role.CALLBACK}
+MENTIONS_ROOM = 512  # outbox_message.mentions
+
+
+@dataclass(frozen=True)
+class Audience:
+    """The people a notice is for, all of one role; with the role's QQ group when it has one."""
+
+    role: str
+    people: list[StaffMember]
+    qq_group_id: str | None = None
+
+
+def reaches(policies: Policies, notice: str, audience: Audience) -> bool:
+    """Whether any channel the notice goes on reaches somebody: a robot always reaches its group."""
+    for channel in policies.alerts.route(notice, audience.role):
+        if channel != QQ and audience.people:
+            return True
+        if channel == QQ and (audience.qq_group_id or any(m.chat_user_id for m in audience.people)):
+            return True
+    return False
+
+
+def fan_out(policies: Policies, audience: Audience, notice: str, key: str, text: str, *, by_person: bool = False,
+            **fields: Any) -> list[dict[str, Any]]:
+    """Outbox rows for one notice on each channel its route names for the audience's role. A private QQ
+    row's key ends with the chat id, or with the staff id `by_person` (the digests' keys)."""
+    rows = []
+    for channel in policies.alerts.route(notice, audience.role):
+        if channel == QQ:
+            if audience.qq_group_id:
+                targets = [("group", audience.qq_group_id, f"{key}:group:{audience.qq_group_id}")]
+            else:
+                targets = [("private", m.chat_user_id,
+                            f"{key}:{m.id}" if by_person else f"{key}:private:{m.chat_user_id}")
+                           for m in audience.people if m.chat_user_id]
+            rows += [{"platform": STAFF_PLATFORM, "target_kind": kind, "target_id": chat_id, "text": text,
+                      "dedupe_key": dedupe_key, **fields} for kind, chat_id, dedupe_key in targets]
+            continue
+        mobiles: list[str] = []
+        for mobile in dict.fromkeys(m.mobile for m in audience.people if m.mobile):
+            if len(",".join([*mobiles, mobile])) <= MENTIONS_ROOM:
+                mobiles.append(mobile)
+        rows.append({"platform": policies.alerts.channels[channel].kind, "bot_id": channel, "target_kind": ROBOT,
+                     "target_id": channel, "text": texts.for_staff_group(text), "mentions": ",".join(mobiles) or None,
+                     "dedupe_key": f"{key}:{ROBOT}:{channel}", **fields})
+    return rows
 _SPACES = re.compile(r"\s+")
 REQUEST_WORDS = 30
 
@@ -73,8 +129,7 @@ class Batch:
     # -- lookups, once per batch --
     def staff(self, *roles: str) -> list[StaffMember]:
         if self._staff is None:
-            self._staff = [m for m in self.session.exec(select(StaffMember).where(StaffMember.active))
-                           if m.chat_user_id]
+            self._staff = list(self.session.exec(select(StaffMember).where(StaffMember.active)))
         return [m for m in self._staff if m.has_role(*roles)]
 
     def staff_member(self, staff_id: int) -> StaffMember | None:
@@ -96,51 +151,53 @@ class Batch:
         return context(ticket, self.retailer(ticket))
 
     # -- addressing --
-    def privately(self, *roles: str) -> list[tuple[str, str]]:
+    def privately(self, notice: str, role: str) -> Audience | None:
         """Everyone with the role; nobody with it reachable: the supervisors, then the admins."""
-        for wanted in (roles, (Role.SUPERVISOR,), (Role.ADMIN,)):
-            people = [("private", m.chat_user_id) for m in self.staff(*wanted) if m.chat_user_id]
-            if people:
-                return people
-        return []
+        for wanted in (role, Role.SUPERVISOR, Role.ADMIN):
+            audience = Audience(wanted, self.staff(wanted))
+            if reaches(self.policies, notice, audience):
+                return audience
+        return None
 
-    def pool(self, kind: str) -> list[tuple[str, str]]:
-        if kind == PledgeKind.REPLY:
+    def pool(self, pledge_kind: str, notice: str) -> Audience | None:
+        if pledge_kind == PledgeKind.REPLY:
             if self.policies.agents_group_id:
-                return [("group", self.policies.agents_group_id)]
-            return self.privately(Role.AGENT)
-        if kind == PledgeKind.CALLBACK:
+                return Audience(Role.AGENT, self.staff(Role.AGENT), self.policies.agents_group_id)
+            return self.privately(notice, Role.AGENT)
+        if pledge_kind == PledgeKind.CALLBACK:
             if self.policies.callback_group_id:
-                return [("group", self.policies.callback_group_id)]
-            return self.privately(Role.CALLBACK)
-        return self.privately(Role.SUPERVISOR)  # a visit's details never go to a group or other managers
+                return Audience(Role.CALLBACK, self.staff(Role.CALLBACK), self.policies.callback_group_id)
+            return self.privately(notice, Role.CALLBACK)
+        # a visit's details never go to a QQ group or other managers
+        return self.privately(notice, Role.SUPERVISOR)
 
-    def recipients(self, pledge: Pledge, target: str) -> list[tuple[str, str]]:
-        """(target kind, chat id) pairs for a ladder target of this pledge."""
+    def recipients(self, pledge: Pledge, target: str, notice: str) -> Audience | None:
+        """Who a ladder target of this pledge is, for a notice of this kind."""
         if target == "owner" and pledge.owner_staff_id:
             owner = self.staff_member(pledge.owner_staff_id)
-            if owner is not None and owner.chat_user_id:  # staff() keeps only those with a chat account
-                return [("private", owner.chat_user_id)]
+            if owner is not None:
+                audience = Audience(OWNER_ROLE[PledgeKind(pledge.kind)], [owner])
+                if reaches(self.policies, notice, audience):
+                    return audience
             if pledge.kind == PledgeKind.VISIT:
-                return self.privately(Role.SUPERVISOR)
+                return self.privately(notice, Role.SUPERVISOR)
         if target in ("owner", "agents_group"):
-            return self.pool(pledge.kind)
-        return self.privately({"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target])
+            return self.pool(pledge.kind, notice)
+        return self.privately(notice, {"supervisors": Role.SUPERVISOR, "admins": Role.ADMIN}[target])
 
-    def to_staff(self, ticket: Ticket, key: str, recipients: list[tuple[str, str]], text: str, *, lane: Lane,
-                 pledge: Pledge | None = None, kind: str | None = None) -> None:
-        for target_kind, chat_id in recipients:
-            self.rows.append({
-                "platform": STAFF_PLATFORM, "target_kind": target_kind, "target_id": chat_id, "text": text,
-                "ticket_id": ticket.id, "lane": lane, "kind": kind,
-                "pledge_id": pledge.id if pledge is not None else None,
-                "dedupe_key": f"{key}:{target_kind}:{chat_id}"})
+    def to_staff(self, ticket: Ticket, key: str, audience: Audience | None, notice: str, text: str, *,
+                 lane: Lane, pledge: Pledge | None = None, kind: str | None = None) -> None:
+        if audience is None:
+            return
+        self.rows += fan_out(self.policies, audience, notice, key, text, ticket_id=ticket.id, lane=lane, kind=kind,
+                             pledge_id=pledge.id if pledge is not None else None)
 
-    def about_pledge(self, pledge: Pledge, ticket: Ticket, target: str, what: str, text: str, *, lane: Lane,
-                     kind: str | None = None) -> None:
+    def about_pledge(self, pledge: Pledge, ticket: Ticket, target: str, what: str, notice: str, text: str, *,
+                     lane: Lane, kind: str | None = None) -> None:
         """A notice that matters only while the pledge runs (dropped at send time once it is kept)."""
         key = f"pledge:{pledge.id}:{started_of(pledge).timestamp():.0f}:{what}"
-        self.to_staff(ticket, key, self.recipients(pledge, target), text, lane=lane, pledge=pledge, kind=kind)
+        self.to_staff(ticket, key, self.recipients(pledge, target, notice), notice, text, lane=lane, pledge=pledge,
+                      kind=kind)
 
     def apologise(self, pledge: Pledge, ticket: Ticket) -> None:
         """Once per late reply, in the retailer's own chat, quoting their question."""
@@ -169,8 +226,8 @@ def reply_task(session: Session, pledge: Pledge, ticket: Ticket, *, why: str, no
                tz: ZoneInfo) -> None:
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
-    batch.about_pledge(pledge, ticket, "owner", "task", texts.reply_task(id_of(ticket), ctx.who, ctx.request, why,
-                                                                         due_of(pledge), now, tz), lane=Lane.STAFF)
+    text = texts.reply_task(id_of(ticket), ctx.who, ctx.request, why, due_of(pledge), now, tz)
+    batch.about_pledge(pledge, ticket, "owner", "task", "task", text, lane=Lane.STAFF)
     batch.flush()
 
 
@@ -179,7 +236,7 @@ def visit_task(session: Session, pledge: Pledge, ticket: Ticket, retailer: Retai
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
     text = texts.visit_task(id_of(ticket), ctx.who, ctx.request, retailer, note, due_of(pledge), now, tz)
-    batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", text, lane=Lane.STAFF)
+    batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", "visit_task", text, lane=Lane.STAFF)
     batch.flush()
 
 
@@ -188,7 +245,7 @@ def visit_unassigned(session: Session, pledge: Pledge, ticket: Ticket, retailer:
     batch = Batch(session, now, policies, tz)
     ctx = batch.context(ticket)
     text = texts.visit_unassigned(id_of(ticket), ctx.who, ctx.request, retailer, why, due_of(pledge), now, tz)
-    batch.about_pledge(pledge, ticket, "supervisors", "unassigned", text, lane=Lane.STAFF)
+    batch.about_pledge(pledge, ticket, "supervisors", "unassigned", "visit_task", text, lane=Lane.STAFF)
     batch.flush()
 
 
@@ -197,10 +254,11 @@ def identify_shop(session: Session, pledge: Pledge, ticket: Ticket, *, now: date
     batch = Batch(session, now, policies)
     ctx = batch.context(ticket)
     reply = session.exec(select(Pledge).where(Pledge.ticket_id == ticket.id, Pledge.kind == PledgeKind.REPLY)).first()
-    recipients = batch.recipients(reply, "owner") if reply is not None else batch.pool(PledgeKind.REPLY)
+    recipients = (batch.recipients(reply, "owner", "task") if reply is not None
+                  else batch.pool(PledgeKind.REPLY, "task"))
     key = f"pledge:{pledge.id}:{started_of(pledge).timestamp():.0f}:identify"
-    batch.to_staff(ticket, key, recipients, texts.identify_shop(id_of(ticket), ctx.who, ctx.request), lane=Lane.STAFF,
-                   pledge=pledge)
+    batch.to_staff(ticket, key, recipients, "task", texts.identify_shop(id_of(ticket), ctx.who, ctx.request),
+                   lane=Lane.STAFF, pledge=pledge)
     batch.flush()
 
 
@@ -210,7 +268,8 @@ def callback_task(session: Session, pledge: Pledge, ticket: Ticket, retailer: Re
     ctx = batch.context(ticket)
     text = texts.callback_task(id_of(ticket), ctx.who, ctx.request, visited, retailer.phone if retailer else None,
                                due_of(pledge), now, tz)
-    batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", text, lane=Lane.STAFF)
+    batch.about_pledge(pledge, ticket, "owner", f"task-{pledge.owner_staff_id}", "callback_task", text,
+                       lane=Lane.STAFF)
     batch.flush()
 
 
@@ -219,8 +278,8 @@ def low_satisfaction(session: Session, ticket: Ticket, record: CallbackRecord, *
     batch = Batch(session, now, policies)
     ctx = batch.context(ticket)
     text = texts.low_satisfaction(id_of(ticket), ctx.who, ctx.request, record.score or 0, record.comment)
-    batch.to_staff(ticket, f"callback:{record.id}:low-score", batch.privately(Role.SUPERVISOR), text,
-                   lane=Lane.STAFF)
+    batch.to_staff(ticket, f"callback:{record.id}:low-score", batch.privately("low_score", Role.SUPERVISOR),
+                   "low_score", text, lane=Lane.STAFF)
     batch.flush()
 
 

@@ -59,8 +59,9 @@ class HandOff:
 
 HAND_OFF = "outbox_hand_off"
 ACK, ESCALATION = "ack", "escalation"  # kinds the sender may combine into one message
+ROBOT = "robot"  # target_kind of a row to a WeCom or DingTalk group robot; target_id and bot_id: its channel
 _OPTIONAL = ("kind", "pledge_id", "mention_user_id", "bot_id", "reply_to", "ticket_id", "dedupe_key",
-             "via_group_id", "image_url", "delivery_id")
+             "via_group_id", "image_url", "delivery_id", "mentions")
 _FIELDS = frozenset({"platform", "target_kind", "target_id", "text", "lane", *_OPTIONAL})
 
 
@@ -97,7 +98,8 @@ def enqueue(session: Session, *, now: datetime, platform: str, target_kind: str,
             lane: Lane = Lane.REPLY, kind: str | None = None, pledge_id: int | None = None,
             mention_user_id: str | None = None, bot_id: str | None = None, reply_to: str | None = None,
             ticket_id: int | None = None, dedupe_key: str | None = None, via_group_id: str | None = None,
-            image_url: str | None = None, delivery_id: int | None = None) -> OutboxMessage | None:
+            image_url: str | None = None, delivery_id: int | None = None, mentions: str | None = None
+            ) -> OutboxMessage | None:
     """Queue one message; None (and nothing written) when its `dedupe_key` is already queued.
 
     `lane` defaults to REPLY because every caller that does not name one answers a retailer.
@@ -167,12 +169,14 @@ def _drop_stale(session: Session, scope) -> None:
 
 def reachable(bots: list[str]) -> Any:
     """Rows one of these accounts may send: not for a group (or through a group) whose accounts are known
-    and none of them among these. Such rows wait, unclaimed, so they hold up no other group's."""
+    and none of them among these, nor for a staff group robot not among them (no other robot may stand in).
+    Such rows wait, unclaimed, so they hold up no other group's."""
     member = table_of(BotMembership)
     chat = case((col(OutboxMessage.target_kind) == "group", col(OutboxMessage.target_id)),
                 else_=col(OutboxMessage.via_group_id))
     in_chat = and_(member.c.platform == col(OutboxMessage.platform), member.c.group_id == chat)
-    return or_(~exists().where(in_chat), exists().where(in_chat, member.c.bot_id.in_(bots)))
+    robot_there = or_(col(OutboxMessage.target_kind) != ROBOT, col(OutboxMessage.bot_id).in_(bots))
+    return and_(robot_there, or_(~exists().where(in_chat), exists().where(in_chat, member.c.bot_id.in_(bots))))
 
 
 def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
@@ -337,6 +341,15 @@ def mark_failed(session: Session, message_ids: Iterable[int], *, now: datetime, 
         session.add(message)
         failed.append(message)
     return failed
+
+
+def postpone(session: Session, message_ids: Iterable[int], *, until: datetime, error: str) -> None:
+    """The channel refused for now (a robot's rate limit): due again at `until`, costing no attempt."""
+    session.connection().execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(list(message_ids)), col(OutboxMessage.status) == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=until,
+                last_error=error[:2000]))
 
 
 def release(session: Session, message_ids: Iterable[int]) -> None:

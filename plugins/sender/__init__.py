@@ -89,7 +89,8 @@ async def forget_bot(bot: Bot) -> None:
 
 @driver.on_startup
 async def start_sender() -> None:
-    sender = Sender(get_runtime(), transport)
+    runtime = get_runtime()
+    sender = Sender(runtime, transport, robots=runtime.robots)
     _tasks.add(asyncio.create_task(sender.run_forever(), name="outbox-sender"))
 
 
