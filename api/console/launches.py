@@ -172,7 +172,7 @@ def _launch_page(request: Request, member: Member, launch_id: int, *, error: str
         request, "launch.html", member, status_code=status_code, launch=launch, product=product, plan=plan,
         previews=previews, approvals=APPROVAL_NAMES, sources=SOURCE_NAMES, kinds=KIND_NAMES, post_states=POST_STATES,
         may_publish=member.may(access.PUBLISHERS), error=error, done=request.query_params.get("done"),
-        card=texts.launch_card(launch, product),
+        card=texts.launch_card(launch, product), targets=targets(),
         d=_deliveries(launch_id), interest=runtime.unit_of_work(launches.interest_counts, launch_id),
         interest_names=INTEREST_NAMES)
 
@@ -220,6 +220,26 @@ def decide(request: Request, member: FormMemberDep, launch_id: int, decision: Ty
         return _refused(request, member, launch_id, refused)
     return back_to(f"/console/launches/{launch_id}",
                    "已批准，宣传将按计划发出" if decision == "approve" else "已驳回，宣传不会发出")
+
+
+@router.post("/launches/{launch_id}/edit", response_model=None)
+def edit(request: Request, member: FormMemberDep, launch_id: int, districts: Cells, group_ids: Cells,
+         launch_date: Typed = "", selling_points: Typed = "", spec: Typed = "", manufacturer: Typed = "",
+         wholesale_price: Typed = "", retail_price: Typed = "") -> HTMLResponse | RedirectResponse:
+    """Correct the card (launch date, selling points, the product's spec, maker and prices) and the targets,
+    for the posts not sent yet."""
+    allowed(member, access.PUBLISHERS)
+    try:
+        changes = {"launch_date": day(launch_date, "上市日期"),
+                   "selling_points": _text(selling_points, "卖点", 500, required=True),
+                   **target_fields(districts, group_ids)}
+        product = {"spec": _text(spec, "规格", 64), "manufacturer": _text(manufacturer, "厂家", 64),
+                   "wholesale_price": _price(wholesale_price, "批发价", 100_000),
+                   "retail_price": _price(retail_price, "零售价", 10_000)}
+        get_runtime().unit_of_work(launches.update_launch, launch_id, changes, product)
+    except ServiceError as refused:
+        return _refused(request, member, launch_id, refused)
+    return back_to(f"/console/launches/{launch_id}", "已修改，之后发出的宣传按新内容")
 
 
 @router.post("/launches/{launch_id}/image", response_model=None)

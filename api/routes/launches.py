@@ -75,6 +75,15 @@ class LaunchIn(Input):
                                       description="不填则用默认计划：上市前3天、上市当天、上市后7天 09:00")
 
 
+class LaunchUpdate(Input):
+    """Only what is given changes; the card's product fields are edited on the product."""
+
+    launch_date: Day | None = None
+    selling_points: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    districts: list[Name] | None = Field(None, max_length=500)
+    group_ids: list[Id] | None = Field(None, max_length=500)
+
+
 class DecisionIn(Input):
     approve: bool
 
@@ -156,6 +165,13 @@ def list_launches(runtime: RuntimeDep, _: CurrentStaff, approval: Approval | Non
 
 @router.get("/launches/{launch_id}", response_model=LaunchOut)
 def read_launch(launch_id: Id, runtime: RuntimeDep, _: CurrentStaff):
+    return _out(runtime, launch_id)
+
+
+@router.patch("/launches/{launch_id}", response_model=LaunchOut)
+def update_launch(launch_id: Id, body: LaunchUpdate, runtime: RuntimeDep, _: PublisherDep):
+    """Correct the launch date, selling points or targets: the posts not sent yet go out so."""
+    runtime.unit_of_work(launches.update_launch, launch_id, body.model_dump(exclude_unset=True))
     return _out(runtime, launch_id)
 
 

@@ -60,6 +60,33 @@ def create_launch(session: Session, product: dict, data: dict, plan: list[PostIn
     return launch
 
 
+EDITABLE = frozenset({"launch_date", "selling_points", "districts", "group_ids"})
+PRODUCT_EDITABLE = frozenset({"spec", "manufacturer", "wholesale_price", "retail_price"})
+
+
+def update_launch(session: Session, launch_id: int, changes: dict, product_changes: dict | None = None) -> Launch:
+    """Correct a launch's card (launch date, selling points; the product's spec, manufacturer and prices, which
+    the catalogue keeps for every notice) or its targets. The posts not sent yet carry the corrected card to the
+    corrected groups; those sent stay as the groups read them. The plan's times stay as they are (a new launch
+    date may call for a new plan: `set_plan`)."""
+    launch = _launch(session, launch_id)
+    product_changes = product_changes or {}
+    if launch.approval == Approval.REJECTED:
+        raise Conflict("该新品宣传已驳回，不能修改")
+    if unknown := sorted((set(changes) - EDITABLE) | (set(product_changes) - PRODUCT_EDITABLE)):
+        raise ServiceError(f"不能修改的项：{'、'.join(unknown)}")
+    product = products.get_product(session, launch.product_id)
+    if (all(getattr(launch, key) == value for key, value in changes.items())
+            and all(getattr(product, key) == value for key, value in product_changes.items())):
+        raise ServiceError("没有任何改动")
+    for key, value in changes.items():
+        setattr(launch, key, value)
+    session.add(launch)
+    if product_changes:
+        products.update_product(session, launch.product_id, product_changes)
+    return launch
+
+
 def attach_image(session: Session, launch_id: int, content: bytes, *, base_url: str, staff_id: int | None,
                  now: datetime) -> Launch:
     """The launch's picture, uploaded: stored by the service (size and type checked), sent with its posts."""

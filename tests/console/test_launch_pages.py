@@ -199,3 +199,47 @@ def test_a_launchs_picture_is_replaced_from_its_page_or_the_api(service, admin, 
     assert admin.post(f"/api/v1/launches/{made}/image", files={"file": ("a.txt", b"hello")}).status_code == 422
     with service.client(people["agent"]["token"]) as agent:
         assert agent.post(f"/api/v1/launches/{made}/image", files={"file": ("a.gif", gif)}).status_code == 403
+
+
+def test_a_launchs_card_and_targets_are_corrected_for_the_posts_not_sent_yet(service, admin, people, group):
+    other = admin.post("/api/v1/groups", json={"group_id": str(unique_number(970_000)), "district": "新品区"}).json()
+    with sign_in(service, people["marketing"]["token"]) as client:
+        made = launch_id(make(client, form(group)))
+        page = client.get(f"/console/launches/{made}").text
+        assert "修改上市日期、卖点或发往的群" in page and "细支低焦，口感柔和</textarea>" in page
+        later = (date.today() + timedelta(days=31)).isoformat()
+        edit = {"csrf": csrf_of(page), "launch_date": later, "selling_points": "细支低焦，包装升级",
+                "spec": "细支 97mm", "manufacturer": "湖南中烟", "wholesale_price": "310", "retail_price": "33",
+                "group_ids": [str(other["id"])]}
+        for bad, said in (({"selling_points": " "}, "请填写卖点"), ({"launch_date": "明天"}, "上市日期"),
+                          ({"retail_price": "三十"}, "零售价不是数字"), ({"group_ids": ["x"]}, "目标群无效")):
+            refused = client.post(f"/console/launches/{made}/edit", data=edit | bad)
+            assert refused.status_code == 422 and said in unescape(refused.text)
+        unchanged = admin.get(f"/api/v1/launches/{made}").json()
+        assert (unchanged["selling_points"], unchanged["group_ids"]) == ("细支低焦，口感柔和", [group])
+        saved = client.post(f"/console/launches/{made}/edit", data=edit)
+        assert saved.status_code == 303
+        assert "之后发出的宣传按新内容" in client.get(saved.headers["location"]).text
+        again = client.post(f"/console/launches/{made}/edit", data=edit)
+        assert again.status_code == 422 and "没有任何改动" in again.text
+    corrected = admin.get(f"/api/v1/launches/{made}").json()
+    assert (corrected["launch_date"], corrected["group_ids"]) == (later, [other["id"]])
+    assert "卖点：细支低焦，包装升级" in corrected["card"] and "规格：细支 97mm" in corrected["card"]
+    assert corrected["product"]["wholesale_price"] == "310.00"
+    with sign_in(service, people["agent"]["token"]) as client:
+        csrf = csrf_of(client.get(f"/console/launches/{made}").text)
+        assert client.post(f"/console/launches/{made}/edit", data=edit | {"csrf": csrf}).status_code == 403
+
+
+def test_the_api_corrects_a_launch_and_refuses_what_it_cannot(service, admin, people, group):
+    with sign_in(service, people["marketing"]["token"]) as client:
+        made = launch_id(make(client, form(group)))
+    changed = admin.patch(f"/api/v1/launches/{made}", json={"selling_points": "新卖点"})
+    assert changed.status_code == 200 and "卖点：新卖点" in changed.json()["card"]
+    assert admin.patch(f"/api/v1/launches/{made}", json={}).status_code == 422  # nothing to change
+    assert admin.patch(f"/api/v1/launches/{made}", json={"selling_points": None}).status_code == 422
+    assert admin.patch(f"/api/v1/launches/{made}", json={"source": "manufacturer"}).status_code == 422
+    assert admin.patch("/api/v1/launches/999999999", json={"selling_points": "x"}).status_code == 404
+    agent = {"Authorization": f"Bearer {people['agent']['token']}"}
+    assert admin.patch(f"/api/v1/launches/{made}", json={"selling_points": "x"}, headers=agent).status_code == 403
+    assert admin.get(f"/api/v1/launches/{made}").json()["selling_points"] == "新卖点"

@@ -5,10 +5,10 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from bot.models import Approval, ChatBinding, Interest, OutboxMessage, Product
+from bot.models import Approval, ChatBinding, Interest, Launch, OutboxMessage, Product
 from bot.policy import Policies
 from bot.services import inquiries, interest, launches, outbox, products
-from bot.services.errors import Conflict
+from bot.services.errors import Conflict, ServiceError
 from bot.services.launches import PostIn
 from tests import factories as make
 
@@ -106,6 +106,42 @@ def test_a_rejected_launch_never_posts(session, clock, runtime, launch_of):
     launches.decide(session, launch.id, approve=False, staff_id=staff.id, now=clock.now())
     clock.advance(days=30)
     assert launches.posts_due(session, now=clock.now()) == []
+
+
+def test_a_corrected_card_and_targets_go_out_with_the_posts_not_sent_yet(session, clock, runtime, launch_of):
+    make.group(session, clock, "900001", district="城东")
+    make.group(session, clock, "900002", district="城西")
+    launch = launch_of(districts=["城东"])
+    soon, later = clock.now() + timedelta(hours=1), clock.now() + timedelta(hours=2)
+    launches.set_plan(session, launch.id, [PostIn(send_at=soon, kind="before"), PostIn(send_at=later, kind="after")],
+                      now=clock.now())
+    clock.advance(hours=1)
+    launches.posts_due(session, now=clock.now())
+    launches.update_launch(session, launch.id, {"selling_points": "口感升级", "districts": ["城西"]},
+                           {"retail_price": Decimal("32")})
+    clock.advance(hours=1)
+    launches.posts_due(session, now=clock.now())
+    session.commit()
+    first, second = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert first.target_id == "900001" and "细腻柔和，包装新颖" in first.text  # sent as it was
+    assert second.target_id == "900002" and "口感升级" in second.text and "32" in second.text
+
+
+def test_a_launch_correction_that_changes_nothing_or_what_it_may_not_is_refused(session, clock, runtime, launch_of):
+    staff = make.staff(session, clock)
+    launch = launch_of(source="manufacturer")
+    with pytest.raises(ServiceError, match="没有任何改动"):
+        launches.update_launch(session, launch.id, {"selling_points": "细腻柔和，包装新颖"},
+                               {"manufacturer": "湖北中烟"})
+    with pytest.raises(ServiceError, match="不能修改的项：source"):
+        launches.update_launch(session, launch.id, {"source": "district"})
+    with pytest.raises(ServiceError, match="不能修改的项：name"):
+        launches.update_launch(session, launch.id, {}, {"name": "别的烟"})
+    launches.decide(session, launch.id, approve=False, staff_id=staff.id, now=clock.now())
+    with pytest.raises(Conflict, match="已驳回"):
+        launches.update_launch(session, launch.id, {"selling_points": "再试"})
+    session.rollback()
+    assert session.get(Launch, launch.id).selling_points == "细腻柔和，包装新颖"
 
 
 def test_retailers_ask_for_new_products_and_answer_a_post(session, clock, runtime, launch_of):
