@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import math
 import re
 import threading
 import zipfile
-from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,8 +32,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import MultinomialNB
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
@@ -74,7 +76,6 @@ SYNONYMS = {
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _SENTENCE_NOISE = frozenset(
     "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
-WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 
 
 # column.name, which is also what makes it a safe file name
@@ -123,24 +124,27 @@ def load_entries(directory: Path) -> list[Entry]:
     return entries
 
 
-def features(text: str) -> Counter[str]:
-    """Words (synonyms folded) and character bigrams of a question."""
+def tokens(text: str) -> list[str]:
+    """What the models see of a question: jieba words (synonyms folded, filler dropped), character bigrams of
+    what is left, and single characters (which survive typos and odd segmentation)."""
     words = [SYNONYMS.get(word, word) for word in domain_tokenizer().lcut(text[:200])]
     words = [word for word in words if word not in _SENTENCE_NOISE and not _PUNCTUATION.fullmatch(word)]
     compact = "".join(words)
-    found: Counter[str] = Counter({f"w:{word}": 1 for word in words})
-    found.update(f"c:{compact[i:i + 2]}" for i in range(len(compact) - 1))
+    return [*(f"w:{word}" for word in dict.fromkeys(words)),
+            *(f"c:{compact[i:i + 2]}" for i in range(len(compact) - 1)),
+            *(f"u:{char}" for char in text[:200] if char.isalnum())]
+
+
+def _for_similarity(found: list[str]) -> list[str]:
+    return [token for token in found if token[0] != "u"]
+
+
+def _for_scope(found: list[str]) -> list[str]:
+    return [token for token in found if token[0] != "c"]
+
+
+def _as_is(found: list[str]) -> list[str]:
     return found
-
-
-def _weigh(counts: Counter[str], idf: dict[str, float]) -> dict[str, float]:
-    vector = {}
-    for feature, count in counts.items():
-        if feature in idf:
-            weight = WORD_WEIGHT if feature.startswith("w:") else BIGRAM_WEIGHT
-            vector[feature] = weight * (1 + math.log(count)) * idf[feature]
-    norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
-    return {feature: value / norm for feature, value in vector.items()}
 
 
 class Decision(StrEnum):
@@ -152,7 +156,7 @@ class Decision(StrEnum):
 class Thresholds(BaseModel):
     posterior: float = Field(ge=0, le=1, description="naive Bayes probability of the best entry")
     similarity: float = Field(ge=0, le=1, description="cosine to the best entry's questions")
-    coverage: float = Field(ge=0, le=1, description="share of the question's words the base knows")
+    in_scope: float = Field(ge=0.5, le=1, description="the scope model's probability that the base should answer")
     suggest: float = Field(ge=0, le=1, description="cosine needed to suggest an entry")
 
 
@@ -165,8 +169,7 @@ class Match:
 
 class Assessment(NamedTuple):
     matches: list[Match]
-    out_of_scope: float
-    coverage: float
+    in_scope: float  # probability, from the scope model, that the question is one for the base
 
 
 @dataclass(frozen=True)
@@ -179,13 +182,14 @@ class Result:
         return self.matches[0].entry if self.matches else None
 
 
-SMOOTHING = 0.3
-OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
+SMOOTHING = 0.1  # naive Bayes' additive smoothing
+SCOPE_C = 32.0  # inverse regularisation of the scope model (measured on the dev sets, bench/knowledge_eval.py)
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
+OWN_WORDING = 0.98  # cosine from which a question is one of the entry's own wordings, whatever the scope model says
 
 
 def load_out_of_scope(path: Path) -> list[str]:
-    """Lines the base must not answer, by theme; the model sees them as one class."""
+    """Lines the base must not answer, by theme; the scope model learns them as its negative class."""
     if not path.is_file():
         return []
     themes = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -194,20 +198,10 @@ def load_out_of_scope(path: Path) -> list[str]:
     return [str(line) for lines in themes.values() for line in lines]
 
 
-def _with_characters(text: str) -> Counter[str]:
-    found = features(text)
-    found.update(f"u:{char}" for char in text[:200] if char.isalnum())
-    return found
-
-
-def _coverage(found: Counter[str], idf: dict[str, float]) -> float:
-    """Share of the question's words that occur anywhere in the base."""
-    words = [feature for feature in found if feature.startswith("w:")]
-    return sum(1 for word in words if word in idf) / len(words) if words else 0.0
-
-
 class KnowledgeIndex:
-    """The active entries, as a naive Bayes model and a TF-IDF inverted index."""
+    """The active entries as three scikit-learn models over the same tokens: naive Bayes ranks the entries,
+    TF-IDF cosine measures how close the best one's questions are, and a logistic regression (entries'
+    questions against `out_of_scope.yaml`) says whether the question is one for the base at all."""
 
     def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = ()) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
@@ -215,107 +209,86 @@ class KnowledgeIndex:
         tokenizer = domain_tokenizer()
         for word in {*SYNONYMS, *(keyword for entry in self.entries for keyword in entry.keywords)}:
             tokenizer.add_word(word, freq=2000)
-        texts = [(entry, text) for entry in self.entries
-                 for text in (entry.question, *entry.similar, " ".join(entry.keywords)) if text]
-
-        counted = [(entry, features(text)) for entry, text in texts]
-        frequency = Counter(feature for _, counts in counted for feature in counts)
-        self.idf = {feature: math.log((len(counted) + 1) / (df + 1)) + 1 for feature, df in frequency.items()}
-        # Each entry's questions as unit TF-IDF vectors, inverted per entry (feature -> question,
-        # weight): the cosine is needed only for the few entries the model ranks first.
-        self._vectors: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
-        for number, (entry, counts) in enumerate(counted):
-            for feature, weight in _weigh(counts, self.idf).items():
-                self._vectors[entry.id][feature].append((number, weight))
-
-        per_entry: dict[str, Counter[str]] = defaultdict(Counter)
-        for entry, text in texts:
-            per_entry[entry.id].update(_with_characters(text))
-        for text in out_of_scope:
-            per_entry[OUT_OF_SCOPE].update(_with_characters(text))
-        vocabulary = {feature for counts in per_entry.values() for feature in counts}
-        size = len(vocabulary)
-        # log P(feature | entry) with additive smoothing, stored per feature for sparse scoring
-        self._unseen = {entry_id: math.log(SMOOTHING / (sum(counts.values()) + SMOOTHING * size))
-                        for entry_id, counts in per_entry.items()}
-        self._likelihood: dict[str, dict[str, float]] = defaultdict(dict)
-        for entry_id, counts in per_entry.items():
-            total = sum(counts.values()) + SMOOTHING * size
-            for feature, count in counts.items():
-                self._likelihood[feature][entry_id] = math.log((count + SMOOTHING) / total) \
-                    - self._unseen[entry_id]
         self._by_id = {entry.id: entry for entry in self.entries}
+        if not self.entries:
+            return
+        texts = [(entry.id, text) for entry in self.entries
+                 for text in (entry.question, *entry.similar, " ".join(entry.keywords)) if text]
+        found = [tokens(text) for _, text in texts]
+        labels = [entry_id for entry_id, _ in texts]
 
-    def similarity(self, query: dict[str, float], entry_id: str) -> float:
-        """Cosine of a weighted question to the entry's closest question."""
-        postings = self._vectors[entry_id]
-        dots: defaultdict[int, float] = defaultdict(float)
-        for feature, weight in query.items():
-            for number, doc_weight in postings.get(feature, ()):
-                dots[number] += weight * doc_weight
-        return max(dots.values(), default=0.0)
+        self._counts = CountVectorizer(analyzer=_as_is, dtype=np.float64)
+        self._bayes = MultinomialNB(alpha=SMOOTHING).fit(self._counts.fit_transform(found), labels)
+        self._classes = [str(entry_id) for entry_id in self._bayes.classes_]
 
-    def coverage(self, question: str) -> float:
-        return _coverage(features(question), self.idf)
+        self._tfidf = TfidfVectorizer(analyzer=_for_similarity, sublinear_tf=True)
+        vectors = self._tfidf.fit_transform(found).tocsr()
+        # each entry's questions, as rows of one matrix: the cosine is needed only for the entries ranked first
+        self._rows = {entry_id: vectors[[n for n, label in enumerate(labels) if label == entry_id]]
+                      for entry_id in self._by_id}
+
+        self._scope: tuple[TfidfVectorizer, LogisticRegression] | None = None
+        if out_of_scope:
+            outside = [tokens(text) for text in out_of_scope]
+            scope_vectorizer = TfidfVectorizer(analyzer=_for_scope, sublinear_tf=True)
+            matrix = scope_vectorizer.fit_transform([*found, *outside])
+            model = LogisticRegression(C=SCOPE_C, class_weight="balanced", max_iter=2000)
+            self._scope = scope_vectorizer, model.fit(matrix, [1] * len(found) + [0] * len(outside))
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
-        return self._rank(features(question), question, limit)[0]
-
-    def _rank(self, found: Counter[str], question: str, limit: int) -> tuple[list[Match], float]:
-        """The best entries, and the probability the question is out of scope."""
-        if not self.entries:
-            return [], 1.0
-        with_characters = found + Counter(f"u:{char}" for char in question[:200] if char.isalnum())
-        known = [feature for feature in with_characters if feature in self._likelihood]
-        if not known:
-            return [], 1.0
-        logs = {entry_id: unseen * len(known) for entry_id, unseen in self._unseen.items()}
-        for feature in known:
-            for entry_id, gain in self._likelihood[feature].items():
-                logs[entry_id] += gain
-        top = max(logs.values())
-        total = sum(math.exp(value - top) for value in logs.values())
-        query = _weigh(found, self.idf)
-        ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
-                  if entry_id != OUT_OF_SCOPE][:limit]
-        out_of_scope = math.exp(logs[OUT_OF_SCOPE] - top) / total if OUT_OF_SCOPE in logs else 0.0
-        return [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
-                      round(self.similarity(query, entry_id), 4)) for entry_id in ranked], out_of_scope
+        return self.assess(question, limit).matches
 
     def assess(self, question: str, limit: int = 3) -> Assessment:
         """Everything a decision rests on (the calibration reads it too)."""
-        found = features(question)
-        matches, out_of_scope = self._rank(found, question, limit)
-        return Assessment(matches, out_of_scope, _coverage(found, self.idf))
+        found = tokens(question)
+        counts = self._counts.transform([found]) if self.entries else None
+        if counts is None or not counts.nnz:
+            return Assessment([], 0.0)
+        posterior = self._bayes.predict_proba(counts)[0]
+        query = self._tfidf.transform([found])
+        best = np.argsort(-posterior)[:limit]
+        matches = [Match(self._by_id[self._classes[n]], round(float(posterior[n]), 4),
+                         round(self._similarity(query, self._classes[n]), 4)) for n in best]
+        in_scope = 1.0
+        if self._scope is not None and matches[0].similarity < OWN_WORDING:
+            vectorizer, model = self._scope
+            in_scope = float(model.predict_proba(vectorizer.transform([found]))[0, 1])
+        return Assessment(matches, round(in_scope, 4))
+
+    def _similarity(self, query: Any, entry_id: str) -> float:
+        """Cosine of the question to the entry's closest question."""
+        return float((self._rows[entry_id] @ query.T).max()) if query.nnz else 0.0
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        result = self.decide(question)
-        matches, out_of_scope, coverage = self.assess(question)
+        matches, in_scope = self.assess(question)
+        result = self._decide(matches, in_scope)
         limits = self.thresholds
         if not matches:
             why = "知识库里没有这句话用到的词，转人工"
-        elif out_of_scope >= OUT_OF_SCOPE_LIMIT:
-            why = f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
-        elif coverage < limits.coverage:
-            why = f"这句话里知识库认识的词只占 {coverage:.0%}（至少要 {limits.coverage:.0%}），转人工"
+        elif in_scope < OUT_OF_SCOPE_LIMIT:
+            why = f"更像知识库范围以外的问题（属于知识库的可能性 {in_scope:.0%}），转人工"
         elif result.decision == Decision.ANSWER:
             why = (f"最接近的条目：可能性 {matches[0].score:.0%}（至少 {limits.posterior:.0%}），"
-                   f"相似度 {matches[0].similarity:.2f}（至少 {limits.similarity:.2f}），直接回答")
+                   f"相似度 {matches[0].similarity:.2f}（至少 {limits.similarity:.2f}），"
+                   f"属于知识库的可能性 {in_scope:.0%}（至少 {limits.in_scope:.0%}），直接回答")
         elif result.decision == Decision.SUGGEST:
-            why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}），"
+            why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}，"
+                   f"属于知识库的可能性 {in_scope:.0%}），"
                    f"列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工")
         else:
             why = f"没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
         return result, why
 
     def decide(self, question: str) -> Result:
-        matches, out_of_scope, coverage = self.assess(question)
+        return self._decide(*self.assess(question))
+
+    def _decide(self, matches: list[Match], in_scope: float) -> Result:
         limits = self.thresholds
-        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT or coverage < limits.coverage:
+        if not matches or in_scope < OUT_OF_SCOPE_LIMIT:
             return Result(Decision.HANDOVER, matches)
         best = matches[0]
-        if best.score >= limits.posterior and best.similarity >= limits.similarity:
+        if best.score >= limits.posterior and best.similarity >= limits.similarity and in_scope >= limits.in_scope:
             return Result(Decision.ANSWER, matches)
         suggestions = [match for match in matches if match.similarity >= limits.suggest]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
