@@ -24,8 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
+from sklearn.linear_model import LogisticRegression
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -38,12 +38,14 @@ from bot.services.knowledge import (  # noqa: E402
     Thresholds,
     load_entries,
     load_out_of_scope,
+    log_odds,
 )
 
 KNOWLEDGE = ROOT / "knowledge"
 # Well inside #16's aims (wrong <= 2 %, off-topic answered <= 3 %): a wrong answer is worse than none.
 WRONG_LIMIT, OFF_TOPIC_LIMIT, BORROWING_LIMIT = 0.015, 0.03, 0.02
 
+PROBE = Thresholds(posterior=0, similarity=0, foreign=0, bias=0, answer=1, suggest=1)  # for measuring only
 InScope = list[tuple[str, str]]
 
 
@@ -99,49 +101,51 @@ def report(index: KnowledgeIndex, in_scope: InScope, off_topic: list[str], only=
 
 
 def calibrate(entries, out_of_scope, sets: dict[str, tuple[InScope, list[str]]]) -> Thresholds:
-    """Thresholds that answer the most in-scope questions while wrong answers stay under WRONG_LIMIT and each
-    off-topic set under its limit, measured on what reaches the engine in a group."""
-    index = KnowledgeIndex(entries, Thresholds(posterior=0, similarity=0, in_scope=0.5, suggest=0), out_of_scope)
+    """The confidence model and its bar: a logistic regression, on what reaches the engine in a group, of
+    "answering the best entry is right" (an in-scope line whose best entry is its own) against everything
+    else, over the best entry's naive Bayes log-odds (capped), its cosine and the question's foreignness; then the
+    lowest bar at which wrong answers stay under WRONG_LIMIT and each off-topic set under its limit."""
+    index = KnowledgeIndex(entries, PROBE, out_of_scope)
 
-    def measure(text: str) -> tuple[bool, str, float, float, float]:
-        matches, in_scope = index.assess(text, limit=1)
+    def measure(text: str) -> tuple[float, float, float, str] | None:
+        matches, in_scope, foreign = index.assess(text, limit=1)
         if not matches or in_scope < OUT_OF_SCOPE_LIMIT or not reaches_the_engine(text):
-            return False, "", 0.0, 0.0, 0.0
-        return True, matches[0].entry.id, matches[0].score, matches[0].similarity, in_scope
+            return None  # handed over whatever the bar
+        return log_odds(matches[0].score), matches[0].similarity, foreign, matches[0].entry.id
 
-    def columns(rows: list) -> tuple[np.ndarray, ...]:
-        return tuple(np.array([row[n] for row in rows]) for n in (0, 2, 3, 4))
+    in_rows = [(measure(text), expected) for lines, _ in sets.values() for text, expected in lines]
+    off_rows = {name: [measure(text) for text in off_topic] for name, (_, off_topic) in sets.items()}
+    seen = [(row, row[3] == expected) for row, expected in in_rows if row is not None]
+    seen += [(row, False) for rows in off_rows.values() for row in rows if row is not None]
+    model = LogisticRegression(C=100.0).fit([row[:3] for row, _ in seen], [right for _, right in seen])
+    (w_posterior, w_similarity, w_foreign), bias = model.coef_[0], model.intercept_[0]
 
-    in_rows = [(measure(text), expected) for in_scope, _ in sets.values() for text, expected in in_scope]
-    reached, posterior, similarity, scope = columns([row for row, _ in in_rows])
-    right = np.array([row[1] == expected for row, expected in in_rows])
-    off_sets = {"off_topic": (OFF_TOPIC_LIMIT, columns([measure(text) for text in sets["held_out"][1]])),
-                "borrowing": (BORROWING_LIMIT, columns([measure(text) for text in sets["dev"][1]]))}
+    confidence = {id(row): model.predict_proba([row[:3]])[0, 1] for row, _ in seen}
 
-    best = None
-    for p in [x / 100 for x in range(5, 100, 5)]:
-        for s in [x / 100 for x in range(0, 52)]:
-            for c in [x / 100 for x in range(50, 100, 2)]:
-                given = reached & (posterior >= p) & (similarity >= s) & (scope >= c)
-                if (given & ~right).sum() / len(given) > WRONG_LIMIT:
-                    continue
-                if any(((r & (q >= p) & (m >= s) & (g >= c)).sum() / len(r)) > limit
-                       for limit, (r, q, m, g) in off_sets.values()):
-                    continue
-                if best is None or given.sum() > best[0]:
-                    best = (int(given.sum()), p, s, c)
-    if best is None:
-        raise SystemExit("no thresholds meet the limits: improve the entries")
-    _, p, s, c = best
+    def share(rows: list, bar: float, expected: list | None = None) -> float:
+        """Of `rows`, the share answered at `bar` (only the wrong answers, given the `expected` entries)."""
+        picked = [n for n, row in enumerate(rows) if row is not None and confidence[id(row)] >= bar]
+        if expected is not None:
+            picked = [n for n in picked if rows[n][3] != expected[n]]
+        return len(picked) / len(rows)
+
+    rows, expected = [row for row, _ in in_rows], [entry for _, entry in in_rows]
+    limits = {"held_out": OFF_TOPIC_LIMIT, "dev": BORROWING_LIMIT}
+    bar = next((bar for bar in (x / 100 for x in range(5, 100))
+                if share(rows, bar, expected=expected) <= WRONG_LIMIT
+                and all(share(off_rows[name], bar) <= limit for name, limit in limits.items())), None)
+    if bar is None:
+        raise SystemExit("no bar meets the limits: improve the entries")
     # Suggestions: as low as possible while at most a third of the off-topic lines the scope model lets
     # through would get one.
-    off_reached, _, off_similarity, _ = off_sets["off_topic"][1]
-    suggest = s
-    for candidate in [x / 100 for x in range(int(s * 100), 9, -1)]:
-        if (off_reached & (off_similarity >= candidate)).sum() / len(off_reached) > 1 / 3:
+    off_similarity = [row[1] for row in off_rows["held_out"] if row is not None]
+    suggest = 0.5
+    for candidate in [x / 100 for x in range(50, 9, -1)]:
+        if sum(1 for value in off_similarity if value >= candidate) / len(off_rows["held_out"]) > 1 / 3:
             break
         suggest = candidate
-    return Thresholds(posterior=p, similarity=s, in_scope=c, suggest=suggest)
+    return Thresholds(posterior=round(float(w_posterior), 4), similarity=round(float(w_similarity), 4),
+                      foreign=round(float(w_foreign), 4), bias=round(float(bias), 4), answer=bar, suggest=suggest)
 
 
 def figures(index: KnowledgeIndex, sets: dict[str, tuple[InScope, list[str]]]) -> dict:

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import re
 import threading
 import zipfile
+from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -143,6 +145,10 @@ def _for_scope(found: list[str]) -> list[str]:
     return [token for token in found if token[0] != "c"]
 
 
+def _words(found: list[str]) -> list[str]:
+    return [token for token in found if token[0] == "w"]
+
+
 def _as_is(found: list[str]) -> list[str]:
     return found
 
@@ -153,11 +159,31 @@ class Decision(StrEnum):
     HANDOVER = "handover"
 
 
+LOG_ODDS_CAP = 10.0  # naive Bayes' certainty beyond ~98 % says little more (measured on the dev sets)
+
+
+def log_odds(probability: float) -> float:
+    cap = 1 / (1 + math.exp(LOG_ODDS_CAP))
+    probability = min(max(probability, cap), 1 - cap)
+    return math.log(probability / (1 - probability))
+
+
 class Thresholds(BaseModel):
-    posterior: float = Field(ge=0, le=1, description="naive Bayes probability of the best entry")
-    similarity: float = Field(ge=0, le=1, description="cosine to the best entry's questions")
-    in_scope: float = Field(ge=0.5, le=1, description="the scope model's probability that the base should answer")
+    """How sure the bot must be. An answer's confidence is a logistic function of the best entry's naive Bayes
+    log-odds (capped: naive Bayes is overconfident), its cosine and the question's foreignness, fitted with its bar by
+    `bench/knowledge_eval.py --calibrate` on the sets in `knowledge/eval/`."""
+
+    posterior: float = Field(description="weight of the best entry's naive Bayes log-odds (capped)")
+    similarity: float = Field(description="weight of the cosine to the best entry's closest question")
+    foreign: float = Field(description="weight of the foreignness of a word the best entry never uses")
+    bias: float
+    answer: float = Field(ge=0, le=1, description="confidence needed to answer")
     suggest: float = Field(ge=0, le=1, description="cosine needed to suggest an entry")
+
+    def confidence(self, match: Match, foreign: float) -> float:
+        z = (self.posterior * log_odds(match.score) + self.similarity * match.similarity + self.foreign * foreign
+             + self.bias)
+        return 1 / (1 + math.exp(-z))
 
 
 @dataclass(frozen=True)
@@ -170,6 +196,7 @@ class Match:
 class Assessment(NamedTuple):
     matches: list[Match]
     in_scope: float  # probability, from the scope model, that the question is one for the base
+    foreign: float = 0.0  # how far the question's most foreign word, of those the best entry never uses, leans out
 
 
 @dataclass(frozen=True)
@@ -228,12 +255,22 @@ class KnowledgeIndex:
                       for entry_id in self._by_id}
 
         self._scope: tuple[TfidfVectorizer, LogisticRegression] | None = None
+        self._foreign: dict[str, float] = {}
+        self._entry_words: dict[str, set[str]] = defaultdict(set)
+        for label, question in zip(labels, found, strict=True):
+            self._entry_words[label].update(_words(question))
         if out_of_scope:
             outside = [tokens(text) for text in out_of_scope]
             scope_vectorizer = TfidfVectorizer(analyzer=_for_scope, sublinear_tf=True)
             matrix = scope_vectorizer.fit_transform([*found, *outside])
             model = LogisticRegression(C=SCOPE_C, class_weight="balanced", max_iter=2000)
             self._scope = scope_vectorizer, model.fit(matrix, [1] * len(found) + [0] * len(outside))
+            # how much more likely each word is in out_of_scope.yaml than in the entries (log ratio, naive Bayes)
+            words = CountVectorizer(analyzer=_words)
+            sides = MultinomialNB(alpha=1.0).fit(words.fit_transform([*outside, *found]),
+                                                 [0] * len(outside) + [1] * len(found))
+            leaning = sides.feature_log_prob_[0] - sides.feature_log_prob_[1]
+            self._foreign = {word: float(leaning[n]) for word, n in words.vocabulary_.items() if leaning[n] > 0}
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         return self.assess(question, limit).matches
@@ -250,10 +287,13 @@ class KnowledgeIndex:
         matches = [Match(self._by_id[self._classes[n]], round(float(posterior[n]), 4),
                          round(self._similarity(query, self._classes[n]), 4)) for n in best]
         in_scope = 1.0
+        foreign = 0.0
         if self._scope is not None and matches[0].similarity < OWN_WORDING:
             vectorizer, model = self._scope
             in_scope = float(model.predict_proba(vectorizer.transform([found]))[0, 1])
-        return Assessment(matches, round(in_scope, 4))
+            used = self._entry_words[matches[0].entry.id]
+            foreign = max((self._foreign.get(word, 0.0) for word in _words(found) if word not in used), default=0.0)
+        return Assessment(matches, round(in_scope, 4), round(foreign, 4))
 
     def _similarity(self, query: Any, entry_id: str) -> float:
         """Cosine of the question to the entry's closest question."""
@@ -261,20 +301,20 @@ class KnowledgeIndex:
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        matches, in_scope = self.assess(question)
-        result = self._decide(matches, in_scope)
+        matches, in_scope, foreign = self.assess(question)
+        result = self._decide(matches, in_scope, foreign)
         limits = self.thresholds
+        confidence = limits.confidence(matches[0], foreign) if matches else 0.0
         if not matches:
             why = "知识库里没有这句话用到的词，转人工"
         elif in_scope < OUT_OF_SCOPE_LIMIT:
             why = f"更像知识库范围以外的问题（属于知识库的可能性 {in_scope:.0%}），转人工"
         elif result.decision == Decision.ANSWER:
-            why = (f"最接近的条目：可能性 {matches[0].score:.0%}（至少 {limits.posterior:.0%}），"
-                   f"相似度 {matches[0].similarity:.2f}（至少 {limits.similarity:.2f}），"
-                   f"属于知识库的可能性 {in_scope:.0%}（至少 {limits.in_scope:.0%}），直接回答")
+            why = (f"最接近的条目：可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}，"
+                   f"把握 {confidence:.0%}（至少 {limits.answer:.0%}），直接回答")
         elif result.decision == Decision.SUGGEST:
             why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}，"
-                   f"属于知识库的可能性 {in_scope:.0%}），"
+                   f"把握 {confidence:.0%}，至少要 {limits.answer:.0%}），"
                    f"列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工")
         else:
             why = f"没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
@@ -283,12 +323,12 @@ class KnowledgeIndex:
     def decide(self, question: str) -> Result:
         return self._decide(*self.assess(question))
 
-    def _decide(self, matches: list[Match], in_scope: float) -> Result:
+    def _decide(self, matches: list[Match], in_scope: float, foreign: float = 0.0) -> Result:
         limits = self.thresholds
         if not matches or in_scope < OUT_OF_SCOPE_LIMIT:
             return Result(Decision.HANDOVER, matches)
         best = matches[0]
-        if best.score >= limits.posterior and best.similarity >= limits.similarity and in_scope >= limits.in_scope:
+        if limits.confidence(best, foreign) >= limits.answer:
             return Result(Decision.ANSWER, matches)
         suggestions = [match for match in matches if match.similarity >= limits.suggest]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
