@@ -108,8 +108,8 @@ def calibrate(entries, out_of_scope, sets: dict[str, tuple[InScope, list[str]]])
     index = KnowledgeIndex(entries, PROBE, out_of_scope)
 
     def measure(text: str) -> tuple[float, float, float, str] | None:
-        matches, in_scope, foreign = index.assess(text, limit=1)
-        if not matches or in_scope < OUT_OF_SCOPE_LIMIT or not reaches_the_engine(text):
+        matches, foreign, out_of_scope = index.assess(text, limit=1)
+        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT or not reaches_the_engine(text):
             return None  # handed over whatever the bar
         return log_odds(matches[0].score), matches[0].similarity, foreign, matches[0].entry.id
 

@@ -26,7 +26,7 @@ import math
 import re
 import threading
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -34,13 +34,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import MultinomialNB
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
@@ -76,6 +71,7 @@ SYNONYMS = {
     "木有": "没有", "没得": "没有", "莫得": "没有",
     "假货": "假烟", "仿冒": "假烟", "未成年": "未成年人", "小孩": "未成年人", "学生": "未成年人",
 }
+WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _SENTENCE_NOISE = frozenset(
     "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
@@ -127,31 +123,30 @@ def load_entries(directory: Path) -> list[Entry]:
     return entries
 
 
-def tokens(text: str) -> list[str]:
-    """What the models see of a question: jieba words (synonyms folded, filler dropped), character bigrams of
-    what is left, and single characters (which survive typos and odd segmentation)."""
+def features(text: str) -> Counter[str]:
+    """Words (synonyms folded) and character bigrams of a question."""
     words = [SYNONYMS.get(word, word) for word in domain_tokenizer().lcut(text[:200])]
     words = [word for word in words if word not in _SENTENCE_NOISE and not _PUNCTUATION.fullmatch(word)]
     compact = "".join(words)
-    return [*(f"w:{word}" for word in dict.fromkeys(words)),
-            *(f"c:{compact[i:i + 2]}" for i in range(len(compact) - 1)),
-            *(f"u:{char}" for char in text[:200] if char.isalnum())]
-
-
-def _for_similarity(found: list[str]) -> list[str]:
-    return [token for token in found if token[0] != "u"]
-
-
-def _for_scope(found: list[str]) -> list[str]:
-    return [token for token in found if token[0] != "c"]
-
-
-def _words(found: list[str]) -> list[str]:
-    return [token for token in found if token[0] == "w"]
-
-
-def _as_is(found: list[str]) -> list[str]:
+    found: Counter[str] = Counter({f"w:{word}": 1 for word in words})
+    found.update(f"c:{compact[i:i + 2]}" for i in range(len(compact) - 1))
     return found
+
+
+def _with_characters(text: str) -> Counter[str]:
+    found = features(text)
+    found.update(f"u:{char}" for char in text[:200] if char.isalnum())
+    return found
+
+
+def _weigh(counts: Counter[str], idf: dict[str, float]) -> dict[str, float]:
+    vector = {}
+    for feature, count in counts.items():
+        if feature in idf:
+            weight = WORD_WEIGHT if feature.startswith("w:") else BIGRAM_WEIGHT
+            vector[feature] = weight * (1 + math.log(count)) * idf[feature]
+    norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
+    return {feature: value / norm for feature, value in vector.items()}
 
 
 class Decision(StrEnum):
@@ -160,7 +155,14 @@ class Decision(StrEnum):
     HANDOVER = "handover"
 
 
-LOG_ODDS_CAP = 10.0  # naive Bayes' certainty beyond ~98 % says little more (measured on the dev sets)
+@dataclass(frozen=True)
+class Match:
+    entry: Entry
+    score: float  # naive Bayes posterior
+    similarity: float = 0.0
+
+
+LOG_ODDS_CAP = 10.0  # naive Bayes' posterior is overconfident; beyond this its log-odds say nothing more
 
 
 def log_odds(probability: float) -> float:
@@ -171,10 +173,10 @@ def log_odds(probability: float) -> float:
 
 class Thresholds(BaseModel):
     """How sure the bot must be. An answer's confidence is a logistic function of the best entry's naive Bayes
-    log-odds (capped: naive Bayes is overconfident), its cosine and the question's foreignness, fitted with its bar by
-    `bench/knowledge_eval.py --calibrate` on the sets in `knowledge/eval/`."""
+    log-odds, its cosine and the question's foreignness; the weights and the bar are fitted by
+    `bench/knowledge_eval.py --calibrate` on the sets in `knowledge/eval/`, never guessed."""
 
-    posterior: float = Field(description="weight of the best entry's naive Bayes log-odds (capped)")
+    posterior: float = Field(description="weight of the best entry's naive Bayes log-odds")
     similarity: float = Field(description="weight of the cosine to the best entry's closest question")
     foreign: float = Field(description="weight of the foreignness of a word the best entry never uses")
     bias: float
@@ -187,17 +189,10 @@ class Thresholds(BaseModel):
         return 1 / (1 + math.exp(-z))
 
 
-@dataclass(frozen=True)
-class Match:
-    entry: Entry
-    score: float  # naive Bayes posterior
-    similarity: float = 0.0
-
-
 class Assessment(NamedTuple):
     matches: list[Match]
-    in_scope: float  # probability, from the scope model, that the question is one for the base
-    foreign: float = 0.0  # how far the question's most foreign word, of those the best entry never uses, leans out
+    foreign: float  # how far the question's most foreign word, of those the best entry never uses, leans out
+    out_of_scope: float = 0.0  # naive Bayes' probability of the out-of-scope class
 
 
 @dataclass(frozen=True)
@@ -210,14 +205,13 @@ class Result:
         return self.matches[0].entry if self.matches else None
 
 
-SMOOTHING = 0.1  # naive Bayes' additive smoothing
-SCOPE_C = 32.0  # inverse regularisation of the scope model (measured on the dev sets, bench/knowledge_eval.py)
+SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
+OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
-OWN_WORDING = 0.98  # cosine from which a question is one of the entry's own wordings, whatever the scope model says
 
 
 def load_out_of_scope(path: Path) -> list[str]:
-    """Lines the base must not answer, by theme; the scope model learns them as its negative class."""
+    """Lines the base must not answer, by theme: what makes a word foreign."""
     if not path.is_file():
         return []
     themes = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -227,9 +221,7 @@ def load_out_of_scope(path: Path) -> list[str]:
 
 
 class KnowledgeIndex:
-    """The active entries as three scikit-learn models over the same tokens: naive Bayes ranks the entries,
-    TF-IDF cosine measures how close the best one's questions are, and a logistic regression (entries'
-    questions against `out_of_scope.yaml`) says whether the question is one for the base at all."""
+    """The active entries, as a naive Bayes model and a TF-IDF inverted index, with each word's foreignness."""
 
     def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = ()) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
@@ -237,113 +229,115 @@ class KnowledgeIndex:
         tokenizer = domain_tokenizer()
         for word in {*SYNONYMS, *(keyword for entry in self.entries for keyword in entry.keywords)}:
             tokenizer.add_word(word, freq=2000)
-        self._by_id = {entry.id: entry for entry in self.entries}
-        if not self.entries:
-            return
-        texts = [(entry.id, text) for entry in self.entries
+        texts = [(entry, text) for entry in self.entries
                  for text in (entry.question, *entry.similar, " ".join(entry.keywords)) if text]
-        found = [tokens(text) for _, text in texts]
-        labels = [entry_id for entry_id, _ in texts]
 
-        # Naive Bayes over the entries, scored sparsely: scikit-learn's MultinomialNB keeps two dense
-        # entries x vocabulary matrices (770 MB and 87 ms a decision with 1,000 entries, bench/knowledge_speed.py).
-        # log P(question | entry) = sum of count * log1p(n / SMOOTHING) over the features the entry has seen
-        # + (number of features) * log P(an unseen feature | entry).
-        self._counts = CountVectorizer(analyzer=_as_is, dtype=np.float64)
-        matrix = self._counts.fit_transform(found)
-        self._classes = sorted(self._by_id)
-        row = {entry_id: n for n, entry_id in enumerate(self._classes)}
-        onehot = csr_matrix((np.ones(len(labels)), ([row[label] for label in labels], range(len(labels)))),
-                            shape=(len(self._classes), len(labels)))
-        per_entry = (onehot @ matrix).tocsr()
-        totals = np.asarray(per_entry.sum(axis=1)).ravel()
-        self._unseen = np.log(SMOOTHING / (totals + SMOOTHING * matrix.shape[1]))
-        per_entry.data = np.log1p(per_entry.data / SMOOTHING)
-        self._gain = per_entry.T.tocsr()
+        counted = [(entry, features(text)) for entry, text in texts]
+        frequency = Counter(feature for _, counts in counted for feature in counts)
+        self.idf = {feature: math.log((len(counted) + 1) / (df + 1)) + 1 for feature, df in frequency.items()}
+        # Each entry's questions as unit TF-IDF vectors, inverted per entry (feature -> question,
+        # weight): the cosine is needed only for the few entries the model ranks first.
+        self._vectors: dict[str, dict[str, list[tuple[int, float]]]] = defaultdict(lambda: defaultdict(list))
+        for number, (entry, counts) in enumerate(counted):
+            for feature, weight in _weigh(counts, self.idf).items():
+                self._vectors[entry.id][feature].append((number, weight))
 
-        self._tfidf = TfidfVectorizer(analyzer=_for_similarity, sublinear_tf=True)
-        vectors = self._tfidf.fit_transform(found).tocsr()
-        # each entry's questions, as rows of one matrix: the cosine is needed only for the entries ranked first
-        self._rows = {entry_id: vectors[[n for n, label in enumerate(labels) if label == entry_id]]
-                      for entry_id in self._by_id}
+        per_entry: dict[str, Counter[str]] = defaultdict(Counter)
+        for entry, text in texts:
+            per_entry[entry.id].update(_with_characters(text))
+        for text in out_of_scope:
+            per_entry[OUT_OF_SCOPE].update(_with_characters(text))
+        vocabulary = {feature for counts in per_entry.values() for feature in counts}
+        size = len(vocabulary)
+        # log P(feature | entry) with additive smoothing, stored per feature for sparse scoring
+        self._unseen = {entry_id: math.log(SMOOTHING / (sum(counts.values()) + SMOOTHING * size))
+                        for entry_id, counts in per_entry.items()}
+        self._likelihood: dict[str, dict[str, float]] = defaultdict(dict)
+        for entry_id, counts in per_entry.items():
+            total = sum(counts.values()) + SMOOTHING * size
+            for feature, count in counts.items():
+                self._likelihood[feature][entry_id] = math.log((count + SMOOTHING) / total) \
+                    - self._unseen[entry_id]
+        self._by_id = {entry.id: entry for entry in self.entries}
 
-        self._scope: tuple[TfidfVectorizer, LogisticRegression] | None = None
-        self._foreign: dict[str, float] = {}
-        self._entry_words: dict[str, set[str]] = defaultdict(set)
-        for label, question in zip(labels, found, strict=True):
-            self._entry_words[label].update(_words(question))
-        if out_of_scope:
-            outside = [tokens(text) for text in out_of_scope]
-            scope_vectorizer = TfidfVectorizer(analyzer=_for_scope, sublinear_tf=True)
-            matrix = scope_vectorizer.fit_transform([*found, *outside])
-            model = LogisticRegression(C=SCOPE_C, class_weight="balanced", max_iter=2000)
-            self._scope = scope_vectorizer, model.fit(matrix, [1] * len(found) + [0] * len(outside))
-            # how much more likely each word is in out_of_scope.yaml than in the entries (log ratio, naive Bayes)
-            words = CountVectorizer(analyzer=_words)
-            sides = MultinomialNB(alpha=1.0).fit(words.fit_transform([*outside, *found]),
-                                                 [0] * len(outside) + [1] * len(found))
-            leaning = sides.feature_log_prob_[0] - sides.feature_log_prob_[1]
-            self._foreign = {word: float(leaning[n]) for word, n in words.vocabulary_.items() if leaning[n] > 0}
+        # A word's foreignness: how much more often it occurs in out_of_scope.yaml than in the entries (log ratio,
+        # add-one smoothing), kept where positive. 食品 or 花呗 lean far out; 到期 or 续 do not.
+        self._entry_words = {entry_id: {feature for feature in counts if feature.startswith("w:")}
+                             for entry_id, counts in per_entry.items()}
+        inside = Counter(feature for _, counts in counted for feature in counts if feature.startswith("w:"))
+        outside = Counter(feature for text in out_of_scope for feature in features(text) if feature.startswith("w:"))
+        words = len(inside.keys() | outside.keys())
+        inside_total, outside_total = sum(inside.values()) + words, sum(outside.values()) + words
+        leaning = {word: math.log((count + 1) / outside_total) - math.log((inside[word] + 1) / inside_total)
+                   for word, count in outside.items()}
+        self._foreign = {word: lean for word, lean in leaning.items() if lean > 0}
+
+    def similarity(self, query: dict[str, float], entry_id: str) -> float:
+        """Cosine of a weighted question to the entry's closest question."""
+        postings = self._vectors[entry_id]
+        dots: defaultdict[int, float] = defaultdict(float)
+        for feature, weight in query.items():
+            for number, doc_weight in postings.get(feature, ()):
+                dots[number] += weight * doc_weight
+        return max(dots.values(), default=0.0)
 
     def rank(self, question: str, limit: int = 3) -> list[Match]:
         return self.assess(question, limit).matches
 
     def assess(self, question: str, limit: int = 3) -> Assessment:
         """Everything a decision rests on (the calibration reads it too)."""
-        found = tokens(question)
-        counts = self._counts.transform([found]) if self.entries else None
-        if counts is None or not counts.nnz:
+        found = features(question)
+        if not self.entries:
             return Assessment([], 0.0)
-        logs = (counts @ self._gain).toarray()[0] + counts.sum() * self._unseen
-        posterior = np.exp(logs - logs.max())
-        posterior /= posterior.sum()
-        query = self._tfidf.transform([found])
-        best = np.argsort(-posterior)[:limit]
-        matches = [Match(self._by_id[self._classes[n]], round(float(posterior[n]), 4),
-                         round(self._similarity(query, self._classes[n]), 4)) for n in best]
-        in_scope = 1.0
-        foreign = 0.0
-        if self._scope is not None and matches[0].similarity < OWN_WORDING:
-            vectorizer, model = self._scope
-            in_scope = float(model.predict_proba(vectorizer.transform([found]))[0, 1])
-            used = self._entry_words[matches[0].entry.id]
-            foreign = max((self._foreign.get(word, 0.0) for word in _words(found) if word not in used), default=0.0)
-        return Assessment(matches, round(in_scope, 4), round(foreign, 4))
-
-    def _similarity(self, query: Any, entry_id: str) -> float:
-        """Cosine of the question to the entry's closest question."""
-        return float((self._rows[entry_id] @ query.T).max()) if query.nnz else 0.0
+        with_characters = found + Counter(f"u:{char}" for char in question[:200] if char.isalnum())
+        known = [feature for feature in with_characters if feature in self._likelihood]
+        if not known:
+            return Assessment([], 0.0)
+        logs = {entry_id: unseen * len(known) for entry_id, unseen in self._unseen.items()}
+        for feature in known:
+            for entry_id, gain in self._likelihood[feature].items():
+                logs[entry_id] += gain
+        top = max(logs.values())
+        total = sum(math.exp(value - top) for value in logs.values())
+        query = _weigh(found, self.idf)
+        ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
+                  if entry_id != OUT_OF_SCOPE][:limit]
+        out_of_scope = math.exp(logs[OUT_OF_SCOPE] - top) / total if OUT_OF_SCOPE in logs else 0.0
+        matches = [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
+                         round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
+        used = self._entry_words[ranked[0]]
+        foreign = max((self._foreign.get(word, 0.0) for word in found if word.startswith("w:") and word not in used),
+                      default=0.0)
+        return Assessment(matches, round(foreign, 4), round(out_of_scope, 4))
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        matches, in_scope, foreign = self.assess(question)
-        result = self._decide(matches, in_scope, foreign)
+        matches, foreign, out_of_scope = self.assess(question)
+        result = self._decide(matches, foreign, out_of_scope)
         limits = self.thresholds
-        confidence = limits.confidence(matches[0], foreign) if matches else 0.0
         if not matches:
-            why = "知识库里没有这句话用到的词，转人工"
-        elif in_scope < OUT_OF_SCOPE_LIMIT:
-            why = f"更像知识库范围以外的问题（属于知识库的可能性 {in_scope:.0%}），转人工"
-        elif result.decision == Decision.ANSWER:
-            why = (f"最接近的条目：可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}，"
-                   f"把握 {confidence:.0%}（至少 {limits.answer:.0%}），直接回答")
-        elif result.decision == Decision.SUGGEST:
-            why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}，"
-                   f"把握 {confidence:.0%}，至少要 {limits.answer:.0%}），"
-                   f"列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工")
-        else:
-            why = f"没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
-        return result, why
+            return result, "知识库里没有这句话用到的词，转人工"
+        if out_of_scope >= OUT_OF_SCOPE_LIMIT:
+            return result, f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
+        confidence = limits.confidence(matches[0], foreign)
+        stray = (f"，有条目「{matches[0].entry.question}」从不用、多见于知识库范围以外的词（偏离 {foreign:.1f}）"
+                 if foreign >= 1 else "")
+        measured = (f"最接近的条目：可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}{stray}，"
+                    f"把握 {confidence:.0%}（至少要 {limits.answer:.0%}）")
+        if result.decision == Decision.ANSWER:
+            return result, f"{measured}，直接回答"
+        if result.decision == Decision.SUGGEST:
+            return result, f"{measured}，列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工"
+        return result, f"{measured}，没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
 
     def decide(self, question: str) -> Result:
         return self._decide(*self.assess(question))
 
-    def _decide(self, matches: list[Match], in_scope: float, foreign: float = 0.0) -> Result:
+    def _decide(self, matches: list[Match], foreign: float, out_of_scope: float = 0.0) -> Result:
         limits = self.thresholds
-        if not matches or in_scope < OUT_OF_SCOPE_LIMIT:
+        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return Result(Decision.HANDOVER, matches)
-        best = matches[0]
-        if limits.confidence(best, foreign) >= limits.answer:
+        if limits.confidence(matches[0], foreign) >= limits.answer:
             return Result(Decision.ANSWER, matches)
         suggestions = [match for match in matches if match.similarity >= limits.suggest]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
