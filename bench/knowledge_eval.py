@@ -45,7 +45,7 @@ KNOWLEDGE = ROOT / "knowledge"
 # Well inside #16's aims (wrong <= 2 %, off-topic answered <= 3 %): a wrong answer is worse than none.
 WRONG_LIMIT, OFF_TOPIC_LIMIT, BORROWING_LIMIT = 0.015, 0.03, 0.02
 
-PROBE = Thresholds(posterior=0, similarity=0, foreign=0, bias=0, answer=1, suggest=1)  # for measuring only
+PROBE = Thresholds(posterior=0, similarity=0, foreign=0, bias=0, answer=1, hint=1, suggest=1)  # for measuring only
 InScope = list[tuple[str, str]]
 
 
@@ -136,16 +136,22 @@ def calibrate(entries, out_of_scope, sets: dict[str, tuple[InScope, list[str]]])
                 and all(share(off_rows[name], bar) <= limit for name, limit in limits.items())), None)
     if bar is None:
         raise SystemExit("no bar meets the limits: improve the entries")
-    # Suggestions: as low as possible while at most a third of the off-topic lines the scope model lets
-    # through would get one.
+    # Suggestions: entries as close as cosine `suggest`, chosen as low as possible while at most a third of the
+    # off-topic lines would get one; and only from confidence `hint` on, the lowest at which off-topic lines get
+    # suggestions no more often than OFF_TOPIC_LIMIT (a suggestion to a weather remark looks as silly as an answer).
     off_similarity = [row[1] for row in off_rows["held_out"] if row is not None]
     suggest = 0.5
     for candidate in [x / 100 for x in range(50, 9, -1)]:
         if sum(1 for value in off_similarity if value >= candidate) / len(off_rows["held_out"]) > 1 / 3:
             break
         suggest = candidate
+    off_all = [row for rows in off_rows.values() for row in rows]
+    hint = next(hint for hint in (x / 100 for x in range(5, int(bar * 100) + 1, 5))
+                if sum(1 for row in off_all if row is not None and hint <= confidence[id(row)] < bar
+                       and row[1] >= suggest) / len(off_all) <= OFF_TOPIC_LIMIT) if bar >= 0.05 else bar
     return Thresholds(posterior=round(float(w_posterior), 4), similarity=round(float(w_similarity), 4),
-                      foreign=round(float(w_foreign), 4), bias=round(float(bias), 4), answer=bar, suggest=suggest)
+                      foreign=round(float(w_foreign), 4), bias=round(float(bias), 4), answer=bar,
+                      hint=min(hint, bar), suggest=suggest)
 
 
 def figures(index: KnowledgeIndex, sets: dict[str, tuple[InScope, list[str]]]) -> dict:

@@ -181,6 +181,7 @@ class Thresholds(BaseModel):
     foreign: float = Field(description="weight of the foreignness of a word the best entry never uses")
     bias: float
     answer: float = Field(ge=0, le=1, description="confidence needed to answer")
+    hint: float = Field(ge=0, le=1, description="confidence needed to suggest entries at all")
     suggest: float = Field(ge=0, le=1, description="cosine needed to suggest an entry")
 
     def confidence(self, match: Match, foreign: float) -> float:
@@ -328,6 +329,8 @@ class KnowledgeIndex:
             return result, f"{measured}，直接回答"
         if result.decision == Decision.SUGGEST:
             return result, f"{measured}，列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工"
+        if confidence < limits.hint:
+            return result, f"{measured}，把握不到 {limits.hint:.0%}，不列相近问题，转人工"
         return result, f"{measured}，没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
 
     def decide(self, question: str) -> Result:
@@ -337,9 +340,10 @@ class KnowledgeIndex:
         limits = self.thresholds
         if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return Result(Decision.HANDOVER, matches)
-        if limits.confidence(matches[0], foreign) >= limits.answer:
+        confidence = limits.confidence(matches[0], foreign)
+        if confidence >= limits.answer:
             return Result(Decision.ANSWER, matches)
-        suggestions = [match for match in matches if match.similarity >= limits.suggest]
+        suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
 
 
