@@ -2,20 +2,20 @@
 
 Entries are stored in the database, where every instance of the service reads them and staff
 curate them (the console, the API, `#12 加问法`); `knowledge/entries/<column>/<name>.yaml`, one
-topic each, is the seed, and an export writes the files back. A question becomes jieba words (retailers' synonyms folded
-to one word), character bigrams and single characters (which survive typos and
-odd segmentation). A naive Bayes model trained on each entry's standard and
-similar questions ranks the entries (87 % top-1 on the held-out set, against
-57 % for nearest-neighbour cosine). Its posterior is overconfident on questions
-from outside the domain, so an answer also needs the TF-IDF cosine to the
-chosen entry and the share of the question's words the knowledge base knows
-(身份证 or 驾照 never occur in it) to clear their thresholds. The model also
-has an "out of scope" class, trained on `knowledge/out_of_scope.yaml` (chat,
-daily life, other public services): when it wins, or takes enough of the
-probability, the question goes to a person. Three bands: a
-confident answer, up to three suggestions (你是不是想问…), or a hand-over to an
-agent. Thresholds are calibrated on `knowledge/eval/` by `bench/knowledge_eval.py`,
-never guessed, and stored in `knowledge/thresholds.yaml`.
+topic each, is the seed, and an export writes the files back. A question becomes jieba words (retailers' synonyms
+folded to one word), character bigrams and single characters (which survive typos and odd segmentation). A naive
+Bayes model trained on each entry's standard and similar questions ranks the entries; it has one more class,
+trained on `knowledge/out_of_scope.yaml` (chat, daily life, other public services, other trades): when that class
+is more likely than not, a person takes the question. Naive Bayes is overconfident, and other trades borrow our
+words (食品经营许可证 shares 到期 and 续 with the tobacco licence), so the answer rests on a confidence: a logistic
+function of the best entry's log-odds, the TF-IDF cosine to its closest question, and the question's foreignness
+(how much more often its most foreign word occurs in out_of_scope.yaml than in the entries, counting only words
+the best entry never uses: 食品, 花呗, 快递, 美团). Three bands: a confident answer, up to three suggestions
+(你是不是想问…), or a hand-over to an agent. The confidence's weights and bars are fitted on `knowledge/eval/` by
+`bench/knowledge_eval.py --calibrate` (scikit-learn's logistic regression; the service does not import it),
+never guessed, and stored in `knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured
+no better here, and its MultinomialNB keeps dense entries x vocabulary matrices (770 MB, 87 ms p99 with 1,000
+entries), so the index stays ours (bench/knowledge_speed.py).
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ SYNONYMS = {
     "木有": "没有", "没得": "没有", "莫得": "没有",
     "假货": "假烟", "仿冒": "假烟", "未成年": "未成年人", "小孩": "未成年人", "学生": "未成年人",
 }
+WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _SENTENCE_NOISE = frozenset(
     "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
-WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 
 
 # column.name, which is also what makes it a safe file name
@@ -133,6 +133,12 @@ def features(text: str) -> Counter[str]:
     return found
 
 
+def _with_characters(text: str) -> Counter[str]:
+    found = features(text)
+    found.update(f"u:{char}" for char in text[:200] if char.isalnum())
+    return found
+
+
 def _weigh(counts: Counter[str], idf: dict[str, float]) -> dict[str, float]:
     vector = {}
     for feature, count in counts.items():
@@ -149,13 +155,6 @@ class Decision(StrEnum):
     HANDOVER = "handover"
 
 
-class Thresholds(BaseModel):
-    posterior: float = Field(ge=0, le=1, description="naive Bayes probability of the best entry")
-    similarity: float = Field(ge=0, le=1, description="cosine to the best entry's questions")
-    coverage: float = Field(ge=0, le=1, description="share of the question's words the base knows")
-    suggest: float = Field(ge=0, le=1, description="cosine needed to suggest an entry")
-
-
 @dataclass(frozen=True)
 class Match:
     entry: Entry
@@ -163,10 +162,38 @@ class Match:
     similarity: float = 0.0
 
 
+LOG_ODDS_CAP = 10.0  # naive Bayes' posterior is overconfident; beyond this its log-odds say nothing more
+
+
+def log_odds(probability: float) -> float:
+    cap = 1 / (1 + math.exp(LOG_ODDS_CAP))
+    probability = min(max(probability, cap), 1 - cap)
+    return math.log(probability / (1 - probability))
+
+
+class Thresholds(BaseModel):
+    """How sure the bot must be. An answer's confidence is a logistic function of the best entry's naive Bayes
+    log-odds, its cosine and the question's foreignness; the weights and the bar are fitted by
+    `bench/knowledge_eval.py --calibrate` on the sets in `knowledge/eval/`, never guessed."""
+
+    posterior: float = Field(description="weight of the best entry's naive Bayes log-odds")
+    similarity: float = Field(description="weight of the cosine to the best entry's closest question")
+    foreign: float = Field(description="weight of the foreignness of a word the best entry never uses")
+    bias: float
+    answer: float = Field(ge=0, le=1, description="confidence needed to answer")
+    hint: float = Field(ge=0, le=1, description="confidence needed to suggest entries at all")
+    suggest: float = Field(ge=0, le=1, description="cosine needed to suggest an entry")
+
+    def confidence(self, match: Match, foreign: float) -> float:
+        z = (self.posterior * log_odds(match.score) + self.similarity * match.similarity + self.foreign * foreign
+             + self.bias)
+        return 1 / (1 + math.exp(-z))
+
+
 class Assessment(NamedTuple):
     matches: list[Match]
-    out_of_scope: float
-    coverage: float
+    foreign: float  # how far the question's most foreign word, of those the best entry never uses, leans out
+    out_of_scope: float = 0.0  # naive Bayes' probability of the out-of-scope class
 
 
 @dataclass(frozen=True)
@@ -179,13 +206,13 @@ class Result:
         return self.matches[0].entry if self.matches else None
 
 
-SMOOTHING = 0.3
+SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
 OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
 
 
 def load_out_of_scope(path: Path) -> list[str]:
-    """Lines the base must not answer, by theme; the model sees them as one class."""
+    """Lines the base must not answer, by theme: what makes a word foreign."""
     if not path.is_file():
         return []
     themes = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -194,20 +221,8 @@ def load_out_of_scope(path: Path) -> list[str]:
     return [str(line) for lines in themes.values() for line in lines]
 
 
-def _with_characters(text: str) -> Counter[str]:
-    found = features(text)
-    found.update(f"u:{char}" for char in text[:200] if char.isalnum())
-    return found
-
-
-def _coverage(found: Counter[str], idf: dict[str, float]) -> float:
-    """Share of the question's words that occur anywhere in the base."""
-    words = [feature for feature in found if feature.startswith("w:")]
-    return sum(1 for word in words if word in idf) / len(words) if words else 0.0
-
-
 class KnowledgeIndex:
-    """The active entries, as a naive Bayes model and a TF-IDF inverted index."""
+    """The active entries, as a naive Bayes model and a TF-IDF inverted index, with each word's foreignness."""
 
     def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = ()) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
@@ -246,6 +261,18 @@ class KnowledgeIndex:
                     - self._unseen[entry_id]
         self._by_id = {entry.id: entry for entry in self.entries}
 
+        # A word's foreignness: how much more often it occurs in out_of_scope.yaml than in the entries (log ratio,
+        # add-one smoothing), kept where positive. 食品 or 花呗 lean far out; 到期 or 续 do not.
+        self._entry_words = {entry_id: {feature for feature in counts if feature.startswith("w:")}
+                             for entry_id, counts in per_entry.items()}
+        inside = Counter(feature for _, counts in counted for feature in counts if feature.startswith("w:"))
+        outside = Counter(feature for text in out_of_scope for feature in features(text) if feature.startswith("w:"))
+        words = len(inside.keys() | outside.keys())
+        inside_total, outside_total = sum(inside.values()) + words, sum(outside.values()) + words
+        leaning = {word: math.log((count + 1) / outside_total) - math.log((inside[word] + 1) / inside_total)
+                   for word, count in outside.items()}
+        self._foreign = {word: lean for word, lean in leaning.items() if lean > 0}
+
     def similarity(self, query: dict[str, float], entry_id: str) -> float:
         """Cosine of a weighted question to the entry's closest question."""
         postings = self._vectors[entry_id]
@@ -255,20 +282,18 @@ class KnowledgeIndex:
                 dots[number] += weight * doc_weight
         return max(dots.values(), default=0.0)
 
-    def coverage(self, question: str) -> float:
-        return _coverage(features(question), self.idf)
-
     def rank(self, question: str, limit: int = 3) -> list[Match]:
-        return self._rank(features(question), question, limit)[0]
+        return self.assess(question, limit).matches
 
-    def _rank(self, found: Counter[str], question: str, limit: int) -> tuple[list[Match], float]:
-        """The best entries, and the probability the question is out of scope."""
+    def assess(self, question: str, limit: int = 3) -> Assessment:
+        """Everything a decision rests on (the calibration reads it too)."""
+        found = features(question)
         if not self.entries:
-            return [], 1.0
+            return Assessment([], 0.0)
         with_characters = found + Counter(f"u:{char}" for char in question[:200] if char.isalnum())
         known = [feature for feature in with_characters if feature in self._likelihood]
         if not known:
-            return [], 1.0
+            return Assessment([], 0.0)
         logs = {entry_id: unseen * len(known) for entry_id, unseen in self._unseen.items()}
         for feature in known:
             for entry_id, gain in self._likelihood[feature].items():
@@ -279,45 +304,46 @@ class KnowledgeIndex:
         ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
                   if entry_id != OUT_OF_SCOPE][:limit]
         out_of_scope = math.exp(logs[OUT_OF_SCOPE] - top) / total if OUT_OF_SCOPE in logs else 0.0
-        return [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
-                      round(self.similarity(query, entry_id), 4)) for entry_id in ranked], out_of_scope
-
-    def assess(self, question: str, limit: int = 3) -> Assessment:
-        """Everything a decision rests on (the calibration reads it too)."""
-        found = features(question)
-        matches, out_of_scope = self._rank(found, question, limit)
-        return Assessment(matches, out_of_scope, _coverage(found, self.idf))
+        matches = [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
+                         round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
+        used = self._entry_words[ranked[0]]
+        foreign = max((self._foreign.get(word, 0.0) for word in found if word.startswith("w:") and word not in used),
+                      default=0.0)
+        return Assessment(matches, round(foreign, 4), round(out_of_scope, 4))
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        result = self.decide(question)
-        matches, out_of_scope, coverage = self.assess(question)
+        matches, foreign, out_of_scope = self.assess(question)
+        result = self._decide(matches, foreign, out_of_scope)
         limits = self.thresholds
         if not matches:
-            why = "知识库里没有这句话用到的词，转人工"
-        elif out_of_scope >= OUT_OF_SCOPE_LIMIT:
-            why = f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
-        elif coverage < limits.coverage:
-            why = f"这句话里知识库认识的词只占 {coverage:.0%}（至少要 {limits.coverage:.0%}），转人工"
-        elif result.decision == Decision.ANSWER:
-            why = (f"最接近的条目：可能性 {matches[0].score:.0%}（至少 {limits.posterior:.0%}），"
-                   f"相似度 {matches[0].similarity:.2f}（至少 {limits.similarity:.2f}），直接回答")
-        elif result.decision == Decision.SUGGEST:
-            why = (f"不够确定（可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}），"
-                   f"列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工")
-        else:
-            why = f"没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
-        return result, why
+            return result, "知识库里没有这句话用到的词，转人工"
+        if out_of_scope >= OUT_OF_SCOPE_LIMIT:
+            return result, f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
+        confidence = limits.confidence(matches[0], foreign)
+        stray = (f"，有条目「{matches[0].entry.question}」从不用、多见于知识库范围以外的词（偏离 {foreign:.1f}）"
+                 if foreign >= 1 else "")
+        measured = (f"最接近的条目：可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}{stray}，"
+                    f"把握 {confidence:.0%}（至少要 {limits.answer:.0%}）")
+        if result.decision == Decision.ANSWER:
+            return result, f"{measured}，直接回答"
+        if result.decision == Decision.SUGGEST:
+            return result, f"{measured}，列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工"
+        if confidence < limits.hint:
+            return result, f"{measured}，把握不到 {limits.hint:.0%}，不列相近问题，转人工"
+        return result, f"{measured}，没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
 
     def decide(self, question: str) -> Result:
-        matches, out_of_scope, coverage = self.assess(question)
+        return self._decide(*self.assess(question))
+
+    def _decide(self, matches: list[Match], foreign: float, out_of_scope: float = 0.0) -> Result:
         limits = self.thresholds
-        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT or coverage < limits.coverage:
+        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return Result(Decision.HANDOVER, matches)
-        best = matches[0]
-        if best.score >= limits.posterior and best.similarity >= limits.similarity:
+        confidence = limits.confidence(matches[0], foreign)
+        if confidence >= limits.answer:
             return Result(Decision.ANSWER, matches)
-        suggestions = [match for match in matches if match.similarity >= limits.suggest]
+        suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
 
 

@@ -25,9 +25,13 @@ ENTRIES = [
 ]
 
 
+# Hand-set for these four entries (the shipped ones are fitted by bench/knowledge_eval.py --calibrate).
+THRESHOLDS = Thresholds(posterior=0.3, similarity=2.0, foreign=-1.5, bias=-0.5, answer=0.7, hint=0.0, suggest=0.2)
+
+
 @pytest.fixture(scope="module")
 def index():
-    return KnowledgeIndex(ENTRIES, Thresholds(posterior=0.6, similarity=0.3, coverage=0.5, suggest=0.2))
+    return KnowledgeIndex(ENTRIES, THRESHOLDS.model_copy(update={"suggest": 0.2}))
 
 
 def test_a_close_question_is_answered(index):
@@ -56,7 +60,7 @@ def test_a_vague_question_gets_suggestions_not_an_answer(index):
 def test_retired_entries_are_not_found():
     retired = [*ENTRIES[:3], entry("delivery.time", "什么时候送货",
                                    ["几点送货", "今天送货吗", "货啥时候到", "送货时间"], retired=True)]
-    index = KnowledgeIndex(retired, Thresholds(posterior=0.6, similarity=0.3, coverage=0.5, suggest=0.2))
+    index = KnowledgeIndex(retired, THRESHOLDS.model_copy(update={"suggest": 0.2}))
     assert all(match.entry.id != "delivery.time" for match in index.rank("几点送货"))
 
 
@@ -101,7 +105,7 @@ def test_a_reload_with_a_broken_file_keeps_the_old_index(tmp_path, runtime, sess
 
 
 def test_the_out_of_scope_class_takes_questions_that_only_look_close():
-    thresholds = Thresholds(posterior=0.7, similarity=0.0, coverage=0.0, suggest=0.0)
+    thresholds = THRESHOLDS.model_copy(update={"suggest": 0.0})
     question = "驾驶证到期了怎么延续"  # shares 到期 / 延续 with the licence entry
     assert KnowledgeIndex(ENTRIES, thresholds).decide(question).decision == Decision.ANSWER
     guarded = KnowledgeIndex(ENTRIES, thresholds, ["驾驶证到期去哪换", "驾照怎么换证", "身份证到期怎么办",

@@ -1,0 +1,114 @@
+"""Other trades' questions that borrow our words are not answered from our entries; our own, in the retailers'
+real style, still are (#16). The figures on the sets kept apart (knowledge/eval/apart/) must not slip.
+
+The group's path is followed without the intake service (a second per line there): a line reaches the knowledge
+base unless it is small talk, a supply or launch question or a trading post, and an answer is given unless the
+category's policy orders a visit, as `intake.handle_group_message` does. `bench/heldout_eval.py` runs the same
+lines through the real intake service.
+"""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.models import Category
+from bot.policy import Policies
+from bot.services import classify, inquiries
+from bot.services.intake import _COLUMN_CATEGORY
+from bot.services.knowledge import Decision, KnowledgeIndex, Thresholds, load_entries, load_out_of_scope
+
+KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+APART = KNOWLEDGE / "eval" / "apart"
+POLICIES = Policies()
+
+
+@pytest.fixture(scope="module")
+def index():
+    thresholds = Thresholds.model_validate(yaml.safe_load((KNOWLEDGE / "thresholds.yaml").read_text(encoding="utf-8")))
+    return KnowledgeIndex(load_entries(KNOWLEDGE / "entries"), thresholds,
+                          load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml"))
+
+
+def answered_in_the_group(index: KnowledgeIndex, text: str) -> str | None:
+    """The entry the bot answers a new retailer's group line from, or None."""
+    if classify.is_small_talk(text) or (inquiries.might_be(text, quoting=False) and inquiries.classify(text)):
+        return None
+    analysis = classify.analyse(text)
+    if analysis.trading:
+        return None
+    result = index.decide(text)
+    if result.decision != Decision.ANSWER or result.best is None:
+        return None
+    category = analysis.category
+    if category == Category.OTHER:
+        category = _COLUMN_CATEGORY[result.best.column]
+    return None if POLICIES.needs_visit(category, text) else result.best.id
+
+
+OTHER_TRADES = {
+    "food licence": ["食品经营许可证过两个月到期 要提前多久去续", "小店的食品许可证搞丢了 补一个要几天"],
+    "business licence": ["个体户营业执照上的名字要换成我老公 去哪办", "营业执照地址变了 要重新办一个不"],
+    "lottery": ["彩票代销证明年到期 续签要带啥", "体彩机子开不开机了 找哪个"],
+    "liquor": ["酒厂送来的白酒少了一箱 找谁补", "顾客说我卖的五粮液是假的 咋个证明"],
+    "tea": ["新茶到了卖不动 能退给茶厂不", "茶叶受潮发霉了 供货商给不给换"],
+    "drinks": ["饮料送货今天咋还没来", "可乐的订货单交上去能改不"],
+    "bank card limit": ["银行卡一天只能转两万 限额咋调", "信用卡额度太低了 咋提额"],
+    "huabei": ["花呗额度突然没了 咋回事", "花呗付不了款 说超限了"],
+    "courier and post": ["快递少送了一件 找哪个", "邮政的包裹地址写错了 能改不"],
+    "takeaway platform": ["美团外卖商家后台密码忘了", "饿了么的小票打印机不出单"],
+    "insurance": ["车险下个月到期 在哪续保", "保险公司的业务员天天打电话推销"],
+    "another company's manager": ["移动公司的客户经理电话是多少", "银行的客户经理说要上门办卡"],
+}
+
+OUR_OWN = {  # voice-to-text homophones, dialect, two-word posts, story first
+    "扫马枪扫不出条码了 咋整": "terminal.scanner-no-read",
+    "许可正下个月就到期了 去哪里续": "monopoly.license-renewal",
+    "订烟的密码搞忘了 登不进去": "marketing.order-login",
+    "今天送货日 等到下午了烟还没来": "delivery.delay",
+    "收银机开不了机": "terminal.no-boot",
+    "这礼拜有么子烟": "marketing.weekly-supply",
+    "我家档位咋个才能升": "marketing.grade-change",
+    "证丢了": "monopoly.license-lost",
+}
+
+
+@pytest.mark.parametrize("kind", list(OTHER_TRADES))
+def test_another_trades_question_is_not_answered_from_our_entries(index, kind):
+    for text in OTHER_TRADES[kind]:
+        assert answered_in_the_group(index, text) is None, (kind, text, index.explain(text)[1])
+
+
+@pytest.mark.parametrize("text", list(OUR_OWN))
+def test_our_own_questions_in_the_retailers_style_are_still_answered(index, text):
+    assert index.decide(text).decision == Decision.ANSWER, index.explain(text)[1]
+    assert index.decide(text).best.id == OUR_OWN[text]
+
+
+def test_a_food_licence_renewal_is_not_told_the_tobacco_licence_renewal(index):
+    asked = index.assess("食品经营许可证快到期了 咋续")
+    ours = index.assess("烟草许可证快到期了 咋续")
+    assert asked.matches[0].entry.id == ours.matches[0].entry.id == "monopoly.license-renewal"  # the same words
+    assert asked.foreign > ours.foreign  # 食品 is a word of other trades the entry never uses
+    assert index.decide("食品经营许可证快到期了 咋续").decision != Decision.ANSWER
+
+
+# #16's aims are wrong <= 2 %, answered >= 85 %, other trades answered <= 3 %. Two are not reached yet: through the
+# real intake (bench/heldout_eval.py) the harder style was answered 83.7 % and other trades 11.0 % when this was
+# written, so those bars are the figures reached, less the two lines (of 451) where this shortcut and the intake
+# service were found to differ. Raise them as the figures improve. Figures only: the lines are never printed.
+HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.825, 0.02, 0.12
+
+
+@pytest.mark.skipif(not APART.is_dir(), reason="the held-out sets are not in this checkout")
+def test_the_held_out_figures_do_not_slip(index):
+    hard = yaml.safe_load((APART / "knowledge_hard.yaml").read_text(encoding="utf-8"))
+    borrowing = yaml.safe_load((APART / "off_topic_borrowing.yaml").read_text(encoding="utf-8"))
+    given = [(answered_in_the_group(index, line["text"]), line["id"]) for line in hard]
+    answered = sum(1 for got, _ in given if got is not None) / len(hard)
+    wrong = sum(1 for got, expected in given if got is not None and got != expected) / len(hard)
+    off = sum(1 for line in borrowing if answered_in_the_group(index, line["text"]) is not None) / len(borrowing)
+    figures = f"answered {answered:.3f}, wrong {wrong:.3f}, other trades answered {off:.3f}"
+    assert answered >= HARD_ANSWERED_AT_LEAST, figures
+    assert wrong <= HARD_WRONG_AT_MOST, figures
+    assert off <= BORROWING_ANSWERED_AT_MOST, figures
