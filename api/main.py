@@ -24,7 +24,7 @@ from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError, Too
 
 log = logging.getLogger(__name__)
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter()  # under /api/v1: the prefix is given where it is included (see `install`)
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -127,7 +127,6 @@ def account_health() -> tuple[list[AccountHealthOut], list[WaitingGroupOut]]:
 
 
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
-    app.include_router(api_router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
@@ -155,3 +154,8 @@ def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
                          bots=connected_bots(), accounts=health[0], groups_without_account=health[1])
         return JSONResponse(body.model_dump(mode="json"),
                             status_code=200 if database else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    # After /healthz, so that matching it does not wait for the API routes' state, which FastAPI builds
+    # on the first request that reaches them. With a prefix given here, FastAPI does not build that
+    # state once more at inclusion only to check for empty paths.
+    app.include_router(api_router, prefix="/api/v1")
