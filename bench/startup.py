@@ -38,24 +38,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.intake_load import cpu_seconds, rss_mb  # noqa: E402
 from tests.support import databases  # noqa: E402
 from tests.support.napcat import NapCat  # noqa: E402
 from tests.support.service import ACCESS_TOKEN, ADMIN_TOKEN, free_port  # noqa: E402
 
 POLL = 0.02  # seconds between health probes: the resolution of the wall figure
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a process so far (Linux: /proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError("no VmRSS")
 
 
 def load_average() -> float:
