@@ -131,13 +131,34 @@ def waiting_in_metrics(body: str) -> dict[str, dict[str, float]]:
     return found
 
 
-async def sample(admin: httpx.AsyncClient, watch: Watch, every: float, samples: list[dict]) -> None:
+def console_rows(page: str) -> list[str]:
+    """The 发送队列 page's rows as an admin reads them: account, lane, waiting, oldest, 按限速还需."""
+    rows = re.findall(r'<td data-label="机器人账号">(.*?)</td>\s*<td data-label="通道">(.*?)</td>'
+                      r'<td data-label="待发送">(.*?)</td>\s*<td data-label="最久已等">(.*?)</td>'
+                      r'<td data-label="按限速还需">(.*?)</td>', page)
+    return [" ".join(row) for row in rows]
+
+
+async def sample(admin: httpx.AsyncClient, console: httpx.AsyncClient, watch: Watch, every: float,
+                 samples: list[dict]) -> None:
     while True:
         at = round(time.perf_counter() - watch.started, 1)
         metrics = waiting_in_metrics((await admin.get("/metrics")).text)
         queues = (await admin.get("/api/v1/outbox/queues")).json()
-        samples.append({"at_s": at, "metrics": metrics, "queues": queues})
+        page = console_rows((await console.get("/console/outbox")).text)
+        samples.append({"at_s": at, "metrics": metrics, "queues": queues, "console": page})
         await asyncio.sleep(every)
+
+
+async def console_session(base_url: str) -> httpx.AsyncClient:
+    """Signed in to the console with the admin's token, as a browser is."""
+    client = httpx.AsyncClient(base_url=base_url, timeout=30)
+    form = (await client.get("/console/login")).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf, "the sign-in form carries its CSRF token"
+    signed = await client.post("/console/login", data={"token": ADMIN_TOKEN, "csrf": csrf.group(1)})
+    assert signed.status_code == 303, signed.text
+    return client
 
 
 def publish_notice(admin: httpx.Client, groups: int) -> int:
@@ -175,7 +196,8 @@ async def burst(service, args: argparse.Namespace, admin: httpx.Client) -> dict:
     cpu_before = cpu_seconds(service.process.pid)
     async with httpx.AsyncClient(base_url=service.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
                                  timeout=30) as watcher:
-        sampler = asyncio.create_task(sample(watcher, watch, args.sample, samples))
+        console = await console_session(service.base_url)
+        sampler = asyncio.create_task(sample(watcher, console, watch, args.sample, samples))
         parts = await asyncio.to_thread(publish_notice, admin, args.groups)
         asked: dict[int, tuple[int, float]] = {}  # message id -> (retailer, when asked)
         for n in range(args.questions):
@@ -192,6 +214,7 @@ async def burst(service, args: argparse.Namespace, admin: httpx.Client) -> dict:
                                                < args.questions or len(watch.notice_parts) < parts):
             await asyncio.sleep(1)
         sampler.cancel()
+        await console.aclose()
     cpu = cpu_seconds(service.process.pid) - cpu_before
     watch.close()
     for client in clients:
@@ -225,6 +248,8 @@ async def burst(service, args: argparse.Namespace, admin: httpx.Client) -> dict:
         "other_sends": watch.other[:5],
         "most_waiting_per_account_and_lane_in_metrics": dict(sorted(most.items())),
         "samples_taken": len(samples),
+        "console_outbox_at_peak": max(samples, key=lambda s: sum(q["waiting"] for q in s["queues"]))["console"]
+        if samples else [],
         "api_outbox_queues_at_peak": {f"{q['bot_id']}/{LANES[str(q['lane'])]}": q["waiting"] for q in max(
             samples, key=lambda s: sum(q["waiting"] for q in s["queues"]))["queues"]} if samples else {},
         "service_cpu_s_during_burst": round(cpu, 1),
