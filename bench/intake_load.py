@@ -106,6 +106,7 @@ class Load:
         CPU time the processes `pids` spent per request meanwhile."""
         done, deadline, numbers = 0, time.perf_counter() + seconds, itertools.count()
         cpu_before, machine_before = sum(map(cpu_seconds, pids)), machine_cpu_seconds()
+        database_before = database_cpu_seconds()
 
         async def worker() -> None:
             nonlocal done
@@ -117,9 +118,11 @@ class Load:
         await asyncio.gather(*(worker() for _ in range(workers)))
         elapsed, cpu = time.perf_counter() - start, sum(map(cpu_seconds, pids)) - cpu_before
         machine = machine_cpu_seconds() - machine_before
+        database = database_cpu_seconds() - database_before
         return {"workers": workers, "requests_per_s": round(done / elapsed, 1),
                 "cpu_ms_per_request": round(1000 * cpu / done, 2), "cpu_busy": round(cpu / elapsed, 2),
-                "machine_cpu_busy": round(machine / elapsed, 2)}
+                "machine_cpu_busy": round(machine / elapsed, 2),
+                "database_cpu_ms_per_request": round(1000 * database / done, 2)}
 
     async def close(self) -> None:
         for reader in self.readers:
@@ -156,6 +159,18 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """CPU time of the local PostgreSQL server's processes so far (0 on SQLite, or a server elsewhere)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(proc.name))
+        except OSError:  # it ended meanwhile
+            continue
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far (Linux: /proc/PID/stat, fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -172,7 +187,8 @@ async def measure(ws_urls: list[str], rate: float, seconds: float, workers: int,
         await load.close()
     return {**fixed, "max_" + "requests_per_s": peak["requests_per_s"], "closed_loop_workers": workers,
             "cpu_ms_per_request": peak["cpu_ms_per_request"], "cpu_busy": peak["cpu_busy"],
-            "machine_cpu_busy": peak["machine_cpu_busy"]}
+            "machine_cpu_busy": peak["machine_cpu_busy"],
+            "database_cpu_ms_per_request": peak["database_cpu_ms_per_request"]}
 
 
 def start_echo(log_dir: Path) -> tuple[subprocess.Popen, str]:
