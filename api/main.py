@@ -26,7 +26,7 @@ from bot.services.errors import Conflict, Forbidden, NotFound, ServiceError, Too
 
 log = logging.getLogger(__name__)
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter()  # under /api/v1: the prefix is given where it is included (see `install`)
 _WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -138,7 +138,6 @@ def robot_health() -> list[RobotHealthOut]:
 
 
 def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
-    app.include_router(api_router)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(ServiceError, _service_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
@@ -168,3 +167,8 @@ def install(app: FastAPI, connected_bots: Callable[[], list[str]]) -> None:
                          robots=robots)
         return JSONResponse(body.model_dump(mode="json"),
                             status_code=200 if database else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+    # After /healthz, so that matching it does not wait for the API routes' state, which FastAPI builds
+    # on the first request that reaches them. With a prefix given here, FastAPI does not build that
+    # state once more at inclusion only to check for empty paths.
+    app.include_router(api_router, prefix="/api/v1")

@@ -10,7 +10,12 @@ Every request comes from a new retailer, so each one opens a ticket. Acknowledge
 outbox: the service runs with the outbox's rate limit at 600,000 sends a minute per bot account, so the
 figure is the engine's, not the pacing QQ's risk control needs (30 a minute by default).
 
-    .venv/bin/python bench/intake_load.py [--rate 200] [--seconds 20] [--database-url URL]
+With `--instances 2` (PostgreSQL), the same load also goes to two service processes on one database, the
+bot accounts' connections split between them (account k to instance k mod 2, as a deployment behind two
+NapCat configurations would), after the one-instance run on a database of its own; the CPU time is both
+processes' together. Each process's RSS after start and after its load is reported.
+
+    .venv/bin/python bench/intake_load.py [--rate 200] [--seconds 20] [--database-url URL] [--instances 2]
 """
 
 from __future__ import annotations
@@ -96,11 +101,12 @@ class Load:
                 "p99_ms": round(1000 * ordered[int(0.99 * (len(ordered) - 1))], 1),
                 "max_ms": round(1000 * ordered[-1], 1)}
 
-    async def closed_loop(self, workers: int, seconds: float, pid: int) -> dict:
+    async def closed_loop(self, workers: int, seconds: float, pids: list[int]) -> dict:
         """As fast as answers come back: each of `workers` retailers asks again once answered; with the
-        CPU time the process `pid` spent per request meanwhile."""
+        CPU time the processes `pids` spent per request meanwhile."""
         done, deadline, numbers = 0, time.perf_counter() + seconds, itertools.count()
-        cpu_before = cpu_seconds(pid)
+        cpu_before, machine_before = sum(map(cpu_seconds, pids)), machine_cpu_seconds()
+        database_before = database_cpu_seconds()
 
         async def worker() -> None:
             nonlocal done
@@ -110,9 +116,13 @@ class Load:
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(workers)))
-        elapsed, cpu = time.perf_counter() - start, cpu_seconds(pid) - cpu_before
+        elapsed, cpu = time.perf_counter() - start, sum(map(cpu_seconds, pids)) - cpu_before
+        machine = machine_cpu_seconds() - machine_before
+        database = database_cpu_seconds() - database_before
         return {"workers": workers, "requests_per_s": round(done / elapsed, 1),
-                "cpu_ms_per_request": round(1000 * cpu / done, 2), "cpu_busy": round(cpu / elapsed, 2)}
+                "cpu_ms_per_request": round(1000 * cpu / done, 2), "cpu_busy": round(cpu / elapsed, 2),
+                "machine_cpu_busy": round(machine / elapsed, 2),
+                "database_cpu_ms_per_request": round(1000 * database / done, 2)}
 
     async def close(self) -> None:
         for reader in self.readers:
@@ -121,10 +131,10 @@ class Load:
             await client.__aexit__()
 
 
-async def connect(ws_url: str, groups: list[list[int]]) -> Load:
+async def connect(ws_urls: list[str], groups: list[list[int]]) -> Load:
     clients = []
     for bot in range(BOTS):
-        client = NapCat(ws_url, self_id=str(20_000 + bot), token=ACCESS_TOKEN)
+        client = NapCat(ws_urls[bot % len(ws_urls)], self_id=str(20_000 + bot), token=ACCESS_TOKEN)
         clients.append(await client.__aenter__())
     await asyncio.sleep(0.5)  # let the adapter register every bot before the first event
     return Load(clients, groups)
@@ -134,22 +144,51 @@ def group_numbers() -> list[list[int]]:
     return [[600_000 + bot * 100 + g for g in range(GROUPS_PER_BOT)] for bot in range(BOTS)]
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (Linux: /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all cores spent busy so far, every process (the database, this load, other work) included:
+    how close the machine is to saturation (Linux: /proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds() -> float:
+    """CPU time of the local PostgreSQL server's processes so far (0 on SQLite, or a server elsewhere)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(proc.name))
+        except OSError:  # it ended meanwhile
+            continue
+    return total
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far (Linux: /proc/PID/stat, fields 14 and 15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def measure(ws_url: str, rate: float, seconds: float, workers: int, pid: int) -> dict:
-    load = await connect(ws_url, group_numbers())
+async def measure(ws_urls: list[str], rate: float, seconds: float, workers: int, pids: list[int]) -> dict:
+    load = await connect(ws_urls, group_numbers())
     try:
         await load.open_loop(rate=50, seconds=2)  # warm-up
         fixed = await load.open_loop(rate=rate, seconds=seconds)
-        peak = await load.closed_loop(workers=workers, seconds=seconds / 2, pid=pid)
+        peak = await load.closed_loop(workers=workers, seconds=seconds / 2, pids=pids)
     finally:
         await load.close()
     return {**fixed, "max_" + "requests_per_s": peak["requests_per_s"], "closed_loop_workers": workers,
-            "cpu_ms_per_request": peak["cpu_ms_per_request"], "cpu_busy": peak["cpu_busy"]}
+            "cpu_ms_per_request": peak["cpu_ms_per_request"], "cpu_busy": peak["cpu_busy"],
+            "machine_cpu_busy": peak["machine_cpu_busy"],
+            "database_cpu_ms_per_request": peak["database_cpu_ms_per_request"]}
 
 
 def start_echo(log_dir: Path) -> tuple[subprocess.Popen, str]:
@@ -174,6 +213,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=64)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--instances", type=int, default=1, help="also run this many instances on one database")
     args = parser.parse_args()
 
     results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
@@ -181,8 +221,8 @@ def main() -> None:
         scratch = Path(scratch)
         echo, echo_url = start_echo(scratch)
         try:
-            results["floor_echo_bot"] = asyncio.run(measure(echo_url, args.rate, args.seconds, args.workers,
-                                                                 echo.pid))
+            results["floor_echo_bot"] = asyncio.run(measure([echo_url], args.rate, args.seconds, args.workers,
+                                                            [echo.pid]))
         finally:
             echo.terminate()
             echo.wait()
@@ -193,28 +233,49 @@ def main() -> None:
 
         databases.BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
         databases.ON_POSTGRES = databases.BASE_URL.startswith("postgresql")
-        with fresh_database(scratch, "bench") as url:
-            service = start_service(url, scratch, OUTBOX_POLL_SECONDS="1", OUTBOX_RATE_PER_MINUTE="600000")
-            try:
-                with httpx.Client(base_url=service.base_url,
-                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-                    for number in itertools.chain.from_iterable(group_numbers()):
-                        admin.post("/api/v1/groups", json={"group_id": str(number)}).raise_for_status()
-                results["service"] = asyncio.run(measure(service.ws_url, args.rate, args.seconds, args.workers,
-                                                       service.process.pid))
-                results["service"]["database"] = url.split(":")[0]
-                with httpx.Client(base_url=service.base_url,
-                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-                    page = admin.get("/api/v1/tickets", params={"limit": 1}).json()
-                    results["service"]["tickets_stored"] = page["total"]
-            finally:
-                service.stop()
+        results["service"] = run_service(scratch, args, instances=1)
+        if args.instances > 1:
+            results[f"service_{args.instances}_instances"] = run_service(scratch, args, instances=args.instances)
     floor, ours = results["floor_echo_bot"]["max_requests_per_s"], results["service"]["max_requests_per_s"]
     results["service_vs_floor_throughput"] = round(ours / floor, 2)
     # on a busy machine the throughputs swing; the CPU each request takes is steadier
     results["floor_vs_service_cpu_per_request"] = round(
         results["floor_echo_bot"]["cpu_ms_per_request"] / results["service"]["cpu_ms_per_request"], 2)
+    if args.instances > 1:
+        several = results[f"service_{args.instances}_instances"]["max_requests_per_s"]
+        results[f"{args.instances}_instances_vs_one_throughput"] = round(several / ours, 2)
+        results[f"{args.instances}_instances_vs_floor_throughput"] = round(several / floor, 2)
     print(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+def run_service(scratch: Path, args: argparse.Namespace, instances: int) -> dict:
+    """The load on `instances` service processes sharing one fresh database."""
+    with fresh_database(scratch, "bench") as url:
+        services = []
+        try:
+            for _ in range(instances):
+                services.append(start_service(url, scratch, OUTBOX_POLL_SECONDS="1",
+                                              OUTBOX_RATE_PER_MINUTE="600000"))
+            time.sleep(3)  # each builds its knowledge index once it serves: not part of the load
+            rss_after_start = [rss_mb(service.process.pid) for service in services]
+            with httpx.Client(base_url=services[0].base_url,
+                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+                for number in itertools.chain.from_iterable(group_numbers()):
+                    admin.post("/api/v1/groups", json={"group_id": str(number)}).raise_for_status()
+            result = asyncio.run(measure([service.ws_url for service in services], args.rate, args.seconds,
+                                         args.workers, [service.process.pid for service in services]))
+            result["database"] = url.split(":")[0]
+            result["instances"] = instances
+            result["rss_mb_after_start"] = rss_after_start
+            result["rss_mb_after_load"] = [rss_mb(service.process.pid) for service in services]
+            with httpx.Client(base_url=services[0].base_url,
+                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+                page = admin.get("/api/v1/tickets", params={"limit": 1}).json()
+                result["tickets_stored"] = page["total"]
+            return result
+        finally:
+            for service in services:
+                service.stop()
 
 
 if __name__ == "__main__":

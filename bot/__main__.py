@@ -23,7 +23,13 @@ from bot.config import Settings, UnsafeConfigError
 def _serve(settings: Settings, console: bool) -> int:
     import nonebot
 
-    from bot.app import configure_logging, init_nonebot, prepare_console_group, start_runtime
+    from bot.app import (
+        configure_logging,
+        init_nonebot,
+        load_knowledge_once_serving,
+        prepare_console_group,
+        start_runtime,
+    )
 
     if not console:
         try:
@@ -35,10 +41,11 @@ def _serve(settings: Settings, console: bool) -> int:
             print(f"拒绝启动 / refusing to start: {problem}", file=sys.stderr)
             return 2
     configure_logging(settings)
-    runtime = start_runtime(settings)
+    runtime = start_runtime(settings, knowledge_later=True)
     if console:
         prepare_console_group(runtime)
     init_nonebot(settings, console=console)
+    load_knowledge_once_serving(runtime)
     try:
         nonebot.run()
     finally:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,22 +39,47 @@ def _route_logs_to_nonebot(level: str) -> None:
         logger.propagate = False
 
 
-def start_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
-    """Open and migrate the store, add the knowledge files' new entries to it and build the index, make
-    ADMIN_TOKEN's admin (or warn that nobody can administer), warm the classifier."""
+def start_runtime(settings: Settings, clock: Clock | None = None, *, knowledge_later: bool = False) -> Runtime:
+    """Open and migrate the store, make ADMIN_TOKEN's admin (or warn that nobody can administer), and load
+    the knowledge (`load_knowledge`); with `knowledge_later`, the service starts that once it serves
+    (`init_nonebot`), so it is healthy a second sooner and the first question waits for the index."""
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
     if hooks := webhooks.resolve(runtime.policies):  # a robot that cannot work stops the start, saying why
         runtime.robots = webhooks.WebhookTransport(hooks, now=runtime.clock.now)
     migrate(runtime.engine)
-    runtime.unit_of_work(knowledge.seed, Path(settings.knowledge_dir), now=runtime.clock.now())
-    runtime.knowledge = KnowledgeBase(Path(settings.knowledge_dir), runtime.engine)
     runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
     if not runtime.unit_of_work(staff.has_active_admin):
         log.warning(staff.NO_ADMIN_WARNING)
-    classify.warm_up()
+    if not knowledge_later:
+        runtime.knowledge = load_knowledge(runtime)
     set_runtime(runtime)
     return runtime
+
+
+def load_knowledge(runtime: Runtime) -> KnowledgeBase:
+    """Add the knowledge files' new entries to the store, build the index, warm the classifier (jieba's
+    dictionary): about a second of CPU, the most of any step at start."""
+    runtime.unit_of_work(knowledge.seed, Path(runtime.settings.knowledge_dir), now=runtime.clock.now())
+    base = KnowledgeBase(Path(runtime.settings.knowledge_dir), runtime.engine)
+    classify.warm_up()
+    return base
+
+
+def load_knowledge_once_serving(runtime: Runtime) -> None:
+    """Build the knowledge in a worker thread once the driver has started; a build that fails (a broken
+    knowledge file) stops the service (SIGTERM to itself), as it would have refused to start."""
+
+    def stop_if_failed(built: concurrent.futures.Future[KnowledgeBase]) -> None:
+        if (error := built.exception()) is not None:
+            log.critical("知识库加载失败，服务停止 / knowledge base failed to load, stopping: %s", error,
+                         exc_info=error)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def start() -> None:
+        runtime.build_knowledge(lambda: load_knowledge(runtime)).add_done_callback(stop_if_failed)
+
+    nonebot.get_driver().on_startup(start)
 
 
 def _drop_quiet_logs_early(level: str, log_format: str = "text") -> None:

@@ -14,15 +14,21 @@ the loop or from a worker thread (FastAPI's sync routes), so an
 acknowledgement goes out at once instead of at the sender's next poll. While
 this process's sender runs, replies are handed to it in memory, already
 claimed (`outbox.HandOff`): it need not claim them from the store.
+
+The knowledge index may be built in a worker thread after the service is healthy
+(`build_knowledge`): whoever reads `knowledge` meanwhile waits for it, so the first
+question after a start is answered from the whole knowledge base, only later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import itertools
 import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,7 +86,8 @@ class Runtime:
                  policies: Policies | None = None) -> None:
         self.settings = settings
         self.policies = policies or load_policies(settings.policy_file)
-        self.knowledge: KnowledgeBase | None = None  # loaded by the service at start
+        self._knowledge: KnowledgeBase | None = None  # loaded by the service at start
+        self._knowledge_built: concurrent.futures.Future[KnowledgeBase] | None = None
         self.engine = engine or make_engine(settings.database_url)
         self.clock = clock or SystemClock()
         self._retry_policy: dict[str, Any] = dict(
@@ -99,6 +106,38 @@ class Runtime:
         self._queued = False  # rows were queued in the store since the sender last asked
         self.last_sends: dict[str, datetime] = {}  # bot account -> its last send from this process (health)
         self.robots: WebhookTransport | None = None  # the staff alert robots, set at start (bot/app.py)
+
+    @property
+    def knowledge(self) -> KnowledgeBase | None:
+        """The knowledge index; while `build_knowledge` is still at work, this waits for it (and raises
+        what the build raised)."""
+        if self._knowledge is None and self._knowledge_built is not None:
+            self._knowledge = self._knowledge_built.result()
+        return self._knowledge
+
+    @knowledge.setter
+    def knowledge(self, base: KnowledgeBase | None) -> None:
+        self._knowledge, self._knowledge_built = base, None
+
+    def build_knowledge(self, build: Callable[[], KnowledgeBase]) -> concurrent.futures.Future[KnowledgeBase]:
+        """Run `build` in a worker thread; `knowledge` (and `knowledge_ready`) wait for its result."""
+        built: concurrent.futures.Future[KnowledgeBase] = concurrent.futures.Future()
+
+        def work() -> None:
+            try:
+                built.set_result(build())
+            except BaseException as error:
+                built.set_exception(error)
+
+        self._knowledge, self._knowledge_built = None, built
+        threading.Thread(target=work, name="knowledge-build", daemon=True).start()
+        return built
+
+    async def knowledge_ready(self) -> KnowledgeBase | None:
+        """`knowledge` from the event loop: awaits a build still under way instead of blocking the loop."""
+        if self._knowledge is None and self._knowledge_built is not None:
+            await asyncio.wrap_future(self._knowledge_built)
+        return self.knowledge
 
     def take_handed_off(self) -> list[OutboxMessage]:
         """The replies handed to the sender since it last asked, oldest first."""

@@ -3,7 +3,9 @@
 OneBot v11 carries QQ; the console adapter is the terminal chat for trying the
 bot without QQ (its "general" channel plays the group). Outgoing text is
 always a text segment, never parsed, so a retailer's `[CQ:at,qq=all]` can
-never come back out as a live code.
+never come back out as a live code. The console adapter is imported only by the
+terminal chat (`python -m bot console`): importing it takes a sixth of the service's start,
+and nothing can be a console bot or event where it was never loaded.
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from datetime import datetime, timedelta
-from typing import Any, cast, overload
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeGuard, cast, overload
 
 from nonebot.adapters import Bot, Event
-from nonebot.adapters.console import Bot as ConsoleBot
-from nonebot.adapters.console import Message as ConsoleMessage
-from nonebot.adapters.console import MessageEvent as ConsoleMessageEvent
 from nonebot.adapters.onebot.v11 import Adapter as OneBotAdapter
 from nonebot.adapters.onebot.v11 import Bot as OneBot
 from nonebot.adapters.onebot.v11 import Event as OneBotEvent
@@ -25,7 +26,6 @@ from nonebot.adapters.onebot.v11 import GroupMessageEvent, PrivateMessageEvent
 from nonebot.adapters.onebot.v11 import Message as OneBotMessage
 from nonebot.adapters.onebot.v11 import MessageSegment as OneBotSegment
 from nonebot.drivers import WebSocket
-from nonechat.model import DIRECT
 
 from bot import texts
 from bot.models import OutboxMessage
@@ -34,8 +34,37 @@ from bot.services import outbox
 from bot.services.guard import mask_personal_data
 from bot.services.intake import GroupMessage, PrivateMessage
 
+if TYPE_CHECKING:
+    from nonebot.adapters.console import Bot as ConsoleBot
+    from nonebot.adapters.console import MessageEvent as ConsoleMessageEvent
+
 QQ, CONSOLE = "qq", "console"
 log = logging.getLogger(__name__)
+
+
+def _console() -> ModuleType | None:
+    """The console adapter, if the terminal chat loaded it (see the module's docstring)."""
+    return sys.modules.get("nonebot.adapters.console")
+
+
+def _is_console_bot(bot: Bot) -> TypeGuard[ConsoleBot]:
+    return (console := _console()) is not None and isinstance(bot, console.Bot)
+
+
+def _is_console_event(event: Event) -> TypeGuard[ConsoleMessageEvent]:
+    return (console := _console()) is not None and isinstance(event, console.MessageEvent)
+
+
+def _console_text(text: str) -> Any:
+    from nonebot.adapters.console import Message
+
+    return Message(text)
+
+
+def _direct_id() -> str:
+    from nonechat.model import DIRECT
+
+    return DIRECT.id
 
 
 class _SkipMalformedFrames:
@@ -73,7 +102,7 @@ class SturdyOneBotAdapter(OneBotAdapter):
 def platform_of(bot: Bot) -> str | None:
     if isinstance(bot, OneBot):
         return QQ
-    if isinstance(bot, ConsoleBot):
+    if _is_console_bot(bot):
         return CONSOLE
     return None
 
@@ -86,7 +115,7 @@ def connected_accounts() -> dict[str, str]:
 
 
 def _console_group(event: Event) -> bool:
-    return isinstance(event, ConsoleMessageEvent) and event.channel.id != DIRECT.id
+    return _is_console_event(event) and event.channel.id != _direct_id()
 
 
 # Rules are coroutines: NoneBot runs a plain function rule in a worker thread for every event.
@@ -96,7 +125,7 @@ async def is_group_message(event: Event) -> bool:
 
 async def is_private_message(event: Event) -> bool:
     return isinstance(event, PrivateMessageEvent) or (
-        isinstance(event, ConsoleMessageEvent) and event.channel.id == DIRECT.id
+        _is_console_event(event) and event.channel.id == _direct_id()
     )
 
 
@@ -134,7 +163,7 @@ def group_message(event: Event) -> GroupMessage:
             sender_name=clean_text(event.sender.card or event.sender.nickname),
             reply_to=str(reply.data.get("id")) if reply else None, self_id=str(event.self_id),
         )
-    assert isinstance(event, ConsoleMessageEvent)
+    assert _is_console_event(event)
     return GroupMessage(platform=CONSOLE, group_id=event.channel.id, user_id=event.user.id,
                         text=plain_text(event), message_id=event.message_id,
                         sender_name=clean_text(event.user.nickname), self_id=event.self_id)
@@ -173,7 +202,7 @@ async def reply(bot: Bot, event: Event, text: str, *, quote: bool = True) -> str
     if isinstance(bot, OneBot):
         quoted = str(getattr(event, "message_id", "")) if quote else None
         return _message_id(await bot.send(cast(OneBotEvent, event), _onebot_text(text, quoted)))  # a QQ bot's event
-    return _message_id(await bot.send(event, ConsoleMessage(text)))
+    return _message_id(await bot.send(event, _console_text(text)))
 
 
 def _lines(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
@@ -211,13 +240,13 @@ async def deliver(bot: Bot, rows: list[OutboxMessage]) -> str | None:
             via: dict[str, Any] = {"group_id": int(message.via_group_id)} if message.via_group_id else {}
             result = await bot.send_private_msg(user_id=int(message.target_id), message=body, **via)
         return _message_id(result)
-    if isinstance(bot, ConsoleBot):
+    if _is_console_bot(bot):
         text = "\n".join(text for _, text in _lines(rows))
         if message.image_url:
             text += f"\n[图片] {message.image_url}"
         if to_group:
-            return _message_id(await bot.send_message(message.target_id, ConsoleMessage(text)))
-        return _message_id(await bot.send_private_message(message.target_id, ConsoleMessage(text)))
+            return _message_id(await bot.send_message(message.target_id, _console_text(text)))
+        return _message_id(await bot.send_private_message(message.target_id, _console_text(text)))
     raise TypeError(f"no way to send through {type(bot).__name__}")
 
 

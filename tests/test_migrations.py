@@ -182,3 +182,38 @@ def test_a_store_of_the_previous_release_upgrades_to_head_with_its_data(tmp_path
                 assert added >= 60  # the knowledge files fill the new store at the first start
         finally:
             engine.dispose()
+
+
+def test_a_store_at_head_is_recognised_without_alembic_and_any_other_is_migrated(tmp_path):
+    """The start-up shortcut (`bot.db.at_head`): the head read from the files is Alembic's own; a new store and
+    one a revision behind are not at head, and `migrate` brings them there."""
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.db import alembic_config, at_head, make_engine, migrate, script_head
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    [head] = ScriptDirectory.from_config(config).get_heads()
+    assert script_head() == head
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    assert not at_head(engine)
+    migrate(engine)
+    assert at_head(engine)
+    command.downgrade(alembic_config(engine), "-1")
+    assert not at_head(engine)
+    migrate(engine)
+    assert at_head(engine)
+    engine.dispose()
+
+
+def test_a_migration_file_the_shortcut_cannot_read_leaves_it_to_alembic(tmp_path, monkeypatch):
+    import shutil
+
+    import bot.db
+
+    shutil.copytree(MIGRATIONS, tmp_path / "migrations")
+    (tmp_path / "migrations" / "versions" / "9999_odd.py").write_text(
+        'revision = make_revision()\ndown_revision = "0001"\n', encoding="utf-8")
+    monkeypatch.setattr(bot.db, "MIGRATIONS", tmp_path / "migrations")
+    assert bot.db.script_head() is None

@@ -1,6 +1,7 @@
 """Configuration safety and riding out a database that goes away for a moment."""
 
 import asyncio
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -148,3 +149,46 @@ async def test_the_outboxs_work_goes_ahead_of_queued_chat_messages(runtime):
     await asyncio.gather(first, *queued, urgent)
     assert order.index("claim") < order.index("question 0")
     assert [label for label in order if label.startswith("question")] == [f"question {n}" for n in range(40)]
+
+
+async def test_the_knowledge_built_in_the_background_is_awaited_and_a_failed_build_raises(runtime):
+    """`Runtime.build_knowledge` (the service's start): readers wait for the index; a broken build raises for
+    them and is reported, so the service stops instead of answering without its knowledge base."""
+    import threading
+
+    base, gate = runtime.knowledge, threading.Event()
+    try:
+        runtime.build_knowledge(lambda: gate.wait(10) and base)
+        waiting = asyncio.ensure_future(runtime.knowledge_ready())
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        gate.set()
+        assert await waiting is base and runtime.knowledge is base
+
+        def broken():
+            raise ValueError("thresholds.yaml: posterior missing")
+
+        built = runtime.build_knowledge(broken)
+        with pytest.raises(ValueError, match="thresholds"):
+            await runtime.knowledge_ready()
+        assert isinstance(built.exception(), ValueError)
+        with pytest.raises(ValueError, match="thresholds"):
+            runtime.knowledge  # noqa: B018
+    finally:
+        runtime.knowledge = base
+
+
+def test_the_service_with_a_broken_knowledge_file_stops_and_says_why(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from tests.support.service import free_port
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "knowledge", knowledge)
+    (knowledge / "thresholds.yaml").write_text("posterior: [unclosed", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={"PATH": "", "HOST": "127.0.0.1", "PORT": str(free_port()),
+                                 "KNOWLEDGE_DIR": str(knowledge), "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"})
+    assert result.returncode == -signal.SIGTERM  # as systemd stops it: a clean stop, not restarted in a loop
+    assert "知识库加载失败" in result.stdout + result.stderr and "thresholds.yaml" in result.stdout + result.stderr

@@ -27,7 +27,7 @@ from api.console import (
 )
 from api.console.web import HERE, Refused, SignInRequired, render, signed_in
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(include_in_schema=False)  # under /console, given where it is included
 for module in (auth, tickets, field, live, reports, outbox, supply, launches, directory, staff_and_groups, knowledge):
     router.include_router(module.router)
 
@@ -45,7 +45,7 @@ async def _refused(request: Request, error: Refused) -> HTMLResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(router)
+    app.include_router(router, prefix="/console")  # as api.main.install: no extra pass over the routes
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(SignInRequired, _sign_in_first)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]

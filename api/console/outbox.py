@@ -24,8 +24,20 @@ def _page(request: Request, member: Member, *, error: str | None = None, status_
     runtime = get_runtime()
     queues = runtime.unit_of_work(outbox.queues)
     dead = runtime.unit_of_work(outbox.list_messages, status=OutboxStatus.DEAD, offset=0, limit=SHOWN)
+    settings = runtime.settings
+    pace = outbox.sends_per_minute(settings.outbox_rate_per_minute, settings.outbox_min_interval_seconds,
+                                   settings.outbox_jitter_seconds)
+    estimates = outbox.minutes_to_send(queues, pace)
     return render(request, "outbox.html", member, status_code=status_code, queues=queues, dead=dead,
-                  lanes=LANE_NAMES, waited=_waited, error=error, done=request.query_params.get("done"))
+                  lanes=LANE_NAMES, waited=_waited, error=error, done=request.query_params.get("done"),
+                  pace=pace, limit=settings.outbox_rate_per_minute,
+                  left=lambda q: _left(estimates.get((q.platform, q.bot_id, q.lane))))
+
+
+def _left(minutes: float | None) -> str:
+    if minutes is None:
+        return "—"
+    return "不到 1 分钟" if minutes < 1 else f"约 {round(minutes)} 分钟"
 
 
 def _waited(oldest: datetime | None) -> str:

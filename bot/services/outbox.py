@@ -405,6 +405,29 @@ def queues(session: Session) -> list[Queue]:
             for platform, bot_id, lane, waiting_count, oldest, dead in rows]
 
 
+def sends_per_minute(rate_per_minute: int, min_interval_seconds: float, jitter_seconds: float) -> float:
+    """What one bot account sends in a minute at most: its rate limit, or fewer where the gap between two
+    sends (the interval plus, on average, half the jitter) is the tighter rule."""
+    gap = min_interval_seconds + jitter_seconds / 2
+    return min(float(rate_per_minute), 60 / gap) if gap > 0 else float(rate_per_minute)
+
+
+def minutes_to_send(found: list[Queue], per_minute: float) -> dict[tuple[str, str | None, int], float | None]:
+    """Per queue, about how many minutes until its last waiting message goes out at its account's pace: a lane
+    waits for itself and for the lanes sent before it on the same account. Each message counts as a send
+    (combined acknowledgements go faster); None where no account is named (any connected one sends)."""
+    ahead: dict[tuple[str, str], int] = {}
+    estimates: dict[tuple[str, str | None, int], float | None] = {}
+    for queue in sorted(found, key=lambda q: (q.platform, q.bot_id or "", q.lane)):
+        if queue.bot_id is None:
+            estimates[(queue.platform, None, queue.lane)] = None
+            continue
+        account = (queue.platform, queue.bot_id)
+        ahead[account] = ahead.get(account, 0) + queue.waiting
+        estimates[(queue.platform, queue.bot_id, queue.lane)] = ahead[account] / per_minute
+    return estimates
+
+
 def retry_dead(session: Session, message_id: int, *, now: datetime, staff_id: int) -> OutboxMessage:
     """A dead letter goes out again at once, with a fresh round of attempts (its last error is kept);
     the ticket's trail says who did it."""

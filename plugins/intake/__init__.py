@@ -36,6 +36,7 @@ def loaded_columns() -> tuple[str, ...]:
 @intake.handle()
 async def handle_group_message(event: Event) -> None:
     runtime = get_runtime()
+    knowledge = await runtime.knowledge_ready()  # still being built just after a start
     await runtime.run(intake_service.handle_group_message, chat.group_message(event), now=runtime.clock.now(),
-                      settings=runtime.settings, policies=runtime.policies, knowledge=runtime.knowledge,
+                      settings=runtime.settings, policies=runtime.policies, knowledge=knowledge,
                       columns=loaded_columns())

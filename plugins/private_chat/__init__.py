@@ -26,8 +26,9 @@ private = on_message(rule=chat.is_private_message, priority=10, block=False)
 @private.handle()
 async def handle_private_message(bot: Bot, event: Event) -> None:
     runtime = get_runtime()
+    knowledge = await runtime.knowledge_ready()  # still being built just after a start
     outcome = await runtime.run(intake.handle_private_message, chat.private_message(bot, event),
                                 now=runtime.clock.now(),
-                                settings=runtime.settings, policies=runtime.policies, knowledge=runtime.knowledge)
+                                settings=runtime.settings, policies=runtime.policies, knowledge=knowledge)
     if outcome.reply_text:
         await private.finish(outcome.reply_text)

@@ -52,7 +52,10 @@ async def forget_old_sign_ins() -> None:
 
 
 async def refresh_knowledge() -> None:
-    knowledge = get_runtime().knowledge
+    try:
+        knowledge = await get_runtime().knowledge_ready()
+    except Exception:  # the build at start failed: it said so, and the service is stopping
+        return
     if knowledge is None:
         return
     try:

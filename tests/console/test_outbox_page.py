@@ -16,6 +16,7 @@ def test_supervisors_watch_the_queues_and_agents_are_refused(service, people):
     with sign_in(service, people["supervisor"]["token"]) as supervisor:
         page = supervisor.get("/console/outbox")
         assert page.status_code == 200 and "待发送" in page.text and "发送失败的消息" in page.text
+        assert "按限速还需" in page.text and "OUTBOX_RATE_PER_MINUTE" in page.text  # what to change at a peak
         assert 'href="/console/outbox"' in supervisor.get("/console/reports/compliance").text  # in the nav
     with sign_in(service, people["agent"]["token"]) as agent:
         assert agent.get("/console/outbox").status_code == 403

@@ -89,3 +89,33 @@ async def test_an_agent_ordering_a_visit_is_confirmed_privately(app: App, sessio
     assert texts.VISIT_NEEDS_SHOP.format(ticket_id=1) in to_agent  # an unbound sender: which shop is it?
     assert texts.NO_SUCH_TICKET.format(ticket_id=99) in to_agent
     assert [kind for kind, target, _, _ in queued(session) if target == "900001"] == ["group"]  # the ack alone
+
+
+async def test_a_question_while_the_knowledge_index_is_still_being_built_waits_for_it(app: App, session, clock,
+                                                                                       runtime, monkeypatch):
+    """The service builds the index in a worker thread once it serves (bot/app.py): a question that comes
+    first is answered from the whole knowledge base, not handed over for want of an index."""
+    import threading
+
+    from plugins.intake import intake
+
+    make.group(session, clock)
+    base, gate, building_when_asked = runtime.knowledge, threading.Event(), []
+    runtime.build_knowledge(lambda: gate.wait(10) and base)
+    ready = runtime.knowledge_ready
+
+    async def asked():
+        building_when_asked.append(not runtime._knowledge_built.done())
+        gate.set()  # the build may finish now: the question must be waiting for it
+        return await ready()
+
+    monkeypatch.setattr(runtime, "knowledge_ready", asked)
+    try:
+        async with app.test_matcher(intake) as ctx:
+            bot = ctx.create_bot(base=Bot, self_id="20000")
+            ctx.receive_event(bot, group_event("扫码枪扫不出来怎么办", message_id=61))
+    finally:
+        runtime.knowledge = base
+    assert building_when_asked == [True]
+    [(_, _, quoted, text)] = [row for row in queued(session) if row[0] == "group"]
+    assert quoted == "61" and "扫码枪" in text and "已登记为工单" not in text  # the knowledge base's answer

@@ -31,3 +31,24 @@ def test_one_matcher_for_group_messages_and_one_for_private_chat():
     assert message_matchers == [("intake", 5), ("private_chat", 10)]
     assert [matcher.block for priority, group in sorted(matchers.items()) for matcher in group
             if matcher.type == "message"] == [True, False]
+
+
+async def test_the_terminal_chats_events_are_told_apart_once_its_adapter_is_loaded():
+    """plugins/chat.py imports the console adapter only where the terminal chat loaded it (a sixth of the start):
+    its group channel and its direct chat are still told apart, and its bot is the console platform."""
+    from datetime import datetime
+
+    from nonebot.adapters.console import Message, MessageEvent
+    from nonechat.model import DIRECT, Channel, User
+
+    from plugins import chat
+
+    def event(channel: Channel) -> MessageEvent:
+        return MessageEvent(time=datetime.now(), self_id="console", post_type="message", user=User(id="u1"),
+                            channel=channel, message_id="7", message=Message("终端开不了机"), to_me=False)
+
+    in_group = event(Channel(id="general", name="终端体验群"))
+    assert await chat.is_group_message(in_group) and not await chat.is_private_message(in_group)
+    assert chat.group_message(in_group).platform == chat.CONSOLE
+    direct = event(DIRECT)
+    assert await chat.is_private_message(direct) and not await chat.is_group_message(direct)

@@ -319,3 +319,19 @@ def test_a_dead_letter_is_sent_again_or_cancelled_and_the_tickets_trail_says_who
             refused()
     with pytest.raises(NotFound):
         outbox.retry_dead(session, 999_999, now=clock.now(), staff_id=agent.id)
+
+
+def test_the_time_to_send_a_backlog_counts_the_lanes_sent_first_on_the_same_account():
+    """The console's 按限速还需: broadcast parts wait for the replies queued on their account (bench/burst.py
+    measured a notice's last parts going out after the whole reply backlog)."""
+    def queue(bot_id, lane, waiting):
+        return outbox.Queue("qq", bot_id, lane, waiting, None, 0)
+
+    assert outbox.sends_per_minute(30, 1.5, 0.5) == 30  # the defaults: the limit is the tighter rule
+    assert outbox.sends_per_minute(240, 0.5, 0) == 120  # a gap of half a second allows 120
+    assert outbox.sends_per_minute(60, 0, 0) == 60
+    found = [queue("20001", Lane.BROADCAST, 6), queue("20001", Lane.REPLY, 900), queue("20002", Lane.REPLY, 30),
+             queue(None, Lane.REPLY, 4)]
+    assert outbox.minutes_to_send(found, 30) == {
+        ("qq", "20001", Lane.REPLY): 30, ("qq", "20001", Lane.BROADCAST): 30.2, ("qq", "20002", Lane.REPLY): 1,
+        ("qq", None, Lane.REPLY): None}
