@@ -2,8 +2,9 @@
 from bound retailers, on 4 bot accounts at the outbox's default pacing, through the real service over real
 OneBot WebSockets.
 
-Each retailer is bound and asks once in their own group; the bot answers each in two sends on the reply
-lane (in the group, quoting them: 您的限量已私信发给您; and privately, through the group, their own quota),
+Each retailer is bound and asks once in their own group; the bot answers each on the reply lane privately,
+through the group, with their own quota, and tells the group (您的限量已私信发给您, quoting them; several
+due together in one group as one message mentioning each),
 and the notice's parts go out on the broadcast lane. Every account has to make its sends one at a time
 inside its rate limit (OUTBOX_RATE_PER_MINUTE, default 30) and gap (OUTBOX_MIN_INTERVAL_SECONDS plus
 jitter). Reported:
@@ -93,7 +94,7 @@ class Watch:
     def __init__(self, clients: list[NapCat], started: float) -> None:
         self.started = started
         self.notice_parts: list[float] = []
-        self.group_replies: dict[int, float] = {}  # quoted question -> when
+        self.group_replies: dict[str, float] = {}  # quoted question or mentioned retailer -> when
         self.quotas: dict[int, float] = {}  # retailer -> when their quota came
         self.sends_by_account: dict[str, list[float]] = defaultdict(list)
         self.other: list[str] = []
@@ -110,10 +111,11 @@ class Watch:
             elif text_of(call).startswith("【货源信息"):
                 self.notice_parts.append(at)
             else:
-                quoted = [int(seg["data"]["id"]) for seg in params["message"] if seg["type"] == "reply"]
-                for message_id in quoted:
-                    self.group_replies.setdefault(message_id, at)
-                if not quoted:
+                told = [f"{seg['type']}:{seg['data'].get('id') or seg['data'].get('qq')}"
+                        for seg in params["message"] if seg["type"] in ("reply", "at")]
+                for someone in told:
+                    self.group_replies.setdefault(someone, at)
+                if not told:
                     self.other.append(text_of(call)[:40])
 
     def close(self) -> None:

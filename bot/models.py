@@ -602,7 +602,7 @@ class OutboxMessage(SQLModel, table=True):
     via_group_id: str | None = Field(default=None, max_length=32)  # a private message to a group member
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
     lane: int = Field(default=Lane.BROADCAST, sa_column_kwargs={"server_default": "3"})
-    kind: str | None = Field(default=None, max_length=16)  # "ack" may be combined, "escalation" digested
+    kind: str | None = Field(default=None, max_length=16)  # outbox.MENTIONING kinds combined, "escalation" digested
     pledge_id: int | None = Field(default=None, foreign_key="pledge.id", index=True)  # dropped once it is met
     mention_user_id: str | None = Field(default=None, max_length=32)  # whom a combined acknowledgement names
     mentions: str | None = Field(default=None, max_length=512)  # a robot's message: mobiles to @, comma-separated

@@ -116,7 +116,7 @@ def _chat_of(message: OutboxMessage) -> tuple[str, str] | None:
 def _joins(send: list[OutboxMessage], message: OutboxMessage) -> bool:
     if len(send) >= COMBINED_PARTS:
         return False
-    if message.kind == outbox.ACK:
+    if message.kind in outbox.MENTIONING:
         return True
     return abs(message.created_at - send[0].created_at) <= DIGEST_WINDOW
 
@@ -125,15 +125,16 @@ def combine(batch: list[OutboxMessage], bot_of: Callable[[OutboxMessage], str | 
             ) -> list[tuple[str | None, list[OutboxMessage]]]:
     """A claim as sends, (account, rows), in claim order.
 
-    Acknowledgements for one group through one account become one send, and so do escalation
-    notices for one recipient queued within a minute of each other; everything else goes alone.
+    Acknowledgements for one group through one account become one send (so do the notes that a quota
+    went privately), and so do escalation notices for one recipient queued within a minute of each other;
+    everything else goes alone.
     """
     sends: list[tuple[str | None, list[OutboxMessage]]] = []
     open_sends: dict[tuple, list[OutboxMessage]] = {}
     for message in batch:
         bot_id = bot_of(message)
         combinable = (message.kind == outbox.ESCALATION
-                      or (message.kind == outbox.ACK and message.target_kind == "group"))
+                      or (message.kind in outbox.MENTIONING and message.target_kind == "group"))
         if bot_id is None or not combinable:
             sends.append((bot_id, [message]))
             continue

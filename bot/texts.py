@@ -312,6 +312,7 @@ def my_card(*, store_name: str, license_no: str, grade: int | None, ordering_day
 NO_SUPPLY_NOTICE = "本期货源通知还没有发布，发布后会第一时间发到群里。"
 QUOTA_NEEDS_BINDING = "限量按您的档位计算，需要先绑定账号：请私聊我发送「绑定 许可证号 手机后四位」。"
 QUOTA_SENT_PRIVATELY = "您的限量已私信发给您，请查看私聊消息。"
+QUOTAS_SENT_PRIVATELY = "以下各位的限量已私信发送，请查看私聊消息："  # several at once, each mentioned after it
 FEEDBACK_NOTED = "已记下您对「{product}」的意向：{choice}。谢谢反馈！"
 
 

@@ -93,6 +93,7 @@ LAUNCH_ASKS = frozenset({Ask.LAUNCHES, Ask.PRODUCT, Ask.FEEDBACK})
 class Answer:
     ask: Ask
     text: str  # said where the question was asked; a private quota goes through the outbox
+    told_privately: bool = False  # `text` only says the answer went privately (several are said as one)
 
     @property
     def is_request(self) -> bool:
@@ -197,4 +198,4 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
         return Answer(ask, text=reply)
     outbox.enqueue(session, now=now, platform=asker.platform, target_kind="private", target_id=asker.user_id,
                    text=reply, lane=Lane.REPLY, bot_id=asker.group.bot_id, via_group_id=asker.group.group_id)
-    return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY)
+    return Answer(ask, text=texts.QUOTA_SENT_PRIVATELY, told_privately=True)

@@ -126,6 +126,7 @@ class Outcome:
     # what the bot answers: queued in the outbox from a group, said by the plugin in private chat
     reply_text: str | None = None
     reason: str = ""
+    told_privately: bool = False  # the group hears only that the answer went privately
 
 
 class _GroupRow(NamedTuple):
@@ -208,12 +209,15 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
 
 
 def _say_in_group(session: Session, group: _GroupRow, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
-    """The bot's answer in the group, quoting the retailer; acknowledgements may be combined."""
+    """The bot's answer in the group, quoting the retailer. Acknowledgements, and the notes that a quota went
+    privately, due together in one group are combined into one message mentioning each retailer (after a
+    supply notice hundreds ask at once, and each account may send only so many a minute)."""
     acknowledging = outcome.result == Result.OPENED and outcome.reason == "acknowledged"
+    kind = outbox.ACK if acknowledging else outbox.TOLD_PRIVATELY if outcome.told_privately else None
     assert outcome.reply_text is not None, "only an outcome with an answer is said in the group"
     outbox.enqueue(session, now=now, platform=group.platform, bot_id=msg.self_id or group.bot_id,
                    target_kind="group", target_id=group.group_id, text=outcome.reply_text, lane=Lane.REPLY,
-                   kind="ack" if acknowledging else None, mention_user_id=msg.user_id if acknowledging else None,
+                   kind=kind, mention_user_id=msg.user_id if kind else None,
                    reply_to=msg.message_id, ticket_id=outcome.ticket_id)
 
 
@@ -238,7 +242,7 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         ticket_id = _log_answered(session, chat, text, message_id, asked, now, settings, policies) \
             if asked.is_request else None
         return Outcome(Result.INQUIRY, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=asked.text,
-                       reason=asked.ask)
+                       reason=asked.ask, told_privately=asked.told_privately)
     if classify.is_small_talk(text) and quoted is None:
         return Outcome(Result.IGNORED, reason="small talk")
 

@@ -58,7 +58,9 @@ class HandOff:
 
 
 HAND_OFF = "outbox_hand_off"
-ACK, ESCALATION = "ack", "escalation"  # kinds the sender may combine into one message
+# kinds the sender may combine into one message
+ACK, TOLD_PRIVATELY, ESCALATION = "ack", "told_privately", "escalation"
+MENTIONING = (ACK, TOLD_PRIVATELY)  # combined as one group message mentioning each retailer
 ROBOT = "robot"  # target_kind of a row to a WeCom or DingTalk group robot; target_id and bot_id: its channel
 _OPTIONAL = ("kind", "pledge_id", "mention_user_id", "bot_id", "reply_to", "ticket_id", "dedupe_key",
              "via_group_id", "image_url", "delivery_id", "mentions")
@@ -272,14 +274,17 @@ def still_wanted(session: Session, message_ids: list[int]) -> list[int]:
 def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
     """What one send says, as lines: (the chat user to mention before it, or None; its text).
 
-    One row is its own text; several acknowledgements become one message naming each retailer;
-    several escalation notices one digest.
+    One row is its own text; several acknowledgements become one message naming each retailer and their
+    ticket; several notes that a quota went privately one line and the retailers mentioned; several
+    escalation notices one digest.
     """
     if len(rows) == 1:
         return [(None, rows[0].text)]
     if all(row.kind == ACK for row in rows):
         return [(None, texts.acknowledgements_combined(len(rows)))] + [(row.mention_user_id, row.text)
                                                                        for row in rows]
+    if all(row.kind == TOLD_PRIVATELY for row in rows):
+        return [(None, texts.QUOTAS_SENT_PRIVATELY)] + [(row.mention_user_id, "") for row in rows]
     if all(row.kind == ESCALATION for row in rows):
         return [(None, texts.escalation_digest([row.text for row in rows]))]
     raise ValueError("only acknowledgements or escalation notices are sent together")

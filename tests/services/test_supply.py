@@ -9,6 +9,7 @@ from bot.db import make_engine
 from bot.models import (
     ChatBinding,
     Interest,
+    Lane,
     NoticeState,
     OutboxMessage,
     OutboxStatus,
@@ -407,3 +408,30 @@ def test_a_correction_of_the_title_or_period_alone_is_named_under_the_title_grou
         supply.correction(session, notice.id, {"title": "第49周货源"}, None, tz=tz)
     with pytest.raises(ServiceError, match="结束日期早于开始日期"):
         supply.correction(session, notice.id, {"period_end": notice.period_start - timedelta(days=1)}, None, tz=tz)
+
+
+def test_after_a_notice_the_groups_notes_that_quotas_went_privately_go_as_one_message(session, clock, runtime,
+                                                                                      notice_of):
+    """Hundreds ask 我能订多少 at once after a notice: the group hears once, each retailer mentioned."""
+    from bot.sender import combine
+
+    make.group(session, clock, bot_id="20000")
+    users = [str(10_001 + n) for n in range(3)]
+    for user in users:
+        bound_retailer(session, clock, user=user)
+    supply.publish(session, notice_of().id, now=clock.now(), tz=runtime.settings.tz)
+    session.commit()
+    for user in users:
+        make.post(session, clock, runtime.settings, "我能订多少", user_id=user)
+    rows = session.exec(select(OutboxMessage).where(OutboxMessage.lane == Lane.REPLY)
+                        .order_by(OutboxMessage.id)).all()
+    told = [row for row in rows if row.target_kind == "group"]
+    assert [(row.kind, row.mention_user_id) for row in told] == [(outbox.TOLD_PRIVATELY, user) for user in users]
+    sends = combine(rows, lambda row: "20000")
+    assert [[row.id for row in send] for _, send in sends if send[0].target_kind == "group"] == [
+        [row.id for row in told]]
+    assert sum(1 for _, send in sends if send[0].target_kind == "private") == 3  # each quota its own
+    group_send = next(send for _, send in sends if send[0].target_kind == "group")
+    assert outbox.compose(group_send) == [(None, "以下各位的限量已私信发送，请查看私聊消息：")] + [
+        (user, "") for user in users]
+    assert outbox.compose(told[:1]) == [(None, "您的限量已私信发给您，请查看私聊消息。")]  # alone: as it is
