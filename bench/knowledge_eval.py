@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.services.classify import analyse, is_small_talk  # noqa: E402
+from bot.services.classify import analyse  # noqa: E402
 from bot.services.knowledge import (  # noqa: E402
     OUT_OF_SCOPE_LIMIT,
     Decision,
@@ -48,7 +48,8 @@ def load_eval(half: str = "*") -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def reaches_the_engine(text: str) -> bool:
-    return not is_small_talk(text) and not analyse(text).trading
+    analysis = analyse(text)
+    return not analysis.chatter and not analysis.trading
 
 
 def report(index: KnowledgeIndex, held_out, off_topic, only=lambda text: True) -> dict:

@@ -239,10 +239,9 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
             if asked.is_request else None
         return Outcome(Result.INQUIRY, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=asked.text,
                        reason=asked.ask)
-    if classify.is_small_talk(text) and quoted is None:
-        return Outcome(Result.IGNORED, reason="small talk")
-
     analysis = classify.analyse(text)
+    if analysis.chatter and quoted is None:
+        return _chatter(session, chat, text, message_id, analysis, now)
     found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
     window = now - timedelta(minutes=settings.thread_window_minutes)
     candidate = quoted if quoted is not None and quoted.status != TicketStatus.CLOSED else None
@@ -260,6 +259,19 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         assert found is not None and found.best is not None, "an answer has the entry it answers from"
         category = _COLUMN_CATEGORY[found.best.column]
     return _open(session, chat, text, message_id, category, analysis.trading, found, now, settings, policies)
+
+
+def _chatter(session: Session, chat: _Chat, text: str, message_id: str | None, analysis: classify.Analysis,
+             now: datetime) -> Outcome:
+    """Chatter opens nothing; a closing remark (已经弄好了 谢谢) is kept on the sender's recent ticket, so
+    its timeline shows the retailer was satisfied before the callback."""
+    recent = _latest(session, chat, now - REOPEN_WINDOW) if analysis.closing else None
+    if recent is None or recent.status == TicketStatus.CLOSED:
+        return Outcome(Result.IGNORED, reason="small talk")
+    tickets.add_follow_up(session, id_of(recent), chat.group.id if chat.group else None, message_id, chat.user_id,
+                          text, now)
+    return Outcome(Result.FOLLOW_UP, ticket_id=recent.id, chat_group_id=recent.chat_group_id,
+                   reason="closing remark")
 
 
 def _group_row(session: Session, chat: _Chat) -> ChatGroup | None:
