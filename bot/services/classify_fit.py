@@ -25,8 +25,11 @@ from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, normali
 
 ROOT = Path(__file__).resolve().parents[2]
 LINES = ROOT / "knowledge" / "intake"
-NGRAMS = (1, 2)
-C = 32.0
+NGRAMS = (1, 2)  # 1-3 and words from jieba measured no better on the dev split, and weigh more
+C = 128.0
+# A line is left alone only when the model gives 70 % or more to chatter, closing and detail together: a missed
+# request costs more than a false ticket (every request logged), and on the dev split 0.7 logs 98 % of requests.
+THRESHOLD = 0.7
 
 
 def labelled_lines() -> list[tuple[str, str]]:
@@ -60,7 +63,7 @@ def fit(lines: list[tuple[str, str]]) -> dict:
         "intercept": [round(float(b), 4) for b in model.intercept_],
         "features": {gram: [round(float(vectoriser.idf_[i]), 4), *(round(float(w), 4) for w in weights[i])]
                      for i, gram in enumerate(vocabulary)},
-        "request_threshold": 0.5,
+        "request_threshold": THRESHOLD,
     }
 
 
