@@ -50,8 +50,9 @@ TRADING_TERMS = re.compile(r"价格(?:好商量|可谈|面议|美丽|实惠)|(?:
 # 网上卖烟违法吗 asks about the rule; a dealer's post offers, it does not ask.
 _ASKING = frozenset("怎么 怎样 如何 为什么 为啥 什么 啥 谁 哪 能不能 可不可以 是不是 有没有 多少 几 咋 请问 吗 "
                     "违法 犯法 举报 会怎样 会被查".split())
-# A picture, a voice message or a file and nothing else: more detail for an open ticket, not chatter.
-_MEDIA_ONLY = re.compile(r"^(?:\s*\[(?:图片|视频|语音|文件|动画表情)\]\s*)+$")
+# A picture (kept as `[图片] <address>`), a voice message or a file and nothing else: more detail for an open
+# ticket, not chatter.
+_MEDIA_ONLY = re.compile(r"^(?:\s*\[(?:图片|视频|语音|文件)\](?:\s*https?://\S+)?\s*)+$")
 _SPACES = re.compile(r"\s\s+")
 _DIGITS = re.compile(r"\d+")
 _RUNS = re.compile(r"(.)\1{2,}")

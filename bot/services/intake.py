@@ -2,7 +2,9 @@
 
 In a group, a retailer's message is a menu request, a request to reopen
 (没解决, 转人工), a supply or launch question, chatter, more words on an open
-ticket, or a new request; a staff member's message is a reply or a command
+ticket, or a new request (chatter or request, and the category, come from the
+model in `classify`); a closing remark (已经弄好了 谢谢) is kept on the sender's
+ticket of the last day and opens nothing; a staff member's message is a reply or a command
 (`#12 接单`, `#12 上门`, `#12 绑定 许可证号`, `#12 加问法 条目`). In private chat
 the same requests and commands work, plus binding, 我的信息, 我的任务, 帮助
 for each role, and 登录 (a one-time web console link, only ever said in the
