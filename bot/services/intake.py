@@ -242,9 +242,10 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         return Outcome(Result.INQUIRY, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=asked.text,
                        reason=asked.ask)
     analysis = classify.analyse(text)
-    if analysis.chatter and quoted is None:
-        return _chatter(session, chat, text, message_id, analysis, now)
     found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
+    known = found is not None and found.decision == Decision.ANSWER
+    if analysis.chatter and quoted is None and (analysis.sure or not known):  # unless the base knows it
+        return _chatter(session, chat, text, message_id, analysis, now)
     window = now - timedelta(minutes=settings.thread_window_minutes)
     candidate = quoted if quoted is not None and quoted.status != TicketStatus.CLOSED else None
     if candidate is None and quoted is None:
@@ -253,8 +254,7 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
     if candidate is not None and _continues(candidate, analysis, found, text, quoting=quoted is not None):
         tickets.add_follow_up(session, id_of(candidate), group_pk, message_id, chat.user_id, text, now)
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
-    known = found is not None and found.decision == Decision.ANSWER
-    if not analysis.is_request and not known:  # a question the base knows is a request, cue or not
+    if not analysis.is_request and not known:  # a question the base knows is a request, whatever the model says
         return Outcome(Result.IGNORED, reason="not a request")
     category = analysis.category
     if known and category == Category.OTHER:
