@@ -4,12 +4,15 @@ that never saw the entries' wordings, the other evaluation sets or any training 
 Every line goes through the real intake service (`intake.handle_group_message`) on a fresh SQLite store, as a
 new unbound retailer in one registered group, with the knowledge base as shipped. Reports:
 - intake (`apart/intake.yaml`): requests logged (a ticket opened or an answer logged), chatter that opened a
-  ticket, category right among logged requests, complaints logged as complaints;
+  ticket, category right among logged requests, complaints logged as complaints, and the confusion pairs of #16
+  (delivery vs supply, training vs other, launch vs terminal: lines of either category given the other);
 - knowledge, harder style (`apart/knowledge_hard.yaml`): answered with the right entry, answered with a wrong
   one (over all lines), answered at all;
 - other trades (`apart/off_topic_borrowing.yaml`): answered from our entries (they should not be).
 #16's aims: requests logged >= 97 %, chatter ticketed <= 3 %, category >= 90 %, complaints >= 95 %;
 wrong <= 2 %, answered >= 85 %; off-topic answered <= 3 %.
+
+`--show N` lists up to N missed lines of each kind; `--show 0` prints aggregate figures only (no line).
 
     .venv/bin/python bench/heldout_eval.py [--show 10]
 """
@@ -22,6 +25,8 @@ import json
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -37,11 +42,25 @@ from bot.services import directory, intake  # noqa: E402
 
 APART = ROOT / "knowledge" / "eval" / "apart"
 GROUP = "700001"
+PAIRS = (("delivery", "supply"), ("training", "other"), ("launch", "terminal"))
 _users = itertools.count(3_000_000)
 
 
 def lines(name: str) -> list[dict]:
     return yaml.safe_load((APART / name).read_text(encoding="utf-8"))
+
+
+@contextmanager
+def fresh_runtime() -> Iterator[Runtime]:
+    """The service on a scratch SQLite store with one registered group."""
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(_env_file=None, database_url=f"sqlite:///{scratch}/eval.db", log_level="ERROR")
+        runtime = start_runtime(settings)
+        runtime.unit_of_work(directory.create_group, {"group_id": GROUP}, now=runtime.clock.now())
+        try:
+            yield runtime
+        finally:
+            runtime.close()
 
 
 def post(runtime: Runtime, text: str) -> tuple[intake.Outcome, str | None]:
@@ -62,38 +81,52 @@ def share(part: int, whole: int) -> float:
     return round(part / whole, 3) if whole else 0.0
 
 
+def intake_figures(runtime: Runtime, labelled: list[dict], show: int = 0) -> dict:
+    """The intake figures over lines labelled `{text, kind: request|chatter, category}`."""
+    requests = chatter = logged = ticketed_chatter = right_category = complaints = complaints_right = 0
+    confusions: Counter = Counter()
+    pairs = {f"{a}/{b}": Counter() for a, b in PAIRS}
+    missed, chatty = [], []
+    for line in labelled:
+        outcome, category = post(runtime, line["text"])
+        opened = outcome.ticket_id is not None
+        if line["kind"] == "chatter":
+            chatter += 1
+            ticketed_chatter += opened
+            if opened:
+                chatty.append(line["text"])
+            continue
+        requests += 1
+        complaints += line["category"] == "complaint"
+        if not opened:
+            missed.append(line["text"])
+            continue
+        logged += 1
+        right_category += category == line["category"]
+        complaints_right += line["category"] == "complaint" and category == "complaint"
+        if category != line["category"]:
+            confusions[f"{line['category']} -> {category}"] += 1
+        for a, b in PAIRS:
+            if line["category"] in (a, b):
+                pair = pairs[f"{a}/{b}"]
+                pair["lines"] += 1
+                pair["right"] += category == line["category"]
+                pair["swapped"] += category == ({a, b} - {line["category"]}).pop()
+    return {"requests": requests, "chatter": chatter, "requests_logged": share(logged, requests),
+            "chatter_ticketed": share(ticketed_chatter, chatter),
+            "category_right": share(right_category, logged),
+            "complaints_right": share(complaints_right, complaints),
+            "pairs": {name: dict(counts) for name, counts in pairs.items()},
+            "confusions": dict(confusions.most_common(8)), "requests_missed": missed[:show],
+            "chatter_ticketed_lines": chatty[:show]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--show", type=int, default=10, help="misses of each kind listed")
+    parser.add_argument("--show", type=int, default=10, help="misses of each kind listed (0: figures only)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings(_env_file=None, database_url=f"sqlite:///{scratch}/eval.db", log_level="ERROR")
-        runtime = start_runtime(settings)
-        runtime.unit_of_work(directory.create_group, {"group_id": GROUP}, now=runtime.clock.now())
-
-        requests = chatter = logged = ticketed_chatter = right_category = complaints = complaints_right = 0
-        confusions: Counter = Counter()
-        missed, chatty = [], []
-        for line in lines("intake.yaml"):
-            outcome, category = post(runtime, line["text"])
-            opened = outcome.ticket_id is not None
-            if line["kind"] == "chatter":
-                chatter += 1
-                ticketed_chatter += opened
-                if opened:
-                    chatty.append(line["text"])
-                continue
-            requests += 1
-            complaints += line["category"] == "complaint"
-            if not opened:
-                missed.append(line["text"])
-                continue
-            logged += 1
-            right_category += category == line["category"]
-            complaints_right += line["category"] == "complaint" and category == "complaint"
-            if category != line["category"]:
-                confusions[f"{line['category']} -> {category}"] += 1
-
+    with fresh_runtime() as runtime:
+        figures = intake_figures(runtime, lines("intake.yaml"), args.show)
         hard = lines("knowledge_hard.yaml")
         right = wrong = 0
         for line in hard:
@@ -104,15 +137,9 @@ def main() -> None:
                 wrong += entry != line["id"]
         borrowing = lines("off_topic_borrowing.yaml")
         answered_off = [line["text"] for line in borrowing if post(runtime, line["text"])[0].reason == "answered"]
-        runtime.close()
 
     print(json.dumps({
-        "intake": {"requests": requests, "chatter": chatter, "requests_logged": share(logged, requests),
-                   "chatter_ticketed": share(ticketed_chatter, chatter),
-                   "category_right": share(right_category, logged),
-                   "complaints_right": share(complaints_right, complaints),
-                   "confusions": dict(confusions.most_common(8)), "requests_missed": missed[:args.show],
-                   "chatter_ticketed_lines": chatty[:args.show]},
+        "intake": figures,
         "knowledge_hard": {"lines": len(hard), "right": share(right, len(hard)), "wrong": share(wrong, len(hard)),
                            "answered": share(right + wrong, len(hard))},
         "off_topic_borrowing": {"lines": len(borrowing), "answered": share(len(answered_off), len(borrowing)),

@@ -30,7 +30,7 @@ from sklearn.linear_model import LogisticRegression
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.services.classify import analyse, is_small_talk  # noqa: E402
+from bot.services.classify import analyse  # noqa: E402
 from bot.services.knowledge import (  # noqa: E402
     OUT_OF_SCOPE_LIMIT,
     Decision,
@@ -67,7 +67,8 @@ def load_sets(half: str | None = None) -> dict[str, tuple[InScope, list[str]]]:
 
 
 def reaches_the_engine(text: str) -> bool:
-    return not is_small_talk(text) and not analyse(text).trading
+    analysis = analyse(text)  # intake leaves sure chatter alone without asking the base
+    return not analysis.trading and not (analysis.chatter and analysis.sure)
 
 
 def report(index: KnowledgeIndex, in_scope: InScope, off_topic: list[str], only=lambda text: True) -> dict:

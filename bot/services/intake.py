@@ -2,7 +2,9 @@
 
 In a group, a retailer's message is a menu request, a request to reopen
 (没解决, 转人工), a supply or launch question, chatter, more words on an open
-ticket, or a new request; a staff member's message is a reply or a command
+ticket, or a new request (chatter or request, and the category, come from the
+model in `classify`); a closing remark (已经弄好了 谢谢) is kept on the sender's
+ticket of the last day and opens nothing; a staff member's message is a reply or a command
 (`#12 接单`, `#12 上门`, `#12 绑定 许可证号`, `#12 加问法 条目`). In private chat
 the same requests and commands work, plus binding, 我的信息, 我的任务, 帮助
 for each role, and 登录 (a one-time web console link, only ever said in the
@@ -243,11 +245,11 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
             if asked.is_request else None
         return Outcome(Result.INQUIRY, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=asked.text,
                        reason=asked.ask, told_privately=asked.told_privately)
-    if classify.is_small_talk(text) and quoted is None:
-        return Outcome(Result.IGNORED, reason="small talk")
-
     analysis = classify.analyse(text)
     found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
+    known = found is not None and found.decision == Decision.ANSWER
+    if analysis.chatter and quoted is None and (analysis.sure or not known):  # unless the base knows it
+        return _chatter(session, chat, text, message_id, analysis, now)
     window = now - timedelta(minutes=settings.thread_window_minutes)
     candidate = quoted if quoted is not None and quoted.status != TicketStatus.CLOSED else None
     if candidate is None and quoted is None:
@@ -256,14 +258,26 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
     if candidate is not None and _continues(candidate, analysis, found, text, quoting=quoted is not None):
         tickets.add_follow_up(session, id_of(candidate), group_pk, message_id, chat.user_id, text, now)
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
-    known = found is not None and found.decision == Decision.ANSWER
-    if not analysis.is_request and not known:  # a question the base knows is a request, cue or not
+    if not analysis.is_request and not known:  # a question the base knows is a request, whatever the model says
         return Outcome(Result.IGNORED, reason="not a request")
     category = analysis.category
     if known and category == Category.OTHER:
         assert found is not None and found.best is not None, "an answer has the entry it answers from"
         category = _COLUMN_CATEGORY[found.best.column]
     return _open(session, chat, text, message_id, category, analysis.trading, found, now, settings, policies)
+
+
+def _chatter(session: Session, chat: _Chat, text: str, message_id: str | None, analysis: classify.Analysis,
+             now: datetime) -> Outcome:
+    """Chatter opens nothing; a closing remark (已经弄好了 谢谢) is kept on the sender's recent ticket, so
+    its timeline shows the retailer was satisfied before the callback."""
+    recent = _latest(session, chat, now - REOPEN_WINDOW) if analysis.closing else None
+    if recent is None or recent.status == TicketStatus.CLOSED:
+        return Outcome(Result.IGNORED, reason="small talk")
+    tickets.add_follow_up(session, id_of(recent), chat.group.id if chat.group else None, message_id, chat.user_id,
+                          text, now)
+    return Outcome(Result.FOLLOW_UP, ticket_id=recent.id, chat_group_id=recent.chat_group_id,
+                   reason="closing remark")
 
 
 def _group_row(session: Session, chat: _Chat) -> ChatGroup | None:

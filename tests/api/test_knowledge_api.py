@@ -50,7 +50,7 @@ def test_a_ticket_becomes_an_entry_or_another_wording(service, admin):
 
     async def ask():
         async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
-            await napcat.group_message(group, 10001, "店门口的灯箱招牌坏了谁来修")
+            await napcat.group_message(group, 10001, "店门口的灯箱招牌不亮了谁来看看")
             await napcat.next_call()
 
     asyncio.run(ask())
@@ -62,4 +62,4 @@ def test_a_ticket_becomes_an_entry_or_another_wording(service, admin):
     made = admin.post(f"/api/v1/knowledge/from-ticket/{ticket['id']}", json={"entry_id": "general.sign-repair"})
     assert made.status_code == 200 and made.json()["answer"] == "灯箱招牌坏了请联系客户经理报修。"
     again = admin.post(f"/api/v1/knowledge/from-ticket/{ticket['id']}", json={"entry_id": "terminal.printer"})
-    assert "店门口的灯箱招牌坏了谁来修" in again.json()["similar"]
+    assert "店门口的灯箱招牌不亮了谁来看看" in again.json()["similar"]

@@ -277,7 +277,7 @@ ACTIONS = [  # console action, its form, the API call doing the same, the roles 
 @pytest.mark.parametrize("action, form, api_call, refused", ACTIONS, ids=[a[0] for a in ACTIONS])
 async def test_each_action_is_refused_to_the_roles_the_api_refuses(service, admin, crew, chat, action, form, api_call,
                                                                    refused):
-    ticket_id = await ask(admin, chat, "店门口的灯箱招牌坏了谁来修")
+    ticket_id = await ask(admin, chat, "店门口的灯箱招牌不亮了谁来看看")
     pledge_id = pledge_of(admin, ticket_id, "reply")["id"]
     before = detail(admin, ticket_id)
     for role in (*refused, "marketer"):

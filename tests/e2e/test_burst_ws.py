@@ -36,7 +36,7 @@ async def test_a_reply_overtakes_fifty_breaches_and_a_met_pledge_is_not_escalate
                 async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
                     await wait_for(lambda: admin.get("/healthz").json()["bots"])
                     for n in range(BURST):
-                        await napcat.group_message(GROUP, 10_000 + n, f"店门口的灯箱招牌坏了谁来修（{n}号店）")
+                        await napcat.group_message(GROUP, 10_000 + n, f"店门口的灯箱招牌不亮了谁来看看（{n}号店）")
 
                     acknowledged: set[str] = set()
 

@@ -31,7 +31,7 @@ async def test_a_breached_reply_warns_escalates_and_apologises_once(tmp_path):
                 admin.post("/api/v1/staff", json={"name": "督查", "roles": ["supervisor"], "chat_user_id": "41001"})
                 async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
                     await wait_for(lambda: admin.get("/healthz").json()["bots"])
-                    question = await napcat.group_message(880001, 10001, "店门口的灯箱招牌坏了谁来修")
+                    question = await napcat.group_message(880001, 10001, "店门口的灯箱招牌不亮了谁来看看")
                     ack = await napcat.next_call()
                     assert "#1" in text_of(ack)
 

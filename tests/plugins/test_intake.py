@@ -81,7 +81,7 @@ async def test_an_agent_ordering_a_visit_is_confirmed_privately(app: App, sessio
     make.staff(session, clock, Role.AGENT, chat_user_id="30001")
     async with app.test_matcher(intake) as ctx:
         bot = ctx.create_bot(base=Bot, self_id="20000")
-        ctx.receive_event(bot, group_event("店门口的灯箱招牌坏了谁来修", message_id=71))
+        ctx.receive_event(bot, group_event("店门口的灯箱招牌不亮了谁来看看", message_id=71))
         ctx.receive_event(bot, group_event("#1 上门", user_id=30001, message_id=72))
         ctx.receive_event(bot, group_event("#99 好的", user_id=30001, message_id=73))
     assert {p.kind for p in session.exec(select(Pledge))} == {"reply", "visit"}

@@ -1,0 +1,73 @@
+"""The intake model on our own dev split (knowledge/intake/, one line in five by a hash of its text), through
+the real intake service as bench/heldout_eval.py runs the held-out set, plus the model's speed and weight.
+
+The shipped model is fitted on every line (`python -m bot.services.classify_fit --all`), so for honest dev
+figures this script first fits one on the training split only, in memory, and scores the dev split with it;
+the shipped file is not touched. Reports requests logged, chatter ticketed (a detail line counts as chatter:
+alone it must open nothing), category right, complaints right and the confusion pairs; then the shipped
+model's load time, size and a decision's p50/p99 (wall and CPU) over every line, with the cost of a bare
+Python call (the floor) measured in the same run.
+
+    .venv/bin/python bench/intake_eval.py [--show 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from heldout_eval import fresh_runtime, intake_figures  # noqa: E402
+
+from bot.services import classify  # noqa: E402
+from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel  # noqa: E402
+from bot.services.classify_fit import fit, is_dev, labelled_lines  # noqa: E402
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def speed(texts: list[str]) -> dict:
+    started = time.perf_counter()
+    model = IntakeModel.load()
+    load_ms = (time.perf_counter() - started) * 1000
+    wall, cpu, floor = [], [], []
+    for text in texts * 3:
+        t0, c0 = time.perf_counter(), time.process_time()
+        classify.analyse(text)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+        t0 = time.perf_counter()
+        len(text)
+        floor.append((time.perf_counter() - t0) * 1000)
+    return {"load_ms": round(load_ms, 1), "bytes": MODEL_PATH.stat().st_size, "features": len(model.features),
+            "decisions": len(wall), "p50_ms": round(percentile(wall, 0.5), 3),
+            "p99_ms": round(percentile(wall, 0.99), 3), "p99_cpu_ms": round(percentile(cpu, 0.99), 3),
+            "floor_p99_ms": round(percentile(floor, 0.99), 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--show", type=int, default=10, help="misses of each kind listed")
+    args = parser.parse_args()
+    everything = labelled_lines()
+    dev = [{"text": text, "kind": "chatter" if label in NOT_REQUESTS else "request", "category": label}
+           for text, label in everything if is_dev(text)]
+    train_only = IntakeModel(fit([line for line in everything if not is_dev(line[0])]))
+    with mock.patch.object(classify, "model", lambda: train_only), fresh_runtime() as runtime:
+        figures = intake_figures(runtime, dev, args.show)
+    print(json.dumps({"dev_lines": len(dev), "train_lines": len(everything) - len(dev), "dev": figures,
+                      "speed": speed([text for text, _ in everything])}, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Every kind of line #16's "Why" names, through the real intake service (the model shipped in bot/data)."""
+
+import pytest
+from sqlmodel import select
+
+from bot.models import Category, Pledge, Ticket, TicketMessage
+from bot.services import classify
+from bot.services.intake import Result
+from tests import factories as make
+
+CHATTER = {
+    "closing remark": ["已经弄好了 谢谢", "没问题了 多谢", "好的 我晚点试试", "嗯呢 晓得了", "可以了可以了 谢谢老师"],
+    "greeting": ["早上好", "各位老板晚上好", "大家好！"],
+    "thanks": ["谢谢客服", "感谢感谢"],
+    "pleasantry": ["周末愉快", "晚上好 下班了", "冒个泡", "祝大家生意兴隆"],
+    "praise": ["客服回复真快 给你们点赞", "我们的客户经理很负责 表扬一下"],
+    "joke": ["哈哈 我家猫又把烟盒当玩具了", "笑死我了 太逗了"],
+    "food": ["今天中午吃的米粉 好吃", "晚上整点烧烤"],
+    "weather": ["今天好热啊", "又下雨了 没什么人"],
+    "agreement": ["好的", "收到", "嗯呢", "要得"],
+    "emoji and sticker": ["[捂脸] 哈哈哈", "👍👍", "[玫瑰][玫瑰]", "哈哈哈哈哈哈"],
+}
+COMPLAINTS = [
+    "客户经理电话打了十几遍都不接",  # about a person
+    "送货员态度太差了 说两句就甩脸色",
+    "上礼拜提的诉求到现在没人给答复",  # an unanswered request
+    "客户经理大半年都没来过店里",
+]
+# The confusion pairs of #16, each side once, in the retailers' style.
+CATEGORIES = [
+    ("货没到", Category.DELIVERY), ("少送了两条芙蓉王", Category.DELIVERY),
+    ("中华又断货了 订不到", Category.SUPPLY), ("这周限量几条", Category.SUPPLY),
+    ("新品多少钱一条", Category.LAUNCH), ("收银机里价格改不了", Category.TERMINAL),
+    ("扫马枪扫不出来 咋整", Category.TERMINAL), ("许可正快到期了 么子时候去办", Category.MONOPOLY),
+    ("烟柜咋个摆好看 有培训没", Category.TRAINING), ("订货平台登不上", Category.MARKETING),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), [(kind, text) for kind, texts in CHATTER.items() for text in texts])
+def test_chatter_opens_no_ticket(session, clock, settings, group, kind, text):
+    outcome = make.post(session, clock, settings, text)
+    assert outcome.result == Result.IGNORED and outcome.reply_text is None, kind
+    assert session.exec(select(Ticket)).all() == []
+
+
+@pytest.mark.parametrize("text", COMPLAINTS)
+def test_complaints_about_people_or_unanswered_requests_are_complaints_with_a_visit(session, clock, settings,
+                                                                                   group, text):
+    outcome = make.post(session, clock, settings, text)
+    assert outcome.result == Result.OPENED
+    assert session.get(Ticket, outcome.ticket_id).category == Category.COMPLAINT
+    assert "visit" in {p.kind for p in session.exec(select(Pledge).where(Pledge.ticket_id == outcome.ticket_id))}
+
+
+@pytest.mark.parametrize(("text", "category"), CATEGORIES)
+def test_the_confusion_pairs_get_their_own_category(session, clock, settings, group, text, category):
+    outcome = make.post(session, clock, settings, text)
+    assert session.get(Ticket, outcome.ticket_id).category == category
+
+
+def test_a_long_story_first_message_is_a_request(session, clock, settings, group):
+    story = ("早上八点多送货的来了 我当时在忙没仔细点 中午盘货的时候发现少了一条硬中华 "
+             "送货单上是有的 这种情况怎么处理")
+    outcome = make.post(session, clock, settings, story)
+    assert session.get(Ticket, outcome.ticket_id).category == Category.DELIVERY
+
+
+def test_a_closing_remark_is_kept_on_the_recent_ticket_and_opens_nothing(session, clock, settings, group):
+    asked = make.post(session, clock, settings, "扫码枪扫不出来怎么办")
+    clock.advance(hours=3)  # long past the threading window, within a day
+    thanks = make.post(session, clock, settings, "已经弄好了 谢谢", message_id="m-thanks")
+    assert (thanks.result, thanks.ticket_id, thanks.reason) == (Result.FOLLOW_UP, asked.ticket_id, "closing remark")
+    assert thanks.reply_text is None  # nothing said in the group
+    assert len(session.exec(select(Ticket)).all()) == 1
+    kept = session.exec(select(TicketMessage).where(TicketMessage.message_id == "m-thanks")).one()
+    assert kept.ticket_id == asked.ticket_id
+    assert session.get(Ticket, asked.ticket_id).latest_text == "已经弄好了 谢谢"
+
+
+def test_a_closing_remark_without_a_recent_ticket_is_left_alone(session, clock, settings, group):
+    make.post(session, clock, settings, "扫码枪扫不出来怎么办")
+    clock.advance(hours=25)
+    late = make.post(session, clock, settings, "没问题了 多谢")
+    assert late.result == Result.IGNORED and late.ticket_id is None
+    assert make.post(session, clock, settings, "好的 我晚点试试", user_id="10002").result == Result.IGNORED
+
+
+def test_other_chatter_is_not_stored_on_a_recent_ticket(session, clock, settings, group):
+    asked = make.post(session, clock, settings, "扫码枪扫不出来怎么办")
+    clock.advance(hours=1)
+    assert make.post(session, clock, settings, "今天中午吃的米粉 好吃", message_id="m-food").result == Result.IGNORED
+    assert session.exec(select(TicketMessage).where(TicketMessage.message_id == "m-food")).all() == []
+    assert asked.ticket_id == session.exec(select(Ticket)).one().id
+
+
+def test_the_model_is_read_from_the_package_and_decides_fast():
+    model = classify.IntakeModel.load()
+    assert {"chatter", "closing", "detail", *Category} <= set(model.classes)
+    assert model.decide("扫码枪扫不出来怎么办").category == "terminal"
+    assert not model.decide("[捂脸] 哈哈哈").is_request
+
+
+def test_a_picture_alone_joins_an_open_request_rather_than_being_chatter(session, clock, settings, group):
+    asked = make.post(session, clock, settings, "终端开不了机")
+    clock.advance(minutes=1)
+    picture = make.post(session, clock, settings, "[图片]")
+    assert (picture.result, picture.ticket_id) == (Result.FOLLOW_UP, asked.ticket_id)
+    assert make.post(session, clock, settings, "[图片]", user_id="10002").result == Result.IGNORED  # no ticket
