@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bot.app import start_runtime  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.models import Ticket  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
+from bot.runtime import Runtime, current_runtime, set_runtime  # noqa: E402
 from bot.services import directory, intake  # noqa: E402
 
 APART = ROOT / "knowledge" / "eval" / "apart"
@@ -52,15 +52,18 @@ def lines(name: str) -> list[dict]:
 
 @contextmanager
 def fresh_runtime() -> Iterator[Runtime]:
-    """The service on a scratch SQLite store with one registered group."""
+    """The service on a scratch SQLite store with one registered group; the runtime set before (a test
+    session's) is set again afterwards."""
+    previous = current_runtime()
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(_env_file=None, database_url=f"sqlite:///{scratch}/eval.db", log_level="ERROR")
         runtime = start_runtime(settings)
-        runtime.unit_of_work(directory.create_group, {"group_id": GROUP}, now=runtime.clock.now())
         try:
+            runtime.unit_of_work(directory.create_group, {"group_id": GROUP}, now=runtime.clock.now())
             yield runtime
         finally:
             runtime.close()
+            set_runtime(previous)
 
 
 def post(runtime: Runtime, text: str) -> tuple[intake.Outcome, str | None]:

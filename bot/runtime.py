@@ -308,6 +308,11 @@ def set_runtime(runtime: Runtime | None) -> None:
     _current = runtime
 
 
+def current_runtime() -> Runtime | None:
+    """The runtime set now, if any (a scratch runtime started beside it can put it back)."""
+    return _current
+
+
 def get_runtime() -> Runtime:
     if _current is None:
         raise RuntimeError("the service runtime is not started")
