@@ -67,7 +67,6 @@ from bot.webhooks import RATE_LIMIT_PAUSE_SECONDS, RateLimited, Webhook, Webhook
 log = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 15
 CLAIM_BATCH = 20
-COMBINED_PARTS = 10  # acknowledgements or notices in one message, so it stays readable
 DIGEST_WINDOW = timedelta(minutes=1)  # escalation notices queued this close together share a digest
 
 
@@ -114,7 +113,7 @@ def _chat_of(message: OutboxMessage) -> tuple[str, str] | None:
 
 
 def _joins(send: list[OutboxMessage], message: OutboxMessage) -> bool:
-    if len(send) >= COMBINED_PARTS:
+    if len(send) >= outbox.COMBINED_AT_MOST:
         return False
     if message.kind in outbox.MENTIONING:
         return True

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, type_coerce, update
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, tuple_, type_coerce, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -61,6 +61,7 @@ HAND_OFF = "outbox_hand_off"
 # kinds the sender may combine into one message
 ACK, TOLD_PRIVATELY, ESCALATION = "ack", "told_privately", "escalation"
 MENTIONING = (ACK, TOLD_PRIVATELY)  # combined as one group message mentioning each retailer
+COMBINED_AT_MOST = 10  # rows in one combined message, so it stays readable
 ROBOT = "robot"  # target_kind of a row to a WeCom or DingTalk group robot; target_id and bot_id: its channel
 _OPTIONAL = ("kind", "pledge_id", "mention_user_id", "bot_id", "reply_to", "ticket_id", "dedupe_key",
              "via_group_id", "image_url", "delivery_id", "mentions")
@@ -184,7 +185,11 @@ def reachable(bots: list[str]) -> Any:
 def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: str,
               limit: int = 20, bots: list[str] | None = None) -> list[OutboxMessage]:
     """Claim up to `limit` due rows, lowest lane first, then oldest; stale notices are dropped, not claimed.
-    With `bots` (the connected accounts), a group's rows are claimed only when one of its accounts is there."""
+    With `bots` (the connected accounts), a group's rows are claimed only when one of its accounts is there.
+
+    A claimed row the sender combines (an acknowledgement, a note that a quota went privately) brings the
+    other rows of its kind due for its group, up to a combined message's worth: in a burst the oldest rows
+    of a claim belong to many groups, and without them each group's would go one send at a time."""
     if not platforms:
         return []
     due = _due(now)
@@ -201,7 +206,9 @@ def claim_due(session: Session, *, now: datetime, platforms: list[str], worker: 
     ))
     if not candidates:
         return []
-    # three statements for the whole batch, not two a row: the sender claims on the store's one writer
+    candidates += _companions(session, candidates, due)
+    # a few statements for the whole batch, not two a row: the sender claims on the store's one writer.
+    # The update takes only rows still due, so a row another worker claimed meanwhile is not taken twice.
     session.connection().execute(
         update(OutboxMessage).where(col(OutboxMessage.id).in_(candidates), due)
         .values(status=OutboxStatus.SENDING, claimed_by=worker, claimed_at=now))
@@ -288,6 +295,32 @@ def compose(rows: list[OutboxMessage]) -> list[tuple[str | None, str]]:
     if all(row.kind == ESCALATION for row in rows):
         return [(None, texts.escalation_digest([row.text for row in rows]))]
     raise ValueError("only acknowledgements or escalation notices are sent together")
+
+
+def _companions(session: Session, candidates: list[int | None], due: Any) -> list[int | None]:
+    """The due rows that join the candidates' combinable group rows (`MENTIONING`), oldest first, up to
+    COMBINED_AT_MOST a group and kind with the candidate."""
+    combinable = and_(col(OutboxMessage.kind).in_(MENTIONING), col(OutboxMessage.target_kind) == "group")
+    keys = session.execute(core_select(col(OutboxMessage.platform), col(OutboxMessage.target_id),
+                                       col(OutboxMessage.kind), func.count())
+                           .where(col(OutboxMessage.id).in_(candidates), combinable)
+                           .group_by(col(OutboxMessage.platform), col(OutboxMessage.target_id),
+                                     col(OutboxMessage.kind))).all()
+    if not keys:
+        return []
+    room = {(platform, target, kind): COMBINED_AT_MOST - count for platform, target, kind, count in keys}
+    place = func.row_number().over(partition_by=(col(OutboxMessage.platform), col(OutboxMessage.target_id),
+                                                  col(OutboxMessage.kind)), order_by=col(OutboxMessage.id))
+    waiting = (core_select(col(OutboxMessage.id), col(OutboxMessage.platform), col(OutboxMessage.target_id),
+                           col(OutboxMessage.kind), place.label("place"))
+               .where(due, combinable, col(OutboxMessage.id).not_in(candidates),
+                      tuple_(col(OutboxMessage.platform), col(OutboxMessage.target_id), col(OutboxMessage.kind))
+                      .in_(list(room)))
+               .subquery())
+    most = max(room.values())
+    found = session.execute(core_select(waiting.c.id, waiting.c.platform, waiting.c.target_id, waiting.c.kind,
+                                        waiting.c.place).where(waiting.c.place <= most)).all()
+    return [row_id for row_id, platform, target, kind, at in found if at <= room[(platform, target, kind)]]
 
 
 def mark_sent(session: Session, message_ids: Iterable[int], *, now: datetime, sent_message_id: str | None

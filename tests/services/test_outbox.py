@@ -128,6 +128,33 @@ def test_two_instances_claiming_at_once_never_take_the_same_row(session, clock, 
 
 # -- lanes, dedupe, stale notices ------------------------------------------------------------
 
+def test_a_claimed_combinable_row_brings_its_groups_others_up_to_a_message(session, clock):
+    """In a burst a claim's oldest rows belong to many groups: each group's notes (acknowledgements, quotas sent
+    privately) come with it, so the sender combines them instead of sending them one a turn."""
+    groups = [str(900_001 + n) for n in range(3)]
+    rows = []
+    for n in range(36):  # 12 a group, each beside a private quota, interleaved as they come in a burst
+        target = groups[n % 3]
+        rows.append(outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private",
+                                   target_id=str(10_000 + n), text="您的限量"))
+        rows.append(outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id=target,
+                                   text="您的限量已私信发给您", kind=outbox.TOLD_PRIVATELY,
+                                   mention_user_id=str(10_000 + n)))
+    outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="group", target_id=groups[0], text="答复")
+    session.commit()
+    claimed = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="a", limit=4)
+    session.commit()
+    by_kind = [(m.target_kind, m.target_id) for m in claimed]
+    assert by_kind.count(("private", "10000")) == 1 and by_kind.count(("private", "10001")) == 1
+    told = [m for m in claimed if m.kind == outbox.TOLD_PRIVATELY]
+    assert {m.target_id: sum(t.target_id == m.target_id for t in told) for m in told} == {groups[0]: 10, groups[1]: 10}
+    assert [m.id for m in told if m.target_id == groups[0]] == [
+        r.id for r in rows if r.kind == outbox.TOLD_PRIVATELY and r.target_id == groups[0]][:10]  # oldest first
+    assert all(m.status == OutboxStatus.SENDING for m in claimed)
+    rest = outbox.claim_due(session, now=clock.now(), platforms=["qq"], worker="b", limit=100)
+    assert not {m.id for m in rest} & {m.id for m in claimed} and len(rest) + len(claimed) == 73
+
+
 def notice(session, clock, target_id, *, lane=Lane.ESCALATION, **extra):
     return outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id=target_id,
                           text=f"【已超时】通知 {target_id}", lane=lane, **extra)
