@@ -1,10 +1,11 @@
 """The intake figures on the held-out set of #16 (knowledge/eval/apart/intake.yaml, never fitted on) may not slip.
 
-Floors are #16's aims where the model reached them (chatter ticketed <= 3 %), else about the figure it reached
-when this test was written (2026-12-04; the aims are 97 %, 90 % and 95 %): requests logged 96.4 % and category
-right 83.4 % (bench/heldout_eval.py on the model before its last lines), complaints right 89.1 % (this test, on
-the shipped model). Raise a floor when a change reaches more; a failure
-says a change undid part of #16. The test prints no line of the set.
+Floors are #16's aims where the model reached them (requests logged >= 97 %, chatter ticketed <= 3 %), else about
+the figure it reached: category right 84 % (83.1 % before the lines of intake/requests_asked.yaml and
+requests_polite.yaml; bench/heldout_eval.py measured 84.1 % with 14 further lines, dropped because complaints right
+fell to 87.3 % with them; the shipped model passes 84 %, 2026-12-04), complaints right 89.1 %
+(the aims are 90 % and 95 %). Raise a floor when a change reaches more; a failure says a change undid part of #16.
+The test prints no line of the set.
 """
 
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APART = ROOT / "knowledge" / "eval" / "apart" / "intake.yaml"
-FLOORS = {"requests_logged": 0.96, "category_right": 0.83, "complaints_right": 0.89}
+FLOORS = {"requests_logged": 0.97, "category_right": 0.84, "complaints_right": 0.89}
 CEILINGS = {"chatter_ticketed": 0.03}
 
 
