@@ -341,6 +341,8 @@ class KnowledgeIndex:
         confidence = limits.confidence(matches[0], foreign, foreign_character)
         stray = (f"，有条目「{matches[0].entry.question}」从不用、多见于知识库范围以外的词（偏离 {foreign:.1f}）"
                  if foreign >= 1 else "")
+        if foreign_character >= 1:
+            stray += f"，有条目从不用、多见于知识库范围以外的字（偏离 {foreign_character:.1f}）"
         measured = (f"最接近的条目：可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}{stray}，"
                     f"把握 {confidence:.0%}（至少要 {limits.answer:.0%}）")
         if result.decision == Decision.ANSWER:

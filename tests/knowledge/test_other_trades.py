@@ -96,6 +96,16 @@ def test_a_food_licence_renewal_is_not_told_the_tobacco_licence_renewal(index):
     assert index.decide("食品经营许可证快到期了 咋续").decision != Decision.ANSWER
 
 
+def test_a_single_character_of_another_trade_lowers_the_confidence(index):
+    """茶 alone is no word jieba cuts out as foreign, but as a character it leans far out of our entries."""
+    asked, ours = index.assess("茶的订单交了能改不"), index.assess("订单交了能改不")
+    assert asked.matches[0].entry.id == ours.matches[0].entry.id == "marketing.order-change"
+    assert asked.foreign == ours.foreign == 0 and asked.foreign_character > ours.foreign_character
+    assert index.decide("订单交了能改不").decision == Decision.ANSWER
+    assert index.decide("茶的订单交了能改不").decision != Decision.ANSWER
+    assert "多见于知识库范围以外的字" in index.explain("茶的订单交了能改不")[1]
+
+
 # #16's aims are wrong <= 2 %, answered >= 85 %, other trades answered <= 3 %. Two are not reached yet: through the
 # real intake (bench/heldout_eval.py) the harder style was answered 83.7 % with the keyword intake and 76.5 % with
 # the learnt one (it files more of these questions as complaints or visit-ordering faults, whose policy hands them
