@@ -109,10 +109,11 @@ def test_a_single_character_of_another_trade_lowers_the_confidence(index):
 # #16's aims are wrong <= 2 %, answered >= 85 %, other trades answered <= 3 %. Two are not reached yet: through the
 # real intake (bench/heldout_eval.py) the harder style was answered 83.7 % with the keyword intake and 76.5 % with
 # the learnt one (it files more of these questions as complaints or visit-ordering faults, whose policy hands them
-# to a person), other trades 11.0 %; this shortcut gave 77.3 %. The bars are the figures reached, less a line or
-# two where this shortcut and the intake service differ. Raise them as the figures improve. Figures only: the lines
-# are never printed.
-HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.765, 0.02, 0.12
+# to a person), other trades 11.0 %; this shortcut gave 77.3 %. With a character's foreignness as a feature of its
+# own (2026-12-04) the intake service gave 78.1 % answered, no wrong answer, other trades 6.5 %. The bars are the
+# figures reached, less a line or three where this shortcut and the intake service differ. Raise them as the
+# figures improve. Figures only: the lines are never printed.
+HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.77, 0.02, 0.08
 
 
 @pytest.mark.skipif(not APART.is_dir(), reason="the held-out sets are not in this checkout")
