@@ -51,17 +51,19 @@ def main() -> None:
     held_out = yaml.safe_load((ROOT / "knowledge" / "eval" / "held_out_a.yaml").read_text())
     questions = [item["text"] for item in held_out] * 3
     memory_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     index = KnowledgeIndex(thousand_entries(), thresholds, load_out_of_scope(ROOT / "knowledge" / "out_of_scope.yaml"))
-    build = time.perf_counter() - start
+    build, build_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     for question in questions[:50]:
         index.decide(question)
-    timings = []
+    timings, cpu = [], []  # wall and CPU time: the machine is shared, CPU time says what the other sessions hide
     for question in questions:
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.thread_time()
         index.decide(question)
         timings.append((time.perf_counter() - begin) * 1000)
+        cpu.append((time.thread_time() - begin_cpu) * 1000)
     timings.sort()
+    cpu.sort()
 
     with tempfile.TemporaryDirectory() as scratch:
         port = free_port()
@@ -86,8 +88,10 @@ def main() -> None:
     print(json.dumps({
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "entries": len(index.entries), "queries": len(timings), "index_build_s": round(build, 2),
+        "index_build_cpu_s": round(build_cpu, 2),
         "query_ms_p50": round(statistics.median(timings), 2),
         "query_ms_p99": round(timings[int(0.99 * (len(timings) - 1))], 2),
+        "query_cpu_ms_p99": round(cpu[int(0.99 * (len(cpu) - 1))], 2),
         "index_memory_mb": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory_before) / 1024, 1),
         "service_start_to_healthy_s": round(started, 2),
         "service_memory_mb_after_start": round(service_rss / 1024, 1),

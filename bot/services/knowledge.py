@@ -10,7 +10,8 @@ is more likely than not, a person takes the question. Naive Bayes is overconfide
 words (食品经营许可证 shares 到期 and 续 with the tobacco licence), so the answer rests on a confidence: a logistic
 function of the best entry's log-odds, the TF-IDF cosine to its closest question, and the question's foreignness
 (how much more often its most foreign word occurs in out_of_scope.yaml than in the entries, counting only words
-the best entry never uses: 食品, 花呗, 快递, 美团). Three bands: a confident answer, up to three suggestions
+the best entry never uses: 食品, 花呗, 快递, 美团), and the same for single characters, weighted on their own (酒, 茶,
+奶 inside words jieba keeps whole, such as 酒证). Three bands: a confident answer, up to three suggestions
 (你是不是想问…), or a hand-over to an agent. The confidence's weights and bars are fitted on `knowledge/eval/` by
 `bench/knowledge_eval.py --calibrate` (scikit-learn's logistic regression; the service does not import it),
 never guessed, and stored in `knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured
@@ -139,6 +140,16 @@ def _with_characters(text: str) -> Counter[str]:
     return found
 
 
+def _leaning(inside: Counter[str], outside: Counter[str]) -> dict[str, float]:
+    """How much more often each feature occurs outside (out_of_scope.yaml) than inside (the entries): log ratio
+    with add-one smoothing, kept where positive."""
+    size = len(inside.keys() | outside.keys())
+    inside_total, outside_total = sum(inside.values()) + size, sum(outside.values()) + size
+    leaning = {feature: math.log((count + 1) / outside_total) - math.log((inside[feature] + 1) / inside_total)
+               for feature, count in outside.items()}
+    return {feature: lean for feature, lean in leaning.items() if lean > 0}
+
+
 def _weigh(counts: Counter[str], idf: dict[str, float]) -> dict[str, float]:
     vector = {}
     for feature, count in counts.items():
@@ -179,14 +190,16 @@ class Thresholds(BaseModel):
     posterior: float = Field(description="weight of the best entry's naive Bayes log-odds")
     similarity: float = Field(description="weight of the cosine to the best entry's closest question")
     foreign: float = Field(description="weight of the foreignness of a word the best entry never uses")
+    foreign_character: float = Field(default=0.0, description="weight of the foreignness of a character the best "
+                                     "entry never uses (酒, 茶, 药: words jieba may not cut out)")
     bias: float
     answer: float = Field(ge=0, le=1, description="confidence needed to answer")
     hint: float = Field(ge=0, le=1, description="confidence needed to suggest entries at all")
     suggest: float = Field(ge=0, le=1, description="cosine needed to suggest an entry")
 
-    def confidence(self, match: Match, foreign: float) -> float:
+    def confidence(self, match: Match, foreign: float, foreign_character: float = 0.0) -> float:
         z = (self.posterior * log_odds(match.score) + self.similarity * match.similarity + self.foreign * foreign
-             + self.bias)
+             + self.foreign_character * foreign_character + self.bias)
         return 1 / (1 + math.exp(-z))
 
 
@@ -194,6 +207,7 @@ class Assessment(NamedTuple):
     matches: list[Match]
     foreign: float  # how far the question's most foreign word, of those the best entry never uses, leans out
     out_of_scope: float = 0.0  # naive Bayes' probability of the out-of-scope class
+    foreign_character: float = 0.0  # the same for single characters
 
 
 @dataclass(frozen=True)
@@ -267,11 +281,12 @@ class KnowledgeIndex:
                              for entry_id, counts in per_entry.items()}
         inside = Counter(feature for _, counts in counted for feature in counts if feature.startswith("w:"))
         outside = Counter(feature for text in out_of_scope for feature in features(text) if feature.startswith("w:"))
-        words = len(inside.keys() | outside.keys())
-        inside_total, outside_total = sum(inside.values()) + words, sum(outside.values()) + words
-        leaning = {word: math.log((count + 1) / outside_total) - math.log((inside[word] + 1) / inside_total)
-                   for word, count in outside.items()}
-        self._foreign = {word: lean for word, lean in leaning.items() if lean > 0}
+        self._foreign = _leaning(inside, outside)
+        self._foreign_characters = _leaning(
+            Counter(f"u:{char}" for _, text in texts for char in text if char.isalnum()),
+            Counter(f"u:{char}" for text in out_of_scope for char in text if char.isalnum()))
+        self._entry_characters = {entry_id: {feature for feature in counts if feature.startswith("u:")}
+                                  for entry_id, counts in per_entry.items()}
 
     def similarity(self, query: dict[str, float], entry_id: str) -> float:
         """Cosine of a weighted question to the entry's closest question."""
@@ -309,20 +324,25 @@ class KnowledgeIndex:
         used = self._entry_words[ranked[0]]
         foreign = max((self._foreign.get(word, 0.0) for word in found if word.startswith("w:") and word not in used),
                       default=0.0)
-        return Assessment(matches, round(foreign, 4), round(out_of_scope, 4))
+        used_characters = self._entry_characters[ranked[0]]
+        foreign_character = max((self._foreign_characters.get(f"u:{char}", 0.0) for char in question[:200]
+                                 if f"u:{char}" not in used_characters), default=0.0)
+        return Assessment(matches, round(foreign, 4), round(out_of_scope, 4), round(foreign_character, 4))
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        matches, foreign, out_of_scope = self.assess(question)
-        result = self._decide(matches, foreign, out_of_scope)
+        matches, foreign, out_of_scope, foreign_character = self.assess(question)
+        result = self._decide(matches, foreign, out_of_scope, foreign_character)
         limits = self.thresholds
         if not matches:
             return result, "知识库里没有这句话用到的词，转人工"
         if out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return result, f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
-        confidence = limits.confidence(matches[0], foreign)
+        confidence = limits.confidence(matches[0], foreign, foreign_character)
         stray = (f"，有条目「{matches[0].entry.question}」从不用、多见于知识库范围以外的词（偏离 {foreign:.1f}）"
                  if foreign >= 1 else "")
+        if foreign_character >= 1:
+            stray += f"，有条目从不用、多见于知识库范围以外的字（偏离 {foreign_character:.1f}）"
         measured = (f"最接近的条目：可能性 {matches[0].score:.0%}，相似度 {matches[0].similarity:.2f}{stray}，"
                     f"把握 {confidence:.0%}（至少要 {limits.answer:.0%}）")
         if result.decision == Decision.ANSWER:
@@ -336,11 +356,12 @@ class KnowledgeIndex:
     def decide(self, question: str) -> Result:
         return self._decide(*self.assess(question))
 
-    def _decide(self, matches: list[Match], foreign: float, out_of_scope: float = 0.0) -> Result:
+    def _decide(self, matches: list[Match], foreign: float, out_of_scope: float = 0.0,
+                foreign_character: float = 0.0) -> Result:
         limits = self.thresholds
         if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return Result(Decision.HANDOVER, matches)
-        confidence = limits.confidence(matches[0], foreign)
+        confidence = limits.confidence(matches[0], foreign, foreign_character)
         if confidence >= limits.answer:
             return Result(Decision.ANSWER, matches)
         suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint]

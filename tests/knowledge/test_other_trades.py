@@ -96,14 +96,25 @@ def test_a_food_licence_renewal_is_not_told_the_tobacco_licence_renewal(index):
     assert index.decide("食品经营许可证快到期了 咋续").decision != Decision.ANSWER
 
 
+def test_a_single_character_of_another_trade_lowers_the_confidence(index):
+    """茶 alone is no word jieba cuts out as foreign, but as a character it leans far out of our entries."""
+    asked, ours = index.assess("茶的订单交了能改不"), index.assess("订单交了能改不")
+    assert asked.matches[0].entry.id == ours.matches[0].entry.id == "marketing.order-change"
+    assert asked.foreign == ours.foreign == 0 and asked.foreign_character > ours.foreign_character
+    assert index.decide("订单交了能改不").decision == Decision.ANSWER
+    assert index.decide("茶的订单交了能改不").decision != Decision.ANSWER
+    assert "多见于知识库范围以外的字" in index.explain("茶的订单交了能改不")[1]
+
+
 # #16's aims are wrong <= 2 %, answered >= 85 %, other trades answered <= 3 %. Two are not reached yet: through the
 # real intake (bench/heldout_eval.py) the harder style was answered 83.7 % with the keyword intake and 76.5 % with
 # the learnt one (it files more of these questions as complaints or visit-ordering faults, whose policy hands them
-# to a person), 78.1 % after the lines of intake/requests_asked.yaml (measured with 14 further lines, since
-# dropped), other trades 11.0 %; this shortcut gave 77.3 %. The bars are the figures reached, less a line or
-# two where this shortcut and the intake service differ. Raise them as the figures improve. Figures only: the lines
-# are never printed.
-HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.765, 0.02, 0.12
+# to a person), other trades 11.0 %. Then, apart: more intake lines (intake/requests_asked.yaml) 78.1 %; a
+# character's foreignness as a feature of its own 78.1 % answered, no wrong answer, other trades 6.5 %. The bars
+# are the figures reached together (bench/heldout_eval.py, the note of 2026-12-04), less a line or two where this
+# shortcut and the intake service differ. Raise them as the figures improve. Figures only: the lines are never
+# printed.
+HARD_ANSWERED_AT_LEAST, HARD_WRONG_AT_MOST, BORROWING_ANSWERED_AT_MOST = 0.765, 0.02, 0.08
 
 
 @pytest.mark.skipif(not APART.is_dir(), reason="the held-out sets are not in this checkout")
