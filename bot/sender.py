@@ -299,7 +299,7 @@ class Sender:
             by_account.setdefault(bot_id, []).append((bot_id, rows))
         outcomes = await asyncio.gather(*(self._send_in_order(share, woken) for share in by_account.values()))
         self.more_due = any(preempted for _, _, preempted in outcomes) or (
-            len(batch) - len(handed) == size and sum(released for _, released, _ in outcomes) < len(batch))
+            len(batch) - len(handed) >= size and sum(released for _, released, _ in outcomes) < len(batch))
         self._store_has_more = self.more_due or any(released for _, released, _ in outcomes)
         return sent + sum(delivered for delivered, _, _ in outcomes)
 
