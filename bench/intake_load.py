@@ -144,6 +144,13 @@ def group_numbers() -> list[list[int]]:
     return [[600_000 + bot * 100 + g for g in range(GROUPS_PER_BOT)] for bot in range(BOTS)]
 
 
+def register_groups(base_url: str) -> None:
+    """The load's groups, registered through the admin API."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+        for number in itertools.chain.from_iterable(group_numbers()):
+            admin.post("/api/v1/groups", json={"group_id": str(number)}).raise_for_status()
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process (Linux: /proc/PID/status)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -258,10 +265,7 @@ def run_service(scratch: Path, args: argparse.Namespace, instances: int) -> dict
                                               OUTBOX_RATE_PER_MINUTE="600000"))
             time.sleep(3)  # each builds its knowledge index once it serves: not part of the load
             rss_after_start = [rss_mb(service.process.pid) for service in services]
-            with httpx.Client(base_url=services[0].base_url,
-                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
-                for number in itertools.chain.from_iterable(group_numbers()):
-                    admin.post("/api/v1/groups", json={"group_id": str(number)}).raise_for_status()
+            register_groups(services[0].base_url)
             result = asyncio.run(measure([service.ws_url for service in services], args.rate, args.seconds,
                                          args.workers, [service.process.pid for service in services]))
             result["database"] = url.split(":")[0]

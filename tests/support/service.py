@@ -52,7 +52,9 @@ class RunningService:
             self.process.kill()
 
 
-def start_service(database_url: str, log_dir: Path, **env: str) -> RunningService:
+def start_service(database_url: str, log_dir: Path, *, module: str = "bot", **env: str) -> RunningService:
+    """`python -m bot` (or another `module` of the repository that runs it, such as bench/traced_service.py)
+    on a free port, once `/healthz` answers."""
     port = free_port()
     log_path = log_dir / f"service-{port}.log"
     knowledge = log_dir / f"knowledge-{port}"  # curation writes files: never into the repository
@@ -66,7 +68,7 @@ def start_service(database_url: str, log_dir: Path, **env: str) -> RunningServic
         **env,
     }
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=log_dir, env=environment,
+        process = subprocess.Popen([sys.executable, "-m", module], cwd=log_dir, env=environment,
                                    stdout=log, stderr=subprocess.STDOUT)
     service = RunningService(process, f"http://127.0.0.1:{port}",
                              f"ws://127.0.0.1:{port}/onebot/v11/ws", database_url, log_path)
