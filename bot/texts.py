@@ -206,6 +206,11 @@ def auto_answer(ticket_id: int, answer: str) -> str:
     return f"【自动回答 · 工单 #{ticket_id}】\n{answer}\n——没解决请回复「转人工」，客服会接手。"
 
 
+def first_aid(answer: str) -> str:
+    """The knowledge base's answer under the acknowledgement of a ticket a person still deals with."""
+    return f"在等待期间，可以先参考：\n{answer}"
+
+
 def suggestions(questions: list[str]) -> str:
     lines = "\n".join(f"{number}. {question}" for number, question in enumerate(questions, start=1))
     return f"你是不是想问：\n{lines}\n（可以直接发送上面的问题，客服也会回复您）"

@@ -129,6 +129,7 @@ class Outcome:
     reply_text: str | None = None
     reason: str = ""
     told_privately: bool = False  # the group hears only that the answer went privately
+    entry_id: str | None = None  # the knowledge entry whose answer the reply carries (answered, or first aid)
 
 
 class _GroupRow(NamedTuple):
@@ -214,7 +215,7 @@ def _say_in_group(session: Session, group: _GroupRow, outcome: Outcome, msg: Gro
     """The bot's answer in the group, quoting the retailer. Acknowledgements, and the notes that a quota went
     privately, due together in one group are combined into one message mentioning each retailer (after a
     supply notice hundreds ask at once, and each account may send only so many a minute)."""
-    acknowledging = outcome.result == Result.OPENED and outcome.reason == "acknowledged"
+    acknowledging = outcome.result == Result.OPENED and outcome.reason in ("acknowledged", "first aid")
     kind = outbox.ACK if acknowledging else outbox.TOLD_PRIVATELY if outcome.told_privately else None
     assert outcome.reply_text is not None, "only an outcome with an answer is said in the group"
     outbox.enqueue(session, now=now, platform=group.platform, bot_id=msg.self_id or group.bot_id,
@@ -331,8 +332,10 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
     retailer_id = _bound_retailer(session, chat)
     group_pk = chat.group.id if chat.group else None
     needs_visit = policies.needs_visit(category, text)
-    # A visit means a person must look at it: no automatic answer then.
-    answer = found.best if found and found.decision == Decision.ANSWER and not needs_visit else None
+    confident = found.best if found and found.decision == Decision.ANSWER else None
+    # A visit (a complaint, a broken terminal) means a person must deal with it: the ticket waits for them, and
+    # what the knowledge base knows goes out only as first aid under the acknowledgement.
+    answer = confident if not needs_visit else None
     ticket_id = tickets.open_ticket(session, tickets.Request(
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id,
         sender_name=chat.sender_name, retailer_id=retailer_id, category=category, trading=trading, text=text,
@@ -347,14 +350,19 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
         tickets.mark_answered(session, ticket_id, answer.id, found.matches[0].score, now)
         card = directory.retailer_card(session, retailer_id) if retailer_id else None
         return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reason="answered",
-                       reply_text=texts.auto_answer(ticket_id, answer.render(card)))
+                       entry_id=answer.id, reply_text=texts.auto_answer(ticket_id, answer.render(card)))
     reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
-    if found and found.decision == Decision.SUGGEST:
+    if confident is not None:  # the general answer, never one filled in with the retailer's details
+        assert found is not None, "a confident entry is found's best match"
+        tickets.mark_first_aid(session, ticket_id, confident.id, found.matches[0].score, now)
+        reply += "\n" + texts.first_aid(confident.answer)
+    elif found and found.decision == Decision.SUGGEST:
         reply += "\n" + texts.suggestions([match.entry.question for match in found.matches])
     if retailer_id is None and _first_hint_today(session, chat, now.astimezone(settings.tz).date().isoformat()):
         reply += "\n" + texts.BIND_HINT
     return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=reply,
-                   reason="acknowledged")
+                   reason="first aid" if confident is not None else "acknowledged",
+                   entry_id=confident.id if confident is not None else None)
 
 
 def _bound_retailer(session: Session, chat: _Chat) -> int | None:

@@ -191,6 +191,12 @@ def mark_answered(session: Session, ticket_id: int, entry_id: str, score: float,
     event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_knowledge", entry=entry_id, score=score)
 
 
+def mark_first_aid(session: Session, ticket_id: int, entry_id: str, score: float, now: datetime) -> None:
+    """The knowledge base's answer went out under the acknowledgement of a ticket a person must still deal
+    with (a visit is due): the ticket stays open."""
+    event(session, ticket_id, now, AuthorKind.BOT, None, "first_aid_from_knowledge", entry=entry_id, score=score)
+
+
 def mark_answered_from_data(session: Session, ticket_id: int, asked: str, now: datetime) -> None:
     """The bot answered from the live supply notice or the launches; `asked` says what, in words."""
     event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_data", note=asked)

@@ -36,6 +36,7 @@ _EVENT_WORDS = {
     "visit_needed": "需要上门", "callback_unreachable": "回访未接通", "pledge_warned": "即将超时提醒",
     "pledge_breached": "已超时", "pledge_escalated": "升级通知", "reopened": "重新打开", "closed": "关闭",
     "answered_from_knowledge": "机器人按知识库自动答复",
+    "first_aid_from_knowledge": "机器人附上知识库答复供先行参考（仍需人工处理）",
     "answered_from_data": "机器人按货源、新品信息自动答复", "wording_added": "加入知识库问法",
     "retailer_identified": "已确认店铺", "merged": "合并重复工单", "knowledge_entry_created": "新建知识条目",
     "message_added": None, "replied": None, "note": None, "visited": None, "callback_recorded": None,

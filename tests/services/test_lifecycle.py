@@ -345,3 +345,34 @@ def test_login_written_in_a_group_by_staff_says_nothing_anywhere(session, clock,
         assert outcome.result == Result.IGNORED and outcome.reply_text is None
     assert session.exec(select(OutboxMessage)).all() == []
     assert session.exec(select(LoginLink)).all() == []
+
+
+@pytest.mark.parametrize(("text", "category", "entry"), [
+    ("终端黑屏了开不了机怎么办", "terminal", "terminal.no-boot"),  # a fault whose words order a visit
+    ("客户经理电话一直打不通 我要投诉他 怎么投诉", "complaint", "general.complaint"),  # a complaint always does
+])
+def test_a_ticket_a_person_must_deal_with_gets_the_known_answer_as_first_aid(session, clock, runtime, group, text,
+                                                                            category, entry):
+    """The base's answer goes out under the acknowledgement; the ticket still waits for its reply and visit."""
+    opened = make.post(session, clock, runtime.settings, text, policies=runtime.policies, knowledge=runtime.knowledge)
+
+    assert (opened.result, opened.reason, opened.entry_id) == (Result.OPENED, "first aid", entry)
+    ticket = session.get(Ticket, opened.ticket_id)
+    assert (ticket.category, ticket.status, ticket.knowledge_entry_id) == (category, TicketStatus.OPEN, None)
+    pledge_states = dict(session.exec(select(Pledge.kind, Pledge.state).where(Pledge.ticket_id == ticket.id)).all())
+    assert pledge_states == {PledgeKind.REPLY: PledgeState.PENDING, PledgeKind.VISIT: PledgeState.PENDING}
+    answer = next(known for known in runtime.knowledge.index.entries if known.id == entry).answer
+    acknowledgement, first_aid = opened.reply_text.split("\n", 1)
+    assert acknowledgement.startswith(f"收到，已登记为工单 #{ticket.id}") and "前回复您" in acknowledgement
+    assert first_aid.startswith(texts.first_aid(answer))
+    [shown] = session.exec(select(TicketEvent).where(TicketEvent.action == "first_aid_from_knowledge")).all()
+    assert shown.detail["entry"] == entry
+    # a first aid goes with the acknowledgements it may be combined with in a burst
+    assert session.exec(select(OutboxMessage.kind).where(OutboxMessage.target_kind == "group")).one() == "ack"
+
+
+def test_a_fault_the_base_does_not_know_gets_no_first_aid(session, clock, runtime, group):
+    opened = make.post(session, clock, runtime.settings, "店里的烟柜玻璃摔坏了", policies=runtime.policies,
+                       knowledge=runtime.knowledge)
+    assert (opened.reason, opened.entry_id) == ("acknowledged", None)
+    assert "在等待期间" not in opened.reply_text
