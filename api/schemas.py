@@ -308,6 +308,7 @@ class QueueOut(Output):
     waiting: int
     oldest: datetime | None
     dead: int
+    sends: int  # the messages the waiting rows make once a group's acknowledgements are combined
 
 
 class AccountHealthOut(BaseModel):

@@ -30,7 +30,7 @@ def _page(request: Request, member: Member, *, error: str | None = None, status_
     estimates = outbox.minutes_to_send(queues, pace)
     return render(request, "outbox.html", member, status_code=status_code, queues=queues, dead=dead,
                   lanes=LANE_NAMES, waited=_waited, error=error, done=request.query_params.get("done"),
-                  pace=pace, limit=settings.outbox_rate_per_minute,
+                  pace=pace, limit=settings.outbox_rate_per_minute, combined_at_most=outbox.COMBINED_AT_MOST,
                   left=lambda q: _left(estimates.get((q.platform, q.bot_id, q.lane))))
 
 

@@ -426,6 +426,7 @@ class Queue:
     waiting: int  # pending or being sent
     oldest: datetime | None  # when the longest-waiting one was queued
     dead: int
+    sends: int  # the messages the waiting rows make: a group's acknowledgements go out combined (`MENTIONING`)
 
 
 def queues(session: Session) -> list[Queue]:
@@ -439,7 +440,17 @@ def queues(session: Session) -> list[Queue]:
         .where(col(OutboxMessage.status).in_((OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD)))
         .group_by(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane))
         .order_by(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane)))
-    return [Queue(platform, bot_id, lane, int(waiting_count or 0), oldest, int(dead or 0))
+    # waiting acknowledgements (and 限量已私信 notes) per group and kind go out up to COMBINED_AT_MOST a message
+    combinable = session.execute(
+        core_select(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane), func.count())
+        .where(waiting, col(OutboxMessage.kind).in_(MENTIONING), col(OutboxMessage.target_kind) == "group")
+        .group_by(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane),
+                  col(OutboxMessage.target_id), col(OutboxMessage.kind)))
+    saved: dict[tuple[str, str | None, int], int] = {}
+    for platform, bot_id, lane, count in combinable:
+        saved[(platform, bot_id, lane)] = saved.get((platform, bot_id, lane), 0) + count - -(-count // COMBINED_AT_MOST)
+    return [Queue(platform, bot_id, lane, int(waiting_count or 0), oldest, int(dead or 0),
+                  int(waiting_count or 0) - saved.get((platform, bot_id, lane), 0))
             for platform, bot_id, lane, waiting_count, oldest, dead in rows]
 
 
@@ -452,8 +463,8 @@ def sends_per_minute(rate_per_minute: int, min_interval_seconds: float, jitter_s
 
 def minutes_to_send(found: list[Queue], per_minute: float) -> dict[tuple[str, str | None, int], float | None]:
     """Per queue, about how many minutes until its last waiting message goes out at its account's pace: a lane
-    waits for itself and for the lanes sent before it on the same account. Each message counts as a send
-    (combined acknowledgements go faster); None where no account is named (any connected one sends)."""
+    waits for itself and for the lanes sent before it on the same account. Combined acknowledgements count as
+    the messages they make (`Queue.sends`); None where no account is named (any connected one sends)."""
     ahead: dict[tuple[str, str], int] = {}
     estimates: dict[tuple[str, str | None, int], float | None] = {}
     for queue in sorted(found, key=lambda q: (q.platform, q.bot_id or "", q.lane)):
@@ -461,7 +472,7 @@ def minutes_to_send(found: list[Queue], per_minute: float) -> dict[tuple[str, st
             estimates[(queue.platform, None, queue.lane)] = None
             continue
         account = (queue.platform, queue.bot_id)
-        ahead[account] = ahead.get(account, 0) + queue.waiting
+        ahead[account] = ahead.get(account, 0) + queue.sends
         estimates[(queue.platform, queue.bot_id, queue.lane)] = ahead[account] / per_minute
     return estimates
 

@@ -41,7 +41,7 @@ def test_a_retry_or_cancel_that_cannot_be_done_says_why(service, people):
 def test_the_api_lists_the_queues_and_refuses_what_cannot_be_done(service, admin, people):
     queues = admin.get("/api/v1/outbox/queues")
     assert queues.status_code == 200 and isinstance(queues.json(), list)
-    assert all({"lane", "waiting", "oldest", "dead"} <= set(q) for q in queues.json())
+    assert all({"lane", "waiting", "oldest", "dead", "sends"} <= set(q) for q in queues.json())
     assert admin.post("/api/v1/outbox/999999/retry").status_code == 404
     assert admin.post("/api/v1/outbox/999999/cancel").status_code == 404
     with service.client(people["agent"]["token"]) as agent:

@@ -314,8 +314,24 @@ def test_queues_count_what_waits_since_when_and_the_dead_per_account_and_lane(se
     outbox.enqueue(session, now=clock.now(), platform="qq", target_kind="private", target_id="30001", text="任务",
                    lane=Lane.STAFF)
     session.commit()
-    assert [(q.platform, q.bot_id, q.lane, q.waiting, q.oldest, q.dead) for q in outbox.queues(session)] == [
-        ("qq", None, Lane.REPLY, 2, first_waiting, 1), ("qq", None, Lane.STAFF, 1, clock.now(), 0)]
+    assert [(q.platform, q.bot_id, q.lane, q.waiting, q.oldest, q.dead, q.sends) for q in outbox.queues(session)] == [
+        ("qq", None, Lane.REPLY, 2, first_waiting, 1, 2), ("qq", None, Lane.STAFF, 1, clock.now(), 0, 1)]
+
+
+def test_a_backlog_of_acknowledgements_counts_the_combined_messages_they_make(session, clock):
+    """After a notice hundreds ask at once: 23 acknowledgements in one group go out as 3 messages (10 a message),
+    2 in another as 1; a quoted answer is a message of its own."""
+    for group, count in (("900001", 23), ("900002", 2)):
+        for n in range(count):
+            outbox.enqueue(session, now=clock.now(), platform="qq", bot_id="20001", target_kind="group",
+                           target_id=group, text=f"收到 #{n}", lane=Lane.REPLY, kind=outbox.ACK,
+                           mention_user_id=str(10_000 + n))
+    outbox.enqueue(session, now=clock.now(), platform="qq", bot_id="20001", target_kind="group", target_id="900001",
+                   text="【自动回答】", lane=Lane.REPLY)
+    session.commit()
+    [found] = outbox.queues(session)
+    assert (found.waiting, found.sends) == (26, 5)
+    assert outbox.minutes_to_send([found], 30) == {("qq", "20001", Lane.REPLY): 5 / 30}
 
 
 def test_a_dead_letter_is_sent_again_or_cancelled_and_the_tickets_trail_says_who(session, clock, runtime):
@@ -352,7 +368,7 @@ def test_the_time_to_send_a_backlog_counts_the_lanes_sent_first_on_the_same_acco
     """The console's 按限速还需: broadcast parts wait for the replies queued on their account (bench/burst.py
     measured a notice's last parts going out after the whole reply backlog)."""
     def queue(bot_id, lane, waiting):
-        return outbox.Queue("qq", bot_id, lane, waiting, None, 0)
+        return outbox.Queue("qq", bot_id, lane, waiting, None, 0, waiting)
 
     assert outbox.sends_per_minute(30, 1.5, 0.5) == 30  # the defaults: the limit is the tighter rule
     assert outbox.sends_per_minute(240, 0.5, 0) == 120  # a gap of half a second allows 120
