@@ -5,9 +5,11 @@ order, so a retailer's burst of messages is threaded one at a time instead
 of racing into several tickets; the outbox's claims and records (`run_first`)
 go ahead of the chat messages still queued. The writer commits whatever has queued up
 in one transaction (group commit: one WAL flush for many messages, measured
-in bench/intake_load.py) and runs on the loop itself, without a GIL
-hand-off to a worker thread. While the database is away, the waits between
-retries are asynchronous, so the loop keeps serving the WebSocket.
+in bench/intake_load.py). On SQLite it runs on the loop itself, without a GIL
+hand-off to a worker thread; on a database server it runs on a thread of its own,
+so that the loop keeps serving while it waits on the server's round trips. While
+the database is away, the waits between retries are asynchronous, so the loop
+keeps serving the WebSocket.
 
 A unit of work that queued outbox rows wakes the sender once it commits, from
 the loop or from a worker thread (FastAPI's sync routes), so an
@@ -100,6 +102,9 @@ class Runtime:
         self._jobs: asyncio.PriorityQueue[tuple[int, int, _Job]] | None = None
         self._submitted = itertools.count()  # ties keep submission order
         self._writer: asyncio.Task | None = None
+        # A server's round trips would hold the loop still; SQLite's statements are quicker than a thread hand-off.
+        self._threaded = self.engine.dialect.name != "sqlite"
+        self._writer_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._outbox_wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self.sender_running = False  # set by the sender: replies are handed to it (see the module's docstring)
         self._handed_off: collections.deque[OutboxMessage] = collections.deque()
@@ -234,6 +239,14 @@ class Runtime:
                 batch.append(jobs.get_nowait()[2])
             await self._commit(batch)
 
+    async def _attempt_batch_here(self, batch: list[_Job]) -> list[Any]:
+        """A batch on the loop (SQLite), or on the writer's own thread while the loop serves the WebSockets."""
+        if not self._threaded:
+            return self._attempt_batch(batch)
+        if self._writer_thread is None:
+            self._writer_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+        return await asyncio.get_running_loop().run_in_executor(self._writer_thread, self._attempt_batch, batch)
+
     def _attempt_batch(self, batch: list[_Job]) -> list[Any]:
         results = []
         with self._session() as session:
@@ -247,11 +260,11 @@ class Runtime:
     async def _commit(self, batch: list[_Job]) -> None:
         try:
             try:
-                results = self._attempt_batch(batch)
+                results = await self._attempt_batch_here(batch)
             except Exception as error:
                 self._raise_unless_transient(error)
                 async def attempt_batch() -> list[Any]:  # AsyncRetrying awaits what it calls
-                    return self._attempt_batch(batch)
+                    return await self._attempt_batch_here(batch)
 
                 results = await AsyncRetrying(**self._retry_policy)(attempt_batch)
         except Exception:
@@ -288,6 +301,8 @@ class Runtime:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
+        if self._writer_thread is not None:
+            self._writer_thread.shutdown(wait=True)
         self.engine.dispose()
 
 
