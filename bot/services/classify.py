@@ -46,6 +46,7 @@ DOMAIN_WORDS = frozenset(
 TRADING_STRONG = frozenset("出烟 收烟 卖烟 代购 甩卖 回收烟 低价烟".split())
 TRADING_VERBS = frozenset("出售 转让 收购 回收 批发 低价 便宜 私聊 加微信 微信 加我".split())
 TOBACCO_WORDS = frozenset("烟 卷烟 香烟 条 整条 中华 玉溪 芙蓉王 黄鹤楼 利群 云烟".split())
+_SELLING_WORDS = TRADING_STRONG | TRADING_VERBS  # a token of these is in the text as it is: no jieba without one
 # Dealers' phrasing that jieba splits apart (收各种烟, 高价回收名烟), and terms that need no tobacco word
 # (价格好商量, 有需要的私聊).
 TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:各种|各类|高档|名|好|整条|一批|点|些){1,2}"
@@ -163,12 +164,14 @@ def tokens(text: str) -> list[str]:
 
 
 def _trading(text: str) -> bool:
-    words = set(tokens(text))
     head = text[:_CLASSIFY_PREFIX]
-    asking = any(cue in head for cue in _ASKING) or _ASKING_DIALECT.search(head) is not None
-    offers = (bool(words & TRADING_STRONG) or bool(words & TRADING_VERBS and words & TOBACCO_WORDS)
-              or TRADING_OFFER.search(head) is not None)
-    return (offers and not asking) or TRADING_TERMS.search(head) is not None
+    if TRADING_TERMS.search(head) is not None:
+        return True
+    offers = TRADING_OFFER.search(head) is not None
+    if not offers and any(word in head for word in _SELLING_WORDS):  # jieba only where a selling word may be one
+        words = set(tokens(text))
+        offers = bool(words & TRADING_STRONG) or bool(words & TRADING_VERBS and words & TOBACCO_WORDS)
+    return offers and not (any(cue in head for cue in _ASKING) or _ASKING_DIALECT.search(head) is not None)
 
 
 def analyse(text: str) -> Analysis:
