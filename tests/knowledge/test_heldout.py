@@ -17,10 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
     "apart2": {"requests_logged": 0.97, "category_right": 0.90, "complaints_right": 0.95, "hard_answered": 0.85},
-    "apart": {"requests_logged": 0.97, "category_right": 0.84, "complaints_right": 0.89, "hard_answered": 0.85},
+    "apart": {"requests_logged": 0.97, "category_right": 0.87, "complaints_right": 0.95, "hard_answered": 0.85},
 }
-CEILINGS = {
-    "apart2": {"chatter_ticketed": 0.08, "hard_wrong": 0.02, "other_trades_answered": 0.03},
+CEILINGS = {  # apart2's chatter: 0.08 with the model of session 7, 0.06 with session 8's (the aim is 0.03)
+    "apart2": {"chatter_ticketed": 0.06, "hard_wrong": 0.02, "other_trades_answered": 0.03},
     "apart": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.08},
 }
 
