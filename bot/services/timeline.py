@@ -151,7 +151,7 @@ def ticket_page(session: Session, staff: StaffMember, ticket_id: int, *,
     for event in detail["events"]:
         who = (names.get(int(event["actor_id"]), "工作人员") if event["actor_kind"] == AuthorKind.STAFF
                and str(event["actor_id"]).isdigit() else "系统" if event["actor_kind"] == AuthorKind.SYSTEM
-               else sender)
+               else "机器人" if event["actor_kind"] == AuthorKind.BOT else sender)
         if event["action"] == "note":
             entries.append(Entry(event["at"], "note", who, event["detail"].get("text", "")))
             continue

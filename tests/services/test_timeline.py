@@ -24,7 +24,8 @@ def test_an_answered_handed_over_replied_and_closed_ticket_reads_in_words(runtim
 
     page = timeline.ticket_page(session, agent, ticket_id, public_numbers=())
     events = [entry.text for entry in page.entries if entry.kind == "event"]
-    assert any(text.startswith("机器人按知识库自动答复") for text in events)
+    assert [entry.who for entry in page.entries if entry.text.startswith("机器人按知识库自动答复")] == ["机器人"]
+    assert [entry.who for entry in page.entries if entry.text.startswith("建单")] == ["老王"]  # the sender
     assert any("客户要求转人工" in text for text in events)
     assert any(text.startswith("关闭") and "无法回访" in text for text in events)
     assert not [text for text in events if CODES.search(text.split("（")[0]) or "其他操作" in text]
