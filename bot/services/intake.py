@@ -319,18 +319,17 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
     needs_visit = policies.needs_visit(category, text)
     # A visit means a person must look at it: no automatic answer then.
     answer = found.best if found and found.decision == Decision.ANSWER and not needs_visit else None
+    answered = tickets.Answered(entry_id=answer.id, score=found.matches[0].score) if found and answer else None
     ticket_id = tickets.open_ticket(session, tickets.Request(
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id,
         sender_name=chat.sender_name, retailer_id=retailer_id, category=category, trading=trading, text=text,
-        message_id=message_id), now=now, answered_by=answer.id if answer else None)
+        message_id=message_id), now=now, answered=answered)
     district = chat.group.district if chat.group else _district_of_retailer(session, retailer_id)
     due = pledges.start_reply(session, ticket_id, category, met=answer is not None and policies.auto_answer_meets_reply,
                               now=now, policies=policies, tz=settings.tz, chat_group_id=group_pk, district=district)
     if needs_visit:
         pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies, tz=settings.tz)
     if answer is not None:
-        assert found is not None, "the answer is found's best match"
-        tickets.mark_answered(session, ticket_id, answer.id, found.matches[0].score, now)
         card = directory.retailer_card(session, retailer_id) if retailer_id else None
         return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reason="answered",
                        reply_text=texts.auto_answer(ticket_id, answer.render(card)))
@@ -357,11 +356,10 @@ def _log_answered(session: Session, chat: _Chat, text: str, message_id: str | No
     ticket_id = tickets.open_ticket(session, tickets.Request(
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id, sender_name=chat.sender_name,
         retailer_id=retailer_id, category=category, trading=False, text=text, message_id=message_id),
-        now=now, answered_by=None, answered=True)
+        now=now, answered=tickets.Answered(note=inquiries.ASK_WORDS[asked.ask]))
     district = chat.group.district if chat.group else _district_of_retailer(session, retailer_id)
     pledges.start_reply(session, ticket_id, category, met=policies.auto_answer_meets_reply, now=now,
                         policies=policies, tz=settings.tz, chat_group_id=group_pk, district=district)
-    tickets.mark_answered_from_data(session, ticket_id, inquiries.ASK_WORDS[asked.ask], now)
     return ticket_id
 
 
