@@ -238,11 +238,13 @@ _SET_GROUP_BOT = (update(table_of(ChatGroup)).where(table_of(ChatGroup).c.id == 
                   .values(bot_id=bindparam("bot_id")))
 
 
-def set_group_account(session: Session, group_pk: int, bot_id: str) -> None:
+def set_group_account(session: Session, group: lookups.GroupRow, bot_id: str) -> None:
     """The bot account a group's messages arrive through is the one to answer it through (intake's hot
-    path: a statement built once)."""
-    session.connection().execute(_SET_GROUP_BOT, {"group_pk": group_pk, "bot_id": bot_id})
-    lookups.changed(session, lookups.GROUP)
+    path: a statement built once). This process keeps the group with its new account rather than reading
+    every group again: in a group two accounts are in, the account changes with every message."""
+    session.connection().execute(_SET_GROUP_BOT, {"group_pk": group.id, "bot_id": bot_id})
+    lookups.changed(session, lookups.GROUP,
+                    one=((group.platform, group.group_id), lambda row: row._replace(bot_id=bot_id)))
 
 
 def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> ChatGroup:

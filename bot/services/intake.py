@@ -177,7 +177,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
     if msg.self_id and msg.user_id == msg.self_id:
         return Outcome(Result.IGNORED, reason="the bot's own message")
     if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
-        directory.set_group_account(session, group.id, msg.self_id)
+        directory.set_group_account(session, group, msg.self_id)
         accounts.note_member(session, group.platform, group.group_id, msg.self_id, now=now)
     if msg.message_id and _SEEN.execute(session, {"group_pk": group.id, "message_id": msg.message_id}).fetchone():
         return Outcome(Result.IGNORED, reason="event already handled")

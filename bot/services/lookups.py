@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -100,6 +100,16 @@ class _Copy:
             if len(chats) > ROOM:
                 chats.popitem(last=False)
 
+    def change(self, kind: str, key: Hashable, change: Callable[[Any], Any]) -> None:
+        """A committed change to one row: the row kept, if any, is changed alike (read from the store, it holds
+        every other change committed, or one whose forgetting is still to come), and a read under way is not
+        kept (it may be of the row before the change)."""
+        with self.lock:
+            self.generation += 1
+            kept = self.chats[kind].get(key)
+            if kept is not None:
+                self.chats[kind][key] = change(kept)
+
     def staff_now(self) -> tuple[dict[str, int] | None, int]:
         with self.lock:
             return self.staff, self.generation
@@ -144,15 +154,19 @@ def refresh(session: Session, *, now: datetime, every: float) -> None:
         copy.forget(*moved)
 
 
-def changed(session: Session, kind: str) -> None:
+def changed(session: Session, kind: str, *, one: tuple[Hashable, Callable[[Any], Any]] | None = None) -> None:
     """The writer of a kept table changed it in this transaction: the stored version is raised (for the other
-    instances), this transaction reads past the copy, and the copy forgets the table once it commits."""
+    instances), this transaction reads past the copy, and once it commits the copy forgets the table, or with
+    `one` (a key and how its row changed) changes only that row."""
     connection = session.connection()
     if not connection.execute(_RAISE, {"changed": kind}).rowcount:  # a store emptied by hand: the row is gone
         connection.execute(insert(_VERSION).values(kind=kind, version=1))
     session.info.setdefault(_CHANGED_IN, {})[kind] = session.get_transaction()
     copy = _copy_of(session)
-    after_commit(session, lambda: copy.forget(kind))
+    if one is None:
+        after_commit(session, lambda: copy.forget(kind))
+    else:
+        after_commit(session, lambda: copy.change(kind, *one))
 
 
 def forget_everything(engine: Engine) -> None:
