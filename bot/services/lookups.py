@@ -3,12 +3,12 @@ is active staff, and the retailer their chat account is bound to (three statemen
 bench/intake_profile.py). This module alone writes `lookup_version`.
 
 Each process keeps one copy per engine. A change made in this process is seen by its next message: the
-writer (`directory`, `staff`) calls `changed` in the change's transaction, which forgets the copy once the
-transaction commits; until then that transaction reads past the copy, so it sees its own change, and a
-rollback leaves the copy as it was. A change made on another instance sharing the database raised the
-table's stored version in its transaction; intake calls `refresh` at each message, which reads the versions
-at most every `LOOKUPS_REFRESH_SECONDS` and forgets the tables whose version moved, so another instance's
-change is seen within that long.
+writer (`directory`, `staff`) calls `changed` in the change's transaction, which forgets the table's copy
+(or changes the one row, for the account a group is answered through) once the transaction commits; until
+then that transaction reads past the copy, so it sees its own change, and a rollback leaves the copy as it
+was. `changed` also raises the table's stored version: intake calls `refresh` at each message, which reads
+the versions at most every `LOOKUPS_REFRESH_SECONDS` and forgets the tables whose version moved other than
+by this process's own changes, so another instance's change is seen within that long.
 
 Staff chat accounts are few: all are read at once, so a sender not seen before costs nothing to tell from
 staff. Groups and bindings are read one chat at a time and kept, "none" included, up to `ROOM` chats each,
@@ -58,7 +58,8 @@ _BINDING = Prepared(select(ChatBinding.retailer_id).where(ChatBinding.platform =
                                                           ChatBinding.chat_user_id == bindparam("user_id")))
 _VERSIONS = Prepared(select(LookupVersion.kind, LookupVersion.version))
 _VERSION = table_of(LookupVersion)
-_RAISE = update(_VERSION).where(_VERSION.c.kind == bindparam("changed")).values(version=_VERSION.c.version + 1)
+_RAISE = (update(_VERSION).where(_VERSION.c.kind == bindparam("changed")).values(version=_VERSION.c.version + 1)
+          .returning(_VERSION.c.version))
 
 
 class _Copy:
@@ -110,6 +111,22 @@ class _Copy:
             if kept is not None:
                 self.chats[kind][key] = change(kept)
 
+    def read_versions(self, versions: dict[str, int], now: datetime) -> None:
+        """The stored versions, just read: the tables whose version is not the one known are forgotten."""
+        with self.lock:
+            known, self.versions, self.checked_at = self.versions, versions, now
+        moved = [kind for kind in (GROUP, STAFF, BINDING)
+                 if known is None or versions.get(kind, 0) != known.get(kind, 0)]  # no row: 0, as migrated
+        if moved:
+            self.forget(*moved)
+
+    def raised(self, kind: str, version: int) -> None:
+        """A change made here committed as `version`: when it is the only one since the versions were read, the
+        next check need not forget the table again."""
+        with self.lock:
+            if self.versions is not None and self.versions.get(kind, 0) == version - 1:
+                self.versions[kind] = version
+
     def staff_now(self) -> tuple[dict[str, int] | None, int]:
         with self.lock:
             return self.staff, self.generation
@@ -147,11 +164,7 @@ def refresh(session: Session, *, now: datetime, every: float) -> None:
     checked_at = copy.checked_at
     if checked_at is not None and checked_at <= now < checked_at + timedelta(seconds=every):
         return
-    versions = dict(_VERSIONS.execute(session, {}).fetchall())
-    known, copy.versions, copy.checked_at = copy.versions, versions, now
-    moved = [kind for kind in (GROUP, STAFF, BINDING) if known is None or versions.get(kind) != known.get(kind)]
-    if moved:
-        copy.forget(*moved)
+    copy.read_versions(dict(_VERSIONS.execute(session, {}).fetchall()), now)
 
 
 def changed(session: Session, kind: str, *, one: tuple[Hashable, Callable[[Any], Any]] | None = None) -> None:
@@ -159,14 +172,21 @@ def changed(session: Session, kind: str, *, one: tuple[Hashable, Callable[[Any],
     instances), this transaction reads past the copy, and once it commits the copy forgets the table, or with
     `one` (a key and how its row changed) changes only that row."""
     connection = session.connection()
-    if not connection.execute(_RAISE, {"changed": kind}).rowcount:  # a store emptied by hand: the row is gone
+    version = connection.execute(_RAISE, {"changed": kind}).scalar()
+    if version is None:  # a store emptied by hand: the row is gone
         connection.execute(insert(_VERSION).values(kind=kind, version=1))
+        version = 1
     session.info.setdefault(_CHANGED_IN, {})[kind] = session.get_transaction()
     copy = _copy_of(session)
-    if one is None:
-        after_commit(session, lambda: copy.forget(kind))
-    else:
-        after_commit(session, lambda: copy.change(kind, *one))
+
+    def committed() -> None:
+        if one is None:
+            copy.forget(kind)
+        else:
+            copy.change(kind, *one)
+        copy.raised(kind, version)
+
+    after_commit(session, committed)
 
 
 def forget_everything(engine: Engine) -> None:

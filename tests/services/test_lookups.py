@@ -82,6 +82,28 @@ def test_a_repeat_sender_costs_no_read_of_groups_staff_or_bindings(session, cloc
     assert reads == {"chat_binding": 1}  # only the new sender's binding
 
 
+def test_a_change_made_here_is_not_forgotten_again_at_the_next_check(session, clock, runtime, reads):
+    make.retailer(session, clock, license_no="430102100001", phone="13912345678")
+    make.group(session, clock)
+    assert retailer_of(session, ask(session, clock, runtime, "10001")) is None  # the group's account recorded
+    bind(session, clock, runtime, "10001")
+    assert retailer_of(session, ask(session, clock, runtime, "10001")) is not None
+    clock.advance(seconds=runtime.settings.lookups_refresh_seconds)
+    assert retailer_of(session, ask(session, clock, runtime, "10001")) is not None
+    assert reads == {"chat_group": 1, "staff_member": 1, "chat_binding": 2}
+
+
+def test_a_change_made_here_does_not_hide_one_made_on_another_instance(session, other, clock, runtime):
+    make.group(session, clock)
+    assert as_retailer(ask(session, clock, runtime, "10001"))
+    assert ask(session, clock, runtime, "10001", group_id="900002").reason == "group not registered"
+    make.group(other, clock, "900002")
+    # through another account: this changes the one kept group, and raises the version past the other's
+    make.post(session, clock, runtime.settings, next(REQUESTS), user_id="10002", self_id="20001")
+    clock.advance(seconds=runtime.settings.lookups_refresh_seconds)
+    assert as_retailer(ask(session, clock, runtime, "10001", group_id="900002"))
+
+
 def test_a_group_two_accounts_are_in_is_not_read_again_as_its_account_changes(session, clock, runtime, reads):
     make.group(session, clock)
     for n, account in enumerate(["20000", "20001", "20000", "20001"]):
