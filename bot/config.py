@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     knowledge_refresh_seconds: float = Field(
         15, gt=0, le=60, description="How often this instance checks whether the stored knowledge base "
                                      "changed (on another instance) and rebuilds its index.")
+    lookups_refresh_seconds: float = Field(
+        2, gt=0, le=60, description="How long this instance may answer from its memory of the groups, staff chat "
+                                    "accounts and bindings before checking whether another instance changed them.")
     thread_window_minutes: float = Field(
         10, ge=0, description="Follow-ups within this window join the open ticket."
     )

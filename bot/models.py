@@ -383,6 +383,16 @@ class KnowledgeState(SQLModel, table=True):
     changed_at: datetime | None = _time(nullable=True)
 
 
+class LookupVersion(SQLModel, table=True):
+    """The version of one table intake keeps in memory (`lookups`): raised by every change to it in the
+    change's transaction, so each instance forgets its copy when the stored version is not the one it read."""
+
+    __tablename__ = "lookup_version"
+
+    kind: str = Field(primary_key=True, max_length=16)  # the table's name
+    version: int = 0
+
+
 class Pledge(SQLModel, table=True):
     """One of a ticket's three pledges, with its clock.
 

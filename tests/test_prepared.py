@@ -17,7 +17,7 @@ def test_a_prepared_insert_stores_dates_json_and_flags_as_the_orm_reads_them(run
     with Session(runtime.engine) as session:
         ticket_id = tickets.open_ticket(session, tickets.Request(
             platform="qq", chat_group_id=None, sender_user_id="7001", sender_name="王老板", retailer_id=None,
-            category="terminal", trading=True, text="扫码枪坏了", message_id="m1"), now=START, answered_by=None)
+            category="terminal", trading=True, text="扫码枪坏了", message_id="m1"), now=START)
         session.commit()
     with Session(runtime.engine) as session:
         ticket = session.get(Ticket, ticket_id)
@@ -31,7 +31,7 @@ def test_a_prepared_select_binds_dates_through_their_type(runtime):
     with Session(runtime.engine) as session:
         tickets.open_ticket(session, tickets.Request(
             platform="qq", chat_group_id=None, sender_user_id="7002", sender_name=None, retailer_id=None,
-            category="other", trading=False, text="在吗", message_id=None), now=START, answered_by=None)
+            category="other", trading=False, text="在吗", message_id=None), now=START)
         session.commit()
         found = tickets.latest_of_sender(session, "qq", "7002", START - timedelta(seconds=1), chat_group_id=None)
         assert found is not None and found.sender_user_id == "7002"

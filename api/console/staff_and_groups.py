@@ -224,7 +224,7 @@ def update_group(request: Request, group_pk: int, member: FormMemberDep, name: A
     if data is None:
         return _groups_page(request, member, error=problem, status_code=422, editing=group_pk)
     try:
-        group = get_runtime().unit_of_work(directory.update_row, ChatGroup, group_pk, "群", data)
+        group = get_runtime().unit_of_work(directory.update_group, group_pk, data)
     except NotFound as missing:
         return _groups_page(request, member, error=str(missing), status_code=404)
     return back_to("/console/groups", f"群 {group.group_id} 已保存")

@@ -29,7 +29,7 @@ def read(group_id: Id, runtime: RuntimeDep, _: AdminDep):
 
 @router.patch("/{group_id}", response_model=GroupOut)
 def update(group_id: Id, body: GroupUpdate, runtime: RuntimeDep, _: AdminDep):
-    return runtime.unit_of_work(directory.update_row, ChatGroup, group_id, "群",
+    return runtime.unit_of_work(directory.update_group, group_id,
                                 body.model_dump(exclude_unset=True))
 
 

@@ -26,7 +26,7 @@ from bot.models import (
     table_of,
 )
 from bot.policy import Policies
-from bot.services import pledges
+from bot.services import lookups, pledges
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 HISTORY_FIELDS = ("grade", "manager_id")
@@ -52,12 +52,12 @@ def list_rows(session: Session, model: type[SQLModel]) -> list[Any]:
     return list(session.exec(select(model).order_by(*table_of(model).primary_key)))
 
 
-def update_row(session: Session, model: type[SQLModel], row_id: int, label: str,
-               changes: dict[str, Any]) -> Any:
-    row = get_or_404(session, model, row_id, label)
-    apply_changes(row, changes)
-    session.add(row)
-    return row
+def update_group(session: Session, group_pk: int, changes: dict[str, Any]) -> ChatGroup:
+    group: ChatGroup = get_or_404(session, ChatGroup, group_pk, "群")
+    apply_changes(group, changes)
+    session.add(group)
+    lookups.changed(session, lookups.GROUP)
+    return group
 
 
 @dataclass(frozen=True)
@@ -238,10 +238,13 @@ _SET_GROUP_BOT = (update(table_of(ChatGroup)).where(table_of(ChatGroup).c.id == 
                   .values(bot_id=bindparam("bot_id")))
 
 
-def set_group_account(session: Session, group_pk: int, bot_id: str) -> None:
+def set_group_account(session: Session, group: lookups.GroupRow, bot_id: str) -> None:
     """The bot account a group's messages arrive through is the one to answer it through (intake's hot
-    path: a statement built once)."""
-    session.connection().execute(_SET_GROUP_BOT, {"group_pk": group_pk, "bot_id": bot_id})
+    path: a statement built once). This process keeps the group with its new account rather than reading
+    every group again: in a group two accounts are in, the account changes with every message."""
+    session.connection().execute(_SET_GROUP_BOT, {"group_pk": group.id, "bot_id": bot_id})
+    lookups.changed(session, lookups.GROUP,
+                    one=((group.platform, group.group_id), lambda row: row._replace(bot_id=bot_id)))
 
 
 def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> ChatGroup:
@@ -252,6 +255,7 @@ def create_group(session: Session, data: dict[str, Any], *, now: datetime) -> Ch
     group = ChatGroup(**data, created_at=now)
     session.add(group)
     session.flush()
+    lookups.changed(session, lookups.GROUP)
     return group
 
 
@@ -300,6 +304,7 @@ def self_bind(session: Session, *, platform: str, chat_user_id: str, license_no:
             return BindOutcome(BindResult.ALREADY if same else BindResult.TAKEN, retailer.store_name)
         session.add(ChatBinding(platform=platform, chat_user_id=chat_user_id,
                                 retailer_id=id_of(retailer), bound_at=now))
+        lookups.changed(session, lookups.BINDING)
         return BindOutcome(BindResult.BOUND, retailer.store_name)
 
     attempt = attempt or BindAttempt(platform=platform, chat_user_id=chat_user_id, day=day)
@@ -329,6 +334,7 @@ def self_unbind(session: Session, *, platform: str, chat_user_id: str) -> bool:
     if binding is None:
         return False
     session.delete(binding)
+    lookups.changed(session, lookups.BINDING)
     return True
 
 
@@ -344,6 +350,7 @@ def staff_bind(session: Session, retailer_id: int, *, platform: str, chat_user_i
                           bound_by_staff_id=staff.id, bound_at=now)
     session.add(binding)
     session.flush()
+    lookups.changed(session, lookups.BINDING)
     return binding
 
 
@@ -358,6 +365,7 @@ def staff_unbind(session: Session, retailer_id: int, binding_id: int) -> None:
     if binding is None or binding.retailer_id != retailer_id:
         raise NotFound(f"绑定 {binding_id} 不存在")
     session.delete(binding)
+    lookups.changed(session, lookups.BINDING)
 
 
 def retailer_card(session: Session, retailer_id: int) -> dict[str, Any] | None:

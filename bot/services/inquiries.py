@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, or_, select
 
 from bot import texts
-from bot.models import ChatBinding, ChatGroup, Interest, Lane, Product, Retailer, Ticket, id_of
+from bot.models import ChatGroup, Interest, Lane, Product, Retailer, Ticket, id_of
 from bot.policy import Policies
-from bot.services import broadcast, interest, launches, outbox, products, supply
+from bot.services import broadcast, interest, launches, lookups, outbox, products, supply
 
 
 class Ask(StrEnum):
@@ -110,9 +110,8 @@ class Asker:
 
 
 def _retailer(session: Session, asker: Asker) -> Retailer | None:
-    binding = session.exec(select(ChatBinding).where(col(ChatBinding.platform) == asker.platform,
-                                                     col(ChatBinding.chat_user_id) == asker.user_id)).first()
-    return session.get(Retailer, binding.retailer_id) if binding else None
+    retailer_id = lookups.retailer_id(session, asker.platform, asker.user_id)
+    return session.get(Retailer, retailer_id) if retailer_id else None
 
 
 def _groups_posted_in(session: Session, asker: Asker, retailer: Retailer | None) -> list[ChatGroup]:

@@ -25,11 +25,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy import select as core_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot import texts
 from bot.config import Settings
@@ -38,7 +37,6 @@ from bot.models import (
     AuthorKind,
     BindHint,
     Category,
-    ChatBinding,
     ChatGroup,
     Lane,
     Retailer,
@@ -51,11 +49,24 @@ from bot.models import (
     id_of,
 )
 from bot.policy import Policies
-from bot.services import access, accounts, classify, directory, inquiries, notices, outbox, pledges, signin, tickets
+from bot.services import (
+    access,
+    accounts,
+    classify,
+    directory,
+    inquiries,
+    lookups,
+    notices,
+    outbox,
+    pledges,
+    signin,
+    tickets,
+)
 from bot.services import knowledge as kb
 from bot.services.errors import Conflict, ServiceError
 from bot.services.knowledge import Decision, KnowledgeBase
 from bot.services.knowledge import Result as KnowledgeResult
+from bot.services.lookups import GroupRow
 
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
 _TICKET_REF = re.compile(r"^\s*[#＃](\d{1,9})\s*(.*)$", re.DOTALL)
@@ -132,17 +143,6 @@ class Outcome:
     entry_id: str | None = None  # the knowledge entry whose answer the reply carries (answered, or first aid)
 
 
-class _GroupRow(NamedTuple):
-    """The columns of a chat_group row that intake reads (`_GROUP`)."""
-
-    id: int
-    active: bool
-    bot_id: str | None
-    group_id: str
-    platform: str
-    district: str | None
-
-
 @dataclass(frozen=True)
 class _Chat:
     """Where a message was written: a group, or the sender's private chat (group None)."""
@@ -150,28 +150,14 @@ class _Chat:
     platform: str
     user_id: str
     sender_name: str | None
-    group: _GroupRow | None
+    group: GroupRow | None
 
 
 # Intake is the hot path (bench/intake_load.py): statements built once, run on the driver's cursor.
-# six columns: SQLAlchemy's select (SQLModel's is typed for four)
-_GROUP = Prepared(core_select(col(ChatGroup.id), col(ChatGroup.active), col(ChatGroup.bot_id), col(ChatGroup.group_id),
-                     col(ChatGroup.platform), col(ChatGroup.district)).where(
-    col(ChatGroup.platform) == bindparam("platform"), col(ChatGroup.group_id) == bindparam("group_id")))
 _SEEN = Prepared(select(TicketMessage.id).where(TicketMessage.chat_group_id == bindparam("group_pk"),
                                                 TicketMessage.message_id == bindparam("message_id")).limit(1))
-_STAFF = Prepared(select(StaffMember.id).where(StaffMember.chat_user_id == bindparam("user_id"),
-                                               StaffMember.active))
-_BINDING = Prepared(select(ChatBinding.retailer_id).where(ChatBinding.platform == bindparam("platform"),
-                                                          ChatBinding.chat_user_id == bindparam("user_id")))
 _HINT_DAY = Prepared(select(BindHint.id, BindHint.day).where(BindHint.platform == bindparam("platform"),
                                                              BindHint.chat_user_id == bindparam("user_id")))
-
-
-def _staff_member(session: Session, user_id: str) -> StaffMember | None:
-    """The active staff member writing from this chat account, if any."""
-    found = _STAFF.execute(session, {"user_id": user_id}).fetchone()
-    return session.get(StaffMember, found[0]) if found else None
 
 
 def _bare(text: str) -> str:
@@ -185,19 +171,19 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
                          columns: tuple[str, ...] = tuple(texts.COLUMNS)) -> Outcome:
     """Decide what a group message is and have it dealt with; `columns` are those the 帮助 menu lists
     (the column plugins loaded)."""
-    found = _GROUP.execute(session, {"platform": msg.platform, "group_id": msg.group_id}).fetchone()
-    group = _GroupRow._make(found) if found else None
+    lookups.refresh(session, now=now, every=settings.lookups_refresh_seconds)
+    group = lookups.group(session, msg.platform, msg.group_id)
     if group is None or not group.active:
         return Outcome(Result.IGNORED, reason="group not registered")
     if msg.self_id and msg.user_id == msg.self_id:
         return Outcome(Result.IGNORED, reason="the bot's own message")
     if msg.self_id and group.bot_id != msg.self_id:  # the account to post back through
-        directory.set_group_account(session, group.id, msg.self_id)
+        directory.set_group_account(session, group, msg.self_id)
         accounts.note_member(session, group.platform, group.group_id, msg.self_id, now=now)
     if msg.message_id and _SEEN.execute(session, {"group_pk": group.id, "message_id": msg.message_id}).fetchone():
         return Outcome(Result.IGNORED, reason="event already handled")
 
-    staff = _staff_member(session, msg.user_id)
+    staff = lookups.staff_member(session, msg.user_id)
     if staff is not None:
         return _staff_in_group(session, group, staff, msg, now, settings, policies, knowledge)
     chat = _Chat(msg.platform, msg.user_id, msg.sender_name, group)
@@ -211,7 +197,7 @@ def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, 
     return outcome
 
 
-def _say_in_group(session: Session, group: _GroupRow, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
+def _say_in_group(session: Session, group: GroupRow, outcome: Outcome, msg: GroupMessage, now: datetime) -> None:
     """The bot's answer in the group, quoting the retailer. Acknowledgements, and the notes that a quota went
     privately, due together in one group are combined into one message mentioning each retailer (after a
     supply notice hundreds ask at once, and each account may send only so many a minute)."""
@@ -336,18 +322,17 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
     # A visit (a complaint, a broken terminal) means a person must deal with it: the ticket waits for them, and
     # what the knowledge base knows goes out only as first aid under the acknowledgement.
     answer = confident if not needs_visit else None
+    answered = tickets.Answered(entry_id=answer.id, score=found.matches[0].score) if found and answer else None
     ticket_id = tickets.open_ticket(session, tickets.Request(
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id,
         sender_name=chat.sender_name, retailer_id=retailer_id, category=category, trading=trading, text=text,
-        message_id=message_id), now=now, answered_by=answer.id if answer else None)
+        message_id=message_id), now=now, answered=answered)
     district = chat.group.district if chat.group else _district_of_retailer(session, retailer_id)
     due = pledges.start_reply(session, ticket_id, category, met=answer is not None and policies.auto_answer_meets_reply,
                               now=now, policies=policies, tz=settings.tz, chat_group_id=group_pk, district=district)
     if needs_visit:
         pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies, tz=settings.tz)
     if answer is not None:
-        assert found is not None, "the answer is found's best match"
-        tickets.mark_answered(session, ticket_id, answer.id, found.matches[0].score, now)
         card = directory.retailer_card(session, retailer_id) if retailer_id else None
         return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reason="answered",
                        entry_id=answer.id, reply_text=texts.auto_answer(ticket_id, answer.render(card)))
@@ -366,8 +351,7 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
 
 
 def _bound_retailer(session: Session, chat: _Chat) -> int | None:
-    found = _BINDING.execute(session, {"platform": chat.platform, "user_id": chat.user_id}).fetchone()
-    return found[0] if found else None
+    return lookups.retailer_id(session, chat.platform, chat.user_id)
 
 
 def _log_answered(session: Session, chat: _Chat, text: str, message_id: str | None, asked: inquiries.Answer,
@@ -380,11 +364,10 @@ def _log_answered(session: Session, chat: _Chat, text: str, message_id: str | No
     ticket_id = tickets.open_ticket(session, tickets.Request(
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id, sender_name=chat.sender_name,
         retailer_id=retailer_id, category=category, trading=False, text=text, message_id=message_id),
-        now=now, answered_by=None, answered=True)
+        now=now, answered=tickets.Answered(note=inquiries.ASK_WORDS[asked.ask]))
     district = chat.group.district if chat.group else _district_of_retailer(session, retailer_id)
     pledges.start_reply(session, ticket_id, category, met=policies.auto_answer_meets_reply, now=now,
                         policies=policies, tz=settings.tz, chat_group_id=group_pk, district=district)
-    tickets.mark_answered_from_data(session, ticket_id, inquiries.ASK_WORDS[asked.ask], now)
     return ticket_id
 
 
@@ -399,7 +382,7 @@ def _first_hint_today(session: Session, chat: _Chat, today: str) -> bool:
 
 # -- staff commands, in a group or in private --------------------------------------------------
 
-def _staff_in_group(session: Session, group: _GroupRow, staff: StaffMember, msg: GroupMessage, now: datetime,
+def _staff_in_group(session: Session, group: GroupRow, staff: StaffMember, msg: GroupMessage, now: datetime,
                     settings: Settings, policies: Policies, knowledge: KnowledgeBase | None) -> Outcome:
     """Staff never open tickets. A quote of a retailer's message or `#12 …` is a reply or a command;
     anything else is their own chat."""
@@ -427,7 +410,7 @@ def _staff_in_group(session: Session, group: _GroupRow, staff: StaffMember, msg:
     return _confirm_privately(session, staff, group, answer.reply_text, ticket.id, now, answer.result)
 
 
-def _confirm_privately(session: Session, staff: StaffMember, group: _GroupRow, text: str, ticket_id: int | None,
+def _confirm_privately(session: Session, staff: StaffMember, group: GroupRow, text: str, ticket_id: int | None,
                        now: datetime, result: Result = Result.STAFF_COMMAND) -> Outcome:
     notices.to_staff_member(session, staff, text, now=now, via_group=session.get(ChatGroup, group.id),
                             ticket_id=ticket_id)
@@ -573,7 +556,8 @@ def handle_private_message(session: Session, msg: PrivateMessage, *, now: dateti
     bare = _bare(text)
     if bare in _SIGN_IN:
         return _console_link(session, msg, now, settings)
-    staff = _staff_member(session, msg.user_id)
+    lookups.refresh(session, now=now, every=settings.lookups_refresh_seconds)
+    staff = lookups.staff_member(session, msg.user_id)
     if staff is not None:
         answer = _staff_private(session, staff, text, bare, now, settings, policies, knowledge)
         if answer is not None:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.models import Role, StaffMember
+from bot.services import lookups
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 FIRST_ADMIN_NAME = "管理员"
@@ -57,7 +58,7 @@ def ensure_first_admin(session: Session, token: str, *, now: datetime) -> StaffM
         admin.token_hash = digest
     if Role.ADMIN not in admin.roles:
         admin.roles = [*admin.roles, Role.ADMIN]
-    admin.active = True
+    _activate(session, admin)
     session.add(admin)
     session.flush()
     return admin
@@ -75,6 +76,8 @@ def create_staff(session: Session, data: dict[str, Any], *, now: datetime) -> St
     staff = StaffMember(**data, created_at=now)
     session.add(staff)
     session.flush()
+    if staff.chat_user_id:
+        lookups.changed(session, lookups.STAFF)
     return staff
 
 
@@ -94,7 +97,15 @@ def update_staff(session: Session, staff_id: int, changes: dict[str, Any]) -> St
     for field, value in changes.items():
         setattr(staff, field, value)
     session.add(staff)
+    if changes.keys() & {"chat_user_id", "active"}:
+        lookups.changed(session, lookups.STAFF)
     return staff
+
+
+def _activate(session: Session, member: StaffMember) -> None:
+    if not member.active and member.chat_user_id:  # intake takes their chat account for staff again
+        lookups.changed(session, lookups.STAFF)
+    member.active = True
 
 
 def _check_chat_account_free(session: Session, chat_user_id: str | None) -> None:
@@ -133,7 +144,7 @@ def create_admin(session: Session, name: str = FIRST_ADMIN_NAME, *, now: datetim
         admin = StaffMember(name=name, roles=[Role.ADMIN], created_at=now)
     elif Role.ADMIN not in admin.roles:
         admin.roles = [*admin.roles, Role.ADMIN]
-    admin.active = True
+    _activate(session, admin)
     token = issue_token(session, admin)
     session.flush()
     return admin, token

@@ -38,7 +38,7 @@ _INSERT_TICKET = Prepared(insert(table_of(Ticket)).returning(table_of(Ticket).c.
 _TOUCH_TICKET = Prepared(update(table_of(Ticket)).where(table_of(Ticket).c.id == bindparam("ticket_pk")))
 _INSERT_MESSAGE = Prepared(insert(table_of(TicketMessage)))
 _INSERT_EVENT = insert(table_of(TicketEvent))
-_INSERT_ONE_EVENT = Prepared(_INSERT_EVENT)
+_INSERT_EVENTS = Prepared(_INSERT_EVENT)
 _TICKETS = table_of(Ticket).c
 _LATEST_OF_SENDER = (  # Core, for the id alone: intake asks this of every retailer message
     select(_TICKETS.id)
@@ -52,9 +52,13 @@ _LATEST_IN_PRIVATE = Prepared(_LATEST_OF_SENDER.where(_TICKETS.chat_group_id.is_
 def event(session: Session, ticket_id: int, now: datetime, actor_kind: str, actor_id: str | None,
           action: str, **detail: Any) -> None:
     """Append one entry to the ticket's trail."""
-    _INSERT_ONE_EVENT.execute(session, {
-        "ticket_id": ticket_id, "at": now, "actor_kind": actor_kind, "actor_id": actor_id,
-        "action": action, "detail": detail})
+    _INSERT_EVENTS.execute(session, _event_row(ticket_id, now, actor_kind, actor_id, action, detail))
+
+
+def _event_row(ticket_id: int, now: datetime, actor_kind: str, actor_id: str | None, action: str,
+               detail: dict[str, Any]) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "at": now, "actor_kind": actor_kind, "actor_id": actor_id, "action": action,
+            "detail": detail}
 
 
 def events(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -86,25 +90,42 @@ class Request:
     message_id: str | None
 
 
-def open_ticket(session: Session, request: Request, *, now: datetime, answered_by: str | None,
-                answered: bool = False) -> int:
-    """A new ticket with the retailer's message; `answered_by` is the knowledge entry that answered it,
-    `answered` says the bot answered it from other data (supply notices, launches)."""
+@dataclass(frozen=True)
+class Answered:
+    """How the bot answered a request as it came: from a knowledge entry (`entry_id`, the match's `score`), or
+    from other data (supply notices, launches; `note` says what, in words)."""
+
+    entry_id: str | None = None
+    score: float | None = None
+    note: str | None = None
+
+    def event(self) -> tuple[str, dict[str, Any]]:
+        if self.entry_id is not None:
+            return "answered_from_knowledge", {"entry": self.entry_id, "score": self.score}
+        return "answered_from_data", {"note": self.note}
+
+
+def open_ticket(session: Session, request: Request, *, now: datetime, answered: Answered | None = None) -> int:
+    """A new ticket with the retailer's message and, when the bot answered it at once, how (the trail's two
+    entries in one call to the driver)."""
     ticket_id = _INSERT_TICKET.execute(session, {
         "platform": request.platform, "chat_group_id": request.chat_group_id,
         "retailer_id": request.retailer_id, "sender_user_id": request.sender_user_id,
         "sender_name": (request.sender_name or "")[:64] or None, "category": request.category,
-        "status": TicketStatus.ANSWERED if answered_by or answered else TicketStatus.OPEN,
-        "trading_flag": request.trading, "knowledge_entry_id": answered_by,
+        "status": TicketStatus.ANSWERED if answered else TicketStatus.OPEN,
+        "trading_flag": request.trading, "knowledge_entry_id": answered.entry_id if answered else None,
         "text": request.text[:MAX_STORED_TEXT], "latest_text": None,
         "created_at": now, "updated_at": now, "last_message_at": now, "closed_at": None,
     }).fetchone()[0]
     add_message(session, ticket_id, request.chat_group_id, request.message_id, AuthorKind.RETAILER,
                 request.sender_user_id, request.text, now)
-    event(session, ticket_id, now, AuthorKind.RETAILER, request.sender_user_id, "opened",
-          category=request.category, bound=request.retailer_id is not None, trading=request.trading,
-          message_id=request.message_id, truncated=len(request.text) > MAX_STORED_TEXT,
-          channel="group" if request.chat_group_id else "private")
+    trail = [_event_row(ticket_id, now, AuthorKind.RETAILER, request.sender_user_id, "opened", {
+        "category": request.category, "bound": request.retailer_id is not None, "trading": request.trading,
+        "message_id": request.message_id, "truncated": len(request.text) > MAX_STORED_TEXT,
+        "channel": "group" if request.chat_group_id else "private"})]
+    if answered is not None:
+        trail.append(_event_row(ticket_id, now, AuthorKind.BOT, None, *answered.event()))
+    _INSERT_EVENTS.execute_many(session, trail)
     return ticket_id
 
 
@@ -187,19 +208,10 @@ def add_note(session: Session, ticket_id: int, staff_id: int, text: str, *, now:
     event(session, ticket_id, now, AuthorKind.STAFF, str(staff_id), "note", text=text.strip()[:MAX_STORED_TEXT])
 
 
-def mark_answered(session: Session, ticket_id: int, entry_id: str, score: float, now: datetime) -> None:
-    event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_knowledge", entry=entry_id, score=score)
-
-
 def mark_first_aid(session: Session, ticket_id: int, entry_id: str, score: float, now: datetime) -> None:
     """The knowledge base's answer went out under the acknowledgement of a ticket a person must still deal
     with (a visit is due): the ticket stays open."""
     event(session, ticket_id, now, AuthorKind.BOT, None, "first_aid_from_knowledge", entry=entry_id, score=score)
-
-
-def mark_answered_from_data(session: Session, ticket_id: int, asked: str, now: datetime) -> None:
-    """The bot answered from the live supply notice or the launches; `asked` says what, in words."""
-    event(session, ticket_id, now, AuthorKind.BOT, None, "answered_from_data", note=asked)
 
 
 def reopen(session: Session, ticket: Ticket, *, now: datetime, actor_kind: str, actor_id: str | None,

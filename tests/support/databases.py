@@ -39,7 +39,9 @@ def fresh_database(tmp_dir: Path, label: str) -> Iterator[str]:
 
 
 def empty_tables(engine: Engine) -> None:
-    """Delete every row of every table (PostgreSQL also restarts the ids)."""
+    """Delete every row of every table (PostgreSQL also restarts the ids), and what intake keeps of them."""
+    from bot.services import lookups
+
     tables = [table.name for table in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -47,3 +49,4 @@ def empty_tables(engine: Engine) -> None:
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
+    lookups.forget_everything(engine)
