@@ -34,7 +34,9 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No ping before each use (a round trip a unit of work): a connection the server dropped fails as transient,
+    # and the runtime retries on a renewed pool (tests/test_runtime.py).
+    return create_engine(url, pool_size=10, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -192,3 +192,29 @@ def test_the_service_with_a_broken_knowledge_file_stops_and_says_why(tmp_path):
                                  "KNOWLEDGE_DIR": str(knowledge), "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}"})
     assert result.returncode == -signal.SIGTERM  # as systemd stops it: a clean stop, not restarted in a loop
     assert "知识库加载失败" in result.stdout + result.stderr and "thresholds.yaml" in result.stdout + result.stderr
+
+
+def _drop_the_services_connections(url: str) -> int:
+    """What a PostgreSQL restart or a failover does to the pool: every other backend of the database ends."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as admin:
+        return len(admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall())
+
+
+async def test_connections_the_server_dropped_are_replaced_and_the_work_commits_once(runtime, database_url, clock,
+                                                                                    caplog):
+    """Without a ping before each use (a round trip a request): a unit of work on a connection the server closed
+    fails as transient, the pool is renewed and the work runs again, once."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server's dropped connections: PostgreSQL only")
+    runtime.unit_of_work(directory.create_group, {"group_id": "900001"}, now=clock.now())
+    await runtime.run(directory.create_group, {"group_id": "900002"}, now=clock.now())  # the writer's connection
+    assert _drop_the_services_connections(database_url) >= 1
+    await runtime.run(directory.create_group, {"group_id": "900003"}, now=clock.now())
+    assert _drop_the_services_connections(database_url) >= 1
+    runtime.unit_of_work(directory.create_group, {"group_id": "900004"}, now=clock.now())
+    numbers = runtime.unit_of_work(lambda s: s.exec(select(ChatGroup.group_id).order_by(ChatGroup.group_id)).all())
+    assert numbers == ["900001", "900002", "900003", "900004"]
+    assert sum("database unavailable, retrying" in record.getMessage() for record in caplog.records) == 2
