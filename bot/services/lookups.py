@@ -196,17 +196,25 @@ def forget_everything(engine: Engine) -> None:
 
 def group(session: Session, platform: str, group_id: str) -> GroupRow | None:
     """The registered group (active or not) a message was written in."""
-    key = (platform, group_id)
-    copy, kept = _copy_of(session), not _reads_past(session, GROUP)
+    def read() -> GroupRow | None:
+        found = _GROUP.execute(session, {"platform": platform, "group_id": group_id}).fetchone()
+        return GroupRow._make(found) if found else None
+
+    return _kept_or_read(session, GROUP, (platform, group_id), read)
+
+
+def _kept_or_read(session: Session, kind: str, key: Hashable, read: Callable[[], Any]) -> Any:
+    """One chat's row of a kept table: from the copy, or read and kept (unless this transaction changed the
+    table, or something was forgotten while it was read)."""
+    copy, kept = _copy_of(session), not _reads_past(session, kind)
     if kept:
-        found, row, generation = copy.kept(GROUP, key)
+        found, value, generation = copy.kept(kind, key)
         if found:
-            return row
-    read = _GROUP.execute(session, {"platform": platform, "group_id": group_id}).fetchone()
-    row = GroupRow._make(read) if read else None
+            return value
+    value = read()
     if kept:
-        copy.keep(GROUP, key, row, generation)
-    return row
+        copy.keep(kind, key, value, generation)
+    return value
 
 
 def staff_member(session: Session, user_id: str) -> StaffMember | None:
@@ -236,14 +244,8 @@ def _staff_in_store(session: Session, user_id: str) -> StaffMember | None:
 
 def retailer_id(session: Session, platform: str, user_id: str) -> int | None:
     """The retailer the chat account is bound to."""
-    key = (platform, user_id)
-    copy, kept = _copy_of(session), not _reads_past(session, BINDING)
-    if kept:
-        found, bound, generation = copy.kept(BINDING, key)
-        if found:
-            return bound
-    read = _BINDING.execute(session, {"platform": platform, "user_id": user_id}).fetchone()
-    bound = read[0] if read else None
-    if kept:
-        copy.keep(BINDING, key, bound, generation)
-    return bound
+    def read() -> int | None:
+        found = _BINDING.execute(session, {"platform": platform, "user_id": user_id}).fetchone()
+        return found[0] if found else None
+
+    return _kept_or_read(session, BINDING, (platform, user_id), read)
