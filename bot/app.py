@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import logging
 import os
 import signal
@@ -75,6 +76,15 @@ def load_knowledge_once_serving(runtime: Runtime) -> None:
             log.critical("知识库加载失败，服务停止 / knowledge base failed to load, stopping: %s", error,
                          exc_info=error)
             os.kill(os.getpid(), signal.SIGTERM)
+            return
+        keep_out_of_collections()
+        built.result().after_build = keep_out_of_collections
+
+    def keep_out_of_collections() -> None:
+        """What start-up built (the knowledge index, the intake model, jieba's dictionary: most of the heap)
+        lives as long as the process: frozen, the cyclic collector no longer walks it in every full collection,
+        which under load took 130-150 ms each, a stall for every retailer waiting meanwhile (5-7 ms after)."""
+        gc.freeze()
 
     def start() -> None:
         runtime.build_knowledge(lambda: load_knowledge(runtime)).add_done_callback(stop_if_failed)

@@ -664,6 +664,7 @@ class KnowledgeBase:
         self.engine = engine
         self._lock = threading.Lock()  # one rebuild at a time; the others find it done
         self._rebuilding: asyncio.Task | None = None
+        self.after_build: Callable[[], None] | None = None  # the serving app's: gc.freeze (see bot.app)
         self._read = self._files()
         self.version, self.index = self._build(*self._read)
 
@@ -679,7 +680,10 @@ class KnowledgeBase:
         with Session(self.engine) as session:  # the version first: entries read after it are at least as new
             version = stored_version(session)
             entries = stored_entries(session)
-        return version, KnowledgeIndex(entries, thresholds, out_of_scope)
+        index = KnowledgeIndex(entries, thresholds, out_of_scope)
+        if self.after_build is not None:
+            self.after_build()
+        return version, index
 
     def reload(self) -> int:
         """Read the thresholds and out-of-scope files and the stored entries again; a broken file raises

@@ -139,3 +139,28 @@ def test_an_entry_id_that_is_no_entrys_is_unknown_not_a_crash(session, clock):
     with pytest.raises(NotFound):
         knowledge.add_similar(session, "../../etc.passwd", "x", now=clock.now(), today=clock.now().date(),
                               staff_id=None)
+
+
+def test_every_rebuild_of_the_index_calls_after_build(tmp_path, runtime, session, clock):
+    """The serving app freezes the heap after each build (bot.app: the collector's full passes otherwise walk
+    the whole index, 130-150 ms stalls under load); a reload and a refresh on a moved version both call it."""
+    import shutil
+    from pathlib import Path
+
+    from bot.services import knowledge
+    from bot.services.knowledge import KnowledgeBase
+
+    shutil.copytree(Path(__file__).resolve().parents[2] / "knowledge", tmp_path, dirs_exist_ok=True)
+    knowledge.seed(session, tmp_path, now=clock.now())
+    session.commit()
+    base = KnowledgeBase(tmp_path, runtime.engine)
+    built: list[object] = []
+    base.after_build = lambda: built.append(base.index)
+    assert base.refresh() is False and built == []  # the stored version has not moved: nothing rebuilt
+    base.reload()
+    assert len(built) == 1
+    knowledge.update_entry(session, "delivery.damaged", {"retired": True}, now=clock.now(), today=clock.now().date(),
+                           staff_id=None)
+    session.commit()
+    assert base.refresh() is True
+    assert len(built) == 2 and built[-1] is not base.index  # called with the new index built, before it is put in
