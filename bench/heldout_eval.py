@@ -1,11 +1,13 @@
-"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/ and apart2/), written by helper
-sessions that never saw the entries' wordings, the other evaluation sets or any training line; nothing is fitted on
-them. `apart2` was written in session 8 and first measured before anything was tuned after it.
+"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/, apart2/ and apart3/), written by
+helper sessions that never saw the entries' wordings, the other evaluation sets or any training line; nothing is
+fitted on them. `apart2` was written in session 8 and `apart3` in session 9, each first measured before anything
+was tuned after it.
 
 Every line goes through the real intake service (`intake.handle_group_message`) on a fresh SQLite store, as a
 new unbound retailer in one registered group, with the knowledge base as shipped. Reports:
 - intake (`apart/intake.yaml`): requests logged (a ticket opened or an answer logged), chatter that opened a
-  ticket, category right among logged requests, complaints logged as complaints, and the confusion pairs of #16
+  ticket (and why: the model said request, or it said chatter and the knowledge base answered), category right
+  among logged requests, complaints logged as complaints, and the confusion pairs of #16
   (delivery vs supply, training vs other, launch vs terminal: lines of either category given the other);
 - knowledge, harder style (`apart/knowledge_hard.yaml`): answered with the right entry, answered with a wrong
   one (over all lines), answered at all, and of those the share that went out as first aid under the
@@ -41,10 +43,11 @@ from bot.app import start_runtime  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.models import Ticket  # noqa: E402
 from bot.runtime import Runtime, current_runtime, set_runtime  # noqa: E402
-from bot.services import directory, intake  # noqa: E402
+from bot.services import classify, directory, intake  # noqa: E402
 
 EVAL = ROOT / "knowledge" / "eval"
-SETS = ("apart2", "apart")  # apart2: written in session 8, measured before anything was tuned after it
+# apart3: written in session 9, apart2 in session 8, each measured first before anything was tuned after it
+SETS = ("apart3", "apart2", "apart")
 GROUP = "700001"
 PAIRS = (("delivery", "supply"), ("training", "other"), ("launch", "terminal"))
 _users = itertools.count(3_000_000)
@@ -93,6 +96,7 @@ def intake_figures(runtime: Runtime, labelled: list[dict], show: int = 0) -> dic
     requests = chatter = logged = ticketed_chatter = right_category = complaints = complaints_right = 0
     confusions: Counter = Counter()
     pairs = {f"{a}/{b}": Counter() for a, b in PAIRS}
+    chatter_why: Counter = Counter()
     missed, chatty = [], []
     for line in labelled:
         outcome, category = post(runtime, line["text"])
@@ -102,6 +106,9 @@ def intake_figures(runtime: Runtime, labelled: list[dict], show: int = 0) -> dic
             ticketed_chatter += opened
             if opened:
                 chatty.append(line["text"])
+                said = "the model said request" if classify.analyse(line["text"]).is_request \
+                    else "the model said chatter, the base answered"
+                chatter_why[f"{said}: {outcome.result.value} {outcome.reason or ''}".strip()] += 1
             continue
         requests += 1
         complaints += line["category"] == "complaint"
@@ -120,7 +127,7 @@ def intake_figures(runtime: Runtime, labelled: list[dict], show: int = 0) -> dic
                 pair["right"] += category == line["category"]
                 pair["swapped"] += category == ({a, b} - {line["category"]}).pop()
     return {"requests": requests, "chatter": chatter, "requests_logged": share(logged, requests),
-            "chatter_ticketed": share(ticketed_chatter, chatter),
+            "chatter_ticketed": share(ticketed_chatter, chatter), "chatter_ticketed_why": dict(chatter_why),
             "category_right": share(right_category, logged),
             "complaints_right": share(complaints_right, complaints),
             "pairs": {name: dict(counts) for name, counts in pairs.items()},
@@ -138,7 +145,7 @@ def main() -> None:
 
 
 def figures_of(kept_apart: str, show: int) -> dict:
-    """Every figure of one set kept apart (`apart` or `apart2`)."""
+    """Every figure of one set kept apart (`apart`, `apart2` or `apart3`)."""
     with fresh_runtime() as runtime:
         figures = intake_figures(runtime, lines("intake.yaml", kept_apart), show)
         hard = lines("knowledge_hard.yaml", kept_apart)

@@ -5,8 +5,8 @@ training is scored, as on the held-out sets. Never reads knowledge/eval/.
 
 Figures are the model's alone (no knowledge base): requests logged, chatter ticketed (detail counts as chatter),
 category right among logged requests, complaints right among complaints. A decision is the service's rule:
-asking nothing when chatter + closing + detail >= 0.7; with a complaint bar b, a line whose p(complaint) >= b is
-a complaint whatever else.
+asking nothing when chatter + closing + detail reach the shipped threshold (classify_fit.THRESHOLD); with a
+complaint bar b, a line whose p(complaint) >= b is a complaint whatever else.
 
     .venv/bin/python bench/intake_variants.py [--only NAME ...] [--bars]
 """
@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.services.classify import NOT_REQUESTS, normalise, tokens  # noqa: E402
+from bot.services.classify_fit import THRESHOLD  # noqa: E402
 
-THRESHOLD = 0.7
 LINES = ROOT / "knowledge" / "intake"
 
 
@@ -87,6 +87,9 @@ VARIANTS = {
     "lr_char12_C32": dict(ng=(1, 2), model="lr", C=32),
     "svc_char12_cal": dict(ng=(1, 2), model="svc", C=1.0),
     "svc_char12_words_cal": dict(ng=(1, 2), model="svc", C=1.0, words=True),
+    # a second calibrated SVM decides request or not on its own; the first gives the category
+    "svc_char12_cal_binary": dict(ng=(1, 2), model="svc", C=1.0, binary=True),
+    "svc_char13_cal_binary": dict(ng=(1, 3), model="svc", C=1.0, binary=True),
     "cnb_char12": dict(ng=(1, 2), model="cnb"),
     "cnb_char12_words": dict(ng=(1, 2), model="cnb", words=True),
 }
@@ -109,10 +112,21 @@ def probabilities(spec: dict, train: list[tuple[str, str, str]], test: list[str]
     vectoriser, clf = make(spec)
     x = vectoriser.fit_transform([t for t, _, _ in train])
     clf.fit(x, [label for _, label, _ in train])
-    return list(clf.classes_), clf.predict_proba(vectoriser.transform(test))
+    p = clf.predict_proba(vectoriser.transform(test))
+    classes = list(clf.classes_)
+    if spec.get("binary"):  # share p(nothing) of the binary model out over the not-request labels in proportion
+        vectoriser, clf = make(spec)
+        x = vectoriser.fit_transform([t for t, _, _ in train])
+        clf.fit(x, [label in NOT_REQUESTS for _, label, _ in train])
+        nothing = clf.predict_proba(vectoriser.transform(test))[:, list(clf.classes_).index(True)]
+        mask = np.array([c in NOT_REQUESTS for c in classes])
+        for row, want in zip(p, nothing, strict=True):
+            for part, total in ((mask, want), (~mask, 1 - want)):
+                row[part] = row[part] / (row[part].sum() or 1) * total
+    return classes, p
 
 
-def decide(classes: list[str], p: np.ndarray, bar: float | None) -> list[str]:
+def decide(classes: list[str], p: np.ndarray, bar: float | None, threshold: float = THRESHOLD) -> list[str]:
     """The label decided for each line: a request category, or 'nothing'."""
     nothing_idx = [i for i, c in enumerate(classes) if c in NOT_REQUESTS]
     request_idx = [i for i, c in enumerate(classes) if c not in NOT_REQUESTS]
@@ -121,7 +135,7 @@ def decide(classes: list[str], p: np.ndarray, bar: float | None) -> list[str]:
     for row in p:
         if bar is not None and row[complaint] >= bar:
             out.append("complaint")
-        elif row[nothing_idx].sum() >= THRESHOLD:
+        elif row[nothing_idx].sum() >= threshold:
             out.append("nothing")
         else:
             out.append(classes[max(request_idx, key=row.__getitem__)])
@@ -140,10 +154,15 @@ def figures(labels: list[str], decided: list[str]) -> dict:
 
 
 def pooled(spec: dict, lines, splitter, groups=None) -> tuple[list[str], list[str], np.ndarray]:
+    """Each line's probabilities from the fold that held it out; a label a fold's training part lacks (a grouped
+    fold can hold out all of a thin label's keys) gets 0 there."""
     labels = [label for _, label, _ in lines]
-    order, probs, classes = [], [], None
+    classes = sorted(set(labels))
+    order, probs = [], []
     for train_idx, test_idx in splitter.split(lines, labels, groups):
-        classes, p = probabilities(spec, [lines[i] for i in train_idx], [lines[i][0] for i in test_idx])
+        fold_classes, fold_p = probabilities(spec, [lines[i] for i in train_idx], [lines[i][0] for i in test_idx])
+        p = np.zeros((len(test_idx), len(classes)))
+        p[:, [classes.index(c) for c in fold_classes]] = fold_p
         order += list(test_idx)
         probs.append(p)
     p = np.vstack(probs)
@@ -205,6 +224,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="variants to run (default: all)")
     parser.add_argument("--bars", action="store_true", help="sweep a complaint bar on the CV figures")
     parser.add_argument("--bar", type=float, default=None, help="apply this complaint bar")
+    parser.add_argument("--thresholds", action="store_true",
+                        help="sweep the threshold: requests logged against chatter ticketed, to compare variants at "
+                             "the same share of requests logged")
     args = parser.parse_args()
     lines = labelled()
     dev = [line for line in lines if is_dev(line[0])]
@@ -219,9 +241,15 @@ def main() -> None:
         groups = [g for _, _, g in lines]
         classes, labels, g_p = pooled(spec, lines, GroupKFold(5), groups)
         g_fig = figures(labels, decide(classes, g_p, args.bar))
-        size, micros = scorer_time(spec, lines)
+        size, micros = scorer_time(spec, lines) if not spec.get("binary") else (0, 0.0)
         print(json.dumps({"variant": name, "dev": dev_fig, "cv5": cv_fig, "group5": g_fig, "bytes": size,
                           "us_per_line": round(micros, 1)}))
+        if args.thresholds:
+            for threshold in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7):
+                print(json.dumps({"variant": name, "threshold": threshold, **{
+                    fold: {k: v for k, v in figures(labels, decide(classes, fold_p, args.bar, threshold)).items()
+                           if k in ("requests_logged", "chatter_ticketed")}
+                    for fold, fold_p in (("cv5", cv_p), ("group5", g_p))}}))
         if args.bars:
             for bar in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
                 print(json.dumps({"variant": name, "bar": bar,

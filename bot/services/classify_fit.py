@@ -36,14 +36,16 @@ LINES = ROOT / "knowledge" / "intake"
 # worse and weigh three times more; jieba words gained under a point of category on unseen styles for twice the
 # scoring time; class_weight='balanced' ticketed more chatter; ComplementNB's probabilities are unusable here. The
 # calibrated SVM beat the logistic regression (C=128) on category and chatter in unseen styles at the same share
-# of requests logged.
+# of requests logged. Session 9 (`--thresholds` compares at the same share logged): a second, binary SVM for
+# request-or-not, C 0.5 or 2, and 1-3-grams did no better; the entries' own phrasings as request lines ticketed
+# more chatter and lost 5 points of category.
 NGRAMS = (1, 2)
 C = 1.0
-# A line is left alone only when the model gives 50 % or more to chatter, closing and detail together: a missed
-# request costs more than a false ticket (every request logged), so the bar is the lowest that still logs 98 % of
-# requests on 5-fold cross-validation over our lines (the aim is 97 %), one step of 0.05 up for margin: 0.5 logs
-# 98.4 % and tickets 11.6 % of these hard chatter lines (0.6: 99.0 % and 14.5 %; 0.45: 98.0 % and 9.1 %).
-THRESHOLD = 0.5
+# A line is left alone only when the model gives 55 % or more to chatter, closing and detail together: a missed
+# request costs more than a false ticket (every request logged), so the bar is the lowest that still logs 97.5 % of
+# requests on 5-fold cross-validation over our lines (the aim is 97 %): with session 9's lines 0.55 logs 97.6 % and
+# tickets 11.6 % of these hard chatter lines (0.5: 97.1 % and 9.9 %; 0.6: 98.2 % and 13.6 %).
+THRESHOLD = 0.55
 # A line is a complaint when the model gives complaint this much, whatever else it gives (before the threshold
 # above): a missed complaint costs a visit owed, a false one a visit spared. Chosen on 5-fold cross-validation
 # (complaints right 95 % -> 98 %, category right unchanged, chatter ticketed +0.4 points), not on the dev split.

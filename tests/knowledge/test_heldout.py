@@ -1,12 +1,13 @@
-"""#16's figures on the sets kept apart (knowledge/eval/apart/ and apart2/, never fitted on) may not slip.
+"""#16's figures on the sets kept apart (knowledge/eval/apart/, apart2/ and apart3/, never fitted on) may not slip.
 
 Every line goes through the real intake service (`bench/heldout_eval.py`), as a new retailer's group message.
-`apart2` was written in session 8 by helpers that saw only the entries' ids and standard questions and first
-measured before anything was tuned after it; `apart` (session 6) has been measured often since, so its figures
-are partly fitted ones. The bounds are #16's aims where a set reaches them, else about the figure it reached
-(the aims: requests logged >= 97 %, chatter ticketed <= 3 %, category right >= 90 %, complaints right >= 95 %,
-harder style answered >= 85 % with wrong <= 2 %, other trades answered <= 3 %). Raise a floor (lower a ceiling)
-when a change reaches more; a failure says a change undid part of #16. The test prints no line of the sets.
+`apart2` (session 8) and `apart3` (session 9) were written by helpers that saw only the entries' ids and standard
+questions, the glossary and the seeds, and first measured before anything was tuned after them; `apart` (session 6)
+has been measured often since, so its figures are partly fitted ones. The bounds are #16's aims where a set reaches
+them, else about the figure it reached (the aims: requests logged >= 97 %, chatter ticketed <= 3 %, category right
+>= 90 %, complaints right >= 95 %, harder style answered >= 85 % with wrong <= 2 %, other trades answered <= 3 %).
+Raise a floor (lower a ceiling) when a change reaches more; a failure says a change undid part of #16. The test
+prints no line of the sets.
 """
 
 import sys
@@ -16,11 +17,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
-    "apart2": {"requests_logged": 0.97, "category_right": 0.90, "complaints_right": 0.95, "hard_answered": 0.85},
-    "apart": {"requests_logged": 0.97, "category_right": 0.87, "complaints_right": 0.95, "hard_answered": 0.85},
+    "apart3": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.73},
+    "apart2": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.85},
+    "apart": {"requests_logged": 0.97, "category_right": 0.89, "complaints_right": 0.95, "hard_answered": 0.85},
 }
-CEILINGS = {  # apart2's chatter: 0.08 with the model of session 7, 0.06 with session 8's (the aim is 0.03)
-    "apart2": {"chatter_ticketed": 0.06, "hard_wrong": 0.02, "other_trades_answered": 0.03},
+# Chatter ticketed with session 8's model -> session 9's: apart3 0.205 -> 0.11, apart2 0.06 -> 0.035 (the aim is
+# 0.03). Other trades answered on apart3: 0.032 before session 9 too (the aim is 0.03).
+CEILINGS = {
+    "apart3": {"chatter_ticketed": 0.11, "hard_wrong": 0.02, "other_trades_answered": 0.035},
+    "apart2": {"chatter_ticketed": 0.04, "hard_wrong": 0.02, "other_trades_answered": 0.03},
     "apart": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.08},
 }
 
