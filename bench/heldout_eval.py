@@ -11,7 +11,8 @@ new unbound retailer in one registered group, with the knowledge base as shipped
   (delivery vs supply, training vs other, launch vs terminal: lines of either category given the other);
 - knowledge, harder style (`apart/knowledge_hard.yaml`): answered with the right entry, answered with a wrong
   one (over all lines), answered at all, and of those the share that went out as first aid under the
-  acknowledgement of a ticket a person still deals with (a complaint, a fault that orders a visit);
+  acknowledgement of a ticket a person still deals with (a complaint, a fault that orders a visit); and why the
+  others were not (what intake did, what the knowledge base decided, what the intake model said), counted;
 - other trades (`apart/off_topic_borrowing.yaml`): answered from our entries (they should not be), first aid
   included.
 #16's aims: requests logged >= 97 %, chatter ticketed <= 3 %, category >= 90 %, complaints >= 95 %;
@@ -144,25 +145,38 @@ def main() -> None:
                      ensure_ascii=False, indent=2))
 
 
+def unanswered_because(runtime: Runtime, text: str, outcome: intake.Outcome) -> str:
+    """Why an in-scope question got no answer: what intake did, what the base decided, what the model said."""
+    analysis = classify.analyse(text)
+    model = "trading" if analysis.trading else "chatter, sure" if analysis.sure else "chatter" \
+        if analysis.chatter else "request"
+    decided = runtime.knowledge.index.decide(text).decision.value if runtime.knowledge else "no base"
+    return f"{outcome.result.value} {outcome.reason or ''}; base: {decided}; model: {model}"
+
+
 def figures_of(kept_apart: str, show: int) -> dict:
     """Every figure of one set kept apart (`apart`, `apart2` or `apart3`)."""
     with fresh_runtime() as runtime:
         figures = intake_figures(runtime, lines("intake.yaml", kept_apart), show)
         hard = lines("knowledge_hard.yaml", kept_apart)
         right = wrong = first_aid = 0
+        unanswered: Counter = Counter()
         for line in hard:
             outcome, _ = post(runtime, line["text"])
             if outcome.entry_id is not None:
                 right += outcome.entry_id == line["id"]
                 wrong += outcome.entry_id != line["id"]
                 first_aid += outcome.reason == "first aid"
+            else:
+                unanswered[unanswered_because(runtime, line["text"], outcome)] += 1
         borrowing = lines("off_topic_borrowing.yaml", kept_apart)
         answered_off = [line["text"] for line in borrowing if post(runtime, line["text"])[0].entry_id is not None]
     return {
         "intake": figures,
         "knowledge_hard": {"lines": len(hard), "right": share(right, len(hard)), "wrong": share(wrong, len(hard)),
                            "answered": share(right + wrong, len(hard)),
-                           "of_which_first_aid": share(first_aid, len(hard))},
+                           "of_which_first_aid": share(first_aid, len(hard)),
+                           "unanswered_why": dict(unanswered.most_common())},
         "off_topic_borrowing": {"lines": len(borrowing), "answered": share(len(answered_off), len(borrowing)),
                                 "answered_lines": answered_off[:show]},
     }
