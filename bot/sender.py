@@ -286,7 +286,10 @@ class Sender:
             except BaseException:
                 self.runtime.hand_back(handed)  # the next pass sends them, not the lease's end
                 raise
-        fresh = handed + fresh  # replies, the first lane
+        # replies, the first lane: with those committed in the claim's own batch (an intake beside it, which queued a
+        # staff notice this claim took) going out now, not after the notice
+        handed += self.runtime.take_handed_off()
+        fresh = handed + fresh
         batch = [claim.message for claim in taken] + fresh
         await self._read_members(batch, again=asked)
         pick = functools.partial(self._pick_bot, bots=bots)

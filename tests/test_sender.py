@@ -596,3 +596,37 @@ async def test_acknowledgements_handed_to_a_pass_that_fails_go_out_with_the_next
         await sender.deliver_due()
     monkeypatch.undo()
     assert await sender.deliver_due() == 1 and len(transport.sent) == 1
+
+
+async def test_a_reply_committed_in_the_claims_batch_goes_out_first_in_the_same_pass(runtime, session, clock,
+                                                                                     monkeypatch):
+    """The store writer may commit an intake and the sender's claim in one transaction (always so on a database
+    server, where it has a thread of its own): the claim takes the staff notice the intake queued, while the
+    intake's acknowledgement is handed to the sender only at the commit. The pass sends the acknowledgement first;
+    it used to send the notice and leave the acknowledgement to a later pass, behind the notice's send (15 s when
+    the account never answers)."""
+    make.group(session, clock)
+    transport = RecordingTransport()
+    virtual = VirtualTime()
+    sender = Sender(runtime, transport, monotonic=virtual.monotonic, sleep=virtual.sleep)
+    claim = sender._claim
+
+    def beside_an_intake(batch_session, **kwargs):
+        message = intake.GroupMessage(platform="qq", group_id="900001", user_id="43001", text="扫码枪扫不出来怎么办",
+                                      message_id="m43001", self_id="20000")
+        intake.handle_group_message(batch_session, message, now=clock.now(), settings=runtime.settings,
+                                    policies=Policies())
+        outbox.enqueue(batch_session, now=clock.now(), platform="qq", target_kind="private", target_id="30001",
+                       text="【任务】工单", bot_id="20000", lane=Lane.STAFF)
+        return claim(batch_session, **kwargs)
+
+    monkeypatch.setattr(sender, "_claim", beside_an_intake)
+    runtime.sender_running = True
+    try:
+        await sender.deliver_due()
+    finally:
+        runtime.sender_running = False
+    assert [target for _, target, _ in transport.sent][:1] == ["900001"] and runtime.take_handed_off() == []
+    monkeypatch.undo()
+    await sender.deliver_due()  # the notice: given way to the acknowledgement's turn, not lost
+    assert [target for _, target, _ in transport.sent] == ["900001", "30001"]
