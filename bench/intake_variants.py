@@ -1,14 +1,15 @@
 """Compare intake-model variants on our own lines only (knowledge/intake/): the dev split (one line in five by a
 hash of its text), 5-fold stratified cross-validation over every line, and a harsher grouped 5-fold in which
 whole keys of a file (complaint_story in requests_a.yaml, ...) are held out together, so a style never seen in
-training is scored, as on the held-out sets. Never reads knowledge/eval/.
+training is scored, as on the held-out sets; and, fitted on all of them, on knowledge/eval/dev_intake/, lines
+never fitted on. Never reads the sets kept apart (knowledge/eval/apart*/).
 
 Figures are the model's alone (no knowledge base): requests logged, chatter ticketed (detail counts as chatter),
 category right among logged requests, complaints right among complaints. A decision is the service's rule:
 asking nothing when chatter + closing + detail reach the shipped threshold (classify_fit.THRESHOLD); with a
 complaint bar b, a line whose p(complaint) >= b is a complaint whatever else.
 
-    .venv/bin/python bench/intake_variants.py [--only NAME ...] [--bars]
+    .venv/bin/python bench/intake_variants.py [--only NAME ...] [--bar 0.3] [--bars] [--thresholds]
 """
 
 from __future__ import annotations
