@@ -16,6 +16,7 @@ been met or restarted is dropped instead of sent.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -446,9 +447,10 @@ def queues(session: Session) -> list[Queue]:
         .where(waiting, col(OutboxMessage.kind).in_(MENTIONING), col(OutboxMessage.target_kind) == "group")
         .group_by(col(OutboxMessage.platform), col(OutboxMessage.bot_id), col(OutboxMessage.lane),
                   col(OutboxMessage.target_id), col(OutboxMessage.kind)))
-    saved: dict[tuple[str, str | None, int], int] = {}
+    saved: dict[tuple[str, str | None, int], int] = {}  # rows that go out inside another's message
     for platform, bot_id, lane, count in combinable:
-        saved[(platform, bot_id, lane)] = saved.get((platform, bot_id, lane), 0) + count - -(-count // COMBINED_AT_MOST)
+        messages = math.ceil(count / COMBINED_AT_MOST)
+        saved[(platform, bot_id, lane)] = saved.get((platform, bot_id, lane), 0) + count - messages
     return [Queue(platform, bot_id, lane, int(waiting_count or 0), oldest, int(dead or 0),
                   int(waiting_count or 0) - saved.get((platform, bot_id, lane), 0))
             for platform, bot_id, lane, waiting_count, oldest, dead in rows]
