@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -206,9 +207,14 @@ def auto_answer(ticket_id: int, answer: str) -> str:
     return f"【自动回答 · 工单 #{ticket_id}】\n{answer}\n——没解决请回复「转人工」，客服会接手。"
 
 
+# An entry's answer ends by offering a person (回复「转人工」); under first aid a person already has the ticket.
+_ASK_FOR_A_PERSON = re.compile(r"(?:直接)?(?:在群里)?再?回复「转人工」")
+
+
 def first_aid(answer: str) -> str:
-    """The knowledge base's answer under the acknowledgement of a ticket a person still deals with."""
-    return f"在等待期间，可以先参考：\n{answer}"
+    """The knowledge base's answer under the acknowledgement of a ticket a person still deals with: where the
+    answer says to ask for a person, it says one will be in touch, since the ticket is with staff already."""
+    return f"在等待期间，可以先参考：\n{_ASK_FOR_A_PERSON.sub('等客服联系您', answer)}"
 
 
 def suggestions(questions: list[str]) -> str:

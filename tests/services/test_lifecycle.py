@@ -365,10 +365,20 @@ def test_a_ticket_a_person_must_deal_with_gets_the_known_answer_as_first_aid(ses
     acknowledgement, first_aid = opened.reply_text.split("\n", 1)
     assert acknowledgement.startswith(f"收到，已登记为工单 #{ticket.id}") and "前回复您" in acknowledgement
     assert first_aid.startswith(texts.first_aid(answer))
+    # the ticket is with staff already: the answer does not tell the retailer to ask for a person
+    assert "转人工" not in first_aid and ("转人工" in answer) == ("等客服联系您" in first_aid)
     [shown] = session.exec(select(TicketEvent).where(TicketEvent.action == "first_aid_from_knowledge")).all()
     assert shown.detail["entry"] == entry
     # a first aid goes with the acknowledgements it may be combined with in a burst
     assert session.exec(select(OutboxMessage.kind).where(OutboxMessage.target_kind == "group")).one() == "ack"
+
+
+def test_no_first_aid_tells_the_retailer_to_ask_for_a_person(runtime):
+    """Under first aid a person has the ticket already: each entry's offer of 转人工 reads as staff getting in touch."""
+    offering = [known.answer for known in runtime.knowledge.index.entries if "转人工" in known.answer]
+    assert len(offering) > 20
+    for answer in offering:
+        assert "转人工" not in texts.first_aid(answer)
 
 
 def test_a_fault_the_base_does_not_know_gets_no_first_aid(session, clock, runtime, group):
