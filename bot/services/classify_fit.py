@@ -41,17 +41,21 @@ LINES = ROOT / "knowledge" / "intake"
 # more chatter and lost 5 points of category.
 NGRAMS = (1, 2)
 C = 1.0
-# A line is left alone only when the model gives 55 % or more to chatter, closing and detail together: a missed
+# A line is left alone only when the model gives 50 % or more to chatter, closing and detail together: a missed
 # request costs more than a false ticket (every request logged), so the bar is the lowest that logs the aim's 97 %
 # of requests on 5-fold cross-validation over all our lines, which hold the hardest requests we could write (plain
-# statements of a problem, no question word): 0.55 logs 97.0 % and tickets 11.8 % of these hard chatter lines
-# (0.5: 96.5 % and 9.6 %; 0.6: 97.3 % and 14.0 %). The third writer's lines of session 9, added to training only,
-# raised requests logged on the lines before them at this bar (97.6 -> 98.0 %) with chatter level (11.6 -> 11.4 %).
-THRESHOLD = 0.55
+# statements of a problem, no question word, the ask at the end of a story). Session 9 chose 0.55 by this rule
+# (97.0 % logged, 11.8 % of our hard chatter ticketed). Session 10's two writers (requests_session10,
+# chatter_session10), added to training only, raised requests logged on the lines before them at 0.5 from 96.5 to
+# 97.1 % (chatter 9.6 -> 9.5 %) and on the unfitted dev set from 84.7 to 90.5 % (chatter 7.9 -> 7.3 %); with them
+# the rule gives 0.5: 97.1 % logged, 9.9 % ticketed (0.45: 96.1 % and 8.2 %; 0.55: 97.6 % and 12.0 %).
+THRESHOLD = 0.5
 # A line is a complaint when the model gives complaint this much, whatever else it gives (before the threshold
-# above): a missed complaint costs a visit owed, a false one a visit spared. Chosen on 5-fold cross-validation
-# (complaints right 95 % -> 98 %, category right unchanged, chatter ticketed +0.4 points), not on the dev split.
-COMPLAINT_BAR = 0.3
+# above): a missed complaint costs a visit owed, a false one a visit spared. First chosen on 5-fold cross-validation
+# (0.3: complaints right 95 % -> 98 %, category right unchanged, chatter ticketed +0.4 points). With session 10's
+# lines, 0.3 kept 96.5 % on cross-validation but 93.4 % on the unfitted dev set (98.4 % before them): 0.2 is the
+# highest bar keeping 95 % on both (97.2 and 95.1 %) for 0.8 points more chatter ticketed on cross-validation.
+COMPLAINT_BAR = 0.2
 
 
 def labelled_lines() -> list[tuple[str, str]]:
