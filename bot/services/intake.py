@@ -245,7 +245,9 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
     if candidate is not None and _continues(candidate, analysis, found, text, quoting=quoted is not None):
         tickets.add_follow_up(session, id_of(candidate), group_pk, message_id, chat.user_id, text, now)
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
-    if not analysis.is_request and not known:  # a question the base knows is a request, whatever the model says
+    # a question the base knows is a request, unless the model is sure it asks nothing (a detail with no open ticket
+    # to join: 型号是老款的那个 names a till, it asks nothing about one)
+    if not analysis.is_request and (analysis.sure or not known):
         return Outcome(Result.IGNORED, reason="not a request")
     category = analysis.category
     if known and category == Category.OTHER:

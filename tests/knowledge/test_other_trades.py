@@ -2,8 +2,9 @@
 real style, still are (#16). tests/knowledge/test_heldout.py keeps the figures on the sets kept apart.
 
 The group's path is followed without the intake service: a line reaches the knowledge base unless it is chatter
-the intake model is sure of, a supply or launch question or a trading post, and the base's answer goes out (as
-an answer, or as first aid where the category's policy orders a visit), as `intake.handle_group_message` does.
+or a detail the intake model is sure of, a supply or launch question or a trading post, and the base's answer goes
+out (as an answer, or as first aid where the category's policy orders a visit), as `intake.handle_group_message`
+does.
 """
 
 from pathlib import Path
@@ -33,7 +34,7 @@ def answered_in_the_group(index: KnowledgeIndex, text: str) -> str | None:
         return None
     result = index.decide(text)
     known = result.decision == Decision.ANSWER and result.best is not None
-    if analysis.chatter and (analysis.sure or not known):  # chatter, unless the base knows it (as intake)
+    if not analysis.is_request and (analysis.sure or not known):  # asks nothing, unless the base knows it (as intake)
         return None
     return result.best.id if known else None
 

@@ -1,11 +1,14 @@
 """Every kind of line #16's "Why" names, through the real intake service (the model shipped in bot/data)."""
 
+import functools
+
 import pytest
 from sqlmodel import select
 
 from bot.models import Category, Pledge, Ticket, TicketMessage
 from bot.services import classify
 from bot.services.intake import Result
+from bot.services.knowledge import Decision
 from tests import factories as make
 
 CHATTER = {
@@ -91,6 +94,23 @@ def test_other_chatter_is_not_stored_on_a_recent_ticket(session, clock, settings
     assert make.post(session, clock, settings, "今天中午吃的米粉 好吃", message_id="m-food").result == Result.IGNORED
     assert session.exec(select(TicketMessage).where(TicketMessage.message_id == "m-food")).all() == []
     assert asked.ticket_id == session.exec(select(Ticket)).one().id
+
+
+def test_a_detail_the_model_is_sure_of_opens_nothing_though_the_base_has_an_answer(session, clock, runtime, group):
+    """更正一下 少的是一条 corrects an earlier report; alone it asks nothing, whatever entry its words match."""
+    text = "更正一下 少的是一条 不是两条"
+    analysis = classify.analyse(text)
+    assert not analysis.is_request and not analysis.chatter and analysis.sure
+    assert runtime.knowledge.index.decide(text).decision == Decision.ANSWER  # the base would answer it
+    post = functools.partial(make.post, session, clock, runtime.settings, policies=runtime.policies,
+                             knowledge=runtime.knowledge)
+    alone = post(text, user_id="10001")
+    assert (alone.result, alone.ticket_id) == (Result.IGNORED, None)
+    assert session.exec(select(Ticket)).all() == []
+    asked = post("今天送来的芙蓉王少了 单子上写的八条", user_id="10002")
+    assert asked.result == Result.OPENED
+    joined = post(text, user_id="10002")
+    assert (joined.result, joined.ticket_id) == (Result.FOLLOW_UP, asked.ticket_id)
 
 
 def test_the_model_is_read_from_the_package_and_decides_fast():

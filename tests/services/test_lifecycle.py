@@ -382,7 +382,7 @@ def test_no_first_aid_tells_the_retailer_to_ask_for_a_person(runtime):
 
 
 def test_a_fault_the_base_does_not_know_gets_no_first_aid(session, clock, runtime, group):
-    opened = make.post(session, clock, runtime.settings, "店里的烟柜玻璃摔坏了", policies=runtime.policies,
-                       knowledge=runtime.knowledge)
+    opened = make.post(session, clock, runtime.settings, "店里的烟柜玻璃摔坏了 能派人来看看吗",
+                       policies=runtime.policies, knowledge=runtime.knowledge)
     assert (opened.reason, opened.entry_id) == ("acknowledged", None)
     assert "在等待期间" not in opened.reply_text
