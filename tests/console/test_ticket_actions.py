@@ -213,7 +213,7 @@ async def test_a_duplicate_merges_into_the_same_retailers_other_ticket(service, 
     assert any(p["state_reason"] == f"已合并到工单 #{target}" for p in source_detail["pledges"])
 
     closed_one = await ask(admin, chat, "合作店的挂牌什么时候发", user)
-    again = await ask(admin, chat, "门头灯箱的广告位可以自己换吗", user)
+    again = await ask(admin, chat, "门头灯箱的广告位怎么申请更换", user)
     admin.post(f"/api/v1/tickets/{closed_one}/close").raise_for_status()
     with sign_in(service, crew["agent"]["token"]) as client:
         into_closed = post(client, again, "merge", target=str(closed_one))
@@ -230,11 +230,11 @@ async def test_a_duplicate_merges_into_the_same_retailers_other_ticket(service, 
 # -- teaching the knowledge base ----------------------------------------------------------------
 
 async def test_an_agent_turns_the_reply_into_a_knowledge_entry(service, admin, crew, chat):
-    ticket_id = await ask(admin, chat, "门头灯箱的广告位可以自己换吗")
+    ticket_id = await ask(admin, chat, "门头灯箱的广告位怎么申请更换")
     with sign_in(service, crew["agent"]["token"]) as client:
         assert post(client, ticket_id, "reply", text="门头广告位由区局统一安排，请联系客户经理。").status_code == 303
         page = client.get(f"/console/tickets/{ticket_id}").text
-        assert 'name="question" maxlength="200" required value="门头灯箱的广告位可以自己换吗"' in page
+        assert 'name="question" maxlength="200" required value="门头灯箱的广告位怎么申请更换"' in page
         assert ">门头广告位由区局统一安排，请联系客户经理。</textarea>" in page
         bad = post(client, ticket_id, "learn", entry_id="门头.广告", question="门头广告位能换吗",
                    answer="请联系客户经理。")
