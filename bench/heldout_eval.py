@@ -1,7 +1,7 @@
-"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/, apart2/ and apart3/), written by
-helper sessions that never saw the entries' wordings, the other evaluation sets or any training line; nothing is
-fitted on them. `apart2` was written in session 8 and `apart3` in session 9, each first measured before anything
-was tuned after it.
+"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/ to apart4/), written by helper
+sessions that never saw the entries' wordings, the other evaluation sets or any training line; nothing is fitted
+on them. `apart2` was written in session 8, `apart3` in session 9 and `apart4` in session 10, each first measured
+before anything was tuned after it.
 
 Every line goes through the real intake service (`intake.handle_group_message`) on a fresh SQLite store, as a
 new unbound retailer in one registered group, with the knowledge base as shipped. Reports:
@@ -47,8 +47,9 @@ from bot.runtime import Runtime, current_runtime, set_runtime  # noqa: E402
 from bot.services import classify, directory, intake  # noqa: E402
 
 EVAL = ROOT / "knowledge" / "eval"
-# apart3: written in session 9, apart2 in session 8, each measured first before anything was tuned after it
-SETS = ("apart3", "apart2", "apart")
+# apart4: written in session 10, apart3 in session 9, apart2 in session 8, each measured first before anything was
+# tuned after it
+SETS = ("apart4", "apart3", "apart2", "apart")
 GROUP = "700001"
 PAIRS = (("delivery", "supply"), ("training", "other"), ("launch", "terminal"))
 _users = itertools.count(3_000_000)
@@ -155,7 +156,7 @@ def unanswered_because(runtime: Runtime, text: str, outcome: intake.Outcome) -> 
 
 
 def figures_of(kept_apart: str, show: int) -> dict:
-    """Every figure of one set kept apart (`apart`, `apart2` or `apart3`)."""
+    """Every figure of one set kept apart (`apart`, `apart2`, `apart3` or `apart4`)."""
     with fresh_runtime() as runtime:
         figures = intake_figures(runtime, lines("intake.yaml", kept_apart), show)
         hard = lines("knowledge_hard.yaml", kept_apart)

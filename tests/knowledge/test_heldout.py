@@ -1,11 +1,13 @@
-"""#16's figures on the sets kept apart (knowledge/eval/apart/, apart2/ and apart3/, never fitted on) may not slip.
+"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart4/, never fitted on) may not slip.
 
 Every line goes through the real intake service (`bench/heldout_eval.py`), as a new retailer's group message.
-`apart2` (session 8) and `apart3` (session 9) were written by helpers that saw only the entries' ids and standard
-questions, the glossary and the seeds, and first measured before anything was tuned after them; `apart` (session 6)
-has been measured often since, so its figures are partly fitted ones. The bounds are #16's aims where a set reaches
-them, else about the figure it reached (the aims: requests logged >= 97 %, chatter ticketed <= 3 %, category right
->= 90 %, complaints right >= 95 %, harder style answered >= 85 % with wrong <= 2 %, other trades answered <= 3 %).
+`apart2` (session 8), `apart3` (session 9) and `apart4` (session 10) were written by helpers that saw only the
+entries' ids and standard questions, the glossary and the seeds, and first measured before anything was tuned after
+them; `apart` (session 6) has been measured often since, so its figures are partly fitted ones (apart2's and
+apart3's are partly, too, since session 10 chose its complaint bar with them in view). The bounds are #16's aims
+where a set reaches them, else about the figure it reached (the aims: requests logged >= 97 %, chatter ticketed
+<= 3 %, category right >= 90 %, complaints right >= 95 %, harder style answered >= 85 % with wrong <= 2 %, other
+trades answered <= 3 %).
 Raise a floor (lower a ceiling) when a change reaches more; a failure says a change undid part of #16. The test
 prints no line of the sets.
 """
@@ -17,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
+    "apart4": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.84},
     "apart3": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.77},
     "apart2": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.86},
     "apart": {"requests_logged": 0.97, "category_right": 0.89, "complaints_right": 0.95, "hard_answered": 0.87},
@@ -28,7 +31,10 @@ FLOORS = {
 # each was chosen; a detail the model is sure of no longer opens a ticket because the base knows its words): apart3's
 # chatter 0.115 -> 0.09 and complaints right 0.945 -> 0.964, its harder style answered 0.78 -> 0.77 (three lines of
 # 300); apart2's chatter stayed at 0.04; apart's rose 0.006 -> 0.013 (one line).
+# apart4, first measured at the end of session 10 with that session's model and base: logged 0.99, chatter 0.085,
+# category 0.923, complaints 1.0, harder style answered 0.847 (wrong 0.013), other trades answered 0.084.
 CEILINGS = {
+    "apart4": {"chatter_ticketed": 0.085, "hard_wrong": 0.02, "other_trades_answered": 0.085},
     "apart3": {"chatter_ticketed": 0.09, "hard_wrong": 0.02, "other_trades_answered": 0.035},
     "apart2": {"chatter_ticketed": 0.04, "hard_wrong": 0.02, "other_trades_answered": 0.03},
     "apart": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.09},
