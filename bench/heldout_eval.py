@@ -149,8 +149,8 @@ def main() -> None:
 def unanswered_because(runtime: Runtime, text: str, outcome: intake.Outcome) -> str:
     """Why an in-scope question got no answer: what intake did, what the base decided, what the model said."""
     analysis = classify.analyse(text)
-    model = "trading" if analysis.trading else "chatter, sure" if analysis.sure else "chatter" \
-        if analysis.chatter else "request"
+    said = "request" if analysis.is_request else "chatter" if analysis.chatter else "detail"
+    model = "trading" if analysis.trading else f"{said}, sure" if analysis.sure else said
     decided = runtime.knowledge.index.decide(text).decision.value if runtime.knowledge else "no base"
     return f"{outcome.result.value} {outcome.reason or ''}; base: {decided}; model: {model}"
 
