@@ -116,12 +116,16 @@ def calibrate(entries, out_of_scope, sets: dict[str, tuple[InScope, list[str]]])
     index = KnowledgeIndex(entries, PROBE, out_of_scope)
 
     def measure(text: str) -> tuple[float, float, float, str] | None:
-        matches, foreign, out_of_scope, foreign_character = index.assess(text, limit=1)
+        # The scope model's hand-overs are not left out: the confidence and its bar are fitted to meet the limits
+        # on their own (session 11: fitted on what the scope model lets through, the bar fell from 0.84 to 0.75 and
+        # the unfitted dev2 set's other trades answered rose from 1.8 to 5.4 %).
+        matches, foreign, out_of_scope, foreign_character, _ = index.assess(text, limit=1)
         if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT or not reaches_the_engine(text):
             return None  # handed over whatever the bar
         return log_odds(matches[0].score), matches[0].similarity, foreign, foreign_character, matches[0].entry.id
 
-    in_rows = [(measure(text), expected) for lines, _ in sets.values() for text, expected in lines]
+    in_by_set = {name: [(measure(text), expected) for text, expected in lines] for name, (lines, _) in sets.items()}
+    in_rows = [pair for pairs in in_by_set.values() for pair in pairs]
     off_rows = {name: [measure(text) for text in off_topic] for name, (_, off_topic) in sets.items()}
     seen = [(row, row[4] == expected) for row, expected in in_rows if row is not None]
     seen += [(row, False) for rows in off_rows.values() for row in rows if row is not None]
@@ -137,10 +141,12 @@ def calibrate(entries, out_of_scope, sets: dict[str, tuple[InScope, list[str]]])
             picked = [n for n in picked if rows[n][4] != expected[n]]
         return len(picked) / len(rows)
 
-    rows, expected = [row for row, _ in in_rows], [entry for _, entry in in_rows]
     limits = {"held_out": OFF_TOPIC_LIMIT, "dev": BORROWING_LIMIT}
+    # Wrong answers are held under the limit in each set, not only over both together (session 11: pooled, the bar
+    # fell to 0.77 with the held-out set at 1.9 % wrong)
     bar = next((bar for bar in (x / 100 for x in range(5, 100))
-                if share(rows, bar, expected=expected) <= WRONG_LIMIT
+                if all(share([row for row, _ in pairs], bar, expected=[entry for _, entry in pairs]) <= WRONG_LIMIT
+                       for pairs in in_by_set.values())
                 and all(share(off_rows[name], bar) <= limit for name, limit in limits.items())), None)
     if bar is None:
         raise SystemExit("no bar meets the limits: improve the entries")

@@ -88,24 +88,17 @@ class Decision:
     confidence: float
 
 
-class IntakeModel:
-    """The fitted TF-IDF + linear SVM with sigmoid calibration, scored as scikit-learn would (sublinear tf, l2 norm,
-    one calibrated sigmoid per class, normalised to sum to one)."""
+class LinearTextModel:
+    """A fitted character n-gram TF-IDF + linear SVM with sigmoid calibration (classify_fit), scored as
+    scikit-learn would: sublinear tf, l2 norm, one calibrated sigmoid per class normalised to sum to one (a
+    binary model has one sigmoid, for its second class)."""
 
     def __init__(self, fitted: dict) -> None:
         self.classes: list[str] = fitted["classes"]
         self.low, self.high = fitted["ngrams"]
         self.intercept: list[float] = fitted["intercept"]
         self.calibration: list[list[float]] = fitted["calibration"]  # per class (a, b): p = 1 / (1 + e^(a s + b))
-        self.features: dict[str, list[float]] = fitted["features"]
-        self.threshold: float = fitted["request_threshold"]
-        self.complaint_bar: float = fitted["complaint_bar"]
-        self._complaint = self.classes.index(Category.COMPLAINT.value)
-        self._asking_nothing = [i for i, name in enumerate(self.classes) if name in NOT_REQUESTS]
-
-    @classmethod
-    def load(cls) -> IntakeModel:
-        return cls(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
+        self.features: dict[str, list[float]] = fitted["features"]  # gram: [idf, weight per class]
 
     def probabilities(self, text: str) -> list[float]:
         text = normalise(text)
@@ -123,8 +116,25 @@ class IntakeModel:
             for k in range(len(scores)):
                 scores[k] += weight / norm * row[k + 1]
         calibrated = [_sigmoid(-(a * score + b)) for score, (a, b) in zip(scores, self.calibration, strict=True)]
+        if len(self.classes) == 2:
+            return [1.0 - calibrated[0], calibrated[0]]
         total = sum(calibrated)
         return [c / total for c in calibrated] if total else [1.0 / len(scores)] * len(scores)
+
+
+class IntakeModel(LinearTextModel):
+    """The intake model: the ticket categories and the three classes that ask nothing, with its two bars."""
+
+    def __init__(self, fitted: dict) -> None:
+        super().__init__(fitted)
+        self.threshold: float = fitted["request_threshold"]
+        self.complaint_bar: float = fitted["complaint_bar"]
+        self._complaint = self.classes.index(Category.COMPLAINT.value)
+        self._asking_nothing = [i for i, name in enumerate(self.classes) if name in NOT_REQUESTS]
+
+    @classmethod
+    def load(cls) -> IntakeModel:
+        return cls(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
 
     def decide(self, text: str) -> Decision:
         """A complaint when the model gives it `complaint_bar` or more (a missed complaint, the one category that

@@ -11,18 +11,24 @@ words (食品经营许可证 shares 到期 and 续 with the tobacco licence), so
 function of the best entry's log-odds, the TF-IDF cosine to its closest question, and the question's foreignness
 (how much more often its most foreign word occurs in out_of_scope.yaml than in the entries, counting only words
 the best entry never uses: 食品, 花呗, 快递, 美团), and the same for single characters, weighted on their own (酒, 茶,
-奶 inside words jieba keeps whole, such as 酒证). Three bands: a confident answer, up to three suggestions
-(你是不是想问…), or a hand-over to an agent. The confidence's weights and bars are fitted on `knowledge/eval/` by
-`bench/knowledge_eval.py --calibrate` (scikit-learn's logistic regression; the service does not import it),
-never guessed, and stored in `knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured
-no better here, and its MultinomialNB keeps dense entries x vocabulary matrices (770 MB, 87 ms p99 with 1,000
-entries), so the index stays ours (bench/knowledge_speed.py).
+奶 inside words jieba keeps whole, such as 酒证). A scope model also says whether the question is ours at all: a
+linear model of character 1-2-grams fitted at commit time on the entries' wordings and the intake's request lines
+against out_of_scope.yaml (`classify_fit.scope_lines`, shipped in bot/data/scope_model.json), which weighs whole
+phrasings where naive Bayes and the foreignness weigh single words (营业执照法人要变更 is another licence however
+much it shares with ours). A question it gives ELSEWHERE_LIMIT or more to elsewhere goes to a person, whatever the
+confidence. Three bands: a confident answer, up to three suggestions (你是不是想问…), or a hand-over to an agent.
+The confidence's weights and bars are fitted on `knowledge/eval/` by `bench/knowledge_eval.py --calibrate`
+(scikit-learn's logistic regression; the service does not import it), never guessed, and stored in
+`knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured no better here, and its
+MultinomialNB keeps dense entries x vocabulary matrices (770 MB, 87 ms p99 with 1,000 entries), so the index stays
+ours (bench/knowledge_speed.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 import math
 import re
 import threading
@@ -32,6 +38,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
@@ -55,7 +62,7 @@ from bot.models import (
     table_of,
 )
 from bot.services import access, tickets
-from bot.services.classify import domain_tokenizer
+from bot.services.classify import LinearTextModel, domain_tokenizer
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 T = TypeVar("T")
@@ -208,6 +215,7 @@ class Assessment(NamedTuple):
     foreign: float  # how far the question's most foreign word, of those the best entry never uses, leans out
     out_of_scope: float = 0.0  # naive Bayes' probability of the out-of-scope class
     foreign_character: float = 0.0  # the same for single characters
+    elsewhere: float = 0.0  # the scope model's probability that the question belongs to another trade or service
 
 
 @dataclass(frozen=True)
@@ -223,6 +231,21 @@ class Result:
 SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
 OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
+SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.json"
+# The scope model's bar: on the dev sets (bench/knowledge_eval.py's, before the sets kept apart were measured) every
+# bar from 0.7 to 0.9 took no answer from an in-scope question and caught other trades' lines the base answered;
+# 0.8 is the middle of that range.
+ELSEWHERE_LIMIT = 0.8
+# Suggestions (你是不是想问…) only for a question the scope model thinks more likely ours than not: 明天会下雨吗 shares
+# enough with "送货时我不在店里" to clear the hint bar, and a list of delivery questions under it looks as silly as an
+# answer.
+SUGGEST_ELSEWHERE_LIMIT = 0.5
+
+
+@cache
+def scope_model() -> LinearTextModel:
+    """The shipped scope model, loaded once."""
+    return LinearTextModel(json.loads(SCOPE_MODEL_PATH.read_text(encoding="utf-8")))
 
 
 def load_out_of_scope(path: Path) -> list[str]:
@@ -238,9 +261,12 @@ def load_out_of_scope(path: Path) -> list[str]:
 class KnowledgeIndex:
     """The active entries, as a naive Bayes model and a TF-IDF inverted index, with each word's foreignness."""
 
-    def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = ()) -> None:
+    def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = (),
+                 scope: LinearTextModel | None = None) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
         self.thresholds = thresholds
+        self.scope = scope or scope_model()
+        self._elsewhere = self.scope.classes.index("elsewhere")
         tokenizer = domain_tokenizer()
         for word in {*SYNONYMS, *(keyword for entry in self.entries for keyword in entry.keywords)}:
             tokenizer.add_word(word, freq=2000)
@@ -327,17 +353,21 @@ class KnowledgeIndex:
         used_characters = self._entry_characters[ranked[0]]
         foreign_character = max((self._foreign_characters.get(f"u:{char}", 0.0) for char in question[:200]
                                  if f"u:{char}" not in used_characters), default=0.0)
-        return Assessment(matches, round(foreign, 4), round(out_of_scope, 4), round(foreign_character, 4))
+        elsewhere = self.scope.probabilities(question)[self._elsewhere]
+        return Assessment(matches, round(foreign, 4), round(out_of_scope, 4), round(foreign_character, 4),
+                          round(elsewhere, 4))
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        matches, foreign, out_of_scope, foreign_character = self.assess(question)
-        result = self._decide(matches, foreign, out_of_scope, foreign_character)
+        matches, foreign, out_of_scope, foreign_character, elsewhere = self.assess(question)
+        result = self._decide(matches, foreign, out_of_scope, foreign_character, elsewhere)
         limits = self.thresholds
         if not matches:
             return result, "知识库里没有这句话用到的词，转人工"
         if out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return result, f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
+        if elsewhere >= ELSEWHERE_LIMIT:
+            return result, f"更像其他行业或其他部门的问题（可能性 {elsewhere:.0%}），转人工"
         confidence = limits.confidence(matches[0], foreign, foreign_character)
         stray = (f"，有条目「{matches[0].entry.question}」从不用、多见于知识库范围以外的词（偏离 {foreign:.1f}）"
                  if foreign >= 1 else "")
@@ -351,20 +381,23 @@ class KnowledgeIndex:
             return result, f"{measured}，列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工"
         if confidence < limits.hint:
             return result, f"{measured}，把握不到 {limits.hint:.0%}，不列相近问题，转人工"
+        if elsewhere >= SUGGEST_ELSEWHERE_LIMIT:
+            return result, f"{measured}，但更像其他行业或其他部门的问题（可能性 {elsewhere:.0%}），不列相近问题，转人工"
         return result, f"{measured}，没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
 
     def decide(self, question: str) -> Result:
         return self._decide(*self.assess(question))
 
     def _decide(self, matches: list[Match], foreign: float, out_of_scope: float = 0.0,
-                foreign_character: float = 0.0) -> Result:
+                foreign_character: float = 0.0, elsewhere: float = 0.0) -> Result:
         limits = self.thresholds
-        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT:
+        if not matches or out_of_scope >= OUT_OF_SCOPE_LIMIT or elsewhere >= ELSEWHERE_LIMIT:
             return Result(Decision.HANDOVER, matches)
         confidence = limits.confidence(matches[0], foreign, foreign_character)
         if confidence >= limits.answer:
             return Result(Decision.ANSWER, matches)
-        suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint]
+        suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint
+                       and elsewhere < SUGGEST_ELSEWHERE_LIMIT]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
 
 
