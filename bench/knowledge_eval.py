@@ -4,7 +4,8 @@ Sets, each reported on its own: `held_out_*` (in-scope, labelled with their entr
 bot must not answer), the first calibration sets; `dev_hard.yaml` (in-scope questions in the harder style:
 homophones, dialect, two-word posts, story first) and `dev_borrowing.yaml` (other trades' questions borrowing
 our words), written for #16; `dev2_in_scope.yaml` and `dev2_other_trades.yaml`, written later for #16 before
-tuning the character foreignness, are reported and never fitted (`dev2`). Over in-scope questions: answered,
+tuning the character foreignness, and `dev3_*` (session 11, after the scope model) are reported and never
+fitted (`dev2`, `dev3`). Over in-scope questions: answered,
 wrong answers (over all in-scope questions), accuracy of the answered ones, how often the right entry is among
 the suggestions; over off-topic lines: how often one was answered. Figures are for the group's path (intake
 settles small talk and trading posts before the engine); `engine_alone` is the index on every line.
@@ -69,8 +70,8 @@ def load_sets(half: str | None = None) -> dict[str, tuple[InScope, list[str]]]:
 
 def load_unfitted() -> dict[str, tuple[InScope, list[str]]]:
     """Sets only ever reported: what tuning on the others does to lines it never saw."""
-    return {"dev2": ([(item["text"], item["id"]) for item in _read("dev2_in_scope.yaml")],
-                     _read("dev2_other_trades.yaml"))}
+    return {name: ([(item["text"], item["id"]) for item in _read(f"{name}_in_scope.yaml")],
+                   _read(f"{name}_other_trades.yaml")) for name in ("dev2", "dev3")}
 
 
 def reaches_the_engine(text: str) -> bool:
