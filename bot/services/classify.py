@@ -88,6 +88,13 @@ class Decision:
     confidence: float
 
 
+def read_fitted(path: Path) -> dict:
+    """A fitted model's numbers, each distinct value one float object: the weights are rounded to four places, so
+    the intake model's 300,000 numbers share 12,500 values (in memory 14 MB -> 7 MB)."""
+    values: dict[str, float] = {}
+    return json.loads(path.read_text(encoding="utf-8"), parse_float=lambda text: values.setdefault(text, float(text)))
+
+
 class LinearTextModel:
     """A fitted character n-gram TF-IDF + linear SVM with sigmoid calibration (classify_fit), scored as
     scikit-learn would: sublinear tf, l2 norm, one calibrated sigmoid per class normalised to sum to one (a
@@ -134,7 +141,7 @@ class IntakeModel(LinearTextModel):
 
     @classmethod
     def load(cls) -> IntakeModel:
-        return cls(json.loads(MODEL_PATH.read_text(encoding="utf-8")))
+        return cls(read_fitted(MODEL_PATH))
 
     def decide(self, text: str) -> Decision:
         """A complaint when the model gives it `complaint_bar` or more (a missed complaint, the one category that

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import math
 import re
 import threading
@@ -62,7 +61,7 @@ from bot.models import (
     table_of,
 )
 from bot.services import access, tickets
-from bot.services.classify import LinearTextModel, domain_tokenizer
+from bot.services.classify import LinearTextModel, domain_tokenizer, read_fitted
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 T = TypeVar("T")
@@ -245,7 +244,7 @@ SUGGEST_ELSEWHERE_LIMIT = 0.5
 @cache
 def scope_model() -> LinearTextModel:
     """The shipped scope model, loaded once."""
-    return LinearTextModel(json.loads(SCOPE_MODEL_PATH.read_text(encoding="utf-8")))
+    return LinearTextModel(read_fitted(SCOPE_MODEL_PATH))
 
 
 def load_out_of_scope(path: Path) -> list[str]:
