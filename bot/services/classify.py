@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -181,14 +182,27 @@ class Analysis:
     sure: bool = False  # asks nothing, and the model is sure of it (`SURE`)
 
 
+_WORD_FREQUENCY = 2000  # what jieba is told of each domain word: enough to keep 扫码枪 whole
+
+
 @cache
 def domain_tokenizer() -> jieba.Tokenizer:
     """One jieba tokenizer for the whole service, knowing the domain words (loaded once)."""
     tokenizer = jieba.Tokenizer()
     for words in (DOMAIN_WORDS, TRADING_STRONG, TRADING_VERBS):
         for word in words:
-            tokenizer.add_word(word, freq=2000)
+            tokenizer.add_word(word, freq=_WORD_FREQUENCY)
     return tokenizer
+
+
+def add_words(words: Iterable[str]) -> None:
+    """Teach the shared tokenizer words (the knowledge entries' keywords), each once: jieba's add_word raises the
+    dictionary's total on every call, so adding the same words again at each rebuild of the knowledge index shifted
+    every later segmentation a little (the same question could be answered before a rebuild and not after)."""
+    tokenizer = domain_tokenizer()
+    for word in words:
+        if tokenizer.FREQ.get(word) != _WORD_FREQUENCY:
+            tokenizer.add_word(word, freq=_WORD_FREQUENCY)
 
 
 def warm_up() -> None:

@@ -61,7 +61,7 @@ from bot.models import (
     table_of,
 )
 from bot.services import access, tickets
-from bot.services.classify import LinearTextModel, domain_tokenizer, read_fitted
+from bot.services.classify import LinearTextModel, add_words, domain_tokenizer, read_fitted
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 T = TypeVar("T")
@@ -266,9 +266,7 @@ class KnowledgeIndex:
         self.thresholds = thresholds
         self.scope = scope or scope_model()
         self._elsewhere = self.scope.classes.index("elsewhere")
-        tokenizer = domain_tokenizer()
-        for word in {*SYNONYMS, *(keyword for entry in self.entries for keyword in entry.keywords)}:
-            tokenizer.add_word(word, freq=2000)
+        add_words({*SYNONYMS, *(keyword for entry in self.entries for keyword in entry.keywords)})
         texts = [(entry, text) for entry in self.entries
                  for text in (entry.question, *entry.similar, " ".join(entry.keywords)) if text]
 

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from bot.services.classify import domain_tokenizer
 from bot.services.knowledge import Decision, Entry, KnowledgeIndex, Thresholds, load_entries
 from tests.support.scope import UNSCOPED
 
@@ -165,3 +166,14 @@ def test_every_rebuild_of_the_index_calls_after_build(tmp_path, runtime, session
     session.commit()
     assert base.refresh() is True
     assert len(built) == 2 and built[-1] is not base.index  # called with the new index built, before it is put in
+
+
+def test_rebuilding_the_index_leaves_the_segmentation_as_it_was():
+    """Every change to the entries rebuilds the index; jieba's dictionary total must not grow each time (it did:
+    the same keywords added again moved every later segmentation, and with it the same question's answer)."""
+    KnowledgeIndex(ENTRIES, THRESHOLDS)
+    tokenizer = domain_tokenizer()
+    total = tokenizer.total
+    for _ in range(3):
+        KnowledgeIndex(ENTRIES, THRESHOLDS)
+    assert tokenizer.total == total
