@@ -285,8 +285,9 @@ def _continues(ticket: Ticket, analysis: classify.Analysis, found: KnowledgeResu
     if complaint and ticket.category != Category.COMPLAINT:
         return False  # a complaint always has its own ticket (its rule orders a visit)
     known = found is not None and found.decision == Decision.ANSWER
-    if ticket.status != TicketStatus.OPEN:  # answered or replied: only words that ask nothing join it
-        return not (analysis.is_request or known)
+    if ticket.status != TicketStatus.OPEN:  # answered or replied: only words that ask nothing join it (words the
+        # base knows ask something, unless the model is sure they do not: 更正一下 少的是一条 after an answer)
+        return not (analysis.is_request or (known and not analysis.sure))
     if quoting or not analysis.is_request or _NOT_SOLVED.search(text):
         return True
     if ticket.category != Category.OTHER and analysis.category not in (Category.OTHER, ticket.category):
