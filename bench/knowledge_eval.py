@@ -193,7 +193,8 @@ def main() -> None:
         raise SystemExit(f"evaluation lines name entries that do not exist: {unknown}")
     written = {text for entry in entries for text in (entry.question, *entry.similar)}
     leaked = [text for lines, _ in every.values() for text, _ in lines if text in written]
-    leaked += [text for _, lines in every.values() for text in lines if text in set(out_of_scope)]
+    outside = {text for lines in out_of_scope.values() for text in lines}
+    leaked += [text for _, lines in every.values() for text in lines if text in outside]
     if leaked:
         raise SystemExit(f"evaluation lines copied into the training lines: {leaked[:5]}")
     if args.cross:
@@ -214,7 +215,7 @@ def main() -> None:
     start = time.perf_counter()
     index = KnowledgeIndex(entries, thresholds, out_of_scope)
     build = time.perf_counter() - start
-    print(json.dumps({"entries": len(entries), "out_of_scope_lines": len(out_of_scope),
+    print(json.dumps({"entries": len(entries), "out_of_scope_lines": len(outside),
                       "index_build_s": round(build, 2), "thresholds": thresholds.model_dump(),
                       **figures(index, every)}, ensure_ascii=False, indent=2))
 

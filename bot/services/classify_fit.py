@@ -90,7 +90,7 @@ def scope_lines() -> list[tuple[str, str]]:
     entries = load_entries(KNOWLEDGE / "entries")
     ours = [text for entry in entries for text in (entry.question, *entry.similar)]
     ours += [text for text, label in labelled_lines() if label not in NOT_REQUESTS]
-    elsewhere = load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml")
+    elsewhere = [text for lines in load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml").values() for text in lines]
     both = set(ours) & set(elsewhere)  # 问个事: a request about to be asked, no entry answers it; says nothing of scope
     found = {text: "ours" for text in ours if text not in both}
     found.update((text, "elsewhere") for text in elsewhere if text not in both)

@@ -4,20 +4,20 @@ Entries are stored in the database, where every instance of the service reads th
 curate them (the console, the API, `#12 加问法`); `knowledge/entries/<column>/<name>.yaml`, one
 topic each, is the seed, and an export writes the files back. A question becomes jieba words (retailers' synonyms
 folded to one word), character bigrams and single characters (which survive typos and odd segmentation). A naive
-Bayes model trained on each entry's standard and similar questions ranks the entries; it has one more class,
-trained on `knowledge/out_of_scope.yaml` (chat, daily life, other public services, other trades): when that class
-is more likely than not, a person takes the question. Naive Bayes is overconfident, and other trades borrow our
-words (食品经营许可证 shares 到期 and 续 with the tobacco licence), so the answer rests on a confidence: a logistic
-function of the best entry's log-odds, the TF-IDF cosine to its closest question, and the question's foreignness
-(how much more often its most foreign word occurs in out_of_scope.yaml than in the entries, counting only words
-the best entry never uses: 食品, 花呗, 快递, 美团), and the same for single characters, weighted on their own (酒, 茶,
-奶 inside words jieba keeps whole, such as 酒证). A scope model also says whether the question is ours at all: a
-linear model of character 1-2-grams fitted at commit time on the entries' wordings and the intake's request lines
-against out_of_scope.yaml (`classify_fit.scope_lines`, shipped in bot/data/scope_model.json), which weighs whole
-phrasings where naive Bayes and the foreignness weigh single words (营业执照法人要变更 is another licence however
-much it shares with ours). A question it gives ELSEWHERE_LIMIT or more to elsewhere goes to a person, whatever the
-confidence. Three bands: a confident answer, up to three suggestions (你是不是想问…), or a hand-over to an agent.
-The confidence's weights and bars are fitted on `knowledge/eval/` by `bench/knowledge_eval.py --calibrate`
+Bayes model trained on each entry's standard and similar questions ranks the entries; it has more classes, one
+per theme of `knowledge/out_of_scope.yaml` (chat, daily life, other public services, other trades): when those
+together are more likely than not, a person takes the question. Naive Bayes is overconfident, and other trades
+borrow our words (食品经营许可证 shares 到期 and 续 with the tobacco licence), so the answer rests on a confidence: a
+logistic function of the best entry's log-odds, the TF-IDF cosine to its closest question, and the question's
+foreignness (how much more often its most foreign word occurs in out_of_scope.yaml than in the entries, counting
+only words the best entry never uses: 食品, 花呗, 快递, 美团), and the same for single characters, weighted on
+their own (酒, 茶, 奶 inside words jieba keeps whole, such as 酒证). A scope model also says whether the question
+is ours at all: a linear model of character 1-2-grams fitted at commit time on the entries' wordings and the
+intake's request lines against out_of_scope.yaml (`classify_fit.scope_lines`, shipped in bot/data/scope_model.json),
+which weighs whole phrasings where naive Bayes and the foreignness weigh single words (茶的订单交了能改不 asks about
+tea however much it shares with ours). A question it gives ELSEWHERE_LIMIT or more to elsewhere goes to a person,
+whatever the confidence. Three bands: a confident answer, up to three suggestions (你是不是想问…), or a hand-over
+to an agent. The confidence's weights and bars are fitted on `knowledge/eval/` by `bench/knowledge_eval.py --calibrate`
 (scikit-learn's logistic regression; the service does not import it), never guessed, and stored in
 `knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured no better here, and its
 MultinomialNB keeps dense entries x vocabulary matrices (770 MB, 87 ms p99 with 1,000 entries), so the index stays
@@ -33,7 +33,7 @@ import re
 import threading
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -228,7 +228,7 @@ class Result:
 
 
 SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
-OUT_OF_SCOPE = "~out-of-scope"  # a class of the model, never an entry
+OUT_OF_SCOPE = "~out-of-scope:"  # + a theme: a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
 SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.json"
 # The scope model's bar: on the dev sets (bench/knowledge_eval.py's, before the sets kept apart were measured) every
@@ -247,20 +247,21 @@ def scope_model() -> LinearTextModel:
     return LinearTextModel(read_fitted(SCOPE_MODEL_PATH))
 
 
-def load_out_of_scope(path: Path) -> list[str]:
-    """Lines the base must not answer, by theme: what makes a word foreign."""
+def load_out_of_scope(path: Path) -> dict[str, list[str]]:
+    """Lines the base must not answer, by theme: a class of the model each, and what makes a word foreign."""
     if not path.is_file():
-        return []
+        return {}
     themes = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(themes, dict) or not all(isinstance(lines, list) for lines in themes.values()):
         raise ValueError(f"{path}: write a mapping from theme to a list of lines")
-    return [str(line) for lines in themes.values() for line in lines]
+    return {str(theme): [str(line) for line in lines] for theme, lines in themes.items()}
 
 
 class KnowledgeIndex:
     """The active entries, as a naive Bayes model and a TF-IDF inverted index, with each word's foreignness."""
 
-    def __init__(self, entries: list[Entry], thresholds: Thresholds, out_of_scope: Sequence[str] = (),
+    def __init__(self, entries: list[Entry], thresholds: Thresholds,
+                 out_of_scope: Mapping[str, Sequence[str]] | Sequence[str] = (),
                  scope: LinearTextModel | None = None) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
         self.thresholds = thresholds
@@ -283,8 +284,13 @@ class KnowledgeIndex:
         per_entry: dict[str, Counter[str]] = defaultdict(Counter)
         for entry, text in texts:
             per_entry[entry.id].update(_with_characters(text))
-        for text in out_of_scope:
-            per_entry[OUT_OF_SCOPE].update(_with_characters(text))
+        # One naive Bayes class per theme of out_of_scope.yaml (a plain list is one theme): one class for every theme
+        # spread thinner with each line added, and by 2,200 lines it gave 明天会下雨吗 0.2 %.
+        themes = out_of_scope if isinstance(out_of_scope, Mapping) else {"": out_of_scope}
+        for theme, lines in themes.items():
+            for text in lines:
+                per_entry[OUT_OF_SCOPE + theme].update(_with_characters(text))
+        outside_lines = [text for lines in themes.values() for text in lines]
         vocabulary = {feature for counts in per_entry.values() for feature in counts}
         size = len(vocabulary)
         # log P(feature | entry) with additive smoothing, stored per feature for sparse scoring
@@ -303,11 +309,11 @@ class KnowledgeIndex:
         self._entry_words = {entry_id: {feature for feature in counts if feature.startswith("w:")}
                              for entry_id, counts in per_entry.items()}
         inside = Counter(feature for _, counts in counted for feature in counts if feature.startswith("w:"))
-        outside = Counter(feature for text in out_of_scope for feature in features(text) if feature.startswith("w:"))
+        outside = Counter(feature for text in outside_lines for feature in features(text) if feature.startswith("w:"))
         self._foreign = _leaning(inside, outside)
         self._foreign_characters = _leaning(
             Counter(f"u:{char}" for _, text in texts for char in text if char.isalnum()),
-            Counter(f"u:{char}" for text in out_of_scope for char in text if char.isalnum()))
+            Counter(f"u:{char}" for text in outside_lines for char in text if char.isalnum()))
         self._entry_characters = {entry_id: {feature for feature in counts if feature.startswith("u:")}
                                   for entry_id, counts in per_entry.items()}
 
@@ -340,8 +346,9 @@ class KnowledgeIndex:
         total = sum(math.exp(value - top) for value in logs.values())
         query = _weigh(found, self.idf)
         ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
-                  if entry_id != OUT_OF_SCOPE][:limit]
-        out_of_scope = math.exp(logs[OUT_OF_SCOPE] - top) / total if OUT_OF_SCOPE in logs else 0.0
+                  if not entry_id.startswith(OUT_OF_SCOPE)][:limit]
+        out_of_scope = sum(math.exp(value - top) for entry_id, value in logs.items()
+                           if entry_id.startswith(OUT_OF_SCOPE)) / total
         matches = [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
                          round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
         used = self._entry_words[ranked[0]]
@@ -698,7 +705,7 @@ class KnowledgeBase:
         self._read = self._files()
         self.version, self.index = self._build(*self._read)
 
-    def _files(self) -> tuple[Thresholds, list[str]]:
+    def _files(self) -> tuple[Thresholds, dict[str, list[str]]]:
         path = self.directory / "thresholds.yaml"
         try:
             thresholds = Thresholds.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -706,7 +713,7 @@ class KnowledgeBase:
             raise ValueError(f"{path}: {error}") from error
         return thresholds, load_out_of_scope(self.directory / "out_of_scope.yaml")
 
-    def _build(self, thresholds: Thresholds, out_of_scope: list[str]) -> tuple[int, KnowledgeIndex]:
+    def _build(self, thresholds: Thresholds, out_of_scope: dict[str, list[str]]) -> tuple[int, KnowledgeIndex]:
         with Session(self.engine) as session:  # the version first: entries read after it are at least as new
             version = stored_version(session)
             entries = stored_entries(session)

@@ -124,7 +124,7 @@ def test_a_malformed_out_of_scope_file_is_named(tmp_path):
     path.write_text("- 只是一个列表\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"out_of_scope\.yaml"):
         load_out_of_scope(path)
-    assert load_out_of_scope(tmp_path / "missing.yaml") == []
+    assert load_out_of_scope(tmp_path / "missing.yaml") == {}
 
 
 def test_an_entry_id_that_is_no_entrys_is_unknown_not_a_crash(session, clock):
