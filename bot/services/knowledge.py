@@ -235,9 +235,8 @@ SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.j
 # bar from 0.7 to 0.9 took no answer from an in-scope question and caught other trades' lines the base answered;
 # 0.8 is the middle of that range.
 ELSEWHERE_LIMIT = 0.8
-# Suggestions (你是不是想问…) only for a question the scope model thinks more likely ours than not: 明天会下雨吗 shares
-# enough with "送货时我不在店里" to clear the hint bar, and a list of delivery questions under it looks as silly as an
-# answer.
+# Suggestions (你是不是想问…) only for a question the scope model thinks more likely ours than not: a list of delivery
+# questions under 明天会下雨吗 (it shares 明天 and 在 with 送货时我不在店里) looks as silly as an answer.
 SUGGEST_ELSEWHERE_LIMIT = 0.5
 
 
@@ -285,7 +284,7 @@ class KnowledgeIndex:
         for entry, text in texts:
             per_entry[entry.id].update(_with_characters(text))
         # One naive Bayes class per theme of out_of_scope.yaml (a plain list is one theme): one class for every theme
-        # spread thinner with each line added, and by 2,200 lines it gave 明天会下雨吗 0.2 %.
+        # spread thinner with each line added, and at 1,790 lines it gave 明天会下雨吗 0.4 % (per theme: 99.7 %).
         themes = out_of_scope if isinstance(out_of_scope, Mapping) else {"": out_of_scope}
         for theme, lines in themes.items():
             for text in lines:
