@@ -235,9 +235,6 @@ SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.j
 # bar from 0.7 to 0.9 took no answer from an in-scope question and caught other trades' lines the base answered;
 # 0.8 is the middle of that range.
 ELSEWHERE_LIMIT = 0.8
-# Suggestions (你是不是想问…) only for a question the scope model thinks more likely ours than not: a list of delivery
-# questions under 明天会下雨吗 (it shares 明天 and 在 with 送货时我不在店里) looks as silly as an answer.
-SUGGEST_ELSEWHERE_LIMIT = 0.5
 
 
 @cache
@@ -384,8 +381,6 @@ class KnowledgeIndex:
             return result, f"{measured}，列出相似度不低于 {limits.suggest:.2f} 的问题请零售户选，同时转人工"
         if confidence < limits.hint:
             return result, f"{measured}，把握不到 {limits.hint:.0%}，不列相近问题，转人工"
-        if elsewhere >= SUGGEST_ELSEWHERE_LIMIT:
-            return result, f"{measured}，但更像其他行业或其他部门的问题（可能性 {elsewhere:.0%}），不列相近问题，转人工"
         return result, f"{measured}，没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
 
     def decide(self, question: str) -> Result:
@@ -399,8 +394,7 @@ class KnowledgeIndex:
         confidence = limits.confidence(matches[0], foreign, foreign_character)
         if confidence >= limits.answer:
             return Result(Decision.ANSWER, matches)
-        suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint
-                       and elsewhere < SUGGEST_ELSEWHERE_LIMIT]
+        suggestions = [match for match in matches if match.similarity >= limits.suggest and confidence >= limits.hint]
         return Result(Decision.SUGGEST, suggestions) if suggestions else Result(Decision.HANDOVER, matches)
 
 
