@@ -3,8 +3,9 @@ the real intake service as bench/heldout_eval.py runs the held-out set, plus the
 
 The shipped model is fitted on every line (`python -m bot.services.classify_fit --all`), so for honest dev
 figures this script first fits one on the training split only, in memory, and scores the dev split with it;
-the shipped file is not touched. Reports requests logged, chatter ticketed (a detail line counts as chatter:
-alone it must open nothing), category right, complaints right and the confusion pairs; then the shipped
+the shipped file is not touched; then the shipped models on knowledge/eval/dev_intake/ (`unfitted`: lines written
+like the training lines, never fitted on). Reports requests logged, chatter ticketed (a detail line counts as
+chatter: alone it must open nothing), category right, complaints right and the confusion pairs; then the shipped
 model's load time, size and a decision's p50/p99 (wall and CPU) over every line, with the cost of a bare
 Python call (the floor) measured in the same run.
 
@@ -27,8 +28,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 from heldout_eval import fresh_runtime, intake_figures  # noqa: E402
 
 from bot.services import classify  # noqa: E402
-from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel  # noqa: E402
-from bot.services.classify_fit import fit, is_dev, labelled_lines  # noqa: E402
+from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, LinearTextModel  # noqa: E402
+from bot.services.classify_fit import fit, fit_linear, is_dev, labelled_lines, small_talk_lines  # noqa: E402
+
+UNFITTED = ROOT / "knowledge" / "eval" / "dev_intake"
+
+
+def as_labelled(lines: list[tuple[str, str]]) -> list[dict]:
+    return [{"text": text, "kind": "chatter" if label in NOT_REQUESTS else "request", "category": label}
+            for text, label in lines]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -60,12 +68,18 @@ def main() -> None:
     parser.add_argument("--show", type=int, default=10, help="misses of each kind listed")
     args = parser.parse_args()
     everything = labelled_lines()
-    dev = [{"text": text, "kind": "chatter" if label in NOT_REQUESTS else "request", "category": label}
-           for text, label in everything if is_dev(text)]
-    train_only = IntakeModel(fit([line for line in everything if not is_dev(line[0])]))
-    with mock.patch.object(classify, "model", lambda: train_only), fresh_runtime() as runtime:
+    dev = as_labelled([line for line in everything if is_dev(line[0])])
+    train = [line for line in everything if not is_dev(line[0])]
+    train_only = IntakeModel(fit(train))
+    small_talk = LinearTextModel(fit_linear(small_talk_lines(train)))
+    with mock.patch.object(classify, "model", lambda: train_only), \
+            mock.patch.object(classify, "small_talk_model", lambda: small_talk), fresh_runtime() as runtime:
         figures = intake_figures(runtime, dev, args.show)
+    unfitted = as_labelled(labelled_lines(UNFITTED))
+    with fresh_runtime() as runtime:
+        unfitted_figures = intake_figures(runtime, unfitted, args.show)
     print(json.dumps({"dev_lines": len(dev), "train_lines": len(everything) - len(dev), "dev": figures,
+                      "unfitted": unfitted_figures,
                       "speed": speed([text for text, _ in everything])}, ensure_ascii=False, indent=2))
 
 

