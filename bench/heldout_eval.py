@@ -1,7 +1,7 @@
-"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/ to apart4/), written by helper
+"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/ to apart5/), written by helper
 sessions that never saw the entries' wordings, the other evaluation sets or any training line; nothing is fitted
-on them. `apart2` was written in session 8, `apart3` in session 9 and `apart4` in session 10, each first measured
-before anything was tuned after it.
+on them. `apart2` was written in session 8, `apart3` in session 9, `apart4` in session 10 and `apart5` in session
+12, each first measured before anything was tuned after it.
 
 Every line goes through the real intake service (`intake.handle_group_message`) on a fresh SQLite store, as a
 new unbound retailer in one registered group, with the knowledge base as shipped. Reports:
@@ -12,7 +12,8 @@ new unbound retailer in one registered group, with the knowledge base as shipped
 - knowledge, harder style (`apart/knowledge_hard.yaml`): answered with the right entry, answered with a wrong
   one (over all lines), answered at all, and of those the share that went out as first aid under the
   acknowledgement of a ticket a person still deals with (a complaint, a fault that orders a visit); and why the
-  others were not (what intake did, what the knowledge base decided, what the intake model said), counted;
+  others were not (what intake did, what the knowledge base decided, what the intake model said), counted; the
+  wrong answers listed, each with the entry meant and the one answered from;
 - other trades (`apart/off_topic_borrowing.yaml`): answered from our entries (they should not be), first aid
   included.
 #16's aims: requests logged >= 97 %, chatter ticketed <= 3 %, category >= 90 %, complaints >= 95 %;
@@ -47,9 +48,9 @@ from bot.runtime import Runtime, current_runtime, set_runtime  # noqa: E402
 from bot.services import classify, directory, intake  # noqa: E402
 
 EVAL = ROOT / "knowledge" / "eval"
-# apart4: written in session 10, apart3 in session 9, apart2 in session 8, each measured first before anything was
-# tuned after it
-SETS = ("apart4", "apart3", "apart2", "apart")
+# apart5: written in session 12, apart4 in session 10, apart3 in session 9, apart2 in session 8, each measured first
+# before anything was tuned after it
+SETS = ("apart5", "apart4", "apart3", "apart2", "apart")
 GROUP = "700001"
 PAIRS = (("delivery", "supply"), ("training", "other"), ("launch", "terminal"))
 _users = itertools.count(3_000_000)
@@ -156,17 +157,20 @@ def unanswered_because(runtime: Runtime, text: str, outcome: intake.Outcome) -> 
 
 
 def figures_of(kept_apart: str, show: int) -> dict:
-    """Every figure of one set kept apart (`apart`, `apart2`, `apart3` or `apart4`)."""
+    """Every figure of one set kept apart (`apart` to `apart5`)."""
     with fresh_runtime() as runtime:
         figures = intake_figures(runtime, lines("intake.yaml", kept_apart), show)
         hard = lines("knowledge_hard.yaml", kept_apart)
         right = wrong = first_aid = 0
         unanswered: Counter = Counter()
+        wrong_lines: list[str] = []
         for line in hard:
             outcome, _ = post(runtime, line["text"])
             if outcome.entry_id is not None:
                 right += outcome.entry_id == line["id"]
                 wrong += outcome.entry_id != line["id"]
+                if outcome.entry_id != line["id"]:
+                    wrong_lines.append(f"{line['text']} ({line['id']}, answered from {outcome.entry_id})")
                 first_aid += outcome.reason == "first aid"
             else:
                 unanswered[unanswered_because(runtime, line["text"], outcome)] += 1
@@ -177,7 +181,7 @@ def figures_of(kept_apart: str, show: int) -> dict:
         "knowledge_hard": {"lines": len(hard), "right": share(right, len(hard)), "wrong": share(wrong, len(hard)),
                            "answered": share(right + wrong, len(hard)),
                            "of_which_first_aid": share(first_aid, len(hard)),
-                           "unanswered_why": dict(unanswered.most_common())},
+                           "unanswered_why": dict(unanswered.most_common()), "wrong_lines": wrong_lines[:show]},
         "off_topic_borrowing": {"lines": len(borrowing), "answered": share(len(answered_off), len(borrowing)),
                                 "answered_lines": answered_off[:show]},
     }
