@@ -5,7 +5,7 @@ closing remarks, praise, jokes and stickers stay chat. Both decisions come from 
 labelled group lines (knowledge/intake/*.yaml, see knowledge/README.md): a character 1-2-gram TF-IDF and a
 linear support-vector machine per class, each class's score turned into a probability by a sigmoid calibrated on
 held-out folds (scikit-learn's LinearSVC in CalibratedClassifierCV), fitted at commit time
-(`python -m bot.services.classify_fit`) and shipped as numbers in bot/data/intake_model.json, scored here with
+(`python -m bot.services.classify_fit`) and shipped as numbers in bot/data/intake_model.txt, scored here with
 plain Python (no scikit-learn import at start). Its classes are the ticket categories plus three that ask
 nothing: `chatter`, `closing` (a closing remark, such as 已经弄好了 谢谢, which intake stores on the retailer's
 recent ticket) and `detail` (型号是老款的那个: more about an open request, joining it; alone it opens nothing). A
@@ -33,7 +33,7 @@ import jieba
 
 from bot.models import Category
 
-MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "intake_model.json"
+MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "intake_model.txt"
 CHATTER_CLASSES = frozenset({"chatter", "closing"})
 # Chatter (or a detail with no open request to join) this sure is left alone even when the knowledge base would
 # answer it (praise for a new till is no question about tills; 更正一下 少的是一条 asks nothing about deliveries); less
@@ -42,7 +42,7 @@ CHATTER_CLASSES = frozenset({"chatter", "closing"})
 # calibrated SVM's probabilities are less peaked, and 0.8 leaves the same shares unsure on 5-fold cross-validation
 # over our lines (11 % of chatter, 0.7 % of requests).
 SURE = 0.8
-SMALL_TALK_MODEL_PATH = MODEL_PATH.with_name("small_talk_model.json")
+SMALL_TALK_MODEL_PATH = MODEL_PATH.with_name("small_talk_model.txt")
 # Chatter the intake model is unsure of is still sure when the small-talk model gives it small talk this much: that
 # model weighs the line against the knowledge base's own wordings (what the base answers is asked like this), which
 # the intake model never sees, and the request lines. On the unfitted lines, every bar from 0.8 to 0.9 ticketed less
@@ -99,10 +99,35 @@ class Decision:
 
 
 def read_fitted(path: Path) -> dict:
-    """A fitted model's numbers, each distinct value one float object: the weights are rounded to four places, so
-    the intake model's 300,000 numbers share 12,500 values (in memory 14 MB -> 7 MB)."""
+    """A fitted model (`write_fitted`), each distinct number one float object: the weights are rounded to four places,
+    so the intake model's 300,000 numbers share 12,500 values (in memory 14 MB -> 7 MB). Read a line at a time: parsing
+    the whole model as one JSON document left the service 8 MB larger for good (memory freed in pieces too small to
+    give back)."""
     values: dict[str, float] = {}
-    return json.loads(path.read_text(encoding="utf-8"), parse_float=lambda text: values.setdefault(text, float(text)))
+
+    def number(text: str) -> float:
+        value = values.get(text)
+        if value is None:
+            value = values[text] = float(text)
+        return value
+
+    with path.open(encoding="utf-8") as lines:
+        fitted = json.loads(next(lines))
+        features = fitted["features"] = {}
+        for line in lines:
+            gram, _, row = line.partition("\t")
+            features[json.loads(gram)] = [number(text) for text in row.split()]
+    return dict(fitted)
+
+
+def write_fitted(path: Path, fitted: dict) -> None:
+    """The model's header as a line of JSON (classes, n-grams, intercepts, calibration, bars), then a line per
+    feature: the gram as a JSON string, a tab, its idf and a weight per class."""
+    header = {key: value for key, value in fitted.items() if key != "features"}
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n")
+        for gram, row in fitted["features"].items():
+            out.write(f"{json.dumps(gram, ensure_ascii=False)}\t{' '.join(map(repr, row))}\n")
 
 
 class LinearTextModel:

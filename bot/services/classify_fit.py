@@ -1,6 +1,6 @@
-"""Fit the intake model on knowledge/intake/*.yaml and write bot/data/intake_model.json, the knowledge base's
-scope model (`scope_lines`) to bot/data/scope_model.json and the small-talk model (`small_talk_lines`) to
-bot/data/small_talk_model.json (run at commit time).
+"""Fit the intake model on knowledge/intake/*.yaml and write bot/data/intake_model.txt, the knowledge base's
+scope model (`scope_lines`) to bot/data/scope_model.txt and the small-talk model (`small_talk_lines`) to
+bot/data/small_talk_model.txt (run at commit time).
 
 scikit-learn fits a character 1-2-gram TF-IDF and a linear SVM per class (LinearSVC), whose scores a sigmoid per
 class, calibrated on three held-out folds, turns into probabilities (CalibratedClassifierCV, ensemble=False: one
@@ -37,6 +37,7 @@ from bot.services.classify import (
     SMALL_TALK_MODEL_PATH,
     IntakeModel,
     normalise,
+    write_fitted,
 )
 from bot.services.knowledge import SCOPE_MODEL_PATH, load_entries, load_out_of_scope
 
@@ -168,10 +169,9 @@ def main() -> None:
     dev = [line for line in lines if is_dev(line[0])]
     train = lines if args.all else [line for line in lines if not is_dev(line[0])]
     fitted = fit(train)
-    MODEL_PATH.write_text(json.dumps(fitted, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-    for path, fitted_lines in ((SCOPE_MODEL_PATH, scope_lines()), (SMALL_TALK_MODEL_PATH, small_talk_lines(train))):
-        path.write_text(json.dumps(fit_linear(fitted_lines), ensure_ascii=False, separators=(",", ":")),
-                        encoding="utf-8")
+    write_fitted(MODEL_PATH, fitted)
+    write_fitted(SCOPE_MODEL_PATH, fit_linear(scope_lines()))
+    write_fitted(SMALL_TALK_MODEL_PATH, fit_linear(small_talk_lines(train)))
     model = IntakeModel.load()
     print(json.dumps({"lines": len(lines), "train": len(train), "dev": len(dev),
                       "labels": dict(Counter(label for _, label in lines)), "features": len(fitted["features"]),

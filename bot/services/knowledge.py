@@ -13,15 +13,15 @@ foreignness (how much more often its most foreign word occurs in out_of_scope.ya
 only words the best entry never uses: 食品, 花呗, 快递, 美团), and the same for single characters, weighted on
 their own (酒, 茶, 奶 inside words jieba keeps whole, such as 酒证). A scope model also says whether the question
 is ours at all: a linear model of character 1-2-grams fitted at commit time on the entries' wordings and the
-intake's request lines against out_of_scope.yaml (`classify_fit.scope_lines`, shipped in bot/data/scope_model.json),
-which weighs whole phrasings where naive Bayes and the foreignness weigh single words (茶的订单交了能改不 asks about
-tea however much it shares with ours). A question it gives ELSEWHERE_LIMIT or more to elsewhere goes to a person,
-whatever the confidence. Three bands: a confident answer, up to three suggestions (你是不是想问…), or a hand-over
-to an agent. The confidence's weights and bars are fitted on `knowledge/eval/` by `bench/knowledge_eval.py --calibrate`
-(scikit-learn's logistic regression; the service does not import it), never guessed, and stored in
-`knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured no better here, and its
-MultinomialNB keeps dense entries x vocabulary matrices (770 MB, 87 ms p99 with 1,000 entries), so the index stays
-ours (bench/knowledge_speed.py).
+intake's request lines against out_of_scope.yaml (`classify_fit.scope_lines`, shipped in bot/data/scope_model.txt),
+which weighs whole phrasings where naive Bayes and the foreignness weigh single words (食用油的订单交了能改不
+asks about cooking oil however much it shares with ours). A question it gives ELSEWHERE_LIMIT or more to elsewhere
+goes to a person, whatever the confidence. Three bands: a confident answer, up to three suggestions (你是不是想问…),
+or a hand-over to an agent. The confidence's weights and bars are fitted on `knowledge/eval/` by
+`bench/knowledge_eval.py --calibrate` (scikit-learn's logistic regression; the service does not import it), never
+guessed, and stored in `knowledge/thresholds.yaml`. scikit-learn's own vectorisers and naive Bayes measured no
+better here, and its MultinomialNB keeps dense entries x vocabulary matrices (770 MB, 87 ms p99 with 1,000 entries),
+so the index stays ours (bench/knowledge_speed.py).
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ class Result:
 SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
 OUT_OF_SCOPE = "~out-of-scope:"  # + a theme: a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
-SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.json"
+SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.txt"
 # The scope model's bar: on the dev sets (bench/knowledge_eval.py's, before the sets kept apart were measured) every
 # bar from 0.7 to 0.9 took no answer from an in-scope question and caught other trades' lines the base answered;
 # 0.8 is the middle of that range.

@@ -95,8 +95,8 @@ def test_a_food_licence_renewal_is_not_told_the_tobacco_licence_renewal(index):
 
 
 def test_a_single_character_of_another_trade_lowers_the_confidence(index):
-    """茶 alone is no word jieba cuts out as foreign, but as a character it leans far out of our entries."""
-    asked, ours = index.assess("茶的订单交了能改不"), index.assess("订单交了能改不")
+    """蛋 alone is no word jieba cuts out as foreign, but as a character it leans far out of our entries."""
+    asked, ours = index.assess("蛋的订单交了能改不"), index.assess("订单交了能改不")
     assert asked.matches[0].entry.id == ours.matches[0].entry.id == "marketing.order-change"
     assert asked.foreign == ours.foreign == 0 and asked.foreign_character > ours.foreign_character
     confidence = index.thresholds.confidence
@@ -106,13 +106,13 @@ def test_a_single_character_of_another_trade_lowers_the_confidence(index):
 
 
 def test_the_scope_model_hands_over_another_trades_question_that_our_words_alone_would_answer(index):
-    """茶的订单交了能改不 shares every word but one with changing a tobacco order; the scope model, which weighs the
-    whole phrasing, hands it over where the entries' words and characters alone answered it."""
+    """食用油的订单交了能改不 shares every word but one with changing a tobacco order; the scope model, which weighs
+    the whole phrasing, hands it over where the entries' words and characters alone answered it."""
     unscoped = KnowledgeIndex(index.entries, index.thresholds, load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml"),
                               scope=UNSCOPED)
-    assert unscoped.decide("茶的订单交了能改不").decision == Decision.ANSWER
-    assert unscoped.decide("茶的订单交了能改不").best.id == "marketing.order-change"
-    assert index.decide("茶的订单交了能改不").decision == Decision.HANDOVER
-    assert index.assess("茶的订单交了能改不").elsewhere >= ELSEWHERE_LIMIT
-    assert "其他行业" in index.explain("茶的订单交了能改不")[1]
+    assert unscoped.decide("食用油的订单交了能改不").decision == Decision.ANSWER
+    assert unscoped.decide("食用油的订单交了能改不").best.id == "marketing.order-change"
+    assert index.decide("食用油的订单交了能改不").decision == Decision.HANDOVER
+    assert index.assess("食用油的订单交了能改不").elsewhere >= ELSEWHERE_LIMIT
+    assert "其他行业" in index.explain("食用油的订单交了能改不")[1]
     assert index.decide("订单交了能改不").decision == Decision.ANSWER
