@@ -143,6 +143,22 @@ def test_praise_the_base_would_answer_stays_chatter_when_the_small_talk_model_is
     assert post(text, user_id="10005").result == Result.OPENED
 
 
+def test_a_question_the_intake_model_takes_for_chatter_is_answered_when_the_small_talk_model_reads_a_question(
+        session, clock, runtime, group, monkeypatch):
+    """初中生来买烟卖得不 asks whether to sell to a minor; the intake model is sure it is chatter, the small-talk model
+    reads a question of the kind the base answers, so the base answers it (it was left alone as small talk)."""
+    text = "初中生来买烟卖得不"
+    decided = classify.model().decide(text)
+    assert decided.category == "chatter" and decided.confidence >= classify.SURE
+    assert classify.small_talk(text) <= classify.SMALL_TALK_ASKS
+    post = functools.partial(make.post, session, clock, runtime.settings, policies=runtime.policies,
+                             knowledge=runtime.knowledge)
+    answered = post(text, user_id="10006")
+    assert (answered.result, answered.reason, answered.entry_id) == (Result.OPENED, "answered", "monopoly.minors")
+    monkeypatch.setattr(classify, "SMALL_TALK_ASKS", -1.0)
+    assert post(text, user_id="10007").result == Result.IGNORED
+
+
 def test_the_model_is_read_from_the_package_and_decides_fast():
     model = classify.IntakeModel.load()
     assert {"chatter", "closing", "detail", *Category} <= set(model.classes)
