@@ -39,6 +39,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
+from sys import intern
 from typing import Any, Literal, NamedTuple, TypeVar
 
 import yaml
@@ -135,14 +136,15 @@ def features(text: str) -> Counter[str]:
     words = [SYNONYMS.get(word, word) for word in domain_tokenizer().lcut(text[:200])]
     words = [word for word in words if word not in _SENTENCE_NOISE and not _PUNCTUATION.fullmatch(word)]
     compact = "".join(words)
-    found: Counter[str] = Counter({f"w:{word}": 1 for word in words})
-    found.update(f"c:{compact[i:i + 2]}" for i in range(len(compact) - 1))
+    # interned: the index keeps each feature in several tables, once in memory instead of once per line it came from
+    found: Counter[str] = Counter({intern(f"w:{word}"): 1 for word in words})
+    found.update(intern(f"c:{compact[i:i + 2]}") for i in range(len(compact) - 1))
     return found
 
 
 def _with_characters(text: str) -> Counter[str]:
     found = features(text)
-    found.update(f"u:{char}" for char in text[:200] if char.isalnum())
+    found.update(intern(f"u:{char}") for char in text[:200] if char.isalnum())
     return found
 
 
