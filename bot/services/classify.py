@@ -52,8 +52,8 @@ SMALL_TALK_MODEL_PATH = MODEL_PATH.with_name("small_talk_model.txt")
 # caught more (13.7 %, 8.5 %) but lost requests that tell a story before they ask (我周五回老家 那天的货咋收).
 SMALL_TALK_SURE = 0.85
 # And the other way: chatter the intake model is sure of is not sure when the small-talk model gives it this little
-# small talk (小娃娃来买烟卖得不 中不中, @客服 今天订烟最晚到几点: asked the way the base's questions are asked), so the
-# base may answer it. On the unfitted sets 0.2 answered 2 more of dev3's 140 questions for one more chatter line of
+# small talk (初中生来买烟卖得不, 刚开店 每样订几条: asked the way the base's questions are asked), so the base may
+# answer it. On the unfitted sets 0.2 answered 2 more of dev3's 140 questions for one more chatter line of
 # eval/dev_intake's 655 ticketed, and more on the fitted sets (held_out +0.9, dev +1.0 points), no wrong answer added;
 # 0.1 took one line of dev3 less, 0.3 one more for one more chatter line on the dev split.
 SMALL_TALK_ASKS = 0.2
