@@ -93,11 +93,15 @@ def is_dev(text: str) -> bool:
     return hashlib.md5(text.encode("utf-8")).digest()[0] % 5 == 0
 
 
+def entry_wordings() -> list[str]:
+    """Every entry's standard question and similar wordings: how the base's questions are asked."""
+    return [text for entry in load_entries(KNOWLEDGE / "entries") for text in (entry.question, *entry.similar)]
+
+
 def scope_lines() -> list[tuple[str, str]]:
     """(text, ours|elsewhere) for the knowledge base's scope model: the entries' wordings and the intake's request
     lines are ours, knowledge/out_of_scope.yaml (other trades, daily life, other public services) is elsewhere."""
-    entries = load_entries(KNOWLEDGE / "entries")
-    ours = [text for entry in entries for text in (entry.question, *entry.similar)]
+    ours = entry_wordings()
     ours += [text for text, label in labelled_lines() if label not in NOT_REQUESTS]
     elsewhere = [text for lines in load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml").values() for text in lines]
     both = set(ours) & set(elsewhere)  # 问个事: a request about to be asked, no entry answers it; says nothing of scope
@@ -110,8 +114,7 @@ def small_talk_lines(intake_lines: list[tuple[str, str]]) -> list[tuple[str, str
     """(text, asks|small_talk) for the small-talk model: the entries' wordings and the intake's request lines
     (`intake_lines`, labelled) ask, its chatter and closing lines are small talk, many naming what the entries are
     about."""
-    entries = load_entries(KNOWLEDGE / "entries")
-    asks = {text for entry in entries for text in (entry.question, *entry.similar)}
+    asks = set(entry_wordings())
     asks |= {text for text, label in intake_lines if label not in NOT_REQUESTS}
     talk = {text for text, label in intake_lines if label in CHATTER_CLASSES}
     return [(text, "asks") for text in sorted(asks - talk)] + [(text, "small_talk") for text in sorted(talk - asks)]

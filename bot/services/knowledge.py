@@ -259,7 +259,7 @@ class KnowledgeIndex:
     """The active entries, as a naive Bayes model and a TF-IDF inverted index, with each word's foreignness."""
 
     def __init__(self, entries: list[Entry], thresholds: Thresholds,
-                 out_of_scope: Mapping[str, Sequence[str]] | Sequence[str] = (),
+                 out_of_scope: Mapping[str, Sequence[str]] | None = None,
                  scope: LinearTextModel | None = None) -> None:
         self.entries = [entry for entry in entries if not entry.retired]
         self.thresholds = thresholds
@@ -282,9 +282,9 @@ class KnowledgeIndex:
         per_entry: dict[str, Counter[str]] = defaultdict(Counter)
         for entry, text in texts:
             per_entry[entry.id].update(_with_characters(text))
-        # One naive Bayes class per theme of out_of_scope.yaml (a plain list is one theme): one class for every theme
-        # spread thinner with each line added, and at 1,790 lines it gave 明天会下雨吗 0.4 % (per theme: 99.7 %).
-        themes = out_of_scope if isinstance(out_of_scope, Mapping) else {"": out_of_scope}
+        # One naive Bayes class per theme of out_of_scope.yaml: one class for every theme spread thinner with each
+        # line added, and at 1,790 lines it gave 明天会下雨吗 0.4 % (per theme: 99.7 %).
+        themes = out_of_scope or {}
         for theme, lines in themes.items():
             for text in lines:
                 per_entry[OUT_OF_SCOPE + theme].update(_with_characters(text))

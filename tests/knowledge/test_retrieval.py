@@ -110,9 +110,9 @@ def test_the_out_of_scope_class_takes_questions_that_only_look_close():
     thresholds = THRESHOLDS.model_copy(update={"suggest": 0.0})
     question = "驾驶证到期了怎么延续"  # shares 到期 / 延续 with the licence entry
     assert KnowledgeIndex(ENTRIES, thresholds, scope=UNSCOPED).decide(question).decision == Decision.ANSWER
-    guarded = KnowledgeIndex(ENTRIES, thresholds, ["驾驶证到期去哪换", "驾照怎么换证", "身份证到期怎么办",
-                                                   "驾驶证扣分了", "车管所几点上班", "驾驶证年审",
-                                                   "驾驶证丢了补办"], scope=UNSCOPED)
+    elsewhere = {"id_documents": ["驾驶证到期去哪换", "驾照怎么换证", "身份证到期怎么办", "驾驶证扣分了",
+                                  "车管所几点上班", "驾驶证年审", "驾驶证丢了补办"]}
+    guarded = KnowledgeIndex(ENTRIES, thresholds, elsewhere, scope=UNSCOPED)
     assert guarded.decide(question).decision != Decision.ANSWER
     assert guarded.decide("许可证快到期了怎么延续").best.id == "monopoly.license-renewal"
 
