@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
+from bot import texts
 from bot.models import StaffMember
 from bot.runtime import Runtime, get_runtime
-from bot.services import access, knowledge
+from bot.services import access, inquiries, intake, knowledge
 from bot.services.errors import Conflict, NotFound, ServiceError
 from bot.services.knowledge import COLUMN_NAMES, PERSONAL_FIELDS, KnowledgeBase
-from bot.texts import suggestions
 
 router = APIRouter()
 HANDOVER_DAYS = 30  # how far back the hand-over list looks
@@ -38,18 +38,33 @@ def _when(runtime: Runtime) -> dict[str, Any]:
     return {"now": now, "today": now.astimezone(runtime.settings.tz).date()}
 
 
+_SUPPLY_ASKS = frozenset({inquiries.Ask.SUMMARY, inquiries.Ask.QUOTA, inquiries.Ask.WINDOW, inquiries.Ask.LAUNCHES})
+
+
 def _try(text: str) -> dict[str, Any]:
-    """What the bot would do with `text`: the decision, why, what it would post, the ranked entries."""
+    """What the bot would do with `text` from a retailer in a group, with no ticket to join: intake's verdict
+    (the same `intake.read` the group's path takes), what it would post, and the knowledge base's decision, why,
+    and the ranked entries."""
     text = text.strip()[:500]
     if not text:
         return {"ask": ""}
-    result, why = _base(get_runtime()).index.explain(text)
+    runtime = get_runtime()
+    base = _base(runtime)
+    reading = intake.read(text, base)
+    category = reading.category
+    needs_visit = reading.asks and runtime.policies.needs_visit(category, text)
+    reply = reading.reply(needs_visit=needs_visit)
+    result, why = base.index.explain(text)
     said = None
-    if result.decision == knowledge.Decision.ANSWER and result.best is not None:
+    if reply == intake.Reply.ANSWERED and result.best is not None:
         said = result.best.answer
-    elif result.decision == knowledge.Decision.SUGGEST:
-        said = suggestions([match.entry.question for match in result.matches])
-    return {"ask": text, "result": result, "why": why, "said": said}
+    elif reply == intake.Reply.FIRST_AID and result.best is not None:
+        said = texts.first_aid(result.best.answer)
+    elif reply == intake.Reply.SUGGESTED:
+        said = texts.suggestions([match.entry.question for match in result.matches])
+    return {"ask": text, "reply": reply, "analysis": reading.analysis, "known": reading.known,
+            "category": texts.CATEGORY_LABELS[category], "needs_visit": needs_visit,
+            "supply_ask": inquiries.classify(text) in _SUPPLY_ASKS, "result": result, "why": why, "said": said}
 
 
 @router.get("/knowledge", response_class=HTMLResponse)

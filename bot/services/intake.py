@@ -164,6 +164,69 @@ def _bare(text: str) -> str:
     return _PUNCTUATION.sub("", text).lower()
 
 
+# -- what a retailer's line is: the group's path and the console's 机器人会怎么答 both read it here ------------
+
+class Reply(StrEnum):
+    """What the bot does with a retailer's line that joins no ticket."""
+
+    SMALL_TALK = "small_talk"  # left alone (a closing remark is kept on a recent ticket)
+    NOT_A_REQUEST = "not_a_request"  # asks nothing (a detail with no ticket to join): left alone
+    ANSWERED = "answered"  # a ticket answered from the knowledge base
+    FIRST_AID = "first_aid"  # a ticket for a person, the base's answer under the acknowledgement
+    SUGGESTED = "suggested"  # a ticket for a person, near questions listed under the acknowledgement
+    ACKNOWLEDGED = "acknowledged"  # a ticket for a person
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The intake model's analysis of a line and the knowledge base's decision on it, taken together."""
+
+    analysis: classify.Analysis
+    found: KnowledgeResult | None
+
+    @property
+    def known(self) -> bool:
+        return self.found is not None and self.found.decision == Decision.ANSWER
+
+    @property
+    def small_talk(self) -> bool:
+        """Chatter, unless the base knows the line and the model is not sure (初中生来买烟卖得不)."""
+        return self.analysis.chatter and (self.analysis.sure or not self.known)
+
+    @property
+    def asks(self) -> bool:
+        """A request; a question the base knows is one too, unless the model is sure it asks nothing (a detail:
+        型号是老款的那个 names a till, it asks nothing about one)."""
+        return self.analysis.is_request or (self.known and not self.analysis.sure)
+
+    @property
+    def category(self) -> Category:
+        """The model's category; a line it files under other that the base answers, the entry's column's."""
+        if self.known and self.analysis.category == Category.OTHER:
+            assert self.found is not None and self.found.best is not None, "an answer has the entry it answers from"
+            return _COLUMN_CATEGORY[self.found.best.column]
+        return self.analysis.category
+
+    def reply(self, *, needs_visit: bool) -> Reply:
+        """A visit (a complaint, a broken terminal) means a person must deal with it: the ticket waits for them,
+        and what the knowledge base knows goes out only as first aid under the acknowledgement."""
+        if self.small_talk:
+            return Reply.SMALL_TALK
+        if not self.asks:
+            return Reply.NOT_A_REQUEST
+        if self.known:
+            return Reply.FIRST_AID if needs_visit else Reply.ANSWERED
+        if self.found is not None and self.found.decision == Decision.SUGGEST:
+            return Reply.SUGGESTED
+        return Reply.ACKNOWLEDGED
+
+
+def read(text: str, knowledge: KnowledgeBase | None) -> Reading:
+    analysis = classify.analyse(text)
+    found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
+    return Reading(analysis, found)
+
+
 # -- groups ------------------------------------------------------------------------------------
 
 def handle_group_message(session: Session, msg: GroupMessage, *, now: datetime, settings: Settings,
@@ -232,28 +295,20 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
             if asked.is_request else None
         return Outcome(Result.INQUIRY, ticket_id=ticket_id, chat_group_id=group_pk, reply_text=asked.text,
                        reason=asked.ask, told_privately=asked.told_privately)
-    analysis = classify.analyse(text)
-    found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
-    known = found is not None and found.decision == Decision.ANSWER
-    if analysis.chatter and quoted is None and (analysis.sure or not known):  # unless the base knows it
-        return _chatter(session, chat, text, message_id, analysis, now)
+    reading = read(text, knowledge)
+    if reading.small_talk and quoted is None:
+        return _chatter(session, chat, text, message_id, reading.analysis, now)
     window = now - timedelta(minutes=settings.thread_window_minutes)
     candidate = quoted if quoted is not None and quoted.status != TicketStatus.CLOSED else None
     if candidate is None and quoted is None:
         latest = _latest(session, chat, window)
         candidate = latest if latest is not None and latest.status != TicketStatus.CLOSED else None
-    if candidate is not None and _continues(candidate, analysis, found, text, quoting=quoted is not None):
+    if candidate is not None and _continues(candidate, reading, text, quoting=quoted is not None):
         tickets.add_follow_up(session, id_of(candidate), group_pk, message_id, chat.user_id, text, now)
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
-    # a question the base knows is a request, unless the model is sure it asks nothing (a detail with no open ticket
-    # to join: 型号是老款的那个 names a till, it asks nothing about one)
-    if not analysis.is_request and (analysis.sure or not known):
+    if not reading.asks:
         return Outcome(Result.IGNORED, reason="not a request")
-    category = analysis.category
-    if known and category == Category.OTHER:
-        assert found is not None and found.best is not None, "an answer has the entry it answers from"
-        category = _COLUMN_CATEGORY[found.best.column]
-    return _open(session, chat, text, message_id, category, analysis.trading, found, now, settings, policies)
+    return _open(session, chat, text, message_id, reading, now, settings, policies)
 
 
 def _chatter(session: Session, chat: _Chat, text: str, message_id: str | None, analysis: classify.Analysis,
@@ -278,16 +333,15 @@ def _latest(session: Session, chat: _Chat, since: datetime) -> Ticket | None:
                                     chat_group_id=chat.group.id if chat.group else None)
 
 
-def _continues(ticket: Ticket, analysis: classify.Analysis, found: KnowledgeResult | None, text: str, *,
-               quoting: bool) -> bool:
+def _continues(ticket: Ticket, reading: Reading, text: str, *, quoting: bool) -> bool:
     """Whether a message continues the sender's ticket or is a request of its own."""
+    analysis = reading.analysis
     complaint = analysis.category == Category.COMPLAINT
     if complaint and ticket.category != Category.COMPLAINT:
         return False  # a complaint always has its own ticket (its rule orders a visit)
-    known = found is not None and found.decision == Decision.ANSWER
-    if ticket.status != TicketStatus.OPEN:  # answered or replied: only words that ask nothing join it (words the
-        # base knows ask something, unless the model is sure they do not: 更正一下 少的是一条 after an answer)
-        return not (analysis.is_request or (known and not analysis.sure))
+    if ticket.status != TicketStatus.OPEN:  # answered or replied: only words that ask nothing join it (更正一下
+        # 少的是一条 after an answer)
+        return not reading.asks
     if quoting or not analysis.is_request or _NOT_SOLVED.search(text):
         return True
     if ticket.category != Category.OTHER and analysis.category not in (Category.OTHER, ticket.category):
@@ -316,15 +370,14 @@ def _district_of_retailer(session: Session, retailer_id: int | None) -> str | No
     return retailer.district if retailer else None
 
 
-def _open(session: Session, chat: _Chat, text: str, message_id: str | None, category: str, trading: bool,
-          found: KnowledgeResult | None, now: datetime, settings: Settings, policies: Policies) -> Outcome:
+def _open(session: Session, chat: _Chat, text: str, message_id: str | None, reading: Reading, now: datetime,
+          settings: Settings, policies: Policies) -> Outcome:
     retailer_id = _bound_retailer(session, chat)
     group_pk = chat.group.id if chat.group else None
+    category, trading, found = reading.category, reading.analysis.trading, reading.found
     needs_visit = policies.needs_visit(category, text)
-    confident = found.best if found and found.decision == Decision.ANSWER else None
-    # A visit (a complaint, a broken terminal) means a person must deal with it: the ticket waits for them, and
-    # what the knowledge base knows goes out only as first aid under the acknowledgement.
-    answer = confident if not needs_visit else None
+    reply_kind = reading.reply(needs_visit=needs_visit)
+    answer = found.best if found is not None and reply_kind == Reply.ANSWERED else None
     answered = tickets.Answered(entry_id=answer.id, score=found.matches[0].score) if found and answer else None
     ticket_id = tickets.open_ticket(session, tickets.Request(
         platform=chat.platform, chat_group_id=group_pk, sender_user_id=chat.user_id,
@@ -340,11 +393,12 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, cate
         return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group_pk, reason="answered",
                        entry_id=answer.id, reply_text=texts.auto_answer(ticket_id, answer.render(card)))
     reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, trading)
+    confident = found.best if found is not None and reply_kind == Reply.FIRST_AID else None
     if confident is not None:  # the general answer, never one filled in with the retailer's details
         assert found is not None, "a confident entry is found's best match"
         tickets.mark_first_aid(session, ticket_id, confident.id, found.matches[0].score, now)
         reply += "\n" + texts.first_aid(confident.answer)
-    elif found and found.decision == Decision.SUGGEST:
+    elif found is not None and reply_kind == Reply.SUGGESTED:
         reply += "\n" + texts.suggestions([match.entry.question for match in found.matches])
     if retailer_id is None and _first_hint_today(session, chat, now.astimezone(settings.tz).date().isoformat()):
         reply += "\n" + texts.BIND_HINT

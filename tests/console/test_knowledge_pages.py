@@ -88,13 +88,23 @@ def test_entries_are_listed_by_column_and_found_by_any_of_their_words(service, p
         assert odd.status_code == 200 and "terminal.printer" in odd.text  # an unknown column lists them all
 
 
-def test_the_box_shows_the_decision_why_and_the_ranked_entries(service, people):
+def test_the_box_shows_what_the_group_does_the_decision_why_and_the_ranked_entries(service, people):
     with sign_in(service, people["manager"]["token"]) as client:
         known = client.get("/console/knowledge/try", params={"ask": "扫码枪扫不出来怎么办"}).text
-        assert "直接回答" in known and "terminal.scanner-no-read" in known and "机器人会在群里说" in known
+        assert "在群里：<b>建单，直接回答" in known and "类别「功能终端」" in known
+        assert "知识库：<b>直接回答" in known and "terminal.scanner-no-read" in known and "机器人会在群里说" in known
         assert "可能性" in known and "相似度" in known
         unknown = client.get("/console/knowledge/try", params={"ask": "明天会下雨吗"}).text
-        assert "转人工" in unknown and "机器人会在群里说" not in unknown
+        assert "在群里：<b>闲聊，不建单、不回复" in unknown and "机器人会在群里说" not in unknown
+        # the base knows the order platform, but in the group this praise is small talk: the box says so
+        praise = client.get("/console/knowledge/try", params={"ask": "订货平台新版本挺好用的"}).text
+        assert "在群里：<b>闲聊，不建单、不回复" in praise and "知识库：<b>直接回答" in praise
+        assert "机器人会在群里说" not in praise
+        visit = client.get("/console/knowledge/try", params={"ask": "收银机黑屏"}).text
+        assert "建单转人工，附上知识库的答复先行处理" in visit and "按类别规则需要上门" in visit
+        assert "机器人会在群里说（在确认收到之后）" in visit and "在等待期间，可以先参考" in visit
+        quota = client.get("/console/knowledge/try", params={"ask": "这周我能订几条"}).text
+        assert "有当期货源通知或新品时，群里按数据直接回答" in quota
         assert client.get("/console/knowledge/try", params={"ask": " "}).text.strip() == ""
         without_script = client.get("/console/knowledge", params={"ask": "扫码枪扫不出来怎么办"}).text
         assert "直接回答" in without_script  # the form works without htmx too

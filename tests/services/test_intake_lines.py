@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import select
 
 from bot.models import Category, Pledge, Ticket, TicketMessage
-from bot.services import classify
-from bot.services.intake import Result
+from bot.services import classify, intake
+from bot.services.intake import Reply, Result
 from bot.services.knowledge import Decision
 from tests import factories as make
 
@@ -172,3 +172,29 @@ def test_a_picture_alone_joins_an_open_request_rather_than_being_chatter(session
     picture = make.post(session, clock, settings, "[图片]")
     assert (picture.result, picture.ticket_id) == (Result.FOLLOW_UP, asked.ticket_id)
     assert make.post(session, clock, settings, "[图片]", user_id="10002").result == Result.IGNORED  # no ticket
+
+
+# The console's 机器人会怎么答 box shows `intake.read(...).reply(...)`; the group must do just that.
+REPLIES = [
+    ("订货平台新版本挺好用的", Reply.SMALL_TALK),  # though the base would answer it
+    ("明天会下雨吗", Reply.SMALL_TALK),
+    ("更正一下 少的是一条 不是两条", Reply.NOT_A_REQUEST),  # though the base would answer it
+    ("扫码枪扫不出来怎么办", Reply.ANSWERED),
+    ("初中生来买烟卖得不", Reply.ANSWERED),  # the model says chatter, unsure
+    ("收银机黑屏", Reply.FIRST_AID),  # a visit: a person takes it, the answer goes under the acknowledgement
+    ("终端有点问题", Reply.SUGGESTED),
+]
+_GROUP_DID = {(Result.IGNORED, "small talk"): Reply.SMALL_TALK, (Result.IGNORED, "not a request"): Reply.NOT_A_REQUEST,
+              (Result.OPENED, "answered"): Reply.ANSWERED, (Result.OPENED, "first aid"): Reply.FIRST_AID}
+
+
+@pytest.mark.parametrize(("text", "reply"), REPLIES)
+def test_the_reading_the_console_shows_is_what_the_group_does(session, clock, runtime, group, text, reply):
+    reading = intake.read(text, runtime.knowledge)
+    assert reading.reply(needs_visit=reading.asks and runtime.policies.needs_visit(reading.category, text)) == reply
+    outcome = make.post(session, clock, runtime.settings, text, policies=runtime.policies, knowledge=runtime.knowledge)
+    did = _GROUP_DID.get((outcome.result, outcome.reason))
+    if did is None:
+        assert (outcome.result, outcome.reason) == (Result.OPENED, "acknowledged")
+        did = Reply.SUGGESTED if "你是不是想问" in (outcome.reply_text or "") else Reply.ACKNOWLEDGED
+    assert did == reply
