@@ -62,9 +62,10 @@ def _try(text: str) -> dict[str, Any]:
         said = texts.first_aid(result.best.answer)
     elif reply == intake.Reply.SUGGESTED:
         said = texts.suggestions([match.entry.question for match in result.matches])
-    return {"ask": text, "reply": reply, "analysis": reading.analysis, "known": reading.known,
+    return {"ask": text, "reply": reply, "analysis": reading.analysis,
             "category": texts.CATEGORY_LABELS[category], "needs_visit": needs_visit,
-            "supply_ask": inquiries.classify(text) in _SUPPLY_ASKS, "result": result, "why": why, "said": said}
+            "supply_ask": intake.may_be_inquiry(text, reading.analysis, quoting=False)
+            and inquiries.classify(text) in _SUPPLY_ASKS, "result": result, "why": why, "said": said}
 
 
 @router.get("/knowledge", response_class=HTMLResponse)

@@ -112,7 +112,7 @@ async def test_bad_frames_crash_nothing_and_lose_nothing(napcat, admin, group_id
     await napcat.group_message(group_id, 10006, "", segments=[{"type": "face", "data": {"id": "1"}}])
     await napcat.group_message(group_id, 10007, "终端坏了怎么办" + "很" * 10_000)
     ack = await napcat.next_call("send_group_msg", to=group_id)
-    assert len(text_of(ack)) < 200  # the huge text is not echoed back
+    assert "很" * 20 not in text_of(ack) and len(text_of(ack)) < 1000  # the huge text is not echoed back
 
     assert admin.get("/healthz").json()["database"] is True
     texts = sorted(t["text"][:10] for t in tickets_of(admin, group_id))

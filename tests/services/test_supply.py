@@ -305,6 +305,7 @@ def test_two_instances_publishing_at_once_send_each_notice_once(session, clock, 
     ("什么时候可以订货", "window"), ("有什么新品", "launches"), ("新品", "launches"),
     ("为什么我的限量这么少", None), ("限量怎么定的", None), ("新品怎么订", None), ("扫码枪扫不出", None),
     ("许可证什么时候到期", None), ("好的谢谢", None), ("我能订多少" * 20, None),
+    ("刚开店 每周订几条合适", None), ("这周订多少好", None),  # how much to order: the knowledge base advises
 ])
 def test_supply_and_launch_questions_are_told_apart_from_the_rest(text, ask):
     assert inquiries.classify(text) == ask
@@ -435,3 +436,21 @@ def test_after_a_notice_the_groups_notes_that_quotas_went_privately_go_as_one_me
     assert outbox.compose(group_send) == [(None, "以下各位的限量已私信发送，请查看私聊消息：")] + [
         (user, "") for user in users]
     assert outbox.compose(told[:1]) == [(None, "您的限量已私信发给您，请查看私聊消息。")]  # alone: as it is
+
+
+def test_talk_about_the_notice_is_not_a_supply_question(session, clock, runtime, notice_of):
+    """本周货源看过了 没我要的 has the words of a supply question and asks nothing: the model is sure it is chatter, so
+    it opens no ticket and the bot says nothing (it was answered with the notice and logged as a ticket)."""
+    make.group(session, clock, bot_id="20000")
+    supply.publish(session, notice_of().id, now=clock.now(), tz=runtime.settings.tz)
+    session.commit()
+    talk = "本周货源看过了 没我要的"
+    assert inquiries.classify(talk) == inquiries.Ask.SUMMARY
+    outcome = make.post(session, clock, runtime.settings, talk)
+    assert (outcome.result, outcome.reply_text) == (intake.Result.IGNORED, None)
+    assert session.exec(select(Ticket)).all() == []
+    asked = make.post(session, clock, runtime.settings, "这周有什么货")
+    assert asked.result == intake.Result.INQUIRY and "中华" in (asked.reply_text or "")
+    # a closing remark with those words is kept on the ticket it closes
+    closing = make.post(session, clock, runtime.settings, "订货截止时间我记下了 谢谢")
+    assert (closing.result, closing.ticket_id) == (intake.Result.FOLLOW_UP, asked.ticket_id)
