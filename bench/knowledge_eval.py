@@ -44,8 +44,11 @@ from bot.services.knowledge import (  # noqa: E402
 )
 
 KNOWLEDGE = ROOT / "knowledge"
-# Well inside #16's aims (wrong <= 2 %, off-topic answered <= 3 %): a wrong answer is worse than none.
-WRONG_LIMIT, OFF_TOPIC_LIMIT, BORROWING_LIMIT = 0.015, 0.03, 0.02
+# Well inside #16's aims (wrong <= 2 %, off-topic answered <= 3 %): a wrong answer is worse than none. Wrong answers
+# run higher on the sets kept apart than on these (session 12: apart5 at 2.0 % with 1.5 % here), so since session 13
+# the limit is 1 %: session 13's base answered 1.1 points fewer of held_out and dev2, held_out's wrong 1.4 -> 0.8 %
+# (apart8, measured both ways before this was chosen: answered 88.7 -> 88.3 %, wrong 2.3 -> 2.0 %).
+WRONG_LIMIT, OFF_TOPIC_LIMIT, BORROWING_LIMIT = 0.01, 0.03, 0.02
 
 PROBE = Thresholds(posterior=0, similarity=0, foreign=0, bias=0, answer=1, hint=1, suggest=1)  # for measuring only
 InScope = list[tuple[str, str]]
