@@ -8,6 +8,7 @@
     python -m bot backup DIR              a consistent copy of the database and policy file, while the service runs
     python -m bot restore DIR             put a backup back into an empty installation
     python -m bot check-policy            check POLICY_FILE and the staff alert robots it names, change nothing
+    python -m bot migrate                 bring the database's schema to this release's (serving does it at start)
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _serve(settings: Settings, console: bool) -> int:
             print(f"拒绝启动 / refusing to start: {problem}", file=sys.stderr)
             return 2
     configure_logging(settings)
-    runtime = start_runtime(settings, knowledge_later=True)
+    runtime = start_runtime(settings, knowledge_later=True, migrate_apart=True)
     if console:
         prepare_console_group(runtime)
     init_nonebot(settings, console=console)
@@ -119,6 +120,18 @@ def _import_retailers(settings: Settings, path: Path, dry_run: bool, full: bool)
         print("有错误，未做任何修改。", file=sys.stderr)
         return 1
     print("试运行：未做任何修改。" if dry_run else "导入完成。")
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    """The schema brought to this release's, as the service does at start (there in a child process)."""
+    from bot.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -210,6 +223,7 @@ def main(argv: list[str]) -> int:
     load_backup = commands.add_parser("restore", help="put a backup back into an empty installation")
     load_backup.add_argument("directory", type=Path, help="a directory written by `backup`")
     commands.add_parser("check-policy", help="check POLICY_FILE and its staff alert robots, change nothing")
+    commands.add_parser("migrate", help="bring the database's schema to this release's (the service does at start)")
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "import-retailers":
@@ -222,6 +236,8 @@ def main(argv: list[str]) -> int:
         return _restore(settings, args.directory)
     if args.command == "check-policy":
         return _check_policy(settings)
+    if args.command == "migrate":
+        return _migrate(settings)
     if args.command == "export-knowledge":
         return _export_knowledge(settings, args.directory)
     return _serve(settings, console=args.command == "console")

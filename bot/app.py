@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot import webhooks
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db import migrate
+from bot.db import migrate, migrate_in_child
 from bot.models import ChatGroup
 from bot.runtime import Runtime, set_runtime
 from bot.services import classify, directory, knowledge, staff
@@ -40,15 +40,17 @@ def _route_logs_to_nonebot(level: str) -> None:
         logger.propagate = False
 
 
-def start_runtime(settings: Settings, clock: Clock | None = None, *, knowledge_later: bool = False) -> Runtime:
+def start_runtime(settings: Settings, clock: Clock | None = None, *, knowledge_later: bool = False,
+                  migrate_apart: bool = False) -> Runtime:
     """Open and migrate the store, make ADMIN_TOKEN's admin (or warn that nobody can administer), and load
     the knowledge (`load_knowledge`); with `knowledge_later`, the service starts that once it serves
-    (`init_nonebot`), so it is healthy a second sooner and the first question waits for the index."""
+    (`init_nonebot`), so it is healthy a second sooner and the first question waits for the index. With
+    `migrate_apart` (the serving process) a store behind is migrated by a child process (`migrate_in_child`)."""
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
     if hooks := webhooks.resolve(runtime.policies):  # a robot that cannot work stops the start, saying why
         runtime.robots = webhooks.WebhookTransport(hooks, now=runtime.clock.now)
-    migrate(runtime.engine)
+    (migrate_in_child if migrate_apart else migrate)(runtime.engine)
     runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
     if not runtime.unit_of_work(staff.has_active_admin):
         log.warning(staff.NO_ADMIN_WARNING)

@@ -217,3 +217,36 @@ def test_a_migration_file_the_shortcut_cannot_read_leaves_it_to_alembic(tmp_path
         'revision = make_revision()\ndown_revision = "0001"\n', encoding="utf-8")
     monkeypatch.setattr(bot.db, "MIGRATIONS", tmp_path / "migrations")
     assert bot.db.script_head() is None
+
+
+def test_the_serving_start_migrates_in_a_child_process_and_stops_when_that_fails(tmp_path):
+    """`migrate_in_child` (how `python -m bot` serves): a new store is brought to head by `python -m bot migrate`
+    in a child, which keeps Alembic out of the long-lived service; a child that fails stops the start, saying so."""
+    import pytest
+
+    from bot.db import at_head, make_engine, migrate_in_child
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    migrate_in_child(engine)
+    assert at_head(engine)
+    engine.dispose()
+    unreachable = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
+    with pytest.raises(RuntimeError, match="could not be migrated"):
+        migrate_in_child(unreachable)
+    unreachable.dispose()
+
+
+def test_the_service_itself_never_loads_alembic(tmp_path):
+    """What `migrate_in_child` is for: after serving's start on a new store, no Alembic module in the process."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("from bot.app import start_runtime\nfrom bot.config import Settings\nimport sys\n"
+             "runtime = start_runtime(Settings(), migrate_apart=True)\n"
+             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\nruntime.close()\n")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}", "ADMIN_TOKEN": ""}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
