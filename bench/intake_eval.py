@@ -7,7 +7,8 @@ the shipped file is not touched; then the shipped models on knowledge/eval/dev_i
 like the training lines, never fitted on). Reports requests logged, chatter ticketed (a detail line counts as
 chatter: alone it must open nothing), category right, complaints right and the confusion pairs; then the shipped
 model's load time, size and a decision's p50/p99 (wall and CPU) over every line, with the cost of a bare
-Python call (the floor) measured in the same run.
+Python call (the floor) measured in the same run; and the CPU of a whole reading (`intake.read`, the model and the
+knowledge base) of eval/dev_intake's requests and chatter.
 
     .venv/bin/python bench/intake_eval.py [--show 10]
 """
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from heldout_eval import fresh_runtime, intake_figures  # noqa: E402
 
-from bot.services import classify  # noqa: E402
+from bot.services import classify, intake  # noqa: E402
 from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, LinearTextModel  # noqa: E402
 from bot.services.classify_fit import fit, fit_linear, is_dev, labelled_lines, small_talk_lines  # noqa: E402
 
@@ -63,6 +64,18 @@ def speed(texts: list[str]) -> dict:
             "floor_p99_ms": round(percentile(floor, 0.99), 4)}
 
 
+def reading_speed(runtime, texts: list[str]) -> dict:
+    """CPU a line's reading takes (`intake.read`: the model, and the shipped base unless the model is sure the line
+    asks nothing), three times over each line."""
+    cpu = []
+    for text in texts * 3:
+        c0 = time.process_time()
+        intake.read(text, runtime.knowledge)
+        cpu.append((time.process_time() - c0) * 1000)
+    return {"lines": len(texts), "mean_cpu_ms": round(sum(cpu) / len(cpu), 3),
+            "p99_cpu_ms": round(percentile(cpu, 0.99), 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--show", type=int, default=10, help="misses of each kind listed")
@@ -78,9 +91,11 @@ def main() -> None:
     unfitted = as_labelled(labelled_lines(UNFITTED))
     with fresh_runtime() as runtime:
         unfitted_figures = intake_figures(runtime, unfitted, args.show)
+        reading = {kind: reading_speed(runtime, [line["text"] for line in unfitted if line["kind"] == kind])
+                   for kind in ("request", "chatter")}
     print(json.dumps({"dev_lines": len(dev), "train_lines": len(everything) - len(dev), "dev": figures,
-                      "unfitted": unfitted_figures,
-                      "speed": speed([text for text, _ in everything])}, ensure_ascii=False, indent=2))
+                      "unfitted": unfitted_figures, "speed": speed([text for text, _ in everything]),
+                      "reading_unfitted": reading}, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

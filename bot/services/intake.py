@@ -229,10 +229,11 @@ def may_be_inquiry(text: str, analysis: classify.Analysis, *, quoting: bool) -> 
 
 
 def read(text: str, knowledge: KnowledgeBase | None, analysis: classify.Analysis | None = None) -> Reading:
-    """`analysis`: the intake model's, when the caller has it already."""
+    """`analysis`: the intake model's, when the caller has it already. The base is not asked about a line the model
+    is sure asks nothing (most of a group's chatter): nothing it could say changes what happens to the line."""
     analysis = analysis or classify.analyse(text)
-    found = knowledge.index.decide(text) if knowledge and not analysis.trading else None
-    return Reading(analysis, found)
+    weighed = knowledge is not None and not analysis.trading and (analysis.is_request or not analysis.sure)
+    return Reading(analysis, knowledge.index.decide(text) if weighed and knowledge is not None else None)
 
 
 # -- groups ------------------------------------------------------------------------------------
