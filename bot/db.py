@@ -111,7 +111,7 @@ def migrate(engine: Engine) -> None:
 def migrate_in_child(engine: Engine) -> None:
     """As `migrate`, with Alembic run by `python -m bot migrate` in a child process when the store is behind. The
     serving process lives for weeks, and Alembic's modules and the migrations' work would stay in it: 13 MB of RSS
-    after a first start or an upgrade (bench/startup.py, `fresh`). The child costs such a start about 0.8 s."""
+    after a first start or an upgrade (bench/startup.py, `fresh`). The child costs such a start about half a second."""
     if at_head(engine):
         return
     url = engine.url.render_as_string(hide_password=False)
