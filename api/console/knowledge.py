@@ -51,8 +51,7 @@ def _try(text: str) -> dict[str, Any]:
     runtime = get_runtime()
     base = _base(runtime)
     reading = intake.read(text, base)
-    category = reading.category
-    needs_visit = reading.asks and runtime.policies.needs_visit(category, text)
+    needs_visit = reading.needs_visit(runtime.policies, text)
     reply = reading.reply(needs_visit=needs_visit)
     result, why = base.index.explain(text)
     said = None
@@ -63,7 +62,7 @@ def _try(text: str) -> dict[str, Any]:
     elif reply == intake.Reply.SUGGESTED:
         said = texts.suggestions([match.entry.question for match in result.matches])
     return {"ask": text, "reply": reply, "analysis": reading.analysis,
-            "category": texts.CATEGORY_LABELS[category], "needs_visit": needs_visit,
+            "category": texts.CATEGORY_LABELS[reading.category], "needs_visit": needs_visit,
             "supply_ask": intake.may_be_inquiry(text, reading.analysis, quoting=False)
             and inquiries.classify(text) in _SUPPLY_ASKS, "result": result, "why": why, "said": said}
 

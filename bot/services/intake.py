@@ -207,6 +207,10 @@ class Reading:
             return _COLUMN_CATEGORY[self.found.best.column]
         return self.analysis.category
 
+    def needs_visit(self, policies: Policies, text: str) -> bool:
+        """Whether the category's rule orders a visit (a complaint, a broken terminal): only a line that asks."""
+        return self.asks and policies.needs_visit(self.category, text)
+
     def reply(self, *, needs_visit: bool) -> Reply:
         """A visit (a complaint, a broken terminal) means a person must deal with it: the ticket waits for them,
         and what the knowledge base knows goes out only as first aid under the acknowledgement."""
@@ -232,8 +236,9 @@ def read(text: str, knowledge: KnowledgeBase | None, analysis: classify.Analysis
     """`analysis`: the intake model's, when the caller has it already. The base is not asked about a line the model
     is sure asks nothing (most of a group's chatter): nothing it could say changes what happens to the line."""
     analysis = analysis or classify.analyse(text)
-    weighed = knowledge is not None and not analysis.trading and (analysis.is_request or not analysis.sure)
-    return Reading(analysis, knowledge.index.decide(text) if weighed and knowledge is not None else None)
+    if knowledge is None or analysis.trading or (analysis.sure and not analysis.is_request):
+        return Reading(analysis, None)
+    return Reading(analysis, knowledge.index.decide(text))
 
 
 # -- groups ------------------------------------------------------------------------------------
@@ -385,7 +390,7 @@ def _open(session: Session, chat: _Chat, text: str, message_id: str | None, read
     retailer_id = _bound_retailer(session, chat)
     group_pk = chat.group.id if chat.group else None
     category, trading, found = reading.category, reading.analysis.trading, reading.found
-    needs_visit = policies.needs_visit(category, text)
+    needs_visit = reading.needs_visit(policies, text)
     reply_kind = reading.reply(needs_visit=needs_visit)
     answer = found.best if found is not None and reply_kind == Reply.ANSWERED else None
     answered = tickets.Answered(entry_id=answer.id, score=found.matches[0].score) if found and answer else None

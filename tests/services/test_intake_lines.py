@@ -191,7 +191,7 @@ _GROUP_DID = {(Result.IGNORED, "small talk"): Reply.SMALL_TALK, (Result.IGNORED,
 @pytest.mark.parametrize(("text", "reply"), REPLIES)
 def test_the_reading_the_console_shows_is_what_the_group_does(session, clock, runtime, group, text, reply):
     reading = intake.read(text, runtime.knowledge)
-    assert reading.reply(needs_visit=reading.asks and runtime.policies.needs_visit(reading.category, text)) == reply
+    assert reading.reply(needs_visit=reading.needs_visit(runtime.policies, text)) == reply
     outcome = make.post(session, clock, runtime.settings, text, policies=runtime.policies, knowledge=runtime.knowledge)
     did = _GROUP_DID.get((outcome.result, outcome.reason))
     if did is None:
