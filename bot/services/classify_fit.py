@@ -39,7 +39,7 @@ from bot.services.classify import (
     normalise,
     write_fitted,
 )
-from bot.services.knowledge import SCOPE_MODEL_PATH, load_entries, load_out_of_scope
+from bot.services.knowledge import SCOPE_MODEL_PATH, VAGUE, load_entries, load_out_of_scope
 
 ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = ROOT / "knowledge"
@@ -100,10 +100,12 @@ def entry_wordings() -> list[str]:
 
 def scope_lines() -> list[tuple[str, str]]:
     """(text, ours|elsewhere) for the knowledge base's scope model: the entries' wordings and the intake's request
-    lines are ours, knowledge/out_of_scope.yaml (other trades, daily life, other public services) is elsewhere."""
+    lines are ours, knowledge/out_of_scope.yaml (other trades, daily life, other public services) is elsewhere;
+    not its vague themes (弄不了, 上次那个呢): ours, only not said."""
     ours = entry_wordings()
     ours += [text for text, label in labelled_lines() if label not in NOT_REQUESTS]
-    elsewhere = [text for lines in load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml").values() for text in lines]
+    elsewhere = [text for theme, lines in load_out_of_scope(KNOWLEDGE / "out_of_scope.yaml").items()
+                 if not theme.startswith(VAGUE) for text in lines]
     both = set(ours) & set(elsewhere)  # 问个事: a request about to be asked, no entry answers it; says nothing of scope
     found = {text: "ours" for text in ours if text not in both}
     found.update((text, "elsewhere") for text in elsewhere if text not in both)

@@ -217,6 +217,7 @@ class Assessment(NamedTuple):
     out_of_scope: float = 0.0  # naive Bayes' probability of the out-of-scope class
     foreign_character: float = 0.0  # the same for single characters
     elsewhere: float = 0.0  # the scope model's probability that the question belongs to another trade or service
+    theme: str = ""  # out of scope: the likeliest theme of out_of_scope.yaml
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class Result:
 SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
 OUT_OF_SCOPE = "~out-of-scope:"  # + a theme: a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
+VAGUE = "vague_"  # themes of ours that do not say what they are about (弄不了, 上次那个呢): a person asks
 SCOPE_MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "scope_model.txt"
 # The scope model's bar: on the dev sets (bench/knowledge_eval.py's, before the sets kept apart were measured) every
 # bar from 0.7 to 0.9 took no answer from an in-scope question and caught other trades' lines the base answered;
@@ -356,16 +358,22 @@ class KnowledgeIndex:
         foreign_character = max((self._foreign_characters.get(f"u:{char}", 0.0) for char in question[:200]
                                  if f"u:{char}" not in used_characters), default=0.0)
         elsewhere = self.scope.probabilities(question)[self._elsewhere]
+        theme = ""
+        if out_of_scope >= OUT_OF_SCOPE_LIMIT:
+            theme = max((entry_id for entry_id in logs if entry_id.startswith(OUT_OF_SCOPE)),
+                        key=logs.__getitem__).removeprefix(OUT_OF_SCOPE)
         return Assessment(matches, round(foreign, 4), round(out_of_scope, 4), round(foreign_character, 4),
-                          round(elsewhere, 4))
+                          round(elsewhere, 4), theme)
 
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
-        matches, foreign, out_of_scope, foreign_character, elsewhere = self.assess(question)
+        matches, foreign, out_of_scope, foreign_character, elsewhere, theme = self.assess(question)
         result = self._decide(matches, foreign, out_of_scope, foreign_character, elsewhere)
         limits = self.thresholds
         if not matches:
             return result, "知识库里没有这句话用到的词，转人工"
+        if out_of_scope >= OUT_OF_SCOPE_LIMIT and theme.startswith(VAGUE):
+            return result, f"没说清是什么事（可能性 {out_of_scope:.0%}），转人工，由客服问清楚"
         if out_of_scope >= OUT_OF_SCOPE_LIMIT:
             return result, f"更像知识库范围以外的问题（可能性 {out_of_scope:.0%}），转人工"
         if elsewhere >= ELSEWHERE_LIMIT:
@@ -386,7 +394,8 @@ class KnowledgeIndex:
         return result, f"{measured}，没有相似度不低于 {limits.suggest:.2f} 的条目，转人工"
 
     def decide(self, question: str) -> Result:
-        return self._decide(*self.assess(question))
+        matches, foreign, out_of_scope, foreign_character, elsewhere, _ = self.assess(question)
+        return self._decide(matches, foreign, out_of_scope, foreign_character, elsewhere)
 
     def _decide(self, matches: list[Match], foreign: float, out_of_scope: float = 0.0,
                 foreign_character: float = 0.0, elsewhere: float = 0.0) -> Result:

@@ -63,6 +63,14 @@ def test_an_unknown_request_is_handed_to_an_agent(session, ask):
     assert session.get(Ticket, outcome.ticket_id).status == TicketStatus.OPEN
 
 
+def test_a_failure_that_does_not_say_what_failed_is_handed_to_an_agent_not_guessed(session, ask):
+    vague = ask("弄不了")  # answered with the order platform's login steps before
+    assert vague.result == intake.Result.OPENED and "自动回答" not in vague.reply_text
+    assert session.get(Ticket, vague.ticket_id).status == TicketStatus.OPEN
+    named = ask("扫码枪弄不了", user_id="10002")
+    assert session.get(Ticket, named.ticket_id).knowledge_entry_id == "terminal.scanner-no-read"
+
+
 def test_a_fault_that_needs_a_visit_is_not_answered_automatically(session, ask):
     outcome = ask("终端黑屏了开不了机")
     assert "自动回答" not in outcome.reply_text

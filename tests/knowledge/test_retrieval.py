@@ -117,6 +117,17 @@ def test_the_out_of_scope_class_takes_questions_that_only_look_close():
     assert guarded.decide("许可证快到期了怎么延续").best.id == "monopoly.license-renewal"
 
 
+def test_a_post_that_does_not_say_what_it_is_about_is_explained_as_such_not_as_another_trade():
+    thresholds = THRESHOLDS.model_copy(update={"suggest": 0.0})
+    themes = {"vague_no_subject": ["弄不了", "又不行了", "没反应", "用不了了", "咋回事"],
+              "weather": ["明天下雨吗", "今天好热", "要降温了"]}
+    index = KnowledgeIndex(ENTRIES, thresholds, themes, scope=UNSCOPED)
+    result, why = index.explain("弄不了啊")
+    assert result.decision == Decision.HANDOVER and why.startswith("没说清是什么事")
+    assert index.explain("明天会下雨吗")[1].startswith("更像知识库范围以外的问题")
+    assert index.decide("扫码枪没反应").best.id == "terminal.scanner-no-read"
+
+
 def test_a_malformed_out_of_scope_file_is_named(tmp_path):
     from bot.services.knowledge import load_out_of_scope
 
