@@ -1,6 +1,6 @@
 """The knowledge base in a real browser: an agent asks the "what would the bot say" box, edits the answer it
-found, sees the box answer with the new text, and the bot says it in the group; on a phone, a question the
-bot handed over becomes another wording of an entry in one click."""
+found, sees the box answer with the new text, and the bot says it in the group; on a phone, the box comes before the
+list of entries, and a question the bot handed over becomes another wording of an entry in one click."""
 
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ async def test_on_a_phone_a_handed_over_question_becomes_a_wording_in_one_click(
                                          None))
 
     await sign_in(phone_page, agent["token"])
+    await open_console_page(phone_page, "/console/knowledge")
+    box, entries = phone_page.locator(".try-box"), phone_page.locator("table.entries")
+    assert (await box.bounding_box())["y"] < (await entries.bounding_box())["y"], "the box before the entries"
+    await box.get_by_label("输入零售户可能说的话").fill("弄不了")
+    await box.get_by_role("button", name="试一试").click()
+    await expect(box.locator(".try-result"), "a post that says nothing of what failed").to_contain_text("没说清是什么事")
+    await fits_the_screen(phone_page)
+    await screenshot(phone_page, "knowledge-phone")
     await open_console_page(phone_page, "/console/knowledge/handovers")
     card = phone_page.locator(f"#handover-{ticket['id']}")
     await expect(card).to_contain_text(asked)
