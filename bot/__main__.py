@@ -22,16 +22,6 @@ from bot.config import Settings, UnsafeConfigError
 
 
 def _serve(settings: Settings, console: bool) -> int:
-    import nonebot
-
-    from bot.app import (
-        configure_logging,
-        init_nonebot,
-        load_knowledge_once_serving,
-        prepare_console_group,
-        start_runtime,
-    )
-
     if not console:
         try:
             settings.check_safe_to_serve()
@@ -41,11 +31,26 @@ def _serve(settings: Settings, console: bool) -> int:
         if (problem := _policy_problem(settings)) is not None:
             print(f"拒绝启动 / refusing to start: {problem}", file=sys.stderr)
             return 2
+    from bot.db import ChildMigration
+
+    migration = ChildMigration(settings.database_url)  # Alembic's work beside the imports that follow
+    import nonebot
+
+    from bot.app import (
+        configure_logging,
+        init_nonebot,
+        load_knowledge_once_serving,
+        open_runtime,
+        prepare_console_group,
+        prepare_store,
+    )
+
     configure_logging(settings)
-    runtime = start_runtime(settings, knowledge_later=True, migrate_apart=True)
+    runtime = open_runtime(settings)
+    init_nonebot(settings, console=console)  # the plugins and the API load while the child migrates
+    prepare_store(runtime, migration)
     if console:
         prepare_console_group(runtime)
-    init_nonebot(settings, console=console)
     load_knowledge_once_serving(runtime)
     try:
         nonebot.run()

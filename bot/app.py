@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot import webhooks
 from bot.clock import Clock
 from bot.config import Settings
-from bot.db import migrate, migrate_in_child
+from bot.db import ChildMigration, migrate
 from bot.models import ChatGroup
 from bot.runtime import Runtime, set_runtime
 from bot.services import classify, directory, knowledge, staff
@@ -40,24 +40,38 @@ def _route_logs_to_nonebot(level: str) -> None:
         logger.propagate = False
 
 
-def start_runtime(settings: Settings, clock: Clock | None = None, *, knowledge_later: bool = False,
-                  migrate_apart: bool = False) -> Runtime:
+def start_runtime(settings: Settings, clock: Clock | None = None, *, knowledge_later: bool = False) -> Runtime:
     """Open and migrate the store, make ADMIN_TOKEN's admin (or warn that nobody can administer), and load
     the knowledge (`load_knowledge`); with `knowledge_later`, the service starts that once it serves
-    (`init_nonebot`), so it is healthy a second sooner and the first question waits for the index. With
-    `migrate_apart` (the serving process) a store behind is migrated by a child process (`migrate_in_child`)."""
+    (`init_nonebot`), so it is healthy a second sooner and the first question waits for the index."""
+    runtime = open_runtime(settings, clock)
+    prepare_store(runtime)
+    if not knowledge_later:
+        runtime.knowledge = load_knowledge(runtime)
+    return runtime
+
+
+def open_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """The runtime, set as the current one, before the store is touched: what the plugins and the API hold
+    when they load (`init_nonebot`), which the serving process does while its `ChildMigration` works."""
     _route_logs_to_nonebot(settings.log_level)
     runtime = Runtime(settings, clock=clock)
     if hooks := webhooks.resolve(runtime.policies):  # a robot that cannot work stops the start, saying why
         runtime.robots = webhooks.WebhookTransport(hooks, now=runtime.clock.now)
-    (migrate_in_child if migrate_apart else migrate)(runtime.engine)
-    runtime.unit_of_work(staff.ensure_first_admin, settings.admin_token, now=runtime.clock.now())
-    if not runtime.unit_of_work(staff.has_active_admin):
-        log.warning(staff.NO_ADMIN_WARNING)
-    if not knowledge_later:
-        runtime.knowledge = load_knowledge(runtime)
     set_runtime(runtime)
     return runtime
+
+
+def prepare_store(runtime: Runtime, migration: ChildMigration | None = None) -> None:
+    """The store at the newest schema (waiting for the serving process's `migration` in a child, or migrated
+    here), and ADMIN_TOKEN's admin made (or a warning that nobody can administer)."""
+    if migration is not None:
+        migration.wait()
+    else:
+        migrate(runtime.engine)
+    runtime.unit_of_work(staff.ensure_first_admin, runtime.settings.admin_token, now=runtime.clock.now())
+    if not runtime.unit_of_work(staff.has_active_admin):
+        log.warning(staff.NO_ADMIN_WARNING)
 
 
 def load_knowledge(runtime: Runtime) -> KnowledgeBase:

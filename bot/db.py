@@ -108,17 +108,30 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
+class ChildMigration:
+    """`python -m bot migrate` in a child process, begun when the store is behind. The serving process lives for
+    weeks, and Alembic's modules and the migrations' work would stay in it: 13 MB of RSS after a first start or an
+    upgrade (bench/startup.py, `fresh`). Begun as soon as the service has its settings, the child's second of work
+    runs beside the service's own imports on the other core; `wait` before the store is first used."""
+
+    def __init__(self, url: str) -> None:
+        engine = make_engine(url)
+        try:
+            behind = not at_head(engine)
+        finally:
+            engine.dispose()
+        self._child = subprocess.Popen([sys.executable, "-m", "bot", "migrate"],
+                                       env={**os.environ, "DATABASE_URL": url}) if behind else None
+
+    def wait(self) -> None:
+        """Return once the store is at head; raise if the child failed (the start stops, saying so)."""
+        if self._child is not None and (code := self._child.wait()) != 0:
+            raise RuntimeError(f"the database could not be migrated (python -m bot migrate exited {code})")
+
+
 def migrate_in_child(engine: Engine) -> None:
-    """As `migrate`, with Alembic run by `python -m bot migrate` in a child process when the store is behind. The
-    serving process lives for weeks, and Alembic's modules and the migrations' work would stay in it: 13 MB of RSS
-    after a first start or an upgrade (bench/startup.py, `fresh`). The child costs such a start about half a second."""
-    if at_head(engine):
-        return
-    url = engine.url.render_as_string(hide_password=False)
-    done = subprocess.run([sys.executable, "-m", "bot", "migrate"], env={**os.environ, "DATABASE_URL": url},
-                          check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the database could not be migrated (python -m bot migrate exited {done.returncode})")
+    """As `migrate`, with Alembic in a child process (`ChildMigration`), waited for at once."""
+    ChildMigration(engine.url.render_as_string(hide_password=False)).wait()
 
 
 def after_commit(session: Session, action: Callable[[], object]) -> None:

@@ -237,13 +237,15 @@ def test_the_serving_start_migrates_in_a_child_process_and_stops_when_that_fails
 
 
 def test_the_service_itself_never_loads_alembic(tmp_path):
-    """What `migrate_in_child` is for: after serving's start on a new store, no Alembic module in the process."""
+    """What `ChildMigration` is for: after serving's start on a new store, no Alembic module in the process."""
     import os
     import subprocess
     import sys
 
-    probe = ("from bot.app import start_runtime\nfrom bot.config import Settings\nimport sys\n"
-             "runtime = start_runtime(Settings(), migrate_apart=True)\n"
+    probe = ("from bot.app import open_runtime, prepare_store\nfrom bot.config import Settings\nimport sys\n"
+             "from bot.db import ChildMigration\n"
+             "migration = ChildMigration(Settings().database_url)\n"
+             "runtime = open_runtime(Settings())\nprepare_store(runtime, migration)\n"
              "print(sorted(name for name in sys.modules if name.split('.')[0] == 'alembic'))\nruntime.close()\n")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}", "ADMIN_TOKEN": ""}
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,

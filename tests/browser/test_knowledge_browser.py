@@ -58,7 +58,8 @@ async def test_on_a_phone_a_handed_over_question_becomes_a_wording_in_one_click(
     assert (await box.bounding_box())["y"] < (await entries.bounding_box())["y"], "the box before the entries"
     await box.get_by_label("输入零售户可能说的话").fill("弄不了")
     await box.get_by_role("button", name="试一试").click()
-    await expect(box.locator(".try-result"), "a post that says nothing of what failed").to_contain_text("没说清是什么事")
+    await expect(box.locator(".try-result"), "a post that says nothing of what failed") \
+        .to_contain_text("没说清是什么事")
     await fits_the_screen(phone_page)
     await screenshot(phone_page, "knowledge-phone")
     await open_console_page(phone_page, "/console/knowledge/handovers")
