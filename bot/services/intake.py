@@ -323,7 +323,29 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
     if not reading.asks:
         return Outcome(Result.IGNORED, reason="not a request")
-    return _open(session, chat, text, message_id, reading, now, settings, policies)
+    opened = _open(session, chat, text, message_id, reading, now, settings, policies)
+    if candidate is not None and _names_nothing(candidate) and opened.ticket_id is not None:
+        _said_what_it_was(session, candidate, opened.ticket_id, now, settings, policies)
+    return opened
+
+
+def _names_nothing(ticket: Ticket) -> bool:
+    """An open ticket whose words say nothing of what it is about (弄不了, 不会弄): an agent would first have to ask."""
+    said = f"{ticket.text} {ticket.latest_text or ''}"
+    return ticket.status == TicketStatus.OPEN and not classify.content_words(said)
+
+
+def _said_what_it_was(session: Session, vague: Ticket, opened_id: int, now: datetime, settings: Settings,
+                      policies: Policies) -> None:
+    """The sender's next request says what their open ticket that named nothing was about: that ticket goes into
+    the new one (its words in the new one's timeline, its clocks cancelled), so no agent is sent to ask what the
+    retailer has already said, and the new one keeps its own answer or acknowledgement."""
+    if vague.retailer_id not in (None, tickets.get(session, opened_id).retailer_id):
+        return  # the account was bound to another shop in between: two shops' requests stay apart
+    reason = f"零售户随后说清了是什么事，已合并到工单 #{opened_id}"
+    merged = tickets.merge(session, id_of(vague), opened_id, now=now, staff_id=None, reason=reason)
+    pledges.cancel_open(session, merged.source, now=now, reason=reason, staff_id=None, policies=policies,
+                        tz=settings.tz)
 
 
 def _chatter(session: Session, chat: _Chat, text: str, message_id: str | None, analysis: classify.Analysis,

@@ -298,10 +298,12 @@ class Merged:
     moved: int  # messages moved into the target
 
 
-def merge(session: Session, source_id: int, target_id: int, *, now: datetime, staff_id: int) -> Merged:
+def merge(session: Session, source_id: int, target_id: int, *, now: datetime, staff_id: int | None,
+          reason: str | None = None) -> Merged:
     """A duplicate goes into the sender's other ticket: its messages move to the target (so its
     timeline shows them and a quote of them finds it), and the duplicate is closed naming the target.
-    Only this ticket table's side; the pledge service cancels the duplicate's clocks."""
+    Only this ticket table's side; the pledge service cancels the duplicate's clocks. Without `staff_id`, the bot
+    merged it (a post that said nothing of what it was about, then the request that did)."""
     if source_id == target_id:
         raise ServiceError(f"不能把工单 #{source_id} 合并到它自己")
     source = get(session, source_id)
@@ -325,11 +327,11 @@ def merge(session: Session, source_id: int, target_id: int, *, now: datetime, st
         target.latest_text = source.latest_text or source.text
     target.updated_at = now
     session.add(target)
-    actor = str(staff_id)
-    event(session, target_id, now, AuthorKind.STAFF, actor, MERGED, source_ticket_id=source_id,
+    actor_kind, actor = (AuthorKind.STAFF, str(staff_id)) if staff_id is not None else (AuthorKind.BOT, None)
+    event(session, target_id, now, actor_kind, actor, MERGED, source_ticket_id=source_id,
           message_ids=[message_id for message_id in moved if message_id is not None])
-    close(session, source, now=now, actor_kind=AuthorKind.STAFF, actor_id=actor,
-          reason=f"已合并到工单 #{target_id}", merged_into=target_id)
+    close(session, source, now=now, actor_kind=actor_kind, actor_id=actor,
+          reason=reason or f"已合并到工单 #{target_id}", merged_into=target_id)
     return Merged(source, target, len(moved))
 
 

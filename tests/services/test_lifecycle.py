@@ -18,6 +18,7 @@ from bot.models import (
     Role,
     Ticket,
     TicketEvent,
+    TicketMessage,
     TicketStatus,
 )
 from bot.services import intake, pledges, signin
@@ -83,6 +84,44 @@ def test_a_different_request_within_the_window_opens_its_own_ticket(session, clo
     clock.advance(minutes=2)
     other = make.post(session, clock, settings, then)
     assert other.result == Result.OPENED and other.ticket_id != first.ticket_id
+
+
+def test_a_post_that_named_nothing_goes_into_the_request_that_says_what_it_was(session, clock, runtime, group):
+    """不会弄, then 终端上入库那个: one ticket, answered, with both lines; no agent sent to ask what was meant."""
+    ask = {"knowledge": runtime.knowledge, "policies": runtime.policies}
+    vague = make.post(session, clock, runtime.settings, "不会弄", **ask)
+    assert vague.result == Result.OPENED and "自动回答" not in vague.reply_text
+    clock.advance(minutes=1)
+    said = make.post(session, clock, runtime.settings, "终端上入库那个", **ask)
+    assert said.result == Result.OPENED and said.ticket_id != vague.ticket_id and "自动回答" in said.reply_text
+    assert session.get(Ticket, vague.ticket_id).status == TicketStatus.CLOSED
+    assert intake.tickets.merged_into(session, session.get(Ticket, vague.ticket_id)) == said.ticket_id
+    assert reply_pledge(session, vague.ticket_id).state == PledgeState.CANCELLED
+    lines = [m.text for m in session.exec(select(TicketMessage).where(TicketMessage.ticket_id == said.ticket_id)
+                                          .order_by(col(TicketMessage.id)))]
+    assert lines == ["不会弄", "终端上入库那个"]
+
+
+@pytest.mark.parametrize("first", ["收银机坏了", "订货平台登录不上怎么办"])
+def test_a_post_that_named_its_subject_keeps_its_ticket_when_another_request_follows(session, clock, runtime, group,
+                                                                                     first):
+    ask = {"knowledge": runtime.knowledge, "policies": runtime.policies}
+    named = make.post(session, clock, runtime.settings, first, **ask)
+    clock.advance(minutes=1)
+    other = make.post(session, clock, runtime.settings, "返利什么时候到账", **ask)
+    assert other.ticket_id != named.ticket_id
+    assert session.get(Ticket, named.ticket_id).status != TicketStatus.CLOSED
+
+
+def test_a_vague_post_an_agent_already_replied_to_stays_its_own_ticket(session, clock, runtime, group, agents):
+    ask = {"knowledge": runtime.knowledge, "policies": runtime.policies}
+    vague = make.post(session, clock, runtime.settings, "弄不了", message_id="v1", **ask)
+    make.post(session, clock, runtime.settings, "您好，是哪个弄不了？终端还是订货平台？", user_id="30001",
+              reply_to="v1")
+    clock.advance(minutes=1)
+    said = make.post(session, clock, runtime.settings, "扫码枪扫不出来", **ask)
+    assert said.ticket_id != vague.ticket_id
+    assert intake.tickets.merged_into(session, session.get(Ticket, vague.ticket_id)) is None
 
 
 def test_not_solved_after_a_reply_reopens_the_same_ticket_for_the_agent_who_had_it(session, clock, settings,
