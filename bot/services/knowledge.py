@@ -303,6 +303,7 @@ class KnowledgeIndex:
                 self._likelihood[feature][entry_id] = math.log((count + SMOOTHING) / total) \
                     - self._unseen[entry_id]
         self._by_id = {entry.id: entry for entry in self.entries}
+        self._themes = [class_id for class_id in per_entry if class_id.startswith(OUT_OF_SCOPE)]
 
         # A word's foreignness: how much more often it occurs in out_of_scope.yaml than in the entries (log ratio,
         # add-one smoothing), kept where positive. 食品 or 花呗 lean far out; 到期 or 续 do not.
@@ -347,8 +348,7 @@ class KnowledgeIndex:
         query = _weigh(found, self.idf)
         ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
                   if not entry_id.startswith(OUT_OF_SCOPE)][:limit]
-        out_of_scope = sum(math.exp(value - top) for entry_id, value in logs.items()
-                           if entry_id.startswith(OUT_OF_SCOPE)) / total
+        out_of_scope = sum(math.exp(logs[theme] - top) for theme in self._themes) / total
         matches = [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
                          round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
         used = self._entry_words[ranked[0]]
@@ -360,8 +360,7 @@ class KnowledgeIndex:
         elsewhere = self.scope.probabilities(question)[self._elsewhere]
         theme = ""
         if out_of_scope >= OUT_OF_SCOPE_LIMIT:
-            theme = max((entry_id for entry_id in logs if entry_id.startswith(OUT_OF_SCOPE)),
-                        key=logs.__getitem__).removeprefix(OUT_OF_SCOPE)
+            theme = max(self._themes, key=logs.__getitem__).removeprefix(OUT_OF_SCOPE)
         return Assessment(matches, round(foreign, 4), round(out_of_scope, 4), round(foreign_character, 4),
                           round(elsewhere, 4), theme)
 
