@@ -129,11 +129,6 @@ class ChildMigration:
             raise RuntimeError(f"the database could not be migrated (python -m bot migrate exited {code})")
 
 
-def migrate_in_child(engine: Engine) -> None:
-    """As `migrate`, with Alembic in a child process (`ChildMigration`), waited for at once."""
-    ChildMigration(engine.url.render_as_string(hide_password=False)).wait()
-
-
 def after_commit(session: Session, action: Callable[[], object]) -> None:
     """Run `action` once this unit of work has committed: files are never written inside a
     transaction that may still roll back (a rollback forgets the action)."""

@@ -220,20 +220,19 @@ def test_a_migration_file_the_shortcut_cannot_read_leaves_it_to_alembic(tmp_path
 
 
 def test_the_serving_start_migrates_in_a_child_process_and_stops_when_that_fails(tmp_path):
-    """`migrate_in_child` (how `python -m bot` serves): a new store is brought to head by `python -m bot migrate`
+    """`ChildMigration` (how `python -m bot` serves): a new store is brought to head by `python -m bot migrate`
     in a child, which keeps Alembic out of the long-lived service; a child that fails stops the start, saying so."""
     import pytest
 
-    from bot.db import at_head, make_engine, migrate_in_child
+    from bot.db import ChildMigration, at_head, make_engine
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    migrate_in_child(engine)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    ChildMigration(url).wait()
+    engine = make_engine(url)
     assert at_head(engine)
     engine.dispose()
-    unreachable = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
     with pytest.raises(RuntimeError, match="could not be migrated"):
-        migrate_in_child(unreachable)
-    unreachable.dispose()
+        ChildMigration("postgresql+psycopg://postgres@127.0.0.1:1/test").wait()
 
 
 def test_the_service_itself_never_loads_alembic(tmp_path):
