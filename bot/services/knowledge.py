@@ -27,11 +27,13 @@ so the index stays ours (bench/knowledge_speed.py).
 from __future__ import annotations
 
 import asyncio
+import heapq
 import io
 import math
 import re
 import threading
 import zipfile
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -293,30 +295,36 @@ class KnowledgeIndex:
         outside_lines = [text for lines in themes.values() for text in lines]
         vocabulary = {feature for counts in per_entry.values() for feature in counts}
         size = len(vocabulary)
-        # log P(feature | entry) with additive smoothing, stored per feature for sparse scoring
-        self._unseen = {entry_id: math.log(SMOOTHING / (sum(counts.values()) + SMOOTHING * size))
-                        for entry_id, counts in per_entry.items()}
-        self._likelihood: dict[str, dict[str, float]] = defaultdict(dict)
-        for entry_id, counts in per_entry.items():
+        # The classes by number, the entries first and then the themes, so a question is scored into a list: log
+        # P(feature | class) with additive smoothing, stored per feature as the classes that have it and their gain
+        # over an unseen feature (two arrays: a few bytes a number, where dicts of ids took ten times that).
+        self._classes = list(per_entry)
+        self._unseen = [math.log(SMOOTHING / (sum(counts.values()) + SMOOTHING * size))
+                        for counts in per_entry.values()]
+        gains: defaultdict[str, tuple[array, array]] = defaultdict(lambda: (array("i"), array("d")))
+        for number, counts in enumerate(per_entry.values()):
             total = sum(counts.values()) + SMOOTHING * size
             for feature, count in counts.items():
-                self._likelihood[feature][entry_id] = math.log((count + SMOOTHING) / total) \
-                    - self._unseen[entry_id]
+                classes, gain = gains[feature]
+                classes.append(number)
+                gain.append(math.log((count + SMOOTHING) / total) - self._unseen[number])
+        self._likelihood = dict(gains)
         self._by_id = {entry.id: entry for entry in self.entries}
-        self._themes = [class_id for class_id in per_entry if class_id.startswith(OUT_OF_SCOPE)]
+        self._entry_count = sum(1 for class_id in self._classes if not class_id.startswith(OUT_OF_SCOPE))
+        self._themes = range(self._entry_count, len(self._classes))
 
         # A word's foreignness: how much more often it occurs in out_of_scope.yaml than in the entries (log ratio,
         # add-one smoothing), kept where positive. 食品 or 花呗 lean far out; 到期 or 续 do not.
-        self._entry_words = {entry_id: {feature for feature in counts if feature.startswith("w:")}
-                             for entry_id, counts in per_entry.items()}
+        self._entry_words = [{feature for feature in counts if feature.startswith("w:")}
+                             for counts in per_entry.values()]
         inside = Counter(feature for _, counts in counted for feature in counts if feature.startswith("w:"))
         outside = Counter(feature for text in outside_lines for feature in features(text) if feature.startswith("w:"))
         self._foreign = _leaning(inside, outside)
-        self._foreign_characters = _leaning(
-            Counter(f"u:{char}" for _, text in texts for char in text if char.isalnum()),
-            Counter(f"u:{char}" for text in outside_lines for char in text if char.isalnum()))
-        self._entry_characters = {entry_id: {feature for feature in counts if feature.startswith("u:")}
-                                  for entry_id, counts in per_entry.items()}
+        self._foreign_characters = _leaning(  # keyed by the character itself, as a question is read
+            Counter(char for _, text in texts for char in text if char.isalnum()),
+            Counter(char for text in outside_lines for char in text if char.isalnum()))
+        self._entry_characters = [{feature[2:] for feature in counts if feature.startswith("u:")}
+                                  for counts in per_entry.values()]
 
     def similarity(self, query: dict[str, float], entry_id: str) -> float:
         """Cosine of a weighted question to the entry's closest question."""
@@ -335,32 +343,34 @@ class KnowledgeIndex:
         found = features(question)
         if not self.entries:
             return Assessment([], 0.0)
-        with_characters = found + Counter(f"u:{char}" for char in question[:200] if char.isalnum())
-        known = [feature for feature in with_characters if feature in self._likelihood]
+        characters = dict.fromkeys(f"u:{char}" for char in question[:200] if char.isalnum())
+        known = [feature for feature in (*found, *characters) if feature in self._likelihood]
         if not known:
             return Assessment([], 0.0)
-        logs = {entry_id: unseen * len(known) for entry_id, unseen in self._unseen.items()}
+        logs = [unseen * len(known) for unseen in self._unseen]
         for feature in known:
-            for entry_id, gain in self._likelihood[feature].items():
-                logs[entry_id] += gain
-        top = max(logs.values())
-        total = sum(math.exp(value - top) for value in logs.values())
+            classes, gains = self._likelihood[feature]
+            for number, gain in zip(classes, gains, strict=True):
+                logs[number] += gain
+        top = max(logs)
+        likelihoods = [math.exp(value - top) for value in logs]
+        total = sum(likelihoods)
         query = _weigh(found, self.idf)
-        ranked = [entry_id for entry_id in sorted(logs, key=logs.__getitem__, reverse=True)
-                  if not entry_id.startswith(OUT_OF_SCOPE)][:limit]
-        out_of_scope = sum(math.exp(logs[theme] - top) for theme in self._themes) / total
-        matches = [Match(self._by_id[entry_id], round(math.exp(logs[entry_id] - top) / total, 4),
-                         round(self.similarity(query, entry_id), 4)) for entry_id in ranked]
+        ranked = heapq.nlargest(limit, range(self._entry_count), key=logs.__getitem__)
+        out_of_scope = sum(likelihoods[theme] for theme in self._themes) / total
+        matches = [Match(self._by_id[self._classes[number]], round(likelihoods[number] / total, 4),
+                         round(self.similarity(query, self._classes[number]), 4)) for number in ranked]
         used = self._entry_words[ranked[0]]
         foreign = max((self._foreign.get(word, 0.0) for word in found if word.startswith("w:") and word not in used),
                       default=0.0)
         used_characters = self._entry_characters[ranked[0]]
-        foreign_character = max((self._foreign_characters.get(f"u:{char}", 0.0) for char in question[:200]
-                                 if f"u:{char}" not in used_characters), default=0.0)
+        foreign_character = max((self._foreign_characters.get(char, 0.0) for char in question[:200]
+                                 if char not in used_characters), default=0.0)
         elsewhere = self.scope.probabilities(question)[self._elsewhere]
         theme = ""
         if out_of_scope >= OUT_OF_SCOPE_LIMIT:
-            theme = max(self._themes, key=logs.__getitem__).removeprefix(OUT_OF_SCOPE)
+            likeliest = max(self._themes, key=logs.__getitem__)
+            theme = self._classes[likeliest].removeprefix(OUT_OF_SCOPE)
         return Assessment(matches, round(foreign, 4), round(out_of_scope, 4), round(foreign_character, 4),
                           round(elsewhere, 4), theme)
 
