@@ -55,13 +55,13 @@ def district_of(session: Session, ticket: Ticket) -> str | None:
     return retailer.district if retailer else None
 
 
-def begin_first(session: Session, pledge_id: int, ticket_id: int, kind: str, *, category: str,
+def begin_first(session: Session, pledge_id: int, ticket_id: int, kind: str, *, category: str, reason: str,
                 chat_group_id: int | None, district: str | None, owner_staff_id: int | None, started_at: datetime,
                 due_at: datetime, met_by_bot: bool = False) -> None:
-    """The first round of a new reply pledge (intake's hot path: one prebuilt insert); an answer
-    from the knowledge base meets it the moment it starts."""
+    """The first round of a new pledge (intake's hot path: one prebuilt insert); an answer from the knowledge
+    base meets a reply pledge the moment it starts."""
     _INSERT_FIRST_ROUND.execute(session, {
-        "pledge_id": pledge_id, "ticket_id": ticket_id, "round_no": 1, "kind": kind, "reason": "opened",
+        "pledge_id": pledge_id, "ticket_id": ticket_id, "round_no": 1, "kind": kind, "reason": reason[:32],
         "category": category, "chat_group_id": chat_group_id, "district": district,
         "owner_staff_id": owner_staff_id, "started_at": started_at, "due_at": due_at, "warned_at": None,
         "breached_at": None, "escalation_level": 0,

@@ -96,17 +96,27 @@ def start_reply(session: Session, ticket_id: int, category: str, *, met: bool, n
     """The reply pledge of a new ticket, in the agents' pool; already met when the bot answered.
     `chat_group_id` and `district` are where the ticket is counted (the ledger's first round)."""
     clock = clock_for(policies, PledgeKind.REPLY, category, now, tz)
-    pledge_id = _INSERT_PLEDGE.execute(session, {
-        "ticket_id": ticket_id, "kind": PledgeKind.REPLY, "owner_role": Role.AGENT, "owner_staff_id": None,
+    _insert_first(session, ticket_id, PledgeKind.REPLY, clock, owner_role=Role.AGENT, owner_staff_id=None,
+                  category=category, reason="opened", chat_group_id=chat_group_id, district=district, now=now,
+                  met=met)
+    return clock.due_at
+
+
+def _insert_first(session: Session, ticket_id: int, kind: str, clock: Clock, *, owner_role: str,
+                  owner_staff_id: int | None, category: str, reason: str, chat_group_id: int | None,
+                  district: str | None, now: datetime, met: bool = False) -> int:
+    """A pledge's row and its first round, two prebuilt inserts (intake's hot path: no ORM flush); its id."""
+    pledge_id: int = _INSERT_PLEDGE.execute(session, {
+        "ticket_id": ticket_id, "kind": kind, "owner_role": owner_role, "owner_staff_id": owner_staff_id,
         "state": PledgeState.MET if met else PledgeState.PENDING, "state_reason": None,
         "due_at": clock.due_at, "met_at": now if met else None, "met_by_staff_id": None, "created_at": now,
         "started_at": now, "warn_at": clock.warn_at, "warned_at": None, "breached_at": None,
         "escalation_level": 0, "next_check_at": None if met else min(clock.warn_at, clock.due_at),
         "paused_at": None, "remaining_seconds": None}).fetchone()[0]
-    ledger.begin_first(session, pledge_id, ticket_id, PledgeKind.REPLY, category=category,
-                       chat_group_id=chat_group_id, district=district, owner_staff_id=None, started_at=now,
-                       due_at=clock.due_at, met_by_bot=met)
-    return clock.due_at
+    ledger.begin_first(session, pledge_id, ticket_id, kind, category=category, reason=reason,
+                       chat_group_id=chat_group_id, district=district, owner_staff_id=owner_staff_id,
+                       started_at=now, due_at=clock.due_at, met_by_bot=met)
+    return pledge_id
 
 
 def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner_staff_id: int | None,
@@ -114,13 +124,19 @@ def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner
     """A visit or callback pledge; a second round of one (after a reopening) restarts its row.
     `reason` is why its round starts, for the ledger."""
     pledge = one(session, id_of(ticket), kind)
-    if pledge is None:
-        pledge = Pledge(ticket_id=id_of(ticket), kind=kind, owner_role=owner_role, created_at=now)
-    pledge.owner_staff_id = owner_staff_id
-    _restart_clock(pledge, ticket.category, now, policies, tz)
-    session.add(pledge)
-    session.flush()
-    ledger.begin(session, pledge, ticket, reason=reason, calendar=policies.calendar(kind, tz), now=now)
+    if pledge is None:  # the first start: as a new ticket's reply pledge starts
+        clock = clock_for(policies, kind, ticket.category, now, tz)
+        pledge_id = _insert_first(session, id_of(ticket), kind, clock, owner_role=owner_role,
+                                  owner_staff_id=owner_staff_id, category=ticket.category, reason=reason,
+                                  chat_group_id=ticket.chat_group_id, district=ledger.district_of(session, ticket),
+                                  now=now)
+        pledge = get(session, pledge_id)
+    else:
+        pledge.owner_staff_id = owner_staff_id
+        _restart_clock(pledge, ticket.category, now, policies, tz)
+        session.add(pledge)
+        session.flush()
+        ledger.begin(session, pledge, ticket, reason=reason, calendar=policies.calendar(kind, tz), now=now)
     _event(session, id_of(ticket), now, "pledge_started", kind=kind, owner_staff_id=owner_staff_id)
     return pledge
 
