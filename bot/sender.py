@@ -386,6 +386,12 @@ class Sender:
             self._recorder = asyncio.ensure_future(self._record_all())
         return recorded
 
+    async def recorded(self) -> None:
+        """Every send that went out is recorded: the recording outlives a cancelled pass (shutdown waits for it,
+        so a restart need not look for these messages in the groups' history)."""
+        if self._recorder is not None:
+            await asyncio.gather(self._recorder, return_exceptions=True)
+
     async def _record_all(self) -> None:
         while self._unrecorded:
             batch, self._unrecorded = self._unrecorded, []

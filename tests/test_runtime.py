@@ -151,6 +151,17 @@ async def test_the_outboxs_work_goes_ahead_of_queued_chat_messages(runtime):
     assert [label for label in order if label.startswith("question")] == [f"question {n}" for n in range(40)]
 
 
+async def test_a_unit_whose_caller_gave_up_before_it_began_is_not_run(runtime):
+    """Shutdown cancels the sender while its claim waits for the writer: the claim must not run for nobody."""
+    done = []
+    abandoned = asyncio.ensure_future(runtime.run(lambda session: done.append("abandoned")))
+    await asyncio.sleep(0)  # queued, the writer gathering its batch
+    abandoned.cancel()
+    await asyncio.gather(abandoned, return_exceptions=True)
+    await runtime.run(lambda session: done.append("next"))
+    assert done == ["next"]
+
+
 async def test_the_knowledge_built_in_the_background_is_awaited_and_a_failed_build_raises(runtime):
     """`Runtime.build_knowledge` (the service's start): readers wait for the index; a broken build raises for
     them and is reported, so the service stops instead of answering without its knowledge base."""

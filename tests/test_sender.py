@@ -448,6 +448,8 @@ async def test_a_sender_cancelled_as_its_send_completes_stops(runtime, session, 
     task = asyncio.create_task(sender.run_forever())
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()  # not carried on to the idle poll (Stop)
+    await sender.recorded()  # as shutdown waits: the message went out, so it is marked sent
+    assert session.exec(select(OutboxMessage.status)).all() == [OutboxStatus.SENT]
 
 
 # -- a process that died mid-send ----------------------------------------------------------------

@@ -21,6 +21,7 @@ __plugin_meta__ = PluginMetadata(name="消息发送", description="发件箱投�
 driver = nonebot.get_driver()
 log = logging.getLogger(__name__)
 _tasks: set[asyncio.Task] = set()
+_senders: list[Sender] = []  # their recordings are awaited at shutdown
 
 
 class BotDisconnected(ConnectionError):
@@ -91,6 +92,7 @@ async def forget_bot(bot: Bot) -> None:
 async def start_sender() -> None:
     runtime = get_runtime()
     sender = Sender(runtime, transport, robots=runtime.robots)
+    _senders.append(sender)
     _tasks.add(asyncio.create_task(sender.run_forever(), name="outbox-sender"))
 
 
@@ -100,3 +102,6 @@ async def stop_sender() -> None:
         task.cancel()
     await asyncio.gather(*_tasks, return_exceptions=True)
     _tasks.clear()
+    for sender in _senders:  # what went out before the stop is marked sent while the store is still open
+        await sender.recorded()
+    _senders.clear()
