@@ -297,7 +297,7 @@ class KnowledgeIndex:
         size = len(vocabulary)
         # The classes by number, the entries first and then the themes, so a question is scored into a list: log
         # P(feature | class) with additive smoothing, stored per feature as the classes that have it and their gain
-        # over an unseen feature (two arrays: a few bytes a number, where dicts of ids took ten times that).
+        # over an unseen feature (two arrays: twelve bytes a class, not a dict entry and a float object).
         self._classes = list(per_entry)
         self._unseen = [math.log(SMOOTHING / (sum(counts.values()) + SMOOTHING * size))
                         for counts in per_entry.values()]

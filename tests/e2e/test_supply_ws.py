@@ -112,7 +112,9 @@ async def test_scheduled_notice_and_publicity_arrive_on_time_in_their_groups_onl
             with httpx.Client(base_url=service.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
                 east = admin.post("/api/v1/groups", json={"group_id": "870001", "district": "城东"}).json()
                 admin.post("/api/v1/groups", json={"group_id": "870002", "district": "城西"}).raise_for_status()
-                soon = datetime.now(UTC) + timedelta(seconds=2)
+                # far enough ahead that the notice and the launch are both made before it (a plan in the past is
+                # refused), on a CI machine busy with PostgreSQL and the service's start as well
+                soon = datetime.now(UTC) + timedelta(seconds=4)
                 today = date.today()
                 notice = admin.post("/api/v1/supply/notices", json={
                     "title": "第48周货源", "period_start": str(today), "period_end": str(today + timedelta(days=6)),
@@ -120,11 +122,13 @@ async def test_scheduled_notice_and_publicity_arrive_on_time_in_their_groups_onl
                     "districts": ["城东"], "items": [{"product": "中华(软)", "quotas": BANDS}]}).json()
                 admin.post(f"/api/v1/supply/notices/{notice['id']}/schedule",
                            json={"publish_at": soon.isoformat()}).raise_for_status()
-                launch = admin.post("/api/v1/launches", json={
+                made = admin.post("/api/v1/launches", json={
                     "product": {"name": "黄鹤楼(硬峡谷柔情)", "retail_price": "30"},
                     "launch_date": str(today + timedelta(days=7)), "selling_points": "细腻柔和",
                     "image_url": "https://example.com/hhl.png", "source": "manufacturer", "group_ids": [east["id"]],
-                    "plan": [{"send_at": soon.isoformat(), "kind": "before"}]}).json()
+                    "plan": [{"send_at": soon.isoformat(), "kind": "before"}]})
+                made.raise_for_status()
+                launch = made.json()
                 async with NapCat(service.ws_url, token=ACCESS_TOKEN) as napcat:
                     await wait_for(lambda: admin.get("/healthz").json()["bots"])
                     posted = await napcat.next_call("send_group_msg", timeout=15)
