@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from unittest import mock
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -31,6 +33,7 @@ from heldout_eval import fresh_runtime, intake_figures  # noqa: E402
 from bot.services import classify, intake  # noqa: E402
 from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, LinearTextModel  # noqa: E402
 from bot.services.classify_fit import fit, fit_linear, is_dev, labelled_lines, small_talk_lines  # noqa: E402
+from bot.services.knowledge import load_entries  # noqa: E402
 
 UNFITTED = ROOT / "knowledge" / "eval" / "dev_intake"
 
@@ -64,6 +67,21 @@ def speed(texts: list[str]) -> dict:
             "floor_p99_ms": round(percentile(floor, 0.99), 4)}
 
 
+def trading_flagged() -> dict:
+    """The trading rule (a dealer's post, told off in the group) on lines that are no dealer's: the entries' own
+    wordings, the labelled in-scope questions of knowledge/eval/ (not the sets kept apart), our intake lines other
+    than monopoly's and eval/dev_intake's; each flagged line is listed."""
+    entries = load_entries(ROOT / "knowledge" / "entries")
+    wordings = [text for entry in entries for text in (entry.question, *entry.similar)]
+    questions = [item["text"] for name in ("held_out_a", "held_out_b", "dev_hard", "dev2_in_scope", "dev3_in_scope")
+                 for item in yaml.safe_load((ROOT / "knowledge" / "eval" / f"{name}.yaml").read_text(encoding="utf-8"))]
+    ours = [text for text, label in labelled_lines() if label != "monopoly"] + [text for text, _ in
+                                                                               labelled_lines(UNFITTED)]
+    lines = wordings + questions + ours
+    flagged = [text for text in lines if classify.analyse(text).trading]
+    return {"lines": len(lines), "flagged": len(flagged), "flagged_lines": flagged[:20]}
+
+
 def reading_speed(runtime, texts: list[str]) -> dict:
     """CPU a line's reading takes (`intake.read`: the model, and the shipped base unless the model is sure the line
     asks nothing), three times over each line."""
@@ -94,7 +112,8 @@ def main() -> None:
         reading = {kind: reading_speed(runtime, [line["text"] for line in unfitted if line["kind"] == kind])
                    for kind in ("request", "chatter")}
     print(json.dumps({"dev_lines": len(dev), "train_lines": len(everything) - len(dev), "dev": figures,
-                      "unfitted": unfitted_figures, "speed": speed([text for text, _ in everything]),
+                      "unfitted": unfitted_figures, "trading_on_no_dealers_lines": trading_flagged(),
+                      "speed": speed([text for text, _ in everything]),
                       "reading_unfitted": reading}, ensure_ascii=False, indent=2))
 
 

@@ -59,17 +59,25 @@ SMALL_TALK_SURE = 0.85
 SMALL_TALK_ASKS = 0.2
 NOT_REQUESTS = CHATTER_CLASSES | {"detail"}  # detail: more about an open request (型号是老款的那个), asks nothing
 
-# jieba's extra words, so that 扫码枪 stays one token for threading (not a classifier's keyword list).
+# jieba's extra words, so that 扫码枪 stays one token for threading and the knowledge base (not a classifier's keyword
+# list); the words of selling too (发朋友圈卖烟会被查吗 is answered with 卖烟 one token).
 DOMAIN_WORDS = frozenset(
     """投诉 货源 限量 紧俏 断货 缺货 到货 新品 新品规 终端 扫码枪 扫描枪 收银机 小票 打印机 开不了机 黑屏
     死机 二类卡 零售价 培训 陈列 毛利 盈利单 订货 订单 扣款 档位 订货平台 许可证 延续 换证 歇业 专卖 价签
-    明码标价 送货 配送 少送 送错 漏送 送货员""".split())
-# Trading: the group is service, not sales (GLOSSARY, rules). A strong word
-# alone, or a selling word next to a tobacco word, flags the post.
-TRADING_STRONG = frozenset("出烟 收烟 卖烟 代购 甩卖 回收烟 低价烟".split())
-TRADING_VERBS = frozenset("出售 转让 收购 回收 批发 低价 便宜 私聊 加微信 微信 加我".split())
-TOBACCO_WORDS = frozenset("烟 卷烟 香烟 条 整条 中华 玉溪 芙蓉王 黄鹤楼 利群 云烟".split())
-_SELLING_WORDS = TRADING_STRONG | TRADING_VERBS  # a token of these is in the text as it is: no jieba without one
+    明码标价 送货 配送 少送 送错 漏送 送货员
+    卖烟 收烟 出烟 代购 甩卖 回收烟 低价烟 出售 转让 收购 回收 批发 低价 便宜 私聊 加微信 微信 加我""".split())
+# Trading: the group is service, not sales (GLOSSARY, rules). A dealer's post offers a deal to the group; a
+# retailer's talk about selling cigarettes (卖烟不容易, 网上卖烟, 离学校多远才能卖烟, 收烟要先点些么子) does not.
+# A dealer's own word flags a post alone; a word of dealing (卖烟, 出售, 回收 ...) only with a tobacco word and the
+# terms of a deal (a price, a way to reach the poster); a bare 出, 卖 or 收 only with a tobacco word and a way to
+# reach the poster (出两条黄鹤楼 私聊).
+TRADING_STRONG = frozenset("出烟 代购 甩卖 回收烟 低价烟".split())  # jieba's tokens: 拿出烟来 is no offer
+TRADING_VERBS = ("卖烟", "收烟", "出售", "转让", "收购", "回收", "批发", "便宜出", "低价出", "便宜卖", "低价卖")
+TRADING_BARE_VERBS = frozenset("出 卖 收".split())
+TOBACCO_WORDS = ("烟", "整条", "中华", "玉溪", "芙蓉王", "黄鹤楼", "利群", "云烟")
+_CONTACT = ("私聊", "加微信", "加我", "联系我", "微信联系", "电话联系", "微信同号")
+_DEAL_TERMS = (*_CONTACT, "联系", "电话", "有需要", "需要的", "要的", "价格", "价高", "从优", "公道", "便宜", "低价",
+               "高价", "上门")
 # Dealers' phrasing that jieba splits apart (收各种烟, 高价回收名烟), and terms that need no tobacco word
 # (价格好商量, 有需要的私聊).
 TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:各种|各类|高档|名|好|整条|一批|点|些){1,2}"
@@ -242,9 +250,8 @@ _WORD_FREQUENCY = 2000  # what jieba is told of each domain word: enough to keep
 def domain_tokenizer() -> jieba.Tokenizer:
     """One jieba tokenizer for the whole service, knowing the domain words (loaded once)."""
     tokenizer = jieba.Tokenizer()
-    for words in (DOMAIN_WORDS, TRADING_STRONG, TRADING_VERBS):
-        for word in words:
-            tokenizer.add_word(word, freq=_WORD_FREQUENCY)
+    for word in DOMAIN_WORDS:
+        tokenizer.add_word(word, freq=_WORD_FREQUENCY)
     return tokenizer
 
 
@@ -269,14 +276,20 @@ def tokens(text: str) -> list[str]:
     return domain_tokenizer().lcut(text[:_CLASSIFY_PREFIX])
 
 
+def _mentions(text: str, *kinds: Iterable[str]) -> bool:
+    """Whether the text holds a word of each kind."""
+    return all(any(word in text for word in kind) for kind in kinds)
+
+
 def _trading(text: str) -> bool:
     head = text[:_CLASSIFY_PREFIX]
     if TRADING_TERMS.search(head) is not None:
         return True
-    offers = TRADING_OFFER.search(head) is not None
-    if not offers and any(word in head for word in _SELLING_WORDS):  # jieba only where a selling word may be one
+    offers = TRADING_OFFER.search(head) is not None or _mentions(head, TRADING_VERBS, TOBACCO_WORDS, _DEAL_TERMS)
+    bare = _mentions(head, TRADING_BARE_VERBS, TOBACCO_WORDS, _CONTACT)
+    if not offers and (bare or any(word in head for word in TRADING_STRONG)):  # jieba only where it may tell
         words = set(tokens(text))
-        offers = bool(words & TRADING_STRONG) or bool(words & TRADING_VERBS and words & TOBACCO_WORDS)
+        offers = bool(words & TRADING_STRONG) or (bare and bool(words & TRADING_BARE_VERBS))
     return offers and not (any(cue in head for cue in _ASKING) or _ASKING_DIALECT.search(head) is not None)
 
 

@@ -122,3 +122,14 @@ def test_an_agent_adds_the_retailers_wording_from_chat(session, clock, runtime, 
     unknown = make.post(session, clock, runtime.settings, f"#{opened.ticket_id} 加问法 terminal.no-such",
                         user_id="30001", policies=runtime.policies, knowledge=base)
     assert "不存在" in unknown.reply_text
+
+
+def test_talk_about_selling_cigarettes_gets_no_trading_reminder(session, ask):
+    """卖烟 is the retailers' own trade: a question about the rule is answered, talk about the trade is left alone;
+    neither is told off as a dealer's post."""
+    asked = ask("网上卖烟")
+    ticket = session.get(Ticket, asked.ticket_id)
+    assert (ticket.trading_flag, ticket.knowledge_entry_id) == (False, "monopoly.online-sales")
+    assert "不在群内买卖卷烟" not in asked.reply_text
+    chat = ask("卖烟卖了二十年了 哈哈", user_id="10002")
+    assert chat.result == intake.Result.IGNORED and chat.ticket_id is None

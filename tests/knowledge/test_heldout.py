@@ -1,14 +1,14 @@
-"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart8/, never fitted on) may not slip.
+"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart9/, never fitted on) may not slip.
 
 Every line goes through the real intake service (`bench/heldout_eval.py`), as a new retailer's group message.
 `apart2` (session 8), `apart3` (session 9), `apart4` (session 10), `apart5` and `apart6` (session 12), `apart7` and
-`apart8` (session 13) were written by helpers that saw only the entries' ids and standard questions, the glossary
-and the seeds, and first measured before anything was tuned after them; `apart` (session 6) has been measured often
-since, so its figures are partly fitted ones (apart2's and apart3's are partly, too, since session 10 chose its
-complaint bar with them in view; apart8's harder-style ones since session 13 chose the calibration's wrong-answer
-limit with it in view). The bounds are #16's aims where a set reaches them, else about the figure it reached (the aims:
-requests logged >= 97 %, chatter ticketed <= 3 %, category right >= 90 %, complaints right >= 95 %, harder style
-answered >= 85 % with wrong <= 2 %, other trades answered <= 3 %).
+`apart8` (session 13), `apart9` (session 16) were written by helpers that saw only the entries' ids and standard
+questions, the glossary and the seeds, and first measured before anything was tuned after them; `apart` (session 6)
+has been measured often since, so its figures are partly fitted ones (apart2's and apart3's are partly, too, since
+session 10 chose its complaint bar with them in view; apart8's harder-style ones since session 13 chose the
+calibration's wrong-answer limit with it in view). The bounds are #16's aims where a set reaches them, else about
+the figure it reached (the aims: requests logged >= 97 %, chatter ticketed <= 3 %, category right >= 90 %,
+complaints right >= 95 %, harder style answered >= 85 % with wrong <= 2 %, other trades answered <= 3 %).
 Raise a floor (lower a ceiling) when a change reaches more; a failure says a change undid part of #16. The test
 prints no line of the sets.
 """
@@ -20,8 +20,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
+    "apart9": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.91},
     "apart8": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.88},
-    "apart7": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.89},
+    "apart7": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.90},
     "apart6": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.84},
     "apart5": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.80},
     "apart4": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.92},
@@ -77,11 +78,18 @@ FLOORS = {
 # 0.79): apart8 answered 0.883 with wrong 0.02, apart7 0.897 / 0.003, apart6 0.84 / 0.007, apart5 0.803 / 0.02,
 # apart4 0.927 / 0.017, apart3 0.89 / 0.007, apart2 0.937 / 0.003, apart 0.932 / 0.004; other trades answered at
 # most 0.016 in every set.
+# apart9, written in session 16 and first measured with session 15's model and base: logged 0.993, chatter 0.075,
+# category 0.913, complaints 0.981, harder style answered 0.903 with wrong 0.007, other trades answered 0.008.
+# Session 15 -> 16's trading rule (a dealer's post needs a deal's terms: 卖烟 alone is the retailers' own trade), the
+# model unchanged: chatter ticketed apart9 0.075 -> 0.07, apart8 0.065 -> 0.055, apart5 0.05 -> 0.045; harder style
+# answered apart9 0.903 -> 0.913, apart8 0.883 -> 0.887, apart7 0.897 -> 0.903, apart6 0.84 -> 0.843, apart2 0.94 ->
+# 0.943; nothing lower.
 CEILINGS = {
-    "apart8": {"chatter_ticketed": 0.065, "hard_wrong": 0.02, "other_trades_answered": 0.015},
+    "apart9": {"chatter_ticketed": 0.07, "hard_wrong": 0.02, "other_trades_answered": 0.01},
+    "apart8": {"chatter_ticketed": 0.055, "hard_wrong": 0.02, "other_trades_answered": 0.015},
     "apart7": {"chatter_ticketed": 0.07, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart6": {"chatter_ticketed": 0.04, "hard_wrong": 0.02, "other_trades_answered": 0.005},
-    "apart5": {"chatter_ticketed": 0.05, "hard_wrong": 0.02, "other_trades_answered": 0.01},
+    "apart5": {"chatter_ticketed": 0.045, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart4": {"chatter_ticketed": 0.075, "hard_wrong": 0.02, "other_trades_answered": 0.02},
     "apart3": {"chatter_ticketed": 0.045, "hard_wrong": 0.02, "other_trades_answered": 0.02},
     "apart2": {"chatter_ticketed": 0.02, "hard_wrong": 0.02, "other_trades_answered": 0.02},

@@ -41,9 +41,20 @@ def test_a_huge_message_is_classified_by_its_opening():
     assert result.is_request and result.category == Category.TERMINAL
 
 
-@pytest.mark.parametrize("text", ["高价回收各种名烟", "出一批中华，价格好商量", "低价转让整条玉溪 有需要的私聊"])
+@pytest.mark.parametrize("text", ["高价回收各种名烟", "出一批中华，价格好商量", "低价转让整条玉溪 有需要的私聊",
+                                  "收烟 高价 上门", "卖烟 加微信 便宜", "软中华便宜卖 加我", "出两条黄鹤楼 私聊",
+                                  "代购外烟 正品保证", "批发香烟 量大从优", "手上有两条硬中华 低价出了"])
 def test_dealers_phrasing_is_trading_too(text):
     assert analyse(text).trading
+
+
+# A retailer talks about selling cigarettes all day: that is their trade, not a deal offered to the group.
+@pytest.mark.parametrize("text", ["卖烟不容易 大家都辛苦", "卖烟卖了二十年了 哈哈", "网上卖烟", "离学校多远才能卖烟",
+                                  "收烟要先点些么子", "同样卖烟人家比我赚得多", "便宜烟现在都少了 厂家不爱做",
+                                  "我们这条街就我家和老孙家卖烟 抢生意抢了十年 哈哈", "隔壁没证也在卖烟",
+                                  "那个卖烟的微信号截图了 在上面"])
+def test_talk_about_selling_cigarettes_is_not_trading(text):
+    assert not analyse(text).trading
 
 
 @pytest.mark.parametrize("text", ["收款失败怎么办", "烟的价格怎么定", "收到货了少了一条", "新品价格是多少",
