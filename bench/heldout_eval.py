@@ -157,32 +157,37 @@ def unanswered_because(runtime: Runtime, text: str, outcome: intake.Outcome) -> 
     return f"{outcome.result.value} {outcome.reason or ''}; base: {decided}; model: {model}"
 
 
+def answered_figures(runtime: Runtime, hard: list[dict], show: int = 0) -> dict:
+    """The knowledge figures over in-scope questions labelled `{id, text}`: answered with the right entry, with a
+    wrong one, at all, as first aid; why the others were not; the wrong answers."""
+    right = wrong = first_aid = 0
+    unanswered: Counter = Counter()
+    wrong_lines: list[str] = []
+    for line in hard:
+        outcome, _ = post(runtime, line["text"])
+        if outcome.entry_id is not None:
+            right += outcome.entry_id == line["id"]
+            wrong += outcome.entry_id != line["id"]
+            if outcome.entry_id != line["id"]:
+                wrong_lines.append(f"{line['text']} ({line['id']}, answered from {outcome.entry_id})")
+            first_aid += outcome.reason == "first aid"
+        else:
+            unanswered[unanswered_because(runtime, line["text"], outcome)] += 1
+    return {"lines": len(hard), "right": share(right, len(hard)), "wrong": share(wrong, len(hard)),
+            "answered": share(right + wrong, len(hard)), "of_which_first_aid": share(first_aid, len(hard)),
+            "unanswered_why": dict(unanswered.most_common()), "wrong_lines": wrong_lines[:show]}
+
+
 def figures_of(kept_apart: str, show: int) -> dict:
-    """Every figure of one set kept apart (`apart` to `apart6`)."""
+    """Every figure of one set kept apart (`apart` to `apart9`)."""
     with fresh_runtime() as runtime:
         figures = intake_figures(runtime, lines("intake.yaml", kept_apart), show)
-        hard = lines("knowledge_hard.yaml", kept_apart)
-        right = wrong = first_aid = 0
-        unanswered: Counter = Counter()
-        wrong_lines: list[str] = []
-        for line in hard:
-            outcome, _ = post(runtime, line["text"])
-            if outcome.entry_id is not None:
-                right += outcome.entry_id == line["id"]
-                wrong += outcome.entry_id != line["id"]
-                if outcome.entry_id != line["id"]:
-                    wrong_lines.append(f"{line['text']} ({line['id']}, answered from {outcome.entry_id})")
-                first_aid += outcome.reason == "first aid"
-            else:
-                unanswered[unanswered_because(runtime, line["text"], outcome)] += 1
+        hard = answered_figures(runtime, lines("knowledge_hard.yaml", kept_apart), show)
         borrowing = lines("off_topic_borrowing.yaml", kept_apart)
         answered_off = [line["text"] for line in borrowing if post(runtime, line["text"])[0].entry_id is not None]
     return {
         "intake": figures,
-        "knowledge_hard": {"lines": len(hard), "right": share(right, len(hard)), "wrong": share(wrong, len(hard)),
-                           "answered": share(right + wrong, len(hard)),
-                           "of_which_first_aid": share(first_aid, len(hard)),
-                           "unanswered_why": dict(unanswered.most_common()), "wrong_lines": wrong_lines[:show]},
+        "knowledge_hard": hard,
         "off_topic_borrowing": {"lines": len(borrowing), "answered": share(len(answered_off), len(borrowing)),
                                 "answered_lines": answered_off[:show]},
     }

@@ -4,11 +4,14 @@ the real intake service as bench/heldout_eval.py runs the held-out set, plus the
 The shipped model is fitted on every line (`python -m bot.services.classify_fit --all`), so for honest dev
 figures this script first fits one on the training split only, in memory, and scores the dev split with it;
 the shipped file is not touched; then the shipped models on knowledge/eval/dev_intake/ (`unfitted`: lines written
-like the training lines, never fitted on). Reports requests logged, chatter ticketed (a detail line counts as
-chatter: alone it must open nothing), category right, complaints right and the confusion pairs; then the shipped
-model's load time, size and a decision's p50/p99 (wall and CPU) over every line, with the cost of a bare
-Python call (the floor) measured in the same run; and the CPU of a whole reading (`intake.read`, the model and the
-knowledge base) of eval/dev_intake's requests and chatter.
+like the training lines, never fitted on) and on knowledge/eval/dev4/ (never fitted: `dev4_intake.yaml`, chatter in
+our words and requests shaped like it; `dev4_in_scope.yaml`, questions that read like chatter, a story then 这咋弄,
+with the knowledge figures of bench/heldout_eval.py's harder style). Reports requests logged, chatter ticketed
+(a detail line counts as chatter: alone it must open nothing), category right, complaints right and the confusion
+pairs; the trading rule on lines that are no dealer's; then the shipped model's load time, size and a decision's
+p50/p99 (wall and CPU) over every line, with the cost of a bare Python call (the floor) measured in the same run;
+and the CPU of a whole reading (`intake.read`, the model and the knowledge base) of eval/dev_intake's requests and
+chatter.
 
     .venv/bin/python bench/intake_eval.py [--show 10]
 """
@@ -28,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from heldout_eval import fresh_runtime, intake_figures  # noqa: E402
+from heldout_eval import answered_figures, fresh_runtime, intake_figures  # noqa: E402
 
 from bot.services import classify, intake  # noqa: E402
 from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, LinearTextModel  # noqa: E402
@@ -36,6 +39,7 @@ from bot.services.classify_fit import fit, fit_linear, is_dev, labelled_lines, s
 from bot.services.knowledge import load_entries  # noqa: E402
 
 UNFITTED = ROOT / "knowledge" / "eval" / "dev_intake"
+DEV4 = ROOT / "knowledge" / "eval" / "dev4"
 
 
 def as_labelled(lines: list[tuple[str, str]]) -> list[dict]:
@@ -67,6 +71,10 @@ def speed(texts: list[str]) -> dict:
             "floor_p99_ms": round(percentile(floor, 0.99), 4)}
 
 
+def read_yaml(path: Path) -> list:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
 def trading_flagged() -> dict:
     """The trading rule (a dealer's post, told off in the group) on lines that are no dealer's: the entries' own
     wordings, the labelled in-scope questions of knowledge/eval/ (not the sets kept apart), our intake lines other
@@ -74,9 +82,11 @@ def trading_flagged() -> dict:
     entries = load_entries(ROOT / "knowledge" / "entries")
     wordings = [text for entry in entries for text in (entry.question, *entry.similar)]
     questions = [item["text"] for name in ("held_out_a", "held_out_b", "dev_hard", "dev2_in_scope", "dev3_in_scope")
-                 for item in yaml.safe_load((ROOT / "knowledge" / "eval" / f"{name}.yaml").read_text(encoding="utf-8"))]
+                 for item in read_yaml(ROOT / "knowledge" / "eval" / f"{name}.yaml")]
+    questions += [item["text"] for item in read_yaml(DEV4 / "dev4_in_scope.yaml")]
     ours = [text for text, label in labelled_lines() if label != "monopoly"] + [text for text, _ in
                                                                                labelled_lines(UNFITTED)]
+    ours += [line["text"] for line in read_yaml(DEV4 / "dev4_intake.yaml") if line["category"] != "monopoly"]
     lines = wordings + questions + ours
     flagged = [text for text in lines if classify.analyse(text).trading]
     return {"lines": len(lines), "flagged": len(flagged), "flagged_lines": flagged[:20]}
@@ -111,8 +121,10 @@ def main() -> None:
         unfitted_figures = intake_figures(runtime, unfitted, args.show)
         reading = {kind: reading_speed(runtime, [line["text"] for line in unfitted if line["kind"] == kind])
                    for kind in ("request", "chatter")}
+        dev4 = {"intake": intake_figures(runtime, read_yaml(DEV4 / "dev4_intake.yaml"), args.show),
+                "in_scope": answered_figures(runtime, read_yaml(DEV4 / "dev4_in_scope.yaml"), args.show)}
     print(json.dumps({"dev_lines": len(dev), "train_lines": len(everything) - len(dev), "dev": figures,
-                      "unfitted": unfitted_figures, "trading_on_no_dealers_lines": trading_flagged(),
+                      "unfitted": unfitted_figures, "dev4": dev4, "trading_on_no_dealers_lines": trading_flagged(),
                       "speed": speed([text for text, _ in everything]),
                       "reading_unfitted": reading}, ensure_ascii=False, indent=2))
 

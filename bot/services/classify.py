@@ -80,8 +80,8 @@ _DEAL_TERMS = (*_CONTACT, "联系", "电话", "有需要", "需要的", "要的"
                "高价", "上门")
 # Dealers' phrasing that jieba splits apart (收各种烟, 高价回收名烟), and terms that need no tobacco word
 # (价格好商量, 有需要的私聊).
-TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:各种|各类|高档|名|好|整条|一批|点|些){1,2}"
-                           r"(?:烟|中华|玉溪|芙蓉王)")
+TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:点|些)?(?:各种|各类|高档|名|好|整条|一批){1,2}"
+                           r"(?:烟|中华|玉溪|芙蓉王)")  # 出点好烟 offers, 顺带卖点烟 does not
 TRADING_TERMS = re.compile(r"价格(?:好商量|可谈|面议|美丽|实惠)|(?:有需要|需要的|要的)(?:私聊|加微信|加我)")
 # 网上卖烟违法吗 asks about the rule; a dealer's post offers, it does not ask.
 _ASKING = frozenset("怎么 怎样 如何 为什么 为啥 什么 啥 谁 哪 能不能 可不可以 是不是 有没有 多少 几 咋 请问 吗 "

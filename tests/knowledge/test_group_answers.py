@@ -133,3 +133,9 @@ def test_talk_about_selling_cigarettes_gets_no_trading_reminder(session, ask):
     assert "不在群内买卖卷烟" not in asked.reply_text
     chat = ask("卖烟卖了二十年了 哈哈", user_id="10002")
     assert chat.result == intake.Result.IGNORED and chat.ticket_id is None
+
+
+def test_a_question_after_a_story_is_answered_in_the_group(session, ask):
+    outcome = ask("孙子把可乐洒在收银机屏幕上了 擦干以后点哪都不对 点左边出右边 咋弄")
+    assert outcome.result == intake.Result.OPENED and outcome.entry_id == "terminal.touch-screen"
+    assert session.get(Ticket, outcome.ticket_id).status == TicketStatus.ANSWERED

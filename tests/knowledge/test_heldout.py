@@ -23,11 +23,11 @@ FLOORS = {
     "apart9": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.91},
     "apart8": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.88},
     "apart7": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.90},
-    "apart6": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.84},
-    "apart5": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.80},
+    "apart6": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.85},
+    "apart5": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.81},
     "apart4": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.95, "hard_answered": 0.92},
-    "apart3": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.94, "hard_answered": 0.89},
-    "apart2": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.93},
+    "apart3": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.94, "hard_answered": 0.91},
+    "apart2": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.95},
     "apart": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.94, "hard_answered": 0.93},
 }
 # Session 8's model and base -> session 9's: apart3's chatter ticketed 0.205 -> 0.115 and apart2's 0.06 -> 0.04 (the
@@ -84,6 +84,10 @@ FLOORS = {
 # model unchanged: chatter ticketed apart9 0.075 -> 0.07, apart8 0.065 -> 0.055, apart5 0.05 -> 0.045; harder style
 # answered apart9 0.903 -> 0.913, apart8 0.883 -> 0.887, apart7 0.897 -> 0.903, apart6 0.84 -> 0.843, apart2 0.94 ->
 # 0.943; nothing lower.
+# Then a long message not answered as a whole is read once more from its last three clauses (the story first, the
+# question last; chosen on eval/dev4): harder style answered over the nine sets 2,366 -> 2,385 of 2,651 with wrong
+# answers 26 -> 26 (apart6 0.843 -> 0.857, apart5 0.80 -> 0.81, apart3 0.89 -> 0.913, apart2 0.943 -> 0.953, apart7
+# 0.903 -> 0.907, apart 0.932 -> 0.936); intake's figures and other trades answered unchanged.
 CEILINGS = {
     "apart9": {"chatter_ticketed": 0.07, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart8": {"chatter_ticketed": 0.055, "hard_wrong": 0.02, "other_trades_answered": 0.015},

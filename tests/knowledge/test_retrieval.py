@@ -128,6 +128,21 @@ def test_a_post_that_does_not_say_what_it_is_about_is_explained_as_such_not_as_a
     assert index.decide("扫码枪没反应").best.id == "terminal.scanner-no-read"
 
 
+def test_a_story_told_before_the_question_is_answered_from_its_ending():
+    """Retailers tell the story first and ask last; the story's words (here the weather's) must not sink the
+    question, and a short message is read as a whole only."""
+    themes = {"weather": ["今天下大雨", "明天下雨吗", "今天好热", "要降温了", "天气好闷", "雨下得好大", "出太阳了"]}
+    index = KnowledgeIndex(ENTRIES, THRESHOLDS.model_copy(update={"suggest": 0.0}), themes, scope=UNSCOPED)
+    story = "今天下大雨 雨下得好大 天气好闷 扫码枪 扫不出来 咋整"
+    result = index.decide(story)
+    assert result.decision == Decision.ANSWER and result.best.id == "terminal.scanner-no-read"
+    explained, why = index.explain(story)
+    assert explained.best.id == "terminal.scanner-no-read"
+    assert why.startswith("整句没把握；只看最后几句「扫码枪 扫不出来 咋整」")
+    assert index.decide("今天下大雨 雨下得好大 扫码枪扫不出来").decision == Decision.HANDOVER  # three clauses: whole
+    assert index.decide("今天下大雨 雨下得好大 天气好闷 要降温了 出太阳了").decision == Decision.HANDOVER
+
+
 def test_a_malformed_out_of_scope_file_is_named(tmp_path):
     from bot.services.knowledge import load_out_of_scope
 

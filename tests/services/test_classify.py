@@ -43,7 +43,8 @@ def test_a_huge_message_is_classified_by_its_opening():
 
 @pytest.mark.parametrize("text", ["高价回收各种名烟", "出一批中华，价格好商量", "低价转让整条玉溪 有需要的私聊",
                                   "收烟 高价 上门", "卖烟 加微信 便宜", "软中华便宜卖 加我", "出两条黄鹤楼 私聊",
-                                  "代购外烟 正品保证", "批发香烟 量大从优", "手上有两条硬中华 低价出了"])
+                                  "代购外烟 正品保证", "批发香烟 量大从优", "手上有两条硬中华 低价出了",
+                                  "出点好烟 私聊"])
 def test_dealers_phrasing_is_trading_too(text):
     assert analyse(text).trading
 
@@ -52,7 +53,7 @@ def test_dealers_phrasing_is_trading_too(text):
 @pytest.mark.parametrize("text", ["卖烟不容易 大家都辛苦", "卖烟卖了二十年了 哈哈", "网上卖烟", "离学校多远才能卖烟",
                                   "收烟要先点些么子", "同样卖烟人家比我赚得多", "便宜烟现在都少了 厂家不爱做",
                                   "我们这条街就我家和老孙家卖烟 抢生意抢了十年 哈哈", "隔壁没证也在卖烟",
-                                  "那个卖烟的微信号截图了 在上面"])
+                                  "那个卖烟的微信号截图了 在上面", "想在村口开个小卖部 顺带卖点烟"])
 def test_talk_about_selling_cigarettes_is_not_trading(text):
     assert not analyse(text).trading
 
