@@ -66,7 +66,7 @@ from bot.models import (
     table_of,
 )
 from bot.services import access, tickets
-from bot.services.classify import LinearTextModel, add_words, domain_tokenizer, read_fitted
+from bot.services.classify import LinearTextModel, add_words, domain_tokenizer, ending, read_fitted
 from bot.services.errors import Conflict, NotFound, ServiceError
 
 T = TypeVar("T")
@@ -85,12 +85,6 @@ SYNONYMS = {
 }
 WORD_WEIGHT, BIGRAM_WEIGHT = 1.0, 0.6
 _PUNCTUATION = re.compile(r"[\s\W_]+", re.UNICODE)
-# Where a retailer's clauses part: spaces (how most type on a phone) and punctuation.
-_CLAUSES = re.compile(r"[\s，,。.!！?？~～；;、]+")
-# How many clauses a message's ending is read as: on knowledge/eval/dev4/ (questions that read like chatter, never
-# fitted) the last three answered 18 more of 300 with 2 more wrong and the last two 24 more with 8 more wrong; on the
-# other dev sets neither answered an off-topic line more, nor did three change an in-scope one.
-ENDING_CLAUSES = 3
 _SENTENCE_NOISE = frozenset(
     "的 了 吗 呢 啊 吧 呀 嘛 哦 哈 么 下 一下 请问 问下 问一下 你好 您好 老师 客服 在吗".split())
 
@@ -240,12 +234,6 @@ class Result:
         return self.matches[0].entry if self.matches else None
 
 
-def _ending(question: str) -> str | None:
-    """The message's last `ENDING_CLAUSES` clauses, when it has more."""
-    clauses = [clause for clause in _CLAUSES.split(question) if clause]
-    return " ".join(clauses[-ENDING_CLAUSES:]) if len(clauses) > ENDING_CLAUSES else None
-
-
 SMOOTHING = 0.1  # naive Bayes' additive smoothing (measured on the dev sets)
 OUT_OF_SCOPE = "~out-of-scope:"  # + a theme: a class of the model, never an entry
 OUT_OF_SCOPE_LIMIT = 0.5  # more likely out of scope than not: a person takes it, no suggestions
@@ -391,11 +379,11 @@ class KnowledgeIndex:
     def explain(self, question: str) -> tuple[Result, str]:
         """The decision and, for staff in Chinese, which bar decided it (the console's 机器人会怎么答)."""
         result, why = self._explain(question)
-        ending = _ending(question) if result.decision != Decision.ANSWER else None
-        if ending is not None:
-            read_from_the_end, why_at_the_end = self._explain(ending)
+        end = ending(question) if result.decision != Decision.ANSWER else None
+        if end is not None:
+            read_from_the_end, why_at_the_end = self._explain(end)
             if read_from_the_end.decision == Decision.ANSWER:
-                return read_from_the_end, f"整句没把握；只看最后几句「{ending}」：{why_at_the_end}"
+                return read_from_the_end, f"整句没把握；只看最后几句「{end}」：{why_at_the_end}"
         return result, why
 
     def _explain(self, question: str) -> tuple[Result, str]:
@@ -427,9 +415,9 @@ class KnowledgeIndex:
 
     def decide(self, question: str) -> Result:
         result = self._decide(*self.assess(question)[:5])
-        ending = _ending(question) if result.decision != Decision.ANSWER else None
-        if ending is not None:
-            read_from_the_end = self._decide(*self.assess(ending)[:5])
+        end = ending(question) if result.decision != Decision.ANSWER else None
+        if end is not None:
+            read_from_the_end = self._decide(*self.assess(end)[:5])
             if read_from_the_end.decision == Decision.ANSWER:
                 return read_from_the_end
         return result

@@ -139,3 +139,9 @@ def test_a_question_after_a_story_is_answered_in_the_group(session, ask):
     outcome = ask("孙子把可乐洒在收银机屏幕上了 擦干以后点哪都不对 点左边出右边 咋弄")
     assert outcome.result == intake.Result.OPENED and outcome.entry_id == "terminal.touch-screen"
     assert session.get(Ticket, outcome.ticket_id).status == TicketStatus.ANSWERED
+
+
+def test_a_question_after_chatter_the_model_is_sure_of_is_still_answered(session, ask):
+    """The story reads as chatter (a good morning, customers), the ending asks: the base reads it."""
+    outcome = ask("今天天气真好 早上来了好多老顾客 一上午卖了六条 高兴得很 就是扫码枪老扫不出来 咋整")
+    assert outcome.result == intake.Result.OPENED and outcome.entry_id == "terminal.scanner-no-read"
