@@ -123,7 +123,13 @@ def start(session: Session, ticket: Ticket, kind: str, *, owner_role: str, owner
           now: datetime, policies: Policies, tz: ZoneInfo, reason: str) -> Pledge:
     """A visit or callback pledge; a second round of one (after a reopening) restarts its row.
     `reason` is why its round starts, for the ledger."""
-    pledge = one(session, id_of(ticket), kind)
+    return _start(session, ticket, one(session, id_of(ticket), kind), kind, owner_role=owner_role,
+                  owner_staff_id=owner_staff_id, now=now, policies=policies, tz=tz, reason=reason)
+
+
+def _start(session: Session, ticket: Ticket, pledge: Pledge | None, kind: str, *, owner_role: str,
+           owner_staff_id: int | None, now: datetime, policies: Policies, tz: ZoneInfo, reason: str) -> Pledge:
+    """`start`, given the ticket's pledge of that kind as it stands (None: none yet)."""
     if pledge is None:  # the first start: as a new ticket's reply pledge starts
         clock = clock_for(policies, kind, ticket.category, now, tz)
         pledge_id = _insert_first(session, id_of(ticket), kind, clock, owner_role=owner_role,
@@ -420,8 +426,8 @@ def need_visit(session: Session, ticket_id: int, *, note: str | None, now: datet
         return VisitOrdered(existing, VisitOrder.ALREADY)
     retailer = session.get(Retailer, ticket.retailer_id) if ticket.retailer_id else None
     manager_id = retailer.manager_id if retailer else None
-    pledge = start(session, ticket, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
-                   now=now, policies=policies, tz=tz, reason="visit needed")
+    pledge = _start(session, ticket, existing, PledgeKind.VISIT, owner_role=Role.MANAGER, owner_staff_id=manager_id,
+                    now=now, policies=policies, tz=tz, reason="visit needed")
     _event(session, id_of(ticket), now, "visit_needed", staff_id, note=note)
     return _hand_visit(session, pledge, ticket, retailer, note, now, policies, tz)
 
