@@ -78,17 +78,17 @@ DOMAIN_WORDS = frozenset(
     明码标价 送货 配送 少送 送错 漏送 送货员
     卖烟 收烟 出烟 代购 甩卖 回收烟 低价烟 出售 转让 收购 回收 批发 低价 便宜 私聊 加微信 微信 加我""".split())
 # Trading: the group is service, not sales (GLOSSARY, rules). A dealer's post offers a deal to the group; a
-# retailer's talk about selling cigarettes (卖烟不容易, 网上卖烟, 离学校多远才能卖烟, 收烟要先点些么子) does not.
-# A dealer's own word flags a post alone; a word of dealing (卖烟, 出售, 回收 ...) only with a tobacco word and the
-# terms of a deal (a price, a way to reach the poster); a bare 出, 卖 or 收 only with a tobacco word and a way to
-# reach the poster (出两条黄鹤楼 私聊).
+# retailer's talk about selling cigarettes (卖烟不容易, 网上卖烟, 别家卖烟便宜, 收烟的时候电话打不通) does not.
+# A dealer's own word flags a post alone, and selling off (低价出) with a tobacco word; a word of dealing (卖烟,
+# 出售, 回收 ...) only with a tobacco word and the terms of a deal (a way to reach the poster, a buyer's price: 私聊,
+# 高价, 量大从优); a bare 出, 卖 or 收 only with a tobacco word and a way to reach the poster (出两条黄鹤楼 私聊).
 TRADING_STRONG = frozenset("出烟 代购 甩卖 回收烟 低价烟".split())  # jieba's tokens: 拿出烟来 is no offer
-TRADING_VERBS = ("卖烟", "收烟", "出售", "转让", "收购", "回收", "批发", "便宜出", "低价出", "便宜卖", "低价卖")
+TRADING_SELL_OFF = ("便宜出", "低价出", "出售")
+TRADING_VERBS = ("卖烟", "收烟", "转让", "收购", "回收", "批发", "便宜卖", "低价卖")
 TRADING_BARE_VERBS = frozenset("出 卖 收".split())
 TOBACCO_WORDS = ("烟", "整条", "中华", "玉溪", "芙蓉王", "黄鹤楼", "利群", "云烟")
 _CONTACT = ("私聊", "加微信", "加我", "联系我", "微信联系", "电话联系", "微信同号")
-_DEAL_TERMS = (*_CONTACT, "联系", "电话", "有需要", "需要的", "要的", "价格", "价高", "从优", "公道", "便宜", "低价",
-               "高价", "上门")
+_DEAL_TERMS = (*_CONTACT, "有需要", "需要的", "高价", "价高", "从优", "公道", "上门")
 # Dealers' phrasing that jieba splits apart (收各种烟, 高价回收名烟), and terms that need no tobacco word
 # (价格好商量, 有需要的私聊).
 TRADING_OFFER = re.compile(r"(?:收|出|卖|回收|转让)(?:点|些)?(?:各种|各类|高档|名|好|整条|一批){1,2}"
@@ -284,7 +284,7 @@ def warm_up() -> None:
 
 
 def ending(text: str) -> str | None:
-    """The message's last `ENDING_CLAUSES` clauses, when it has more."""
+    """The last `ENDING_CLAUSES` clauses of the message's opening (what is classified), when it has more."""
     clauses = [clause for clause in _CLAUSES.split(text[:_CLASSIFY_PREFIX]) if clause]
     return " ".join(clauses[-ENDING_CLAUSES:]) if len(clauses) > ENDING_CLAUSES else None
 
@@ -302,7 +302,8 @@ def _trading(text: str) -> bool:
     head = text[:_CLASSIFY_PREFIX]
     if TRADING_TERMS.search(head) is not None:
         return True
-    offers = TRADING_OFFER.search(head) is not None or _mentions(head, TRADING_VERBS, TOBACCO_WORDS, _DEAL_TERMS)
+    offers = (TRADING_OFFER.search(head) is not None or _mentions(head, TRADING_SELL_OFF, TOBACCO_WORDS)
+              or _mentions(head, TRADING_VERBS, TOBACCO_WORDS, _DEAL_TERMS))
     bare = _mentions(head, TRADING_BARE_VERBS, TOBACCO_WORDS, _CONTACT)
     if not offers and (bare or any(word in head for word in TRADING_STRONG)):  # jieba only where it may tell
         words = set(tokens(text))

@@ -53,7 +53,8 @@ def test_dealers_phrasing_is_trading_too(text):
 @pytest.mark.parametrize("text", ["卖烟不容易 大家都辛苦", "卖烟卖了二十年了 哈哈", "网上卖烟", "离学校多远才能卖烟",
                                   "收烟要先点些么子", "同样卖烟人家比我赚得多", "便宜烟现在都少了 厂家不爱做",
                                   "我们这条街就我家和老孙家卖烟 抢生意抢了十年 哈哈", "隔壁没证也在卖烟",
-                                  "那个卖烟的微信号截图了 在上面", "想在村口开个小卖部 顺带卖点烟"])
+                                  "那个卖烟的微信号截图了 在上面", "想在村口开个小卖部 顺带卖点烟",
+                                  "卖烟价格太低了 利润薄", "收烟的时候送货员电话打不通", "别家卖烟便宜 我这卖不动"])
 def test_talk_about_selling_cigarettes_is_not_trading(text):
     assert not analyse(text).trading
 
