@@ -111,10 +111,8 @@ def main() -> None:
     everything = labelled_lines()
     dev = as_labelled([line for line in everything if is_dev(line[0])])
     train = [line for line in everything if not is_dev(line[0])]
-    train_only = IntakeModel(fit(train))
-    small_talk = LinearTextModel(fit_linear(small_talk_lines(train)))
-    with mock.patch.object(classify, "model", lambda: train_only), \
-            mock.patch.object(classify, "small_talk_model", lambda: small_talk), fresh_runtime() as runtime:
+    train_only = IntakeModel(fit(train), LinearTextModel(fit_linear(small_talk_lines(train))))
+    with mock.patch.object(classify, "model", lambda: train_only), fresh_runtime() as runtime:
         figures = intake_figures(runtime, dev, args.show)
     unfitted = as_labelled(labelled_lines(UNFITTED))
     with fresh_runtime() as runtime:

@@ -40,6 +40,6 @@ def test_a_loaded_model_shares_one_float_per_distinct_weight_and_scores_as_the_f
     assert len({id(weight) for weight in numbers}) < len(numbers) / 10
     header, *rows = MODEL_PATH.read_text(encoding="utf-8").splitlines()
     features = {json.loads(gram): [float(text) for text in row.split()] for gram, row in (r.split("\t") for r in rows)}
-    plain = classify.IntakeModel({**json.loads(header), "features": features})
+    plain = classify.IntakeModel({**json.loads(header), "features": features}, classify.small_talk_model())
     for text in ("扫码枪扫不出来怎么办", "已经弄好了 谢谢", "客户经理电话一直打不通"):
         assert loaded.probabilities(text) == plain.probabilities(text)
