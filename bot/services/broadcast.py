@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlmodel import Session, col, or_, select
 
@@ -24,6 +25,16 @@ from bot.services.guard import mask_personal_data
 PART_LIMIT = 1200  # characters per message: readable on a phone, far below QQ's cap
 
 
+class Audience(Protocol):
+    """What tells whether a broadcast reaches a group: its row, or intake's copy of it (`lookups.GroupRow`)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def district(self) -> str | None: ...
+
+
 def target_groups(session: Session, districts: list[str], group_ids: list[int]) -> list[ChatGroup]:
     """Active groups named directly or by district; none named means every active group."""
     query = select(ChatGroup).where(ChatGroup.active).order_by(col(ChatGroup.id))
@@ -32,12 +43,12 @@ def target_groups(session: Session, districts: list[str], group_ids: list[int]) 
     return list(session.exec(query))
 
 
-def reaches(group: ChatGroup, districts: list[str], group_ids: list[int]) -> bool:
+def reaches(group: Audience, districts: list[str], group_ids: list[int]) -> bool:
     return not (districts or group_ids) or group.id in group_ids or group.district in districts
 
 
 def reaches_privately(districts: list[str], group_ids: list[int], *, district: str | None,
-                      groups: Sequence[ChatGroup]) -> bool:
+                      groups: Sequence[Audience]) -> bool:
     """Whether a notice is meant for someone asking in private: untargeted, or for their district; when
     their district is unknown, for a group they post in (it is what they read there)."""
     if not (districts or group_ids):

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
@@ -102,11 +103,21 @@ class Answer:
         return self.ask in ASK_WORDS
 
 
+class AskedIn(broadcast.Audience, Protocol):
+    """The group a question was asked in: its row, or intake's copy of it (`lookups.GroupRow`, no statement)."""
+
+    @property
+    def bot_id(self) -> str | None: ...
+
+    @property
+    def group_id(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Asker:
     platform: str
     user_id: str
-    group: ChatGroup | None  # None in private chat
+    group: AskedIn | None  # None in private chat
     reply_to: str | None = None
 
 
@@ -135,8 +146,9 @@ def _groups_posted_in(session: Session, asker: Asker, retailer: Retailer | None)
 def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: ZoneInfo, policies: Policies
            ) -> Answer | None:
     """The answer to a supply or launch question, or None when the text is not one."""
-    quoted = (broadcast.broadcast_of_message(session, id_of(asker.group), asker.reply_to)
-              if asker.group is not None and asker.reply_to else None)
+    group_pk = asker.group.id if asker.group is not None else None
+    quoted = (broadcast.broadcast_of_message(session, group_pk, asker.reply_to)
+              if group_pk is not None and asker.reply_to else None)
     ask = classify(text, quoted_broadcast=quoted is not None and quoted.subject == launches.SUBJECT)
     if ask is None:
         return None
@@ -149,7 +161,7 @@ def answer(session: Session, asker: Asker, text: str, *, now: datetime, tz: Zone
     def count(subject: str, subject_id: int, kind: str = "asked", product_id: int | None = None) -> None:
         interest.record_interest(
             session, subject=subject, subject_id=subject_id, kind=kind, platform=asker.platform,
-            chat_user_id=asker.user_id, chat_group_id=asker.group.id if asker.group else None,
+            chat_user_id=asker.user_id, chat_group_id=group_pk,
             retailer_id=retailer.id if retailer else None, product_id=product_id, now=now)
 
     if ask in (Ask.LAUNCHES, Ask.PRODUCT, Ask.FEEDBACK):

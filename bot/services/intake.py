@@ -304,7 +304,7 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
             return _reopen(session, recent, chat, text, message_id, now, settings, policies)
     analysis = classify.analyse(text)
     if may_be_inquiry(text, analysis, quoting=reply_to is not None) and (asked := inquiries.answer(
-            session, inquiries.Asker(chat.platform, chat.user_id, _group_row(session, chat), reply_to),
+            session, inquiries.Asker(chat.platform, chat.user_id, chat.group, reply_to),
             text, now=now, tz=settings.tz, policies=policies)):
         ticket_id = _log_answered(session, chat, text, message_id, asked, now, settings, policies) \
             if asked.is_request else None
@@ -359,10 +359,6 @@ def _chatter(session: Session, chat: _Chat, text: str, message_id: str | None, a
                           text, now)
     return Outcome(Result.FOLLOW_UP, ticket_id=recent.id, chat_group_id=recent.chat_group_id,
                    reason="closing remark")
-
-
-def _group_row(session: Session, chat: _Chat) -> ChatGroup | None:
-    return session.get(ChatGroup, chat.group.id) if chat.group is not None else None
 
 
 def _latest(session: Session, chat: _Chat, since: datetime) -> Ticket | None:

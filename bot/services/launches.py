@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from bot import texts
 from bot.fields import Body, Moment
-from bot.models import Approval, ChatGroup, Launch, Product, PublicityPost, id_of
+from bot.models import Approval, Launch, Product, PublicityPost, id_of
 from bot.services import broadcast, interest, media, products
 from bot.services.errors import Conflict, NotFound, ServiceError
 
@@ -197,8 +197,8 @@ def list_launches(session: Session, *, approval: str | None = None) -> list[tupl
     return list(session.exec(query).all())
 
 
-def current_launches(session: Session, *, group: ChatGroup | None, district: str | None, today: date,
-                     asker_groups: Sequence[ChatGroup] = ()) -> list[tuple[Launch, Product]]:
+def current_launches(session: Session, *, group: broadcast.Audience | None, district: str | None, today: date,
+                     asker_groups: Sequence[broadcast.Audience] = ()) -> list[tuple[Launch, Product]]:
     """Approved launches of the last two months and those coming, that reach this group, or in private
     this district (without one, the groups the asker posts in)."""
     found = session.exec(

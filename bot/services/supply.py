@@ -499,8 +499,8 @@ def list_notices(session: Session, *, state: str | None, offset: int, limit: int
     return list(session.exec(query))
 
 
-def current_notice(session: Session, *, group: ChatGroup | None, district: str | None, today: date,
-                   asker_groups: Sequence[ChatGroup] = ()) -> SupplyNotice | None:
+def current_notice(session: Session, *, group: broadcast.Audience | None, district: str | None, today: date,
+                   asker_groups: Sequence[broadcast.Audience] = ()) -> SupplyNotice | None:
     """The newest live notice still running that reaches this group (or, in private, this district, or
     without a district the groups the asker posts in)."""
     live = session.exec(

@@ -8,6 +8,7 @@ from datetime import timedelta
 from itertools import cycle
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from bot.db import Prepared, make_engine
@@ -80,6 +81,28 @@ def test_a_repeat_sender_costs_no_read_of_groups_staff_or_bindings(session, cloc
     ask(session, clock, runtime, "10002")
     ask(session, clock, runtime, "10003")
     assert reads == {"chat_binding": 1}  # only the new sender's binding
+
+
+def test_a_supply_question_in_a_group_is_answered_without_reading_the_group_again(session, clock, runtime, group,
+                                                                                   reads):
+    """The inquiry gets the group intake keeps (its district decides which notice reaches it), not its row read
+    again for every question after a notice."""
+    ask(session, clock, runtime, "10001")
+    session.expunge_all()  # nothing left in the session to stand in for a read
+    group_reads: list[str] = []
+
+    def seen(_connection, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM chat_group" in statement:
+            group_reads.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        asked = make.post(session, clock, runtime.settings, "这周中华能订几条", user_id="10002")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert asked.result == Result.INQUIRY and asked.ticket_id is not None
+    assert group_reads == [] and reads["chat_group"] == 1
 
 
 def test_a_change_made_here_is_not_forgotten_again_at_the_next_check(session, clock, runtime, reads):
