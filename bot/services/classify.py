@@ -334,11 +334,17 @@ def analyse(text: str) -> Analysis:
         return Analysis(is_request=True, category=Category.MONOPOLY, trading=True)
     decided = model().decide(text)
     if not decided.is_request:
-        sure = decided.confidence >= SURE and not ((end := ending(text)) is not None and model().decide(end).is_request)
         return Analysis(is_request=False, category=Category.OTHER, trading=False,
                         chatter=decided.category in CHATTER_CLASSES, closing=decided.category == "closing",
-                        sure=sure)
+                        sure=decided.confidence >= SURE and not _asks_at_the_end(text))
     return Analysis(is_request=True, category=Category(decided.category), trading=False)
+
+
+def _asks_at_the_end(text: str) -> bool:
+    """Whether a long message's ending, read alone, asks (a good morning and the customers first, then 扫码枪老扫不出来
+    咋整): the story's words must not make the question chatter."""
+    end = ending(text)
+    return end is not None and model().decide(end).is_request
 
 
 _FUNCTION_WORDS = frozenset(
