@@ -202,10 +202,9 @@ class IntakeModel(LinearTextModel):
     def load(cls) -> IntakeModel:
         return cls(read_fitted(MODEL_PATH), small_talk_model())
 
-    def asks(self, text: str, probabilities: list[float] | None = None) -> float:
-        """The asks model's probability that the line asks something."""
-        given = self.probabilities(text) if probabilities is None else probabilities
-        terms = asks_terms(self.classes, given, self.small_talk, text)
+    def asks(self, text: str, probabilities: list[float]) -> float:
+        """The asks model's probability that the line asks something, given the intake model's `probabilities`."""
+        terms = asks_terms(self.classes, probabilities, self.small_talk, text)
         z = self.asks_intercept + sum(w * term for w, term in zip(self.asks_weights, terms, strict=True))
         return _sigmoid(z)
 
@@ -231,9 +230,10 @@ def asks_terms(classes: list[str], probabilities: list[float], small_talk: Linea
     probabilities of asking nothing (the three classes together and each), of complaint and of the likeliest
     request, and the small-talk model's of the line and of its ending (the line's, for a short one)."""
     given = dict(zip(classes, probabilities, strict=True))
-    talk = small_talk.probabilities(text)[small_talk.classes.index("small_talk")]
+    talking = small_talk.classes.index("small_talk")
+    talk = small_talk.probabilities(text)[talking]
     end = ending(text)
-    talk_at_end = small_talk.probabilities(end)[small_talk.classes.index("small_talk")] if end is not None else talk
+    talk_at_end = small_talk.probabilities(end)[talking] if end is not None else talk
     return [sum(given[name] for name in NOT_REQUESTS), given["chatter"], given["closing"], given["detail"],
             given[Category.COMPLAINT.value], max(p for name, p in given.items() if name not in NOT_REQUESTS),
             talk, talk_at_end]
