@@ -6,7 +6,9 @@ figures this script first fits one on the training split only, in memory, and sc
 the shipped file is not touched; then the shipped models on knowledge/eval/dev_intake/ (`unfitted`: lines written
 like the training lines, never fitted on) and on knowledge/eval/dev4/ (never fitted: `dev4_intake.yaml`, chatter in
 our words and requests shaped like it; `dev4_in_scope.yaml`, questions that read like chatter, a story then 这咋弄,
-with the knowledge figures of bench/heldout_eval.py's harder style). Reports requests logged, chatter ticketed
+with the knowledge figures of bench/heldout_eval.py's harder style) and on knowledge/eval/dev5/ (never fitted:
+`dev5_intake.yaml`, `dev5_in_scope.yaml` in the harder style and `dev5_other_trades.yaml`, other trades' questions
+in our words, with how many the base answered). Reports requests logged, chatter ticketed
 (a detail line counts as chatter: alone it must open nothing), category right, complaints right and the confusion
 pairs; the trading rule on lines that are no dealer's; then the shipped model's load time, size and a decision's
 p50/p99 (wall and CPU) over every line, with the cost of a bare Python call (the floor) measured in the same run;
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from heldout_eval import answered_figures, fresh_runtime, intake_figures  # noqa: E402
+from heldout_eval import answered_figures, fresh_runtime, intake_figures, post  # noqa: E402
 
 from bot.services import classify, intake  # noqa: E402
 from bot.services.classify import MODEL_PATH, NOT_REQUESTS, IntakeModel, LinearTextModel  # noqa: E402
@@ -40,6 +42,7 @@ from bot.services.knowledge import load_entries  # noqa: E402
 
 UNFITTED = ROOT / "knowledge" / "eval" / "dev_intake"
 DEV4 = ROOT / "knowledge" / "eval" / "dev4"
+DEV5 = ROOT / "knowledge" / "eval" / "dev5"
 
 
 def as_labelled(lines: list[tuple[str, str]]) -> list[dict]:
@@ -121,8 +124,16 @@ def main() -> None:
                    for kind in ("request", "chatter")}
         dev4 = {"intake": intake_figures(runtime, read_yaml(DEV4 / "dev4_intake.yaml"), args.show),
                 "in_scope": answered_figures(runtime, read_yaml(DEV4 / "dev4_in_scope.yaml"), args.show)}
+        other_trades = [line["text"] for line in read_yaml(DEV5 / "dev5_other_trades.yaml")]
+        answered_other = [text for text in other_trades if post(runtime, text)[0].entry_id is not None]
+        dev5 = {"intake": intake_figures(runtime, read_yaml(DEV5 / "dev5_intake.yaml"), args.show),
+                "in_scope": answered_figures(runtime, read_yaml(DEV5 / "dev5_in_scope.yaml"), args.show),
+                "other_trades": {"lines": len(other_trades),
+                                 "answered": round(len(answered_other) / len(other_trades), 3),
+                                 "answered_lines": answered_other[:args.show]}}
     print(json.dumps({"dev_lines": len(dev), "train_lines": len(everything) - len(dev), "dev": figures,
-                      "unfitted": unfitted_figures, "dev4": dev4, "trading_on_no_dealers_lines": trading_flagged(),
+                      "unfitted": unfitted_figures, "dev4": dev4, "dev5": dev5,
+                      "trading_on_no_dealers_lines": trading_flagged(),
                       "speed": speed([text for text, _ in everything]),
                       "reading_unfitted": reading}, ensure_ascii=False, indent=2))
 

@@ -10,7 +10,8 @@ plain Python (no scikit-learn import at start). Its classes are the ticket categ
 nothing: `chatter`, `closing` (a closing remark, such as 已经弄好了 谢谢, which intake stores on the retailer's
 recent ticket) and `detail` (型号是老款的那个: more about an open request, joining it; alone it opens nothing). A
 line the model gives complaint a set share (`complaint_bar` in the shipped file) is a complaint whatever else it
-gives: the one category that orders a visit. Whether any other line asks is decided by a small model on top
+gives, the one category that orders a visit, unless the asks model below all but rules out that it asks anything
+(praise of the people complaints are about). Whether any other line asks is decided by a small model on top
 (`IntakeModel.asks`): a logistic regression fitted on what the intake model and a small-talk model (fitted the
 same way on the base's own wordings against the chatter lines) say of our lines when fitted without them. A line
 it is not sure of is a request when the knowledge base answers it. To teach them, add lines there and re-fit;
@@ -195,6 +196,7 @@ class IntakeModel(LinearTextModel):
         self.asks_intercept: float = fitted["asks"]["intercept"]
         self.asks_bar: float = fitted["asks_bar"]
         self.complaint_bar: float = fitted["complaint_bar"]
+        self.complaint_floor: float = fitted["complaint_floor"]
         self._complaint = self.classes.index(Category.COMPLAINT.value)
         self._asking_nothing = [i for i, name in enumerate(self.classes) if name in NOT_REQUESTS]
 
@@ -210,13 +212,14 @@ class IntakeModel(LinearTextModel):
 
     def decide(self, text: str) -> Decision:
         """A complaint when the model gives it `complaint_bar` or more (a missed complaint, the one category that
-        orders a visit, costs more than a false one); else a request when the asks model gives it `asks_bar`, of
-        the likeliest request category; else the likeliest class that asks nothing, as sure as the asks model is
-        that the line asks nothing."""
+        orders a visit, costs more than a false one), unless the asks model all but rules out that the line asks
+        anything (under `complaint_floor`: praise of the people complaints are about, 客服妹子说话好听 又耐心); else
+        a request when the asks model gives it `asks_bar`, of the likeliest request category; else the likeliest
+        class that asks nothing, as sure as the asks model is that the line asks nothing."""
         p = self.probabilities(text)
-        if p[self._complaint] >= self.complaint_bar:
-            return Decision(True, Category.COMPLAINT.value, p[self._complaint])
         asks = self.asks(text, p)
+        if p[self._complaint] >= self.complaint_bar and asks >= self.complaint_floor:
+            return Decision(True, Category.COMPLAINT.value, p[self._complaint])
         if asks < self.asks_bar:
             best = max(self._asking_nothing, key=p.__getitem__)
             return Decision(False, self.classes[best], 1.0 - asks)

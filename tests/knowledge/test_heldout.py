@@ -1,15 +1,15 @@
-"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart11/, never fitted on) may not slip.
+"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart12/, never fitted on) may not slip.
 
 Every line goes through the real intake service (`bench/heldout_eval.py`), as a new retailer's group message.
 `apart2` (session 8), `apart3` (session 9), `apart4` (session 10), `apart5` and `apart6` (session 12), `apart7` and
-`apart8` (session 13), `apart9` (session 16), `apart10` and `apart11` (session 17) were written by helpers that saw
-only the entries' ids and standard questions, the glossary and the seeds, and first measured before anything was
-tuned after them; `apart` (session 6) has been measured often since, so its figures are partly fitted ones (apart2's
-and apart3's are partly, too, since session 10 chose its complaint bar with them in view; apart8's harder-style ones
-since session 13 chose the calibration's wrong-answer limit with it in view). The bounds are #16's aims where a set
-reaches them, else about the figure it reached (the aims: requests logged >= 97 %, chatter ticketed <= 3 %, category
-right >= 90 %, complaints right >= 95 %, harder style answered >= 85 % with wrong <= 2 %, other trades answered
-<= 3 %).
+`apart8` (session 13), `apart9` (session 16), `apart10` and `apart11` (session 17), `apart12` (session 18) were
+written by helpers that saw only the entries' ids and standard questions, the glossary and the seeds, and first
+measured before anything was tuned after them; `apart` (session 6) has been measured often since, so its figures
+are partly fitted ones (apart2's and apart3's are partly, too, since session 10 chose its complaint bar with them in
+view; apart8's harder-style ones since session 13 chose the calibration's wrong-answer limit with it in view). The
+bounds are #16's aims where a set reaches them, else about the figure it reached (the aims: requests logged >= 97 %,
+chatter ticketed <= 3 %, category right >= 90 %, complaints right >= 95 %, harder style answered >= 85 % with wrong
+<= 2 %, other trades answered <= 3 %).
 Raise a floor (lower a ceiling) when a change reaches more; a failure says a change undid part of #16. The test
 prints no line of the sets.
 """
@@ -21,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
+    "apart12": {"requests_logged": 0.97, "category_right": 0.90, "complaints_right": 0.94, "hard_answered": 0.84},
     "apart11": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.94, "hard_answered": 0.83},
     "apart10": {"requests_logged": 0.97, "category_right": 0.93, "complaints_right": 0.95, "hard_answered": 0.82},
     "apart9": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.90},
@@ -109,17 +110,25 @@ FLOORS = {
 # apart11, written at the end of session 17 (eight retailers' voices) and measured with session 16's model and base ->
 # session 17's: logged 0.987 both, chatter 0.05 -> 0.04, category 0.919 -> 0.912, complaints 0.946 both (53 of 56),
 # harder style answered 0.853 -> 0.833 with wrong 0.007, other trades answered 0.008.
+# apart12, written at the start of session 18 (eight other voices) and first measured with session 17's model and base:
+# logged 0.977, chatter 0.035, category 0.901, complaints 0.945 (52 of 55), harder style answered 0.843 with wrong
+# 0.007, other trades answered 0.016.
+# Session 18: the complaint bar no longer overrides the asks model where it all but rules out that a line asks
+# (praise of the people complaints are about; classify_fit.COMPLAINT_FLOOR, chosen on the dev sets): chatter ticketed
+# apart11 0.04 -> 0.035, apart10 0.025 -> 0.02, apart9 0.055 -> 0.05, apart7 0.05 -> 0.04, apart5 0.05 -> 0.04, apart4
+# 0.055 -> 0.05, apart2 0.02 -> 0.015 (apart12 unchanged); nothing else moved on any set.
 CEILINGS = {
-    "apart11": {"chatter_ticketed": 0.04, "hard_wrong": 0.02, "other_trades_answered": 0.01},
-    "apart10": {"chatter_ticketed": 0.025, "hard_wrong": 0.02, "other_trades_answered": 0.02},
-    "apart9": {"chatter_ticketed": 0.055, "hard_wrong": 0.02, "other_trades_answered": 0.01},
+    "apart12": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.02},
+    "apart11": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.01},
+    "apart10": {"chatter_ticketed": 0.02, "hard_wrong": 0.02, "other_trades_answered": 0.02},
+    "apart9": {"chatter_ticketed": 0.05, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart8": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.015},
-    "apart7": {"chatter_ticketed": 0.05, "hard_wrong": 0.02, "other_trades_answered": 0.01},
+    "apart7": {"chatter_ticketed": 0.04, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart6": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.005},
-    "apart5": {"chatter_ticketed": 0.05, "hard_wrong": 0.02, "other_trades_answered": 0.01},
-    "apart4": {"chatter_ticketed": 0.055, "hard_wrong": 0.02, "other_trades_answered": 0.02},
+    "apart5": {"chatter_ticketed": 0.04, "hard_wrong": 0.02, "other_trades_answered": 0.01},
+    "apart4": {"chatter_ticketed": 0.05, "hard_wrong": 0.02, "other_trades_answered": 0.02},
     "apart3": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.02},
-    "apart2": {"chatter_ticketed": 0.02, "hard_wrong": 0.02, "other_trades_answered": 0.02},
+    "apart2": {"chatter_ticketed": 0.015, "hard_wrong": 0.02, "other_trades_answered": 0.02},
     "apart": {"chatter_ticketed": 0.03, "hard_wrong": 0.02, "other_trades_answered": 0.02},
 }
 
