@@ -22,15 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
     "apart12": {"requests_logged": 0.97, "category_right": 0.90, "complaints_right": 0.94, "hard_answered": 0.84},
-    "apart11": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.94, "hard_answered": 0.83},
-    "apart10": {"requests_logged": 0.97, "category_right": 0.93, "complaints_right": 0.95, "hard_answered": 0.82},
+    "apart11": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.94, "hard_answered": 0.85},
+    "apart10": {"requests_logged": 0.97, "category_right": 0.93, "complaints_right": 0.95, "hard_answered": 0.83},
     "apart9": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.90},
-    "apart8": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.87},
+    "apart8": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.88},
     "apart7": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.90},
-    "apart6": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.84},
-    "apart5": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.80},
+    "apart6": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.85},
+    "apart5": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.82},
     "apart4": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.95, "hard_answered": 0.91},
-    "apart3": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.94, "hard_answered": 0.90},
+    "apart3": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.94, "hard_answered": 0.91},
     "apart2": {"requests_logged": 0.97, "category_right": 0.94, "complaints_right": 0.95, "hard_answered": 0.95},
     "apart": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.94, "hard_answered": 0.93},
 }
@@ -117,6 +117,10 @@ FLOORS = {
 # (praise of the people complaints are about; classify_fit.COMPLAINT_FLOOR, chosen on the dev sets): chatter ticketed
 # apart11 0.04 -> 0.035, apart10 0.025 -> 0.02, apart9 0.055 -> 0.05, apart7 0.05 -> 0.04, apart5 0.05 -> 0.04, apart4
 # 0.055 -> 0.05, apart2 0.02 -> 0.015 (apart12 unchanged); nothing else moved on any set.
+# Then a long message's most foreign word weighs less (knowledge.STORY_WORDS, chosen on eval/dev4 and eval/dev5):
+# harder style answered over the twelve sets +18 of 3,600 (apart11 0.833 -> 0.85, apart5 0.807 -> 0.82, apart3 0.903
+# -> 0.913, apart10 0.823 -> 0.83, apart7 0.90 -> 0.907, apart8 0.877 -> 0.88, apart6 0.847 -> 0.85), wrong answers
+# +1 (apart8 0.017 -> 0.02), other trades answered, chatter and the intake figures unchanged on every set.
 CEILINGS = {
     "apart12": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.02},
     "apart11": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.01},
