@@ -1,15 +1,15 @@
-"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart12/, never fitted on) may not slip.
+"""#16's figures on the sets kept apart (knowledge/eval/apart/ to apart13/, never fitted on) may not slip.
 
 Every line goes through the real intake service (`bench/heldout_eval.py`), as a new retailer's group message.
 `apart2` (session 8), `apart3` (session 9), `apart4` (session 10), `apart5` and `apart6` (session 12), `apart7` and
-`apart8` (session 13), `apart9` (session 16), `apart10` and `apart11` (session 17), `apart12` (session 18) were
-written by helpers that saw only the entries' ids and standard questions, the glossary and the seeds, and first
-measured before anything was tuned after them; `apart` (session 6) has been measured often since, so its figures
-are partly fitted ones (apart2's and apart3's are partly, too, since session 10 chose its complaint bar with them in
-view; apart8's harder-style ones since session 13 chose the calibration's wrong-answer limit with it in view). The
-bounds are #16's aims where a set reaches them, else about the figure it reached (the aims: requests logged >= 97 %,
-chatter ticketed <= 3 %, category right >= 90 %, complaints right >= 95 %, harder style answered >= 85 % with wrong
-<= 2 %, other trades answered <= 3 %).
+`apart8` (session 13), `apart9` (session 16), `apart10` and `apart11` (session 17), `apart12` and `apart13`
+(session 18) were written by helpers that saw only the entries' ids and standard questions, the glossary and the
+seeds, and first measured before anything was tuned after them; `apart` (session 6) has been measured often since,
+so its figures are partly fitted ones (apart2's and apart3's are partly, too, since session 10 chose its complaint
+bar with them in view; apart8's harder-style ones since session 13 chose the calibration's wrong-answer limit with it
+in view). The bounds are #16's aims where a set reaches them, else about the figure it reached (the aims: requests
+logged >= 97 %, chatter ticketed <= 3 %, category right >= 90 %, complaints right >= 95 %, harder style answered
+>= 85 % with wrong <= 2 %, other trades answered <= 3 %).
 Raise a floor (lower a ceiling) when a change reaches more; a failure says a change undid part of #16. The test
 prints no line of the sets.
 """
@@ -21,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOORS = {
+    "apart13": {"requests_logged": 0.97, "category_right": 0.92, "complaints_right": 0.85, "hard_answered": 0.83},
     "apart12": {"requests_logged": 0.97, "category_right": 0.90, "complaints_right": 0.94, "hard_answered": 0.84},
     "apart11": {"requests_logged": 0.97, "category_right": 0.91, "complaints_right": 0.94, "hard_answered": 0.85},
     "apart10": {"requests_logged": 0.97, "category_right": 0.93, "complaints_right": 0.95, "hard_answered": 0.83},
@@ -121,7 +122,12 @@ FLOORS = {
 # harder style answered over the twelve sets +18 of 3,600 (apart11 0.833 -> 0.85, apart5 0.807 -> 0.82, apart3 0.903
 # -> 0.913, apart10 0.823 -> 0.83, apart7 0.90 -> 0.907, apart8 0.877 -> 0.88, apart6 0.847 -> 0.85), wrong answers
 # +1 (apart8 0.017 -> 0.02), other trades answered, chatter and the intake figures unchanged on every set.
+# apart13, written at the end of session 18 (eight more voices) after everything was chosen, measured with session
+# 17's model and base -> the complaint floor -> STORY_WORDS: logged 0.98 -> 0.977 -> 0.977, chatter 0.07 -> 0.065 ->
+# 0.065, category 0.925, complaints 0.873 -> 0.855 -> 0.855 (the floor lost one of 55; the aim is 0.95, far off on this
+# set), harder style answered 0.82 -> 0.82 -> 0.837 with wrong 0.02, other trades answered 0.004.
 CEILINGS = {
+    "apart13": {"chatter_ticketed": 0.065, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart12": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.02},
     "apart11": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.01},
     "apart10": {"chatter_ticketed": 0.02, "hard_wrong": 0.02, "other_trades_answered": 0.02},
