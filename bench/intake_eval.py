@@ -80,16 +80,18 @@ def read_yaml(path: Path) -> list:
 
 def trading_flagged() -> dict:
     """The trading rule (a dealer's post, told off in the group) on lines that are no dealer's: the entries' own
-    wordings, the labelled in-scope questions of knowledge/eval/ (not the sets kept apart), our intake lines other
-    than monopoly's and eval/dev_intake's; each flagged line is listed."""
+    wordings, the labelled in-scope questions of knowledge/eval/ (not the sets kept apart), the intake lines other
+    than monopoly's of our training, eval/dev_intake, eval/dev4 and eval/dev5; each flagged line is listed."""
     entries = load_entries(ROOT / "knowledge" / "entries")
     wordings = [text for entry in entries for text in (entry.question, *entry.similar)]
     questions = [item["text"] for name in ("held_out_a", "held_out_b", "dev_hard", "dev2_in_scope", "dev3_in_scope")
                  for item in read_yaml(ROOT / "knowledge" / "eval" / f"{name}.yaml")]
-    questions += [item["text"] for item in read_yaml(DEV4 / "dev4_in_scope.yaml")]
+    questions += [item["text"] for folder, name in ((DEV4, "dev4_in_scope.yaml"), (DEV5, "dev5_in_scope.yaml"))
+                  for item in read_yaml(folder / name)]
     ours = [text for text, label in labelled_lines() if label != "monopoly"] + [text for text, _ in
                                                                                labelled_lines(UNFITTED)]
-    ours += [line["text"] for line in read_yaml(DEV4 / "dev4_intake.yaml") if line["category"] != "monopoly"]
+    ours += [line["text"] for folder, name in ((DEV4, "dev4_intake.yaml"), (DEV5, "dev5_intake.yaml"))
+             for line in read_yaml(folder / name) if line["category"] != "monopoly"]
     lines = wordings + questions + ours
     flagged = [text for text in lines if classify.analyse(text).trading]
     return {"lines": len(lines), "flagged": len(flagged), "flagged_lines": flagged[:20]}
