@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.fields import Body, Id, Moment
-from bot.models import CallbackRecord, ChatGroup, Retailer, Role, Satisfaction, StaffMember, VisitOutcome
+from bot.models import CallbackRecord, Category, ChatGroup, Retailer, Role, Satisfaction, StaffMember, VisitOutcome
 from bot.services.access import View
 
 T = TypeVar("T")
@@ -57,6 +57,10 @@ class ClockChangeIn(Input):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
 
 
+class CategoryIn(Input):
+    category: Category = Field(description="the right category; a complaint orders a visit by its rule")
+
+
 class CloseIn(Input):
     nullable = frozenset({"note"})
 
@@ -73,6 +77,8 @@ class TicketOut(Output):
     category: str
     status: str
     trading_flag: bool
+    asked_nothing: bool = Field(description="staff marked it as asking nothing (不是诉求): closed, not counted as a "
+                                            "request")
     text: str
     latest_text: str | None = Field(description="the retailer's latest words on the ticket")
     created_at: datetime

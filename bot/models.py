@@ -312,6 +312,8 @@ class Ticket(SQLModel, table=True):
     category: str = Field(default=Category.OTHER, sa_type=String(16), index=True)
     status: str = Field(default=TicketStatus.OPEN, sa_type=String(16), index=True)
     trading_flag: bool = False
+    # staff found it asks nothing (chatter the bot took for a request): closed, and not counted as a request
+    asked_nothing: bool = Field(default=False, index=True)
     knowledge_entry_id: str | None = Field(default=None, max_length=64)
     text: str = Field(sa_type=Text)  # the request that opened it
     latest_text: str | None = Field(default=None, sa_type=Text)  # the retailer's latest words on it

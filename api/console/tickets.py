@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
+from api.console.web import CATEGORY_NAMES, FormMemberDep, Member, MemberDep, allowed, back_to, render
 from bot.models import Category, ChatGroup, PledgeKind, StaffMember
 from bot.runtime import get_runtime
 from bot.services import access, directory, inbox, intake, knowledge, pledges, tickets, timeline
@@ -207,6 +207,25 @@ def reopen(request: Request, ticket_id: int, member: FormMemberDep,
     runtime = get_runtime()
     return _act(request, member, ticket_id, "工单已重新打开", intake.reopen_ticket, ticket_id, member.staff,
                 note.strip()[:500] or None, now=runtime.clock.now(), policies=runtime.policies,
+                tz=runtime.settings.tz)
+
+
+@router.post("/tickets/{ticket_id}/category", response_model=None)
+def recategorise(request: Request, ticket_id: int, member: FormMemberDep,
+                 category: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)  # as POST /tickets/{id}/category
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, f"类别已改为{CATEGORY_NAMES.get(category, category)}",
+                intake.recategorise_ticket, ticket_id, category, member.staff, now=runtime.clock.now(),
+                policies=runtime.policies, tz=runtime.settings.tz, form={"category": category})
+
+
+@router.post("/tickets/{ticket_id}/not-a-request", response_model=None)
+def not_a_request(request: Request, ticket_id: int, member: FormMemberDep) -> HTMLResponse | RedirectResponse:
+    allowed(member, access.REPLIERS)  # as POST /tickets/{id}/not-a-request
+    runtime = get_runtime()
+    return _act(request, member, ticket_id, "已标为不是诉求：工单关闭，不计入诉求统计", intake.mark_not_a_request,
+                ticket_id, member.staff, None, now=runtime.clock.now(), policies=runtime.policies,
                 tz=runtime.settings.tz)
 
 

@@ -3,12 +3,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
+import yaml
 from fastapi import APIRouter, Body, Depends, Query, status
+from fastapi.responses import Response
 
 from api.deps import ReplierDep, RuntimeDep, in_local_zone, require
 from api.schemas import (
     RETAILER_VIEWS,
     AssignIn,
+    CategoryIn,
     ClaimIn,
     CloseIn,
     ErrorOut,
@@ -22,6 +25,7 @@ from api.schemas import (
 from bot.fields import Id, Moment, Offset
 from bot.models import Category, StaffMember, TicketStatus
 from bot.services import access, intake, pledges, tickets
+from bot.services.guard import mask_personal_data
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 Supervising = Annotated[StaffMember, Depends(require(*access.SUPERVISORS))]
@@ -48,6 +52,21 @@ def list_tickets(
     total, rows = runtime.unit_of_work(access.list_tickets, staff, flt, offset=offset, limit=limit,
                                        public_numbers=runtime.settings.public_numbers)
     return Page[TicketOut](total=total, items=[TicketOut.model_validate(row) for row in rows])
+
+
+@router.get("/corrections", response_class=Response,
+            responses={200: {"content": {"application/yaml": {}}, "description": "labelled lines, as YAML"}})
+def corrections(runtime: RuntimeDep, supervisor: Supervising,
+                since: Annotated[Moment, Query(description="corrections made from then on")]):
+    """What staff corrected in the console or through the API (改类别, 不是诉求) since `since`, as lines labelled
+    the way knowledge/intake/ is (`complaint_corrected: [...]`, `chatter_corrected: [...]`), personal data masked:
+    reviewed and added there, they teach the intake model the groups' own words (`bot.services.classify_fit`)."""
+    lines = runtime.unit_of_work(tickets.corrected_lines, in_local_zone(since, runtime.settings.tz))
+    masked = {f"{label}_corrected": [mask_personal_data(text, runtime.settings.public_numbers) for text in texts]
+              for label, texts in sorted(lines.items())}
+    header = f"# 工作人员纠正的机器人判读（{since:%Y-%m-%d %H:%M} 起，{sum(map(len, masked.values()))} 条）\n"
+    body = yaml.safe_dump(masked, allow_unicode=True, sort_keys=False) if masked else "{}\n"
+    return Response(header + body, media_type="application/yaml")
 
 
 @router.get("/{ticket_id}", response_model=TicketDetailOut,
@@ -95,6 +114,26 @@ def close(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
     return _as_seen(runtime, staff, runtime.unit_of_work(intake.close_ticket, ticket_id, staff,
                                                          body.note if body else None, now=runtime.clock.now(),
                                                          policies=runtime.policies, tz=runtime.settings.tz))
+
+
+@router.post("/{ticket_id}/category", response_model=TicketOut)
+def recategorise(ticket_id: Id, body: CategoryIn, runtime: RuntimeDep, staff: ReplierDep):
+    """The bot read the wrong category: the ticket and its pledge rounds take the right one (the reports' topics),
+    and the new category's rule decides the visit (a complaint orders one; a visit only the old category's rule
+    ordered, not yet made, is cancelled)."""
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        intake.recategorise_ticket, ticket_id, body.category.value, staff, now=runtime.clock.now(),
+        policies=runtime.policies, tz=runtime.settings.tz))
+
+
+@router.post("/{ticket_id}/not-a-request", response_model=TicketOut)
+def not_a_request(ticket_id: Id, runtime: RuntimeDep, staff: ReplierDep,
+                  body: Annotated[CloseIn | None, Body()] = None):
+    """The ticket asks nothing (chatter the bot took for a request): closed, its running pledges cancelled, and
+    not counted among the workload's requests. A breach it had stays until a supervisor excuses it."""
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        intake.mark_not_a_request, ticket_id, staff, body.note if body else None, now=runtime.clock.now(),
+        policies=runtime.policies, tz=runtime.settings.tz))
 
 
 @router.post("/{ticket_id}/merge", response_model=TicketOut)

@@ -617,6 +617,29 @@ def close_ticket(session: Session, ticket_id: int, staff: StaffMember, note: str
     return ticket
 
 
+def recategorise_ticket(session: Session, ticket_id: int, category: str, staff: StaffMember, *, now: datetime,
+                        policies: Policies, tz: Any) -> Ticket:
+    """Staff corrected the category the bot read (a complaint filed as 其他, a delivery shortage as supply); the
+    new category's rule decides the visit from now (`pledges.category_changed`)."""
+    if category not in set(Category):
+        raise ServiceError(f"没有这个类别：{category}")
+    ticket = tickets.get(session, ticket_id)
+    was = tickets.recategorise(session, ticket, category, now=now, staff_id=id_of(staff))
+    pledges.category_changed(session, ticket, was, now=now, policies=policies, tz=tz, staff_id=id_of(staff))
+    return ticket
+
+
+def mark_not_a_request(session: Session, ticket_id: int, staff: StaffMember, note: str | None, *, now: datetime,
+                       policies: Policies, tz: Any) -> Ticket:
+    """Staff found the ticket asks nothing (chatter the bot took for a request): closed, what ran cancelled, and
+    not counted among the month's requests. A breach it already had stays until a supervisor excuses it."""
+    ticket = tickets.get(session, ticket_id)
+    tickets.mark_asked_nothing(session, ticket, now=now, staff_id=id_of(staff), note=note)
+    pledges.cancel_open(session, ticket, now=now, reason="工作人员判定不是诉求", staff_id=staff.id, policies=policies,
+                        tz=tz)
+    return ticket
+
+
 def merge_tickets(session: Session, source_id: int, target_id: int, staff: StaffMember, *,
                   now: datetime, policies: Policies, tz: Any) -> tickets.Merged:
     """A duplicate from the same sender goes into their other ticket: its messages show on the target,

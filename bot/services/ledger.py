@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, col, select
 
 from bot.db import Prepared
@@ -69,6 +69,12 @@ def begin_first(session: Session, pledge_id: int, ticket_id: int, kind: str, *, 
         "outcome": RoundOutcome.MET if met_by_bot else RoundOutcome.RUNNING, "outcome_reason": None,
         "met_by_staff_id": None, "by_bot": met_by_bot, "business_seconds": 0.0 if met_by_bot else None,
         "paused_seconds": 0.0})
+
+
+def recategorised(session: Session, ticket_id: int, category: str) -> None:
+    """Staff corrected the ticket's category: its rounds are counted under the right one (the reports' topics),
+    their clocks and what happened to them unchanged."""
+    session.execute(update(PledgeRound).where(col(PledgeRound.ticket_id) == ticket_id).values(category=category))
 
 
 def begin(session: Session, pledge: Pledge, ticket: Ticket, *, reason: str, calendar: BusinessCalendar,

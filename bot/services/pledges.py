@@ -446,6 +446,26 @@ def _hand_visit(session: Session, pledge: Pledge, ticket: Ticket, retailer: Reta
     return VisitOrdered(pledge, VisitOrder.TO_SUPERVISORS, why=why)
 
 
+def category_changed(session: Session, ticket: Ticket, was: str, *, now: datetime, policies: Policies,
+                     tz: ZoneInfo, staff_id: int) -> None:
+    """Staff corrected the ticket's category from `was`: its rounds count under the new one, and the new
+    category's rule decides the visit: ordered if it needs one (a complaint), cancelled if only the old one's
+    rule had ordered it (not a person) and it is not yet made. The reply clock runs on: the retailer has waited
+    since they asked."""
+    ledger.recategorised(session, id_of(ticket), ticket.category)
+    label = texts.CATEGORY_LABELS.get(ticket.category, ticket.category)
+    if ticket.status == TicketStatus.CLOSED:
+        return
+    if policies.needs_visit(ticket.category, ticket.text):  # ordered by the rule, as at intake: not by a person
+        need_visit(session, id_of(ticket), note=f"类别改为{label}，按类别规则需要上门", now=now, policies=policies,
+                   tz=tz)
+        return
+    visit = one(session, id_of(ticket), PledgeKind.VISIT)
+    if visit is not None and visit.state in RUNNING and policies.needs_visit(was, ticket.text) \
+            and not tickets.visit_ordered_by_staff(session, id_of(ticket)):
+        _stop(session, visit, PledgeState.CANCELLED, f"类别改为{label}，不再需要上门", now, policies, tz, staff_id)
+
+
 def retailer_identified(session: Session, ticket: Ticket, retailer: Retailer, *, now: datetime,
                         policies: Policies, tz: ZoneInfo) -> VisitOrdered | None:
     """The shop of an unbound sender is known now: a waiting visit goes to its account manager."""

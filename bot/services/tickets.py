@@ -113,7 +113,8 @@ def open_ticket(session: Session, request: Request, *, now: datetime, answered: 
         "retailer_id": request.retailer_id, "sender_user_id": request.sender_user_id,
         "sender_name": (request.sender_name or "")[:64] or None, "category": request.category,
         "status": TicketStatus.ANSWERED if answered else TicketStatus.OPEN,
-        "trading_flag": request.trading, "knowledge_entry_id": answered.entry_id if answered else None,
+        "trading_flag": request.trading, "asked_nothing": False,
+        "knowledge_entry_id": answered.entry_id if answered else None,
         "text": request.text[:MAX_STORED_TEXT], "latest_text": None,
         "created_at": now, "updated_at": now, "last_message_at": now, "closed_at": None,
     }).fetchone()[0]
@@ -231,6 +232,53 @@ def close(session: Session, ticket: Ticket, *, now: datetime, actor_kind: str, a
         raise ServiceError(f"工单 #{ticket.id} 已经关闭")
     _set_status(session, ticket, TicketStatus.CLOSED, now)
     event(session, id_of(ticket), now, actor_kind, actor_id, "closed", reason=reason, **detail)
+
+
+def recategorise(session: Session, ticket: Ticket, category: str, *, now: datetime, staff_id: int) -> str:
+    """Staff corrected the category the bot read; returns the one it had. The trail keeps both, so the line
+    and its right category can teach the intake model."""
+    if ticket.asked_nothing:
+        raise ServiceError(f"工单 #{ticket.id} 已标为不是诉求，不能再改类别")
+    was = ticket.category
+    if category == was:
+        raise ServiceError(f"工单 #{ticket.id} 已经是这个类别")
+    ticket.category, ticket.updated_at = category, now
+    session.add(ticket)
+    event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff_id), "category_changed", was=was, to=category)
+    return was
+
+
+def visit_ordered_by_staff(session: Session, ticket_id: int) -> bool:
+    """Whether the ticket's latest visit was ordered by a person (上门 in the console), not by a category's rule."""
+    actor = session.exec(select(TicketEvent.actor_kind).where(
+        TicketEvent.ticket_id == ticket_id, TicketEvent.action == "visit_needed")
+        .order_by(col(TicketEvent.id).desc()).limit(1)).first()
+    return actor == AuthorKind.STAFF
+
+
+def mark_asked_nothing(session: Session, ticket: Ticket, *, now: datetime, staff_id: int, note: str | None) -> None:
+    """Staff found the ticket asks nothing (chatter the bot took for a request): it is closed if it was not,
+    and the month's workload no longer counts it as a request."""
+    if ticket.asked_nothing:
+        raise ServiceError(f"工单 #{ticket.id} 已经标为不是诉求")
+    ticket.asked_nothing, ticket.updated_at = True, now
+    if ticket.status != TicketStatus.CLOSED:
+        _set_status(session, ticket, TicketStatus.CLOSED, now)
+    session.add(ticket)
+    event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff_id), "not_a_request", note=note)
+
+
+def corrected_lines(session: Session, since: datetime) -> dict[str, list[str]]:
+    """The requests staff corrected since `since`, by the label they gave (a category, or chatter for one that asks
+    nothing): labelled lines from the real groups for the intake model's training (knowledge/intake/)."""
+    corrected = select(TicketEvent.ticket_id).where(col(TicketEvent.action).in_(("category_changed", "not_a_request")),
+                                                    col(TicketEvent.at) >= since)
+    rows = session.exec(select(Ticket.text, Ticket.category, Ticket.asked_nothing)
+                        .where(col(Ticket.id).in_(corrected)).order_by(col(Ticket.id)))
+    lines: dict[str, list[str]] = {}
+    for text, category, asked_nothing in rows:
+        lines.setdefault("chatter" if asked_nothing else category, []).append(text)
+    return lines
 
 
 def attach_retailer(session: Session, ticket: Ticket, retailer_id: int, *, now: datetime, staff_id: int) -> None:

@@ -39,6 +39,7 @@ _EVENT_WORDS = {
     "first_aid_from_knowledge": "机器人附上知识库答复供先行参考（仍需人工处理）",
     "answered_from_data": "机器人按货源、新品信息自动答复", "wording_added": "加入知识库问法",
     "retailer_identified": "已确认店铺", "merged": "合并重复工单", "knowledge_entry_created": "新建知识条目",
+    "category_changed": "改类别", "not_a_request": "标为不是诉求（不计入诉求统计）",
     "message_added": None, "replied": None, "note": None, "visited": None, "callback_recorded": None,
 }
 PLEDGE_WORDS = {"reply": "回复", "visit": "上门", "callback": "回访"}
@@ -87,6 +88,9 @@ def _event_text(action: str, detail: dict[str, Any], names: dict[int, str]) -> s
     for key in ("owner_staff_id", "to_staff_id"):
         if detail.get(key):
             extra.append(f"给 {names.get(detail[key], '#' + str(detail[key]))}")
+    if detail.get("to"):
+        was, to = (texts.CATEGORY_LABELS.get(detail[key], detail[key]) for key in ("was", "to"))
+        extra.append(f"{was} → {to}")
     if detail.get("source_ticket_id"):
         moved = len(detail.get("message_ids") or [])
         extra.append(f"工单 #{detail['source_ticket_id']} 并入本单，移入 {moved} 条消息")

@@ -51,6 +51,7 @@ class Workload:
     requests: int = 0
     answered_by_bot: int = 0
     handed_over: int = 0
+    asked_nothing: int = 0  # tickets of the period staff marked as asking nothing: not among the requests
     by_category: list[Count] = field(default_factory=list)
     by_day: list[tuple[date, int, bool]] = field(default_factory=list)  # day, requests, working day
     entries: list[Count] = field(default_factory=list)
@@ -77,8 +78,18 @@ def handed_over_tickets(period: Period, tz: ZoneInfo) -> ScalarSelect[int]:
 
 
 def first_rounds(period: Period, scope: Scope, tz: ZoneInfo) -> list[ColumnElement[bool]]:
-    """One row per request of the period: its ticket's first reply round."""
+    """One row per request of the period: its ticket's first reply round (not a ticket staff found asks nothing)."""
+    return [*tickets_opened(period, scope, tz), col(PledgeRound.ticket_id).not_in(asked_nothing())]
+
+
+def tickets_opened(period: Period, scope: Scope, tz: ZoneInfo) -> list[ColumnElement[bool]]:
+    """One row per ticket opened in the period, requests or not: its first reply round."""
     return [*in_scope(period, scope, tz), col(PledgeRound.kind) == PledgeKind.REPLY, col(PledgeRound.round_no) == 1]
+
+
+def asked_nothing() -> ScalarSelect[int]:
+    """The tickets staff marked as asking nothing (不是诉求), as a subquery."""
+    return select(Ticket.id).where(col(Ticket.asked_nothing).is_(True)).scalar_subquery()
 
 
 def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo,
@@ -94,6 +105,8 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo,
         result.by_category.append(Count(category, CATEGORY_LABELS.get(category, category), count))
     result.by_category.sort(key=lambda c: (-c.count, c.key))
 
+    result.asked_nothing = session.exec(select(func.count()).select_from(PledgeRound).where(
+        *tickets_opened(period, scope, tz), col(PledgeRound.ticket_id).in_(asked_nothing()))).one()
     handed = handed_over_tickets(period, tz)
     result.handed_over = session.exec(select(func.count()).select_from(PledgeRound).where(
         *first, col(PledgeRound.by_bot).is_(True), col(PledgeRound.ticket_id).in_(handed))).one()
