@@ -74,6 +74,32 @@ async def test_an_agent_sees_a_question_arrive_live_takes_it_and_replies_into_th
     await screenshot(page, "ticket")
 
 
+async def test_an_agent_corrects_what_the_bot_read_on_the_ticket_page(page, sign_in, screenshot, napcat, group_id,
+                                                                       agent, admin, group_tickets):
+    """改类别 to a complaint orders its visit; 不是诉求 closes the ticket and keeps it out of the figures."""
+    text = "价签纸用完了还能再领一些吗"
+    await napcat.group_message(group_id, 10003, text, nickname="东风路烟酒店")
+    ticket = await wait_for(lambda: next((t for t in group_tickets(group_id) if t["text"] == text), None))
+    await sign_in(page, agent["token"])
+    await open_console_page(page, f"/console/tickets/{ticket['id']}")
+
+    await page.get_by_label("改类别（改为投诉会按规则安排上门）").select_option(label="投诉")
+    await page.get_by_role("button", name="改类别", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("类别已改为投诉")
+    await expect(page.locator(".ticket-head .meta")).to_contain_text("投诉")
+    await expect(page.get_by_text("需要上门（类别改为意见投诉，按类别规则需要上门）")).to_be_visible()
+    await page.locator("fieldset.misread").scroll_into_view_if_needed()
+    await screenshot(page, "ticket-misread")
+
+    await page.get_by_role("button", name="不是诉求（闲聊），关闭且不计入统计").click()
+    await expect(page.get_by_role("status")).to_have_text("已标为不是诉求：工单关闭，不计入诉求统计")
+    await expect(page.locator(".ticket-head .status")).to_have_text("已关闭")
+    await expect(page.get_by_text("机器人读错了")).to_have_count(0)
+    detail = admin.get(f"/api/v1/tickets/{ticket['id']}").json()
+    assert detail["asked_nothing"] and detail["category"] == "complaint"
+    assert {p["kind"]: p["state"] for p in detail["pledges"]}.get("visit") == "cancelled"
+
+
 async def test_the_login_page_refuses_a_wrong_token_in_chinese_and_sets_no_cookie(page, screenshot, agent):
     await open_console_page(page, "/console/login")
     before_text = await page.evaluate("document.body.innerText")

@@ -231,7 +231,7 @@ async def test_a_duplicate_merges_into_the_same_retailers_other_ticket(service, 
 # -- correcting what the bot read ---------------------------------------------------------------
 
 async def test_an_agent_corrects_the_category_and_a_complaint_orders_its_visit(service, admin, crew, chat):
-    ticket_id = await ask(admin, chat, "陈列柜上的价签贴哪里好看")
+    ticket_id = await ask(admin, chat, "陈列柜上的价签怎么申请新的")
     assert detail(admin, ticket_id)["category"] != "complaint" and pledge_of(admin, ticket_id, "visit") is None
     before = detail(admin, ticket_id)
     with sign_in(service, crew["agent"]["token"]) as client:
