@@ -3,6 +3,8 @@ pausing and resuming with a reason, reassignment, merging a duplicate, teaching 
 who has the ticket. Each action is refused to the roles the API refuses, and bad input changes nothing."""
 
 import html
+import re
+from datetime import date, timedelta
 
 import pytest
 import yaml
@@ -270,6 +272,11 @@ async def test_an_agent_marks_chatter_taken_for_a_request(service, admin, crew, 
     marked_detail = detail(admin, ticket_id)
     assert marked_detail["asked_nothing"] and marked_detail["status"] == "closed"
     assert all(p["state"] != "pending" for p in marked_detail["pledges"])
+    day = date.fromisoformat(marked_detail["created_at"][:10])
+    with sign_in(service, crew["supervisor"]["token"]) as client:  # the month's figures say how many were marked
+        workload = client.get("/console/reports/workload", params={
+            "by": "days", "start": (day - timedelta(days=1)).isoformat(), "end": (day + timedelta(days=1)).isoformat()})
+        assert workload.status_code == 200 and re.search(r"另有 \d+ 单被工作人员标为不是诉求，未计入", workload.text)
     other = await ask(admin, chat, "订货平台的旧界面还能用多久 回电13912345678")
     with api_as(service, crew["agent"]) as api:
         done = api.post(f"/api/v1/tickets/{other}/not-a-request", json={"note": "其实是闲聊"})
