@@ -12,12 +12,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.console.web import CATEGORY_NAMES, FormMemberDep, Member, MemberDep, allowed, back_to, render
+from api.console.web import FormMemberDep, Member, MemberDep, allowed, back_to, render
 from bot.models import Category, ChatGroup, PledgeKind, StaffMember
 from bot.runtime import get_runtime
 from bot.services import access, directory, inbox, intake, knowledge, pledges, tickets, timeline
 from bot.services import staff as staff_service
 from bot.services.errors import Conflict, NotFound, ServiceError
+from bot.texts import CATEGORY_LABELS
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -215,7 +216,7 @@ def recategorise(request: Request, ticket_id: int, member: FormMemberDep,
                  category: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
     allowed(member, access.REPLIERS)  # as POST /tickets/{id}/category
     runtime = get_runtime()
-    return _act(request, member, ticket_id, f"类别已改为{CATEGORY_NAMES.get(category, category)}",
+    return _act(request, member, ticket_id, f"类别已改为{CATEGORY_LABELS.get(category, category)}",
                 intake.recategorise_ticket, ticket_id, category, member.staff, now=runtime.clock.now(),
                 policies=runtime.policies, tz=runtime.settings.tz, form={"category": category})
 

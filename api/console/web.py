@@ -25,6 +25,7 @@ from pyrate_limiter import Duration, InMemoryBucket, Rate, RateItem
 from bot.models import Role, StaffMember
 from bot.runtime import Runtime, get_runtime
 from bot.services import access, signin
+from bot.texts import CATEGORY_LABELS
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "console_session"
@@ -33,8 +34,6 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 ROLE_NAMES = {Role.ADMIN: "管理员", Role.SUPERVISOR: "主管", Role.AGENT: "客服", Role.MANAGER: "客户经理",
               Role.CALLBACK: "回访员", Role.MARKETING: "营销"}
-CATEGORY_NAMES = {"supply": "货源", "terminal": "终端", "launch": "新品", "training": "培训", "marketing": "营销",
-                  "monopoly": "专卖", "delivery": "送货", "complaint": "投诉", "other": "其他"}
 STATUS_NAMES = {"open": "待处理", "answered": "已自动答复", "replied": "已回复", "closed": "已关闭"}
 
 
@@ -184,4 +183,4 @@ def with_pictures(text: str) -> Markup:
 templates.env.filters["local"] = local
 templates.env.filters["with_pictures"] = with_pictures
 templates.env.filters["business_span"] = business_span
-templates.env.globals.update(ROLE_NAMES=ROLE_NAMES, CATEGORY_NAMES=CATEGORY_NAMES, STATUS_NAMES=STATUS_NAMES)
+templates.env.globals.update(ROLE_NAMES=ROLE_NAMES, CATEGORY_LABELS=CATEGORY_LABELS, STATUS_NAMES=STATUS_NAMES)

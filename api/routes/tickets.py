@@ -3,7 +3,6 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-import yaml
 from fastapi import APIRouter, Body, Depends, Query, status
 from fastapi.responses import Response
 
@@ -25,7 +24,6 @@ from api.schemas import (
 from bot.fields import Id, Moment, Offset
 from bot.models import Category, StaffMember, TicketStatus
 from bot.services import access, intake, pledges, tickets
-from bot.services.guard import mask_personal_data
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 Supervising = Annotated[StaffMember, Depends(require(*access.SUPERVISORS))]
@@ -61,12 +59,8 @@ def corrections(runtime: RuntimeDep, supervisor: Supervising,
     """What staff corrected in the console or through the API (改类别, 不是诉求) since `since`, as lines labelled
     the way knowledge/intake/ is (`complaint_corrected: [...]`, `chatter_corrected: [...]`), personal data masked:
     reviewed and added there, they teach the intake model the groups' own words (`bot.services.classify_fit`)."""
-    lines = runtime.unit_of_work(tickets.corrected_lines, in_local_zone(since, runtime.settings.tz))
-    masked = {f"{label}_corrected": [mask_personal_data(text, runtime.settings.public_numbers) for text in texts]
-              for label, texts in sorted(lines.items())}
-    header = f"# 工作人员纠正的机器人判读（{since:%Y-%m-%d %H:%M} 起，{sum(map(len, masked.values()))} 条）\n"
-    body = yaml.safe_dump(masked, allow_unicode=True, sort_keys=False) if masked else "{}\n"
-    return Response(header + body, media_type="application/yaml")
+    return Response(runtime.unit_of_work(tickets.corrections_file, in_local_zone(since, runtime.settings.tz),
+                                         runtime.settings.public_numbers), media_type="application/yaml")
 
 
 @router.get("/{ticket_id}", response_model=TicketDetailOut,

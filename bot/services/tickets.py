@@ -6,10 +6,12 @@ these functions to record what happened. Nothing here sends anything.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+import yaml
 from sqlalchemy import ColumnElement, bindparam, insert, or_, update
 from sqlmodel import Session, col, func, select
 
@@ -28,6 +30,7 @@ from bot.models import (
 )
 from bot.services import outbox
 from bot.services.errors import NotFound, ServiceError
+from bot.services.guard import mask_personal_data
 
 MAX_STORED_TEXT = 20_000  # QQ caps a message near 5,000; anything longer is hostile
 
@@ -268,17 +271,28 @@ def mark_asked_nothing(session: Session, ticket: Ticket, *, now: datetime, staff
     event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff_id), "not_a_request", note=note)
 
 
-def corrected_lines(session: Session, since: datetime) -> dict[str, list[str]]:
+def corrected_lines(session: Session, since: datetime,
+                    public_numbers: Collection[str] = ()) -> dict[str, list[str]]:
     """The requests staff corrected since `since`, by the label they gave (a category, or chatter for one that asks
-    nothing): labelled lines from the real groups for the intake model's training (knowledge/intake/)."""
+    nothing): labelled lines from the real groups for the intake model's training (knowledge/intake/). Personal
+    data is masked as in a group message: these lines leave the store for files a person reviews."""
     corrected = select(TicketEvent.ticket_id).where(col(TicketEvent.action).in_(("category_changed", "not_a_request")),
                                                     col(TicketEvent.at) >= since)
     rows = session.exec(select(Ticket.text, Ticket.category, Ticket.asked_nothing)
                         .where(col(Ticket.id).in_(corrected)).order_by(col(Ticket.id)))
     lines: dict[str, list[str]] = {}
     for text, category, asked_nothing in rows:
-        lines.setdefault("chatter" if asked_nothing else category, []).append(text)
+        lines.setdefault("chatter" if asked_nothing else category, []).append(mask_personal_data(text, public_numbers))
     return lines
+
+
+def corrections_file(session: Session, since: datetime, public_numbers: Collection[str] = ()) -> str:
+    """`corrected_lines` as a YAML file of knowledge/intake/'s shape (`complaint_corrected: [...]`), headed by
+    what it holds in Chinese for the person who reviews it."""
+    by_label = corrected_lines(session, since, public_numbers)
+    lines = {f"{label}_corrected": texts for label, texts in sorted(by_label.items())}
+    header = f"# 工作人员纠正的机器人判读（{since:%Y-%m-%d %H:%M} 起，{sum(map(len, lines.values()))} 条）\n"
+    return header + (yaml.safe_dump(lines, allow_unicode=True, sort_keys=False) if lines else "{}\n")
 
 
 def attach_retailer(session: Session, ticket: Ticket, retailer_id: int, *, now: datetime, staff_id: int) -> None:

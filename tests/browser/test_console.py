@@ -83,10 +83,10 @@ async def test_an_agent_corrects_what_the_bot_read_on_the_ticket_page(page, sign
     await sign_in(page, agent["token"])
     await open_console_page(page, f"/console/tickets/{ticket['id']}")
 
-    await page.get_by_label("改类别（改为投诉会按规则安排上门）").select_option(label="投诉")
+    await page.get_by_label("改类别（改为投诉会按规则安排上门）").select_option(label="意见投诉")
     await page.get_by_role("button", name="改类别", exact=True).click()
-    await expect(page.get_by_role("status")).to_have_text("类别已改为投诉")
-    await expect(page.locator(".ticket-head .meta")).to_contain_text("投诉")
+    await expect(page.get_by_role("status")).to_have_text("类别已改为意见投诉")
+    await expect(page.locator(".ticket-head .meta")).to_contain_text("意见投诉")
     await expect(page.get_by_text("需要上门（类别改为意见投诉，按类别规则需要上门）")).to_be_visible()
     await page.locator("fieldset.misread").scroll_into_view_if_needed()
     await screenshot(page, "ticket-misread")

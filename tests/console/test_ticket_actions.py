@@ -246,7 +246,7 @@ async def test_an_agent_corrects_the_category_and_a_complaint_orders_its_visit(s
         changed = post(client, ticket_id, "category", category="complaint")
         assert changed.status_code == 303
         page = html.unescape(client.get(changed.headers["location"]).text)
-        assert "类别已改为投诉" in page and "改类别（" in page and "→ 意见投诉" in page
+        assert "类别已改为意见投诉" in page and "改类别（" in page and "→ 意见投诉" in page
         assert "需要上门（类别改为意见投诉，按类别规则需要上门）" in page
     assert detail(admin, ticket_id)["category"] == "complaint"
     assert pledge_of(admin, ticket_id, "visit")["state"] == "pending"

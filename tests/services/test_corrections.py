@@ -4,6 +4,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlmodel import select
 
 from bot.models import (
@@ -175,3 +176,8 @@ def test_the_corrections_are_lines_labelled_for_the_intake_model(session, clock,
 
     assert tickets.corrected_lines(session, since) == {"marketing": ["下次培训是哪天"], "chatter": ["终端开不了机"]}
     assert tickets.corrected_lines(session, clock.now() + timedelta(seconds=1)) == {}
+    exported = tickets.corrections_file(session, since)
+    assert exported.startswith("# 工作人员纠正的机器人判读（") and "，2 条）" in exported.splitlines()[0]
+    assert yaml.safe_load(exported) == {"chatter_corrected": ["终端开不了机"],
+                                        "marketing_corrected": ["下次培训是哪天"]}
+    assert yaml.safe_load(tickets.corrections_file(session, clock.now() + timedelta(seconds=1))) == {}
