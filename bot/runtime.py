@@ -108,6 +108,7 @@ class Runtime:
         self._submitted = itertools.count()  # ties keep submission order
         self._writer: asyncio.Task | None = None
         # A server's round trips would hold the loop still; SQLite's statements are quicker than a thread hand-off.
+        # One writer thread, not several: more took more CPU a request (README.md, "Layout").
         self._threaded = self.engine.dialect.name != "sqlite"
         self._writer_thread: concurrent.futures.ThreadPoolExecutor | None = None
         self._outbox_wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None

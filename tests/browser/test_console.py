@@ -83,7 +83,7 @@ async def test_an_agent_corrects_what_the_bot_read_on_the_ticket_page(page, sign
     await sign_in(page, agent["token"])
     await open_console_page(page, f"/console/tickets/{ticket['id']}")
 
-    await page.get_by_label("改类别（改为投诉会按规则安排上门）").select_option(label="意见投诉")
+    await page.get_by_label("改类别（改为意见投诉会按规则安排上门）").select_option(label="意见投诉")
     await page.get_by_role("button", name="改类别", exact=True).click()
     await expect(page.get_by_role("status")).to_have_text("类别已改为意见投诉")
     await expect(page.locator(".ticket-head .meta")).to_contain_text("意见投诉")
