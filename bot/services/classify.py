@@ -52,7 +52,7 @@ SMALL_TALK_MODEL_PATH = MODEL_PATH.with_name("small_talk_model.txt")
 # A line is a request when the asks model gives it ASKS_BAR or more (classify_fit, where it is chosen). One it gives
 # 1 - SURE or less asks nothing for sure: it is left alone even when the knowledge base would answer it (praise for
 # a new till is no question about tills; 更正一下 少的是一条 asks nothing about deliveries); between the two, a line the
-# base answers is a request (初中生来买烟卖得不). 0.8 kept the share of our lines' requests logged of the hand-set bars
+# base answers is a request (收完款抽屉没开). 0.8 kept the share of our lines' requests logged of the hand-set bars
 # (97.0 % on the five folds, with the base's answers), 0.9 logged 97.2 % for 2.6 points more chatter.
 SURE = 0.8
 NOT_REQUESTS = CHATTER_CLASSES | {"detail"}  # detail: more about an open request (型号是老款的那个), asks nothing

@@ -190,7 +190,7 @@ class Reading:
 
     @property
     def small_talk(self) -> bool:
-        """Chatter, unless the base knows the line and the model is not sure (初中生来买烟卖得不)."""
+        """Chatter, unless the base knows the line and the model is not sure (收完款抽屉没开)."""
         return self.analysis.chatter and (self.analysis.sure or not self.known)
 
     @property

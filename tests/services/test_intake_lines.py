@@ -156,17 +156,18 @@ def test_praise_the_base_would_answer_stays_chatter_when_the_small_talk_model_is
 
 def test_a_question_the_intake_model_takes_for_chatter_is_answered_when_the_small_talk_model_reads_a_question(
         session, clock, runtime, group):
-    """初中生来买烟卖得不 asks whether to sell to a minor; the intake model alone is sure it is chatter, the small-talk
-    model reads a question of the kind the base answers, and the asks model weighing both is not sure: the base
-    answers it."""
-    text = "初中生来买烟卖得不"
+    """收完款抽屉没开 states a problem without asking (the cash drawer did not open); the intake model alone is sure it
+    is chatter, the small-talk model reads a question of the kind the base answers, and the asks model weighing both
+    is not sure: the base answers it. (初中生来买烟卖得不 showed this until session 20's lines: the intake model now
+    reads it as a request.)"""
+    text = "收完款抽屉没开"
     assert _asks_nothing(text) >= classify.SURE and _small_talk(text) <= 0.1
     decided = classify.model().decide(text)
     assert decided.category == "chatter" and decided.confidence < classify.SURE
     post = functools.partial(make.post, session, clock, runtime.settings, policies=runtime.policies,
                              knowledge=runtime.knowledge)
     answered = post(text, user_id="10006")
-    assert (answered.result, answered.reason, answered.entry_id) == (Result.OPENED, "answered", "monopoly.minors")
+    assert (answered.result, answered.reason, answered.entry_id) == (Result.OPENED, "answered", "terminal.cash-drawer")
 
 
 def test_the_model_is_read_from_the_package_and_decides_fast():
@@ -190,7 +191,7 @@ REPLIES = [
     ("明天会下雨吗", Reply.SMALL_TALK),
     ("更正一下 少的是一条 不是两条", Reply.NOT_A_REQUEST),  # though the base would answer it
     ("扫码枪扫不出来怎么办", Reply.ANSWERED),
-    ("初中生来买烟卖得不", Reply.ANSWERED),  # the model says chatter, unsure
+    ("收完款抽屉没开", Reply.ANSWERED),  # the model says chatter, unsure
     ("收银机黑屏", Reply.FIRST_AID),  # a visit: a person takes it, the answer goes under the acknowledgement
     ("终端有点问题", Reply.SUGGESTED),
 ]
@@ -215,7 +216,7 @@ def test_the_base_is_not_asked_about_a_line_the_model_is_sure_asks_nothing(runti
     (a chatter line's reading 0.46 -> 0.14 ms CPU, bench/intake_eval.py)."""
     chatter = intake.read("哈哈哈 今天中午吃的米粉 好吃", runtime.knowledge)
     assert chatter.analysis.sure and chatter.found is None and chatter.reply(needs_visit=False) == Reply.SMALL_TALK
-    unsure = intake.read("初中生来买烟卖得不", runtime.knowledge)  # chatter the model is not sure of: the base decides
+    unsure = intake.read("收完款抽屉没开", runtime.knowledge)  # chatter the model is not sure of: the base decides
     assert unsure.found is not None and unsure.reply(needs_visit=False) == Reply.ANSWERED
     asked = intake.read("扫码枪扫不出来怎么办", runtime.knowledge)
     assert asked.found is not None and asked.reply(needs_visit=False) == Reply.ANSWERED
