@@ -177,7 +177,7 @@ def fit_linear(lines: list[tuple[str, str]]) -> dict:
         "ngrams": list(NGRAMS),
         "intercept": [round(float(b), 4) for b in svm.intercept_],
         "calibration": [[round(float(c.a_), 4), round(float(c.b_), 4)] for c in calibrated.calibrators],
-        "features": {gram: [round(float(vectoriser.idf_[i]), 4), *(round(float(w), 4) for w in weights[i])]
+        "features": {gram: (round(float(vectoriser.idf_[i]), 4), *(round(float(w), 4) for w in weights[i]))
                      for i, gram in enumerate(vocabulary)},
     }
 
