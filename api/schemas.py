@@ -61,6 +61,29 @@ class CategoryIn(Input):
     category: Category = Field(description="the right category; a complaint orders a visit by its rule")
 
 
+class UnticketedIn(Input):
+    """建单 on a line the bot left alone."""
+
+    nullable = frozenset({"category"})
+
+    category: Category | None = Field(None, description="the request's category; none: the one the intake model "
+                                      "finds likeliest")
+
+
+class UnticketedOut(Output):
+    """A retailer's group line the bot opened no ticket for (kept a week)."""
+
+    id: int
+    chat_group_id: int
+    message_id: str | None
+    sender_user_id: str
+    sender_name: str | None
+    text: str = Field(description="personal data masked, as in a group message")
+    reason: str = Field(description="what the bot read: small_talk, or not_a_request (a detail asking nothing)")
+    said_at: datetime
+    ticket_id: int | None = Field(description="the ticket staff made of it, if any")
+
+
 class CloseIn(Input):
     nullable = frozenset({"note"})
 

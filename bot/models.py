@@ -339,6 +339,27 @@ class TicketMessage(SQLModel, table=True):
     created_at: datetime = _time()
 
 
+class UnticketedLine(SQLModel, table=True):
+    """A retailer's group line the bot opened no ticket for (chatter, or a detail asking nothing), kept a week so
+    staff can make a ticket of one the bot misread (建单); then `ticket_id` says which."""
+
+    __tablename__ = "unticketed_line"
+    __table_args__ = (Index("ix_unticketed_line_message", "chat_group_id", "message_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(default="qq", max_length=16)
+    chat_group_id: int = Field(foreign_key="chat_group.id")
+    message_id: str | None = Field(default=None, max_length=64)
+    sender_user_id: str = Field(max_length=32)
+    sender_name: str | None = Field(default=None, max_length=64)
+    text: str = Field(sa_type=Text)
+    reason: str = Field(sa_type=String(16))  # small_talk or not_a_request: what the bot read
+    said_at: datetime = _time(index=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    ticketed_by: int | None = Field(default=None, foreign_key="staff_member.id")
+    ticketed_at: datetime | None = _time(nullable=True)
+
+
 class TicketEvent(SQLModel, table=True):
     """Append-only trail of a ticket: who did what, when."""
 

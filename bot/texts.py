@@ -170,6 +170,11 @@ UNREACHABLE = "多次电话联系不上"
 # -- confirmations to staff (always privately, never in the retailer group) --
 NO_SUCH_TICKET = "工单 #{ticket_id} 不存在，请核对工单号。"
 AMBIGUOUS_QUOTE = "你引用的消息对应多个工单，请发送「#工单号 回复内容」回复其中一个。"
+# 建单: staff quote a retailer's line the bot left alone (took for chatter) and make a ticket of it
+NOT_LEFT_ALONE = "你引用的消息不是机器人没建单的零售户消息（已建单的请回复工单；超过 7 天的消息不再保留），没有建单。"
+UNKNOWN_CATEGORY = "没有「{word}」这个类别，没有建单。可用：货源、终端、新品、培训、营销、专卖、送货、投诉、其他。"
+ALREADY_TICKETED = "你引用的消息已是工单 #{ticket_id}，不用再建单。"
+TICKETED_BY_STAFF = "已为这条消息建单：工单 #{ticket_id}（{category}），回复时限从现在起算，群里已告知零售户。"
 TICKET_CLOSED = "工单 #{ticket_id} 已关闭，不能再处理。"
 REPLY_RECORDED = "已记录你对工单 #{ticket_id} 的回复。"
 REPLY_POSTED = "你的回复已发给客户（工单 #{ticket_id}）。"

@@ -24,11 +24,13 @@ from api.console import (
     staff_and_groups,
     supply,
     tickets,
+    unticketed,
 )
 from api.console.web import HERE, Refused, SignInRequired, render, signed_in
 
 router = APIRouter(include_in_schema=False)  # under /console, given where it is included
-for module in (auth, tickets, field, live, reports, outbox, supply, launches, directory, staff_and_groups, knowledge):
+for module in (auth, tickets, unticketed, field, live, reports, outbox, supply, launches, directory, staff_and_groups,
+               knowledge):
     router.include_router(module.router)
 
 

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, status
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from api.deps import ReplierDep, RuntimeDep, in_local_zone, require
 from api.schemas import (
@@ -20,10 +21,13 @@ from api.schemas import (
     ReplyIn,
     TicketDetailOut,
     TicketOut,
+    UnticketedIn,
+    UnticketedOut,
 )
 from bot.fields import Id, Moment, Offset
-from bot.models import Category, StaffMember, TicketStatus
+from bot.models import Category, StaffMember, Ticket, TicketStatus
 from bot.services import access, intake, pledges, tickets
+from bot.services.guard import mask_personal_data
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 Supervising = Annotated[StaffMember, Depends(require(*access.SUPERVISORS))]
@@ -61,6 +65,35 @@ def corrections(runtime: RuntimeDep, supervisor: Supervising,
     reviewed and added there, they teach the intake model the groups' own words (`bot.services.classify_fit`)."""
     return Response(runtime.unit_of_work(tickets.corrections_file, in_local_zone(since, runtime.settings.tz),
                                          runtime.settings.public_numbers), media_type="application/yaml")
+
+
+@router.get("/unticketed", response_model=list[UnticketedOut])
+def unticketed(runtime: RuntimeDep, staff: Reading, group_id: Annotated[Id | None, Query(
+        description="one group's (its id in /api/v1/groups)")] = None):
+    """This week's group lines the bot opened no ticket for, newest first (at most 200): a request it took for
+    chatter is made a ticket with POST /api/v1/tickets/unticketed/{id}/ticket."""
+    since = runtime.clock.now() - tickets.UNTICKETED_KEPT_FOR
+    lines = runtime.unit_of_work(tickets.unticketed_lines, since=since, chat_group_id=group_id)
+    return [UnticketedOut.model_validate({**line.model_dump(), "text": mask_personal_data(
+        line.text, runtime.settings.public_numbers)}) for line in lines]
+
+
+@router.post("/unticketed/{line_id}/ticket", response_model=TicketOut, status_code=status.HTTP_201_CREATED,
+             responses={404: {"model": ErrorOut, "description": "no such line (or kept no longer)"}})
+def ticket_unticketed(line_id: Id, runtime: RuntimeDep, staff: ReplierDep,
+                      body: Annotated[UnticketedIn | None, Body()] = None):
+    """A line the bot left alone asks something (建单): a ticket of it, its reply clock from now, the visit its
+    category's rule orders, and the acknowledgement in the group quoting the retailer. 422 if it was made a ticket
+    of already."""
+    return _as_seen(runtime, staff, runtime.unit_of_work(
+        _ticketed, line_id, body.category if body else None, staff, now=runtime.clock.now(), settings=runtime.settings,
+        policies=runtime.policies))
+
+
+def _ticketed(session: Session, line_id: int, category: str | None, staff: StaffMember, **rules) -> Ticket:
+    opened = intake.ticket_from_unticketed(session, line_id, category, staff, **rules)
+    assert opened.ticket_id is not None, "建单 makes a ticket"
+    return tickets.get(session, opened.ticket_id)
 
 
 @router.get("/{ticket_id}", response_model=TicketDetailOut,

@@ -343,6 +343,14 @@ def analyse(text: str) -> Analysis:
     return Analysis(is_request=True, category=Category(decided.category), trading=False)
 
 
+def likeliest_request(text: str) -> Category:
+    """The request category the model gives a line most weight, whatever it decided the line is (a person found that
+    a line the bot took for chatter asks something: which request is it likeliest to be?)."""
+    intake = model()
+    given = zip(intake.classes, intake.probabilities(text), strict=True)
+    return Category(max((pair for pair in given if pair[0] not in NOT_REQUESTS), key=lambda pair: pair[1])[0])
+
+
 def _asks_at_the_end(text: str) -> bool:
     """Whether a long message's ending, read alone, asks (a good morning and the customers first, then 扫码枪老扫不出来
     咋整): the story's words must not make the question chatter."""

@@ -76,6 +76,7 @@ _NOT_SOLVED = re.compile(r"没解决|没有解决|未解决|还是不行|还不�
 _ADD_WORDING = re.compile(r"^(?:加问法|加入知识库)\s*([a-z]+\.[a-z0-9-]+)$")
 _VISIT_ORDER = re.compile(r"^(?:需要|需)?上门(?:服务)?\s*[:：，,]?\s*(.*)$", re.DOTALL)
 _CLAIM = re.compile(r"^(?:接单|认领|我来)\s*(确认)?$")
+_MAKE_TICKET = re.compile(r"^建单\s*(\S+)?$")  # quoting a retailer's line the bot left alone
 _IDENTIFY = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})$")
 _VISIT_DONE = re.compile(r"^上门\s*[#＃](\d{1,9})\s*(.+)$", re.DOTALL)
 _BIND_ARGS = re.compile(r"^绑定\s*([0-9A-Za-z]{6,32})\s+(\d{4})$")
@@ -322,6 +323,7 @@ def _retailer_message(session: Session, chat: _Chat, text: str, message_id: str 
         tickets.add_follow_up(session, id_of(candidate), group_pk, message_id, chat.user_id, text, now)
         return Outcome(Result.FOLLOW_UP, ticket_id=candidate.id, chat_group_id=group_pk)
     if not reading.asks:
+        _left_alone(session, chat, text, message_id, "not_a_request", now)
         return Outcome(Result.IGNORED, reason="not a request")
     opened = _open(session, chat, text, message_id, reading, now, settings, policies)
     if candidate is not None and _names_nothing(candidate) and opened.ticket_id is not None:
@@ -354,11 +356,52 @@ def _chatter(session: Session, chat: _Chat, text: str, message_id: str | None, a
     its timeline shows the retailer was satisfied before the callback."""
     recent = _latest(session, chat, now - REOPEN_WINDOW) if analysis.closing else None
     if recent is None or recent.status == TicketStatus.CLOSED:
+        _left_alone(session, chat, text, message_id, "small_talk", now)
         return Outcome(Result.IGNORED, reason="small talk")
     tickets.add_follow_up(session, id_of(recent), chat.group.id if chat.group else None, message_id, chat.user_id,
                           text, now)
     return Outcome(Result.FOLLOW_UP, ticket_id=recent.id, chat_group_id=recent.chat_group_id,
                    reason="closing remark")
+
+
+def _left_alone(session: Session, chat: _Chat, text: str, message_id: str | None, reason: str,
+                now: datetime) -> None:
+    """A group line the bot opens nothing for is kept a week, so staff can make a ticket of one it misread."""
+    if chat.group is not None:
+        tickets.note_unticketed(session, platform=chat.platform, chat_group_id=chat.group.id, message_id=message_id,
+                                sender_user_id=chat.user_id, sender_name=chat.sender_name, text=text, reason=reason,
+                                now=now)
+
+
+def ticket_from_unticketed(session: Session, line_id: int, category: str | None, staff: StaffMember, *,
+                           now: datetime, settings: Settings, policies: Policies) -> Outcome:
+    """Staff found a line the bot left alone asks something (建单): a ticket of it in `category` (the request the
+    model finds likeliest when none is given), with its reply pledge, the visit its category's rule orders, and the
+    acknowledgement in the group quoting the retailer, who had heard nothing."""
+    if category is not None and category not in set(Category):
+        raise ServiceError(f"没有这个类别：{category}")
+    line = tickets.unticketed_line(session, line_id)
+    category = category or classify.likeliest_request(line.text)
+    ticket_id = tickets.ticket_unticketed(session, line, category=category, staff_id=id_of(staff), now=now,
+                                          retailer_id=lookups.retailer_id(session, line.platform, line.sender_user_id))
+    group = session.get(ChatGroup, line.chat_group_id)
+    assert group is not None, "a line left alone belongs to a registered group"
+    due = pledges.start_reply(session, ticket_id, category, met=False, now=now, policies=policies, tz=settings.tz,
+                              chat_group_id=group.id, district=group.district)
+    if policies.needs_visit(category, line.text):
+        pledges.need_visit(session, ticket_id, note="按类别规则需要上门", now=now, policies=policies, tz=settings.tz)
+    reply = texts.acknowledgement(ticket_id, category, due, now, settings.tz, False)
+    outbox.enqueue(session, now=now, platform=group.platform, bot_id=group.bot_id, target_kind="group",
+                   target_id=group.group_id, text=reply, lane=Lane.REPLY, kind=outbox.ACK,
+                   mention_user_id=line.sender_user_id, reply_to=line.message_id, ticket_id=ticket_id)
+    return Outcome(Result.OPENED, ticket_id=ticket_id, chat_group_id=group.id, reply_text=reply,
+                   reason="ticketed by staff")
+
+
+def category_named(word: str) -> str | None:
+    """The category a staff member names in Chinese (投诉, 意见投诉, 货源 …): the one label containing the word."""
+    found = [category for category, label in texts.CATEGORY_LABELS.items() if word and word in label]
+    return found[0] if len(found) == 1 else None
 
 
 def _latest(session: Session, chat: _Chat, since: datetime) -> Ticket | None:
@@ -484,6 +527,11 @@ def _staff_in_group(session: Session, group: GroupRow, staff: StaffMember, msg: 
         ticket = quoted[0]
     elif quoted and ref is None:  # a combined acknowledgement: which of its tickets?
         return _confirm_privately(session, staff, group, texts.AMBIGUOUS_QUOTE, None, now)
+    if ref is None and msg.reply_to and (make := _MAKE_TICKET.match(text)):
+        if ticket is not None:  # not a reply saying 建单 to the retailer
+            return _confirm_privately(session, staff, group, texts.ALREADY_TICKETED.format(ticket_id=ticket.id),
+                                      ticket.id, now)
+        return _ticket_quoted_line(session, staff, group, msg.reply_to, make.group(1), now, settings, policies)
     if ticket is None:
         if ref is None:
             return Outcome(Result.IGNORED, reason="staff chat")
@@ -498,6 +546,26 @@ def _staff_in_group(session: Session, group: GroupRow, staff: StaffMember, msg: 
                             settings=settings, policies=policies, knowledge=knowledge)
     assert answer.reply_text is not None, "a staff command always says what happened"
     return _confirm_privately(session, staff, group, answer.reply_text, ticket.id, now, answer.result)
+
+
+def _ticket_quoted_line(session: Session, staff: StaffMember, group: GroupRow, quoted: str, named: str | None,
+                        now: datetime, settings: Settings, policies: Policies) -> Outcome:
+    """建单 quoting a retailer's line the bot left alone: a ticket of it; what happened goes to the staff member."""
+    line = tickets.unticketed_by_message(session, group.id, quoted)
+    if line is None:
+        return _confirm_privately(session, staff, group, texts.NOT_LEFT_ALONE, None, now)
+    category = category_named(named) if named else None
+    if named and category is None:
+        return _confirm_privately(session, staff, group, texts.UNKNOWN_CATEGORY.format(word=named), None, now)
+    try:
+        opened = ticket_from_unticketed(session, id_of(line), category, staff, now=now, settings=settings,
+                                        policies=policies)
+    except ServiceError as refused:
+        return _confirm_privately(session, staff, group, str(refused), None, now)
+    assert opened.ticket_id is not None, "a ticket was made"
+    ticket = tickets.get(session, opened.ticket_id)
+    return _confirm_privately(session, staff, group, texts.TICKETED_BY_STAFF.format(
+        ticket_id=ticket.id, category=texts.CATEGORY_LABELS[ticket.category]), ticket.id, now, Result.OPENED)
 
 
 def _confirm_privately(session: Session, staff: StaffMember, group: GroupRow, text: str, ticket_id: int | None,

@@ -1,4 +1,4 @@
-"""Tickets: the one writer of tickets, their messages and their events.
+"""Tickets: the one writer of tickets, their messages and their events, and of the group lines the bot left alone.
 
 Intake decides what a chat message is; the pledge, notice and API code call
 these functions to record what happened. Nothing here sends anything.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import yaml
-from sqlalchemy import ColumnElement, bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, bindparam, delete, insert, or_, update
 from sqlmodel import Session, col, func, select
 
 from bot.db import Prepared
@@ -24,6 +24,7 @@ from bot.models import (
     TicketEvent,
     TicketMessage,
     TicketStatus,
+    UnticketedLine,
     UTCDateTime,
     id_of,
     table_of,
@@ -271,12 +272,17 @@ def mark_asked_nothing(session: Session, ticket: Ticket, *, now: datetime, staff
     event(session, id_of(ticket), now, AuthorKind.STAFF, str(staff_id), "not_a_request", note=note)
 
 
+# a category corrected, a ticket found to ask nothing, a line the bot left alone found to ask something
+CORRECTIONS = ("category_changed", "not_a_request", "ticketed_by_staff")
+
+
 def corrected_lines(session: Session, since: datetime,
                     public_numbers: Collection[str] = ()) -> dict[str, list[str]]:
     """The requests staff corrected since `since`, by the label they gave (a category, or chatter for one that asks
-    nothing): labelled lines from the real groups for the intake model's training (knowledge/intake/). Personal
-    data is masked as in a group message: these lines leave the store for files a person reviews."""
-    corrected = select(TicketEvent.ticket_id).where(col(TicketEvent.action).in_(("category_changed", "not_a_request")),
+    nothing; a line the bot left alone that staff made a ticket of, by its ticket's category): labelled lines from
+    the real groups for the intake model's training (knowledge/intake/). Personal data is masked as in a group
+    message: these lines leave the store for files a person reviews."""
+    corrected = select(TicketEvent.ticket_id).where(col(TicketEvent.action).in_(CORRECTIONS),
                                                     col(TicketEvent.at) >= since)
     rows = session.exec(select(Ticket.text, Ticket.category, Ticket.asked_nothing)
                         .where(col(Ticket.id).in_(corrected)).order_by(col(Ticket.id)))
@@ -293,6 +299,70 @@ def corrections_file(session: Session, since: datetime, public_numbers: Collecti
     lines = {f"{label}_corrected": texts for label, texts in sorted(by_label.items())}
     header = f"# 工作人员纠正的机器人判读（{since:%Y-%m-%d %H:%M} 起，{sum(map(len, lines.values()))} 条）\n"
     return header + (yaml.safe_dump(lines, allow_unicode=True, sort_keys=False) if lines else "{}\n")
+
+
+# -- the lines the bot opened no ticket for ----------------------------------------------------
+
+UNTICKETED_KEPT_FOR = timedelta(days=7)  # long enough for staff to notice a request the bot took for chatter
+_INSERT_UNTICKETED = Prepared(insert(table_of(UnticketedLine)))  # every chatter line of a group comes here
+
+
+def note_unticketed(session: Session, *, platform: str, chat_group_id: int, message_id: str | None,
+                    sender_user_id: str, sender_name: str | None, text: str, reason: str, now: datetime) -> None:
+    """A retailer's group line the bot left alone (`reason`: small_talk or not_a_request), kept for a week."""
+    _INSERT_UNTICKETED.execute(session, {
+        "platform": platform, "chat_group_id": chat_group_id, "message_id": message_id,
+        "sender_user_id": sender_user_id, "sender_name": (sender_name or "")[:64] or None,
+        "text": text[:MAX_STORED_TEXT], "reason": reason, "said_at": now, "ticket_id": None, "ticketed_by": None,
+        "ticketed_at": None})
+
+
+def unticketed_line(session: Session, line_id: int) -> UnticketedLine:
+    line = session.get(UnticketedLine, line_id)
+    if line is None:
+        raise NotFound(f"没有这条未建单的消息（{line_id}），可能已超过 {UNTICKETED_KEPT_FOR.days} 天")
+    return line
+
+
+def unticketed_by_message(session: Session, chat_group_id: int, message_id: str) -> UnticketedLine | None:
+    """The line a staff member quoted in the group, if the bot left it alone."""
+    return session.exec(select(UnticketedLine).where(UnticketedLine.chat_group_id == chat_group_id,
+                                                     UnticketedLine.message_id == message_id)
+                        .order_by(col(UnticketedLine.id).desc()).limit(1)).first()
+
+
+def unticketed_lines(session: Session, *, since: datetime, chat_group_id: int | None = None,
+                     limit: int = 200) -> list[UnticketedLine]:
+    """What the bot left alone since `since`, newest first (the console's 未建单 page)."""
+    query = select(UnticketedLine).where(col(UnticketedLine.said_at) >= since)
+    if chat_group_id is not None:
+        query = query.where(UnticketedLine.chat_group_id == chat_group_id)
+    return list(session.exec(query.order_by(col(UnticketedLine.said_at).desc(), col(UnticketedLine.id).desc())
+                             .limit(limit)))
+
+
+def ticket_unticketed(session: Session, line: UnticketedLine, *, category: str, retailer_id: int | None,
+                      staff_id: int, now: datetime) -> int:
+    """Staff found a line the bot left alone is a request: a ticket of it from now (the reply clock starts when
+    a person saw it, not when the bot missed it); the trail says who made it and when the retailer said it."""
+    if line.ticket_id is not None:
+        raise ServiceError(f"这条消息已建单：工单 #{line.ticket_id}")
+    ticket_id = open_ticket(session, Request(
+        platform=line.platform, chat_group_id=line.chat_group_id, sender_user_id=line.sender_user_id,
+        sender_name=line.sender_name, retailer_id=retailer_id, category=category, trading=False, text=line.text,
+        message_id=line.message_id), now=now)
+    event(session, ticket_id, now, AuthorKind.STAFF, str(staff_id), "ticketed_by_staff",
+          said_at=line.said_at.isoformat(), reason=line.reason)
+    line.ticket_id, line.ticketed_by, line.ticketed_at = ticket_id, staff_id, now
+    session.add(line)
+    return ticket_id
+
+
+def forget_unticketed(session: Session, *, now: datetime) -> int:
+    """Delete the lines left alone over a week ago that nobody made a ticket of (the scheduler runs this hourly)."""
+    gone = session.exec(delete(UnticketedLine).where(col(UnticketedLine.said_at) < now - UNTICKETED_KEPT_FOR,
+                                                     col(UnticketedLine.ticket_id).is_(None)))
+    return gone.rowcount
 
 
 def attach_retailer(session: Session, ticket: Ticket, retailer_id: int, *, now: datetime, staff_id: int) -> None:

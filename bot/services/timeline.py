@@ -40,12 +40,14 @@ _EVENT_WORDS = {
     "answered_from_data": "机器人按货源、新品信息自动答复", "wording_added": "加入知识库问法",
     "retailer_identified": "已确认店铺", "merged": "合并重复工单", "knowledge_entry_created": "新建知识条目",
     "category_changed": "改类别", "not_a_request": "标为不是诉求（不计入诉求统计）",
+    "ticketed_by_staff": "机器人没建单，工作人员补建",
     "message_added": None, "replied": None, "note": None, "visited": None, "callback_recorded": None,
 }
 PLEDGE_WORDS = {"reply": "回复", "visit": "上门", "callback": "回访"}
 # The reasons the services record as codes, in words; a reason written in Chinese is shown as it is.
 _REASON_WORDS = {
     "handover": "客户要求转人工", "not solved": "客户说问题没解决", "staff": "工作人员操作",
+    "small_talk": "机器人当作闲聊", "not_a_request": "机器人认为没提诉求",
     "low satisfaction": "回访评分低", "callback satisfied": "回访满意",
     "callback not applicable": "无法回访，承诺已办结", "retailer moved": "客户换了客户经理",
 }

@@ -13,7 +13,7 @@ from nonebot.plugin import PluginMetadata
 
 from bot import metrics
 from bot.runtime import get_runtime
-from bot.services import digests, escalation, launches, signin, supply
+from bot.services import digests, escalation, launches, signin, supply, tickets
 
 __plugin_meta__ = PluginMetadata(name="承诺督办", description="三项承诺的预警、超时与逐级上报", usage="")
 
@@ -51,6 +51,11 @@ async def forget_old_sign_ins() -> None:
     await runtime.run(signin.forget_old, now=runtime.clock.now())
 
 
+async def forget_old_unticketed() -> None:
+    runtime = get_runtime()
+    await runtime.run(tickets.forget_unticketed, now=runtime.clock.now())
+
+
 async def refresh_knowledge() -> None:
     try:
         knowledge = await get_runtime().knowledge_ready()
@@ -72,6 +77,8 @@ async def start_sweeping() -> None:
                       coalesce=True, id="supervisor-digests")
     scheduler.add_job(forget_old_sign_ins, "interval", hours=1, max_instances=1, coalesce=True,
                       id="sign-in-cleanup")
+    scheduler.add_job(forget_old_unticketed, "interval", hours=1, max_instances=1, coalesce=True,
+                      id="unticketed-cleanup")
     scheduler.add_job(refresh_knowledge, "interval", seconds=get_runtime().settings.knowledge_refresh_seconds,
                       max_instances=1, coalesce=True, id="knowledge-refresh")
     scheduler.start()

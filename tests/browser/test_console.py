@@ -137,3 +137,27 @@ async def test_the_inbox_fits_a_phone_without_scrolling_sideways(phone_page, sig
     assert scroll_width <= width == PHONE["width"], (
         f"the inbox is {scroll_width} px wide on a {PHONE['width']} px screen "
         f"(Chromium laid the page out {width} px wide to fit it)")
+
+
+async def test_on_a_phone_an_agent_makes_a_ticket_of_a_request_the_bot_took_for_chatter(
+        phone_page, sign_in, screenshot, napcat, group_id, agent, admin):
+    """许可证延续的材料今天交上去了 reads as news to the bot; the agent knows the shop is waiting to hear back. From the
+    inbox to 未建单, the line, 建单 as 专卖咨询: the ticket page says so, and the page fits the phone."""
+    text = "许可证延续的材料今天交上去了"
+    message_id = await napcat.group_message(group_id, 10004, text, nickname="东风路小卖部")
+    await wait_for(lambda: any(line["message_id"] == str(message_id)
+                               for line in admin.get("/api/v1/tickets/unticketed").json()) or None)
+    await sign_in(phone_page, agent["token"])
+    await phone_page.get_by_role("link", name="未建单").click()
+    card = phone_page.locator("article.unticketed", has_text=text)
+    await expect(card).to_be_visible()
+    scroll_width, width = await phone_page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert scroll_width <= width, f"the page is {scroll_width} px wide on a {width} px screen"
+    await screenshot(phone_page, "unticketed-phone", full_page=True)
+
+    await expect(card.get_by_label("类别")).to_have_value("monopoly")  # the request the model finds likeliest
+    await card.get_by_label("类别").select_option(label="专卖咨询")
+    await card.get_by_role("button", name="建单").click()
+    await expect(phone_page.get_by_role("status")).to_contain_text("已建单：工单 #")
+    await expect(phone_page.locator(".ticket-head .meta")).to_contain_text("专卖咨询")
+    await expect(phone_page.get_by_text("机器人没建单，工作人员补建（机器人当作闲聊）")).to_be_visible()

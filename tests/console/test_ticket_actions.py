@@ -361,3 +361,70 @@ async def test_each_action_is_refused_to_the_roles_the_api_refuses(service, admi
     after = detail(admin, ticket_id)
     assert (after["status"], after["pledges"], len(after["events"])) == (
         before["status"], before["pledges"], len(before["events"]))
+
+
+# -- a request the bot took for chatter: 未建单 ----------------------------------------------------
+
+async def test_an_agent_makes_a_ticket_of_a_request_the_bot_took_for_chatter(service, admin, crew, chat):
+    """The line the bot left alone is on the 未建单 page; 建单 makes a ticket of it in the category chosen, and the
+    retailer, who had heard nothing, gets the acknowledgement quoting their line."""
+    group, napcat = chat
+    user = unique_number(17_000)
+    said = "哈哈 周末愉快 电话13912345678"
+    message_id = await napcat.group_message(group, user, said)
+
+    def kept():
+        return next((line for line in admin.get("/api/v1/tickets/unticketed").json()
+                     if line["sender_user_id"] == str(user)), None)
+
+    line = await wait_for(kept)
+    assert (line["reason"], line["message_id"], line["ticket_id"]) == ("small_talk", str(message_id), None)
+    assert line["text"] == "哈哈 周末愉快 电话139****5678"  # masked, as in a group message
+    napcat.drain()
+    with sign_in(service, crew["agent"]["token"]) as client:
+        page = client.get("/console/unticketed")
+        assert page.status_code == 200 and "哈哈 周末愉快 电话139****5678" in page.text
+        assert "机器人读作：闲聊" in page.text and f'action="/console/unticketed/{line["id"]}/ticket"' in page.text
+        form = {"csrf": csrf_of(page.text)}
+        bad = client.post(f"/console/unticketed/{line['id']}/ticket", data={**form, "category": "weather"})
+        assert bad.status_code == 422 and "没有这个类别：weather" in bad.text
+        made = client.post(f"/console/unticketed/{line['id']}/ticket", data={**form, "category": "complaint"})
+        assert made.status_code == 303
+        ticket_id = int(re.search(r"/console/tickets/(\d+)", made.headers["location"]).group(1))
+        ticket_page = html.unescape(client.get(made.headers["location"]).text)
+        assert f"已建单：工单 #{ticket_id}，群里已告知零售户" in ticket_page
+        assert "机器人没建单，工作人员补建（机器人当作闲聊）" in ticket_page
+        again = client.post(f"/console/unticketed/{line['id']}/ticket", data={**form, "category": "supply"})
+        assert again.status_code == 422 and f"这条消息已建单：工单 #{ticket_id}" in again.text
+        assert client.post("/console/unticketed/999999/ticket", data={**form, "category": "other"}).status_code == 404
+        assert f'href="/console/tickets/{ticket_id}">已建单' in client.get("/console/unticketed").text
+    ack = await napcat.next_call(to=group)
+    assert ack["params"]["message"][0] == {"type": "reply", "data": {"id": str(message_id)}}
+    assert f"已登记为工单 #{ticket_id}（意见投诉）" in "".join(
+        seg["data"].get("text", "") for seg in ack["params"]["message"])
+    made_detail = detail(admin, ticket_id)
+    assert (made_detail["category"], made_detail["sender_user_id"]) == ("complaint", str(user))
+    assert {p["kind"] for p in made_detail["pledges"]} == {"reply", "visit"}  # the complaint rule's visit
+    with sign_in(service, crew["marketer"]["token"]) as client:  # marketing staff read no tickets
+        assert client.get("/console/unticketed").status_code == 403
+
+
+async def test_the_api_makes_a_ticket_of_a_line_left_alone_and_refuses_bad_input(service, admin, crew, chat):
+    group, napcat = chat
+    user = unique_number(18_000)
+    await napcat.group_message(group, user, "吃了吗 各位老板")
+    line = await wait_for(lambda: next((line for line in admin.get("/api/v1/tickets/unticketed").json()
+                                        if line["sender_user_id"] == str(user)), None))
+    with api_as(service, crew["agent"]) as api:
+        assert api.post(f"/api/v1/tickets/unticketed/{line['id']}/ticket",
+                        json={"category": "weather"}).status_code == 422
+        assert api.post("/api/v1/tickets/unticketed/999999/ticket").status_code == 404
+        made = api.post(f"/api/v1/tickets/unticketed/{line['id']}/ticket", json={"category": "delivery"})
+        assert made.status_code == 201 and made.json()["category"] == "delivery"
+        again = api.post(f"/api/v1/tickets/unticketed/{line['id']}/ticket")
+        assert again.status_code == 422 and "已建单" in again.text
+    with api_as(service, crew["manager"]) as api:  # managers read, but do not answer tickets
+        assert api.post(f"/api/v1/tickets/unticketed/{line['id']}/ticket").status_code == 403
+    grouped = admin.get("/api/v1/tickets/unticketed", params={"group_id": line["chat_group_id"]}).json()
+    assert line["id"] in [item["id"] for item in grouped]
+    assert next(item for item in grouped if item["id"] == line["id"])["ticket_id"] == made.json()["id"]
