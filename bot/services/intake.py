@@ -380,7 +380,7 @@ def ticket_from_unticketed(session: Session, line_id: int, category: str | None,
     acknowledgement in the group quoting the retailer, who had heard nothing."""
     if category is not None and category not in set(Category):
         raise ServiceError(f"没有这个类别：{category}")
-    line = tickets.unticketed_line(session, line_id)
+    line = tickets.unticketed_line(session, line_id, lock=True)
     category = category or classify.likeliest_request(line.text)
     ticket_id = tickets.ticket_unticketed(session, line, category=category, staff_id=id_of(staff), now=now,
                                           retailer_id=lookups.retailer_id(session, line.platform, line.sender_user_id))

@@ -317,8 +317,10 @@ def note_unticketed(session: Session, *, platform: str, chat_group_id: int, mess
         "ticketed_at": None})
 
 
-def unticketed_line(session: Session, line_id: int) -> UnticketedLine:
-    line = session.get(UnticketedLine, line_id)
+def unticketed_line(session: Session, line_id: int, *, lock: bool = False) -> UnticketedLine:
+    """`lock`: held until the transaction ends, so two people making a ticket of it at once make one (PostgreSQL;
+    SQLite has one writer)."""
+    line = session.get(UnticketedLine, line_id, with_for_update=lock, populate_existing=lock)
     if line is None:
         raise NotFound(f"没有这条未建单的消息（{line_id}），可能已超过 {UNTICKETED_KEPT_FOR.days} 天")
     return line

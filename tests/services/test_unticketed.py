@@ -1,8 +1,11 @@
 """A retailer's group line the bot opened no ticket for is kept a week, so staff can make a ticket of a request the
 bot took for chatter (建单 in the group, quoting it, or on the console's 未建单 page)."""
 
+import threading
+
 import pytest
-from sqlmodel import col, func, select
+from sqlalchemy import text
+from sqlmodel import Session, col, func, select
 
 from bot import texts
 from bot.models import (
@@ -22,6 +25,7 @@ from bot.services import intake, tickets, timeline
 from bot.services.errors import NotFound, ServiceError
 from bot.services.intake import Result
 from tests import factories as make
+from tests.support.databases import ON_POSTGRES
 
 CHATTER = "哈哈 周末愉快 各位老板"
 DETAIL = "型号是老款的那个"  # more about a request, with no ticket to join: asks nothing
@@ -198,3 +202,44 @@ def test_jiandan_on_an_unknown_category_or_a_line_not_left_alone_says_why_and_ma
 def test_a_category_is_named_by_any_unambiguous_part_of_its_label():
     assert [intake.category_named(word) for word in ("投诉", "意见投诉", "货源", "终端", "其他", "咨询", "天气")] == [
         "complaint", "complaint", "supply", "terminal", "other", None, None]  # 咨询: 营销, 专卖 and 送货咨询
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database (SQLite has one writer)")
+def test_two_people_making_a_ticket_of_one_line_at_once_make_one(session, clock, settings, runtime, group, agent):
+    """One agent's 建单 holds the line until it commits; the other's waits for it, then is told it is a ticket."""
+    make.post(session, clock, settings, CHATTER)
+    [line] = _lines(session)
+    first, second = Session(runtime.engine), Session(runtime.engine)
+    refused: list[Exception] = []
+
+    def the_other_agent():
+        try:
+            intake.ticket_from_unticketed(second, line.id, "supply", agent, now=clock.now(), settings=settings,
+                                          policies=Policies())
+            second.commit()
+        except ServiceError as error:
+            refused.append(error)
+            second.rollback()
+
+    try:
+        made = intake.ticket_from_unticketed(first, line.id, "complaint", agent, now=clock.now(), settings=settings,
+                                             policies=Policies())
+        other = threading.Thread(target=the_other_agent)
+        other.start()
+        with Session(runtime.engine) as watcher:  # the other agent's unit of work waits on the line's lock
+            waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                           "AND datname = current_database()")
+            for _ in range(2000):
+                if watcher.execute(waiting).scalar_one():
+                    break
+                watcher.rollback()
+                threading.Event().wait(0.005)
+            else:
+                pytest.fail("the second 建单 never waited for the first")
+        first.commit()
+        other.join(timeout=30)
+    finally:
+        first.close()
+        second.close()
+    assert [str(error) for error in refused] == [f"这条消息已建单：工单 #{made.ticket_id}"]
+    assert _tickets(session) == 1
