@@ -24,6 +24,8 @@ from bot.policy import Policies
 from bot.services import intake, tickets, timeline
 from bot.services.errors import NotFound, ServiceError
 from bot.services.intake import Result
+from bot.services.reports import workload
+from bot.services.reports.base import Period, Scope
 from tests import factories as make
 from tests.support.databases import ON_POSTGRES
 
@@ -109,6 +111,9 @@ def test_staff_make_a_ticket_of_a_line_the_bot_missed_from_now_and_the_retailer_
     session.refresh(line)
     assert (line.ticket_id, line.ticketed_by, line.ticketed_at) == (ticket.id, agent.id, clock.now())
     assert tickets.corrected_lines(session, said_at) == {"complaint": [CHATTER]}  # a line to train on
+    day = clock.now().astimezone(settings.tz).date()
+    work = workload.report(session, Period(day, day), Scope(), settings.tz, lambda _: True)
+    assert (work.requests, work.ticketed_by_staff, work.asked_nothing) == (1, 1, 0)  # a request the bot missed
     page = timeline.ticket_page(session, agent, ticket.id, public_numbers=())
     assert [(e.who, e.text) for e in page.entries if e.text.startswith("机器人没建单")] == [
         ("客服一", "机器人没建单，工作人员补建（机器人当作闲聊）")]

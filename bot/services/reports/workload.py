@@ -18,7 +18,17 @@ from sqlalchemy import ColumnElement, ScalarSelect, case, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from bot.models import Category, ChatGroup, Interest, PledgeKind, PledgeRound, Product, Ticket, table_of
+from bot.models import (
+    Category,
+    ChatGroup,
+    Interest,
+    PledgeKind,
+    PledgeRound,
+    Product,
+    Ticket,
+    UnticketedLine,
+    table_of,
+)
 from bot.services.reports.base import Period, Scope, local_day, share
 from bot.services.reports.compliance import in_scope
 from bot.texts import CATEGORY_LABELS
@@ -52,6 +62,7 @@ class Workload:
     answered_by_bot: int = 0
     handed_over: int = 0
     asked_nothing: int = 0  # tickets of the period staff marked as asking nothing: not among the requests
+    ticketed_by_staff: int = 0  # requests of the period the bot left alone and staff made tickets of (建单)
     by_category: list[Count] = field(default_factory=list)
     by_day: list[tuple[date, int, bool]] = field(default_factory=list)  # day, requests, working day
     entries: list[Count] = field(default_factory=list)
@@ -107,6 +118,9 @@ def report(session: Session, period: Period, scope: Scope, tz: ZoneInfo,
 
     result.asked_nothing = session.exec(select(func.count()).select_from(PledgeRound).where(
         *tickets_opened(period, scope, tz), col(PledgeRound.ticket_id).in_(asked_nothing()))).one()
+    made_by_staff = select(UnticketedLine.ticket_id).where(col(UnticketedLine.ticket_id).is_not(None))
+    result.ticketed_by_staff = session.exec(select(func.count()).select_from(PledgeRound).where(
+        *first, col(PledgeRound.ticket_id).in_(made_by_staff.scalar_subquery()))).one()
     handed = handed_over_tickets(period, tz)
     result.handed_over = session.exec(select(func.count()).select_from(PledgeRound).where(
         *first, col(PledgeRound.by_bot).is_(True), col(PledgeRound.ticket_id).in_(handed))).one()
