@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from bot import texts
+from bot.db import make_engine
 from bot.models import (
     AuthorKind,
     ChatBinding,
@@ -210,11 +211,12 @@ def test_a_category_is_named_by_any_unambiguous_part_of_its_label():
 
 
 @pytest.mark.skipif(not ON_POSTGRES, reason="two instances share one PostgreSQL database (SQLite has one writer)")
-def test_two_people_making_a_ticket_of_one_line_at_once_make_one(session, clock, settings, runtime, group, agent):
+def test_two_people_making_a_ticket_of_one_line_at_once_make_one(session, clock, settings, group, agent):
     """One agent's 建单 holds the line until it commits; the other's waits for it, then is told it is a ticket."""
     make.post(session, clock, settings, CHATTER)
     [line] = _lines(session)
-    first, second = Session(runtime.engine), Session(runtime.engine)
+    engines = [make_engine(settings.database_url) for _ in range(2)]  # as two instances: the shared pool untouched
+    first, second = Session(engines[0]), Session(engines[1])
     refused: list[Exception] = []
 
     def the_other_agent():
@@ -231,7 +233,7 @@ def test_two_people_making_a_ticket_of_one_line_at_once_make_one(session, clock,
                                              policies=Policies())
         other = threading.Thread(target=the_other_agent)
         other.start()
-        with Session(runtime.engine) as watcher:  # the other agent's unit of work waits on the line's lock
+        with Session(engines[0]) as watcher:  # the other agent's unit of work waits on the line's lock
             waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                            "AND datname = current_database()")
             for _ in range(2000):
@@ -246,5 +248,7 @@ def test_two_people_making_a_ticket_of_one_line_at_once_make_one(session, clock,
     finally:
         first.close()
         second.close()
+        for engine in engines:
+            engine.dispose()
     assert [str(error) for error in refused] == [f"这条消息已建单：工单 #{made.ticket_id}"]
     assert _tickets(session) == 1
