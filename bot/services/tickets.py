@@ -305,11 +305,18 @@ def corrections_file(session: Session, since: datetime, public_numbers: Collecti
 
 UNTICKETED_KEPT_FOR = timedelta(days=7)  # long enough for staff to notice a request the bot took for chatter
 _INSERT_UNTICKETED = Prepared(insert(table_of(UnticketedLine)))  # every chatter line of a group comes here
+_UNTICKETED_SEEN = Prepared(select(UnticketedLine.id).where(UnticketedLine.chat_group_id == bindparam("group_pk"),
+                                                            UnticketedLine.message_id == bindparam("message_id"))
+                            .limit(1))
 
 
 def note_unticketed(session: Session, *, platform: str, chat_group_id: int, message_id: str | None,
                     sender_user_id: str, sender_name: str | None, text: str, reason: str, now: datetime) -> None:
-    """A retailer's group line the bot left alone (`reason`: small_talk or not_a_request), kept for a week."""
+    """A retailer's group line the bot left alone (`reason`: small_talk or not_a_request), kept for a week; once,
+    though the event come twice (OneBot sends it again after a reconnect)."""
+    if message_id is not None and _UNTICKETED_SEEN.execute(
+            session, {"group_pk": chat_group_id, "message_id": message_id}).fetchone():
+        return
     _INSERT_UNTICKETED.execute(session, {
         "platform": platform, "chat_group_id": chat_group_id, "message_id": message_id,
         "sender_user_id": sender_user_id, "sender_name": (sender_name or "")[:64] or None,

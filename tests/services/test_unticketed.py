@@ -69,6 +69,15 @@ def test_what_the_bot_leaves_alone_in_a_group_is_kept_with_what_it_read(session,
         ("d1", DETAIL, "not_a_request", "10002", "老王", group.id, clock.now(), None)]
 
 
+def test_a_redelivered_chatter_event_is_kept_once(session, clock, settings, group):
+    first = clock.now()
+    make.post(session, clock, settings, CHATTER, message_id="c1")
+    clock.advance(seconds=5)
+    assert make.post(session, clock, settings, CHATTER, message_id="c1").result == Result.IGNORED
+    make.post(session, clock, settings, CHATTER, message_id="c2")  # the same words again: another line
+    assert [(line.message_id, line.said_at) for line in _lines(session)] == [("c1", first), ("c2", clock.now())]
+
+
 def test_a_request_a_closing_remark_on_a_ticket_and_a_private_chat_are_not_kept(session, clock, settings, group):
     opened = make.post(session, clock, settings, "终端开不了机 咋整", message_id="r1")
     assert opened.result == Result.OPENED
