@@ -13,6 +13,7 @@ and used to report figures. The scope model is always the fit of all its lines; 
 intake lines the intake model is fitted on.
 
     .venv/bin/python -m bot.services.classify_fit [--all]   # --all: fit on every line, the model to ship
+    .venv/bin/python -m bot.services.classify_fit --add corrections.yaml   # real groups' lines, reviewed: see add_lines
 
 Without --all the file holds the training split's fit, for figures only: re-run with --all before committing
 (tests/test_intake_model.py checks that the shipped file is the fit of every line).
@@ -34,6 +35,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from bot.models import Category
 from bot.services.classify import (
     CHATTER_CLASSES,
     MODEL_PATH,
@@ -50,6 +52,9 @@ from bot.services.knowledge import SCOPE_MODEL_PATH, VAGUE, load_entries, load_o
 ROOT = Path(__file__).resolve().parents[2]
 KNOWLEDGE = ROOT / "knowledge"
 LINES = KNOWLEDGE / "intake"
+EVALUATION = KNOWLEDGE / "eval"
+FROM_GROUPS = "from_groups.yaml"  # the real groups' lines, added by `add_lines`
+LABELS = frozenset(Category) | NOT_REQUESTS
 # bench/intake_variants.py compared variants on the dev split, 5-fold cross-validation and a grouped 5-fold that
 # holds out whole keys of a file (styles unseen in training, as on the held-out sets): 1-3-grams and char_wb did
 # worse and weigh three times more; jieba words gained under a point of category on unseen styles for twice the
@@ -100,6 +105,70 @@ def labelled_lines(folder: Path = LINES) -> list[tuple[str, str]]:
                 if found.setdefault(text, label) != label:
                     raise ValueError(f"{path.name}: {text!r} is labelled both {found[text]} and {label}")
     return list(found.items())
+
+
+def evaluation_lines(folder: Path = EVALUATION) -> set[str]:
+    """Every line of every evaluation set (a list of lines, of `{text: ...}` items, or a mapping of labels to
+    lines): none of them may become a training line."""
+    found: set[str] = set()
+
+    def collect(node: object) -> None:
+        if isinstance(node, str):
+            found.add(node)
+        elif isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                found.add(node["text"])
+            else:
+                for value in node.values():
+                    collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    for path in sorted(folder.rglob("*.yaml")):
+        collect(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return found
+
+
+def add_lines(source: Path, folder: Path = LINES, evaluation: Path = EVALUATION) -> dict:
+    """Add the real groups' labelled lines (`GET /api/v1/tickets/corrections`, reviewed by a person) to
+    `folder`/from_groups.yaml under `<label>_from_groups`. A line already trained on under its label is left as it is;
+    one trained on under another label is left out and reported (a person decides which is right); one equal to a
+    line of an evaluation set is left out (the sets kept apart must stay unseen). A file that is not labelled lines, or
+    names a label the model lacks, changes nothing. Re-fit afterwards (`--all`)."""
+    given = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    if not isinstance(given, dict) or not all(isinstance(lines, list) and all(isinstance(line, str) for line in lines)
+                                              for lines in given.values()):
+        raise ValueError(f"{source.name}: expected labels, each with a list of lines (as the corrections export)")
+    unknown = sorted({str(key).split("_")[0] for key in given} - LABELS)
+    if unknown:
+        raise ValueError(f"{source.name}: no such label {', '.join(unknown)} (labels: {', '.join(sorted(LABELS))})")
+    trained = dict(labelled_lines(folder))
+    evaluated = evaluation_lines(evaluation)
+    target = folder / FROM_GROUPS
+    stored: dict[str, list[str]] = (yaml.safe_load(target.read_text(encoding="utf-8")) or {}) if target.exists() else {}
+    report: dict = {"added": Counter(), "known": 0, "conflicts": [], "evaluation_lines": 0}
+    for key, lines in given.items():
+        label = str(key).split("_")[0]
+        for text in (str(line).strip() for line in lines):
+            if not text:
+                continue
+            if text in trained:
+                if trained[text] == label:
+                    report["known"] += 1
+                else:
+                    report["conflicts"].append({"text": text, "trained_as": trained[text], "corrected_as": label})
+            elif text in evaluated:
+                report["evaluation_lines"] += 1
+            else:
+                stored.setdefault(f"{label}_from_groups", []).append(text)
+                trained[text] = label
+                report["added"][label] += 1
+    if report["added"]:
+        header = "# Lines from the real groups, labelled by staff's corrections (classify_fit --add)\n"
+        target.write_text(header + yaml.safe_dump(stored, allow_unicode=True, sort_keys=True, width=1000),
+                          encoding="utf-8")
+    return {**report, "added": dict(report["added"])}
 
 
 def is_dev(text: str) -> bool:
@@ -203,7 +272,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--all", action="store_true", help="fit on the dev split too")
     parser.add_argument("--show", action="store_true", help="list the dev split's misses")
+    parser.add_argument("--add", type=Path, metavar="FILE",
+                        help="add reviewed lines from the real groups (the corrections export) to "
+                             f"knowledge/intake/{FROM_GROUPS}, then stop: re-fit with --all")
     args = parser.parse_args()
+    if args.add:
+        try:
+            print(json.dumps(add_lines(args.add), ensure_ascii=False, indent=2))
+        except (OSError, ValueError, yaml.YAMLError) as refused:
+            parser.error(str(refused))
+        return
     lines = labelled_lines()
     dev = [line for line in lines if is_dev(line[0])]
     train = lines if args.all else [line for line in lines if not is_dev(line[0])]

@@ -325,7 +325,7 @@ class KnowledgeIndex:
                 gain.append(math.log((count + SMOOTHING) / total) - self._unseen[number])
         # A feature most classes have (的, 了, 怎么) is kept as a gain for every class instead, summed in C by
         # `assess` rather than added class by class in Python: with 1,000 entries a long story's decision spent
-        # most of its time on the few dozen such features (and a dense row is no larger than their sparse pairs).
+        # most of its time on the few dozen such features (192 rows, 1.7 MB at 1,000 entries; as pairs 1.4 MB).
         dense_from = len(self._classes) * DENSE_SHARE
         self._dense: dict[str, array] = {}
         for feature, (classes, gain) in list(gains.items()):
