@@ -1,10 +1,10 @@
-"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/ to apart16/), written by helper
+"""How the group's path does on the sets kept apart for #16 (knowledge/eval/apart/ to apart17/), written by helper
 sessions that never saw the entries' wordings, the other evaluation sets or any training line; nothing is fitted on
 them. `apart2` was written in session 8, `apart3` in session 9, `apart4` in session 10, `apart5` and `apart6` in
 session 12, `apart7` and `apart8` in session 13, `apart9` in session 16, `apart10` and `apart11` in session 17,
-`apart12` and `apart13` in session 18, `apart14` in session 19, `apart15` in session 20, `apart16` in session 21 (to a
-brief its writer wrote first, from the categories' one-line meanings), each first measured before anything was tuned
-after it.
+`apart12` and `apart13` in session 18, `apart14` in session 19, `apart15` in session 20, `apart16` in session 21 and
+`apart17` in session 22 (each to a brief its writer wrote first, from the categories' one-line meanings), each first
+measured before anything was tuned after it.
 
 Every line goes through the real intake service (`intake.handle_group_message`) on a fresh SQLite store, as a
 new unbound retailer in one registered group, with the knowledge base as shipped. Reports:
@@ -58,12 +58,12 @@ from bot.runtime import Runtime, current_runtime, set_runtime  # noqa: E402
 from bot.services import classify, directory, intake  # noqa: E402
 
 EVAL = ROOT / "knowledge" / "eval"
-# apart16: written in session 21; apart15 in session 20; apart14 in session 19; apart13 and apart12 in session 18;
-# apart11 and apart10 in session 17; apart9 in session 16, apart8 and apart7 in session 13, apart6 and apart5 in
-# session 12, apart4 in session 10, apart3 in session 9, apart2 in session 8, each measured first before anything was
-# tuned after it
-SETS = ("apart16", "apart15", "apart14", "apart13", "apart12", "apart11", "apart10", "apart9", "apart8", "apart7",
-        "apart6", "apart5", "apart4", "apart3", "apart2", "apart")
+# apart17: written in session 22; apart16 in session 21; apart15 in session 20; apart14 in session 19; apart13 and
+# apart12 in session 18; apart11 and apart10 in session 17; apart9 in session 16, apart8 and apart7 in session 13,
+# apart6 and apart5 in session 12, apart4 in session 10, apart3 in session 9, apart2 in session 8, each measured first
+# before anything was tuned after it
+SETS = ("apart17", "apart16", "apart15", "apart14", "apart13", "apart12", "apart11", "apart10", "apart9", "apart8",
+        "apart7", "apart6", "apart5", "apart4", "apart3", "apart2", "apart")
 GROUP = "700001"
 PAIRS = (("delivery", "supply"), ("training", "other"), ("launch", "terminal"))
 # #16's aims: (part of figures_of's answer, figure, at least or at most, bar)
@@ -230,7 +230,7 @@ def answered_figures(runtime: Runtime, hard: list[dict], show: int = 0) -> dict:
 
 
 def figures_of(kept_apart: str, show: int) -> dict:
-    """Every figure of one set kept apart (`apart` to `apart16`)."""
+    """Every figure of one set kept apart (`apart` to `apart17`)."""
     # apart to apart9's intake lines became training lines in session 19 (knowledge/intake/from_apart_sets.yaml)
     trained_on = not (EVAL / kept_apart / "intake.yaml").exists()
     with fresh_runtime() as runtime:
