@@ -169,9 +169,9 @@ FLOORS = {
 # 0.977, chatter 0.025, category 0.928, complaints 0.917 (55 of 60), harder style answered 0.877 with wrong 0.013,
 # other trades answered 0.004.
 # apart17, written in session 22 by a helper told the product and each category's one-line meaning, who wrote its own
-# brief first (ten voices of its own), first measured with session 20's models and base (nothing fitted since): logged
-# 0.997, chatter 0.035 (7 of 200), category 0.967, complaints 0.95 (57 of 60), harder style answered 0.917 with wrong
-# 0.013, other trades answered 0.012.
+# brief first (eleven voices of its own), first measured with session 20's models and base (nothing fitted since):
+# logged 0.997, chatter 0.035 (7 of 200), category 0.967, complaints 0.95 (57 of 60), harder style answered 0.917 with
+# wrong 0.013, other trades answered 0.012.
 CEILINGS = {
     "apart17": {"chatter_ticketed": 0.035, "hard_wrong": 0.02, "other_trades_answered": 0.015},
     "apart16": {"chatter_ticketed": 0.025, "hard_wrong": 0.02, "other_trades_answered": 0.01},
@@ -197,6 +197,7 @@ def _present() -> list[str]:
     return [kept_apart for kept_apart in FLOORS if (ROOT / "knowledge" / "eval" / kept_apart).is_dir()]
 
 
+@cache
 def _heldout_eval():
     sys.path.insert(0, str(ROOT / "bench"))
     import heldout_eval
